@@ -1,0 +1,24 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects: pure unit tests, the Alipay simulator driven through the real alipay-sdk,
+// and integration tests against the whole local stack (started once by globalSetup).
+// Files run one at a time: the machine has 2 cores and the engines are shared.
+export default defineConfig({
+  test: {
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { extends: true, test: { name: "simulator", include: ["test/simulator/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/integration/globalSetup.ts"],
+        },
+      },
+    ],
+  },
+});
