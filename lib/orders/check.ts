@@ -1,0 +1,81 @@
+// The check worker: looks at one order that needs attention and moves it on.
+//   PENDING: ask Alipay. Paid -> the shared transition to PAID. Closed at Alipay -> CLOSED.
+//            Not paid and past expiry -> close at Alipay, then CLOSED; if the close is refused
+//            because the buyer paid meanwhile, ask again and mark PAID.
+//   PAID with an undelivered event: send the event again.
+// Alipay being unavailable throws, so the message is retried with backoff, then dead-lettered.
+import { alipay } from "../alipay/client.js";
+import { AlipayUnavailableError, type TradeQueryResult } from "../alipay/gateway.js";
+import { fromAlipayTime } from "../alipay/time.js";
+import { config } from "../config.js";
+import { faultPoint } from "../faults.js";
+import { count, logger } from "../observability.js";
+import type { OrderRecord } from "./model.js";
+import { applyPayment, enqueueEvent } from "./payments.js";
+import { clearSweep, getOrder, markClosed, scheduleCheck } from "./repository.js";
+import { nextCheckAt } from "./schedule.js";
+
+export type CheckOutcome = "paid" | "duplicate" | "refund_needed" | "closed" | "waiting" | "event_resent" | "settled" | "not_found";
+
+export interface CheckMessage {
+  orderId: string;
+}
+
+export async function checkOrder(orderId: string, now = () => Date.now()): Promise<CheckOutcome> {
+  const order = await getOrder(orderId);
+  if (!order) return "not_found";
+  const settings = await config();
+  if (order.status === "PAID" && order.eventDeliveredAt === undefined && order.eventId) {
+    await enqueueEvent({ eventId: order.eventId, orderId });
+    await scheduleCheck(orderId, nextCheckAt(order.paidAt ?? now(), settings.checkScheduleSeconds, now()));
+    count("EventsResentBySweep");
+    return "event_resent";
+  }
+  if (order.status !== "PENDING") {
+    if (order.sweepShard) await clearSweep(orderId);
+    return "settled";
+  }
+  const closeAt = order.expiresAt + settings.closeMarginSeconds * 1000;
+  const gateway = await alipay();
+  const trade = await gateway.query(orderId);
+  const settled = await settleFromTrade(order, trade, now());
+  if (settled) return settled;
+  if (now() < closeAt) {
+    await scheduleCheck(orderId, nextCheckAt(order.createdAt, settings.checkScheduleSeconds, now(), closeAt));
+    return "waiting";
+  }
+  // Expired unpaid: close at Alipay first, so the order string can never be paid afterwards.
+  const closed = await gateway.close(orderId);
+  faultPoint("check.afterClose");
+  if (closed === "already_paid") {
+    const again = await gateway.query(orderId);
+    const outcome = await settleFromTrade(order, again, now());
+    if (outcome) return outcome;
+    throw new AlipayUnavailableError(`close of ${orderId} refused but the trade is not paid: ${JSON.stringify(again)}`);
+  }
+  if (await markClosed(orderId, "expired", now())) count("OrdersClosed", { name: "reason", value: "expired" });
+  logger.info("expired order closed", { orderId, alipayClose: closed });
+  return "closed";
+}
+
+async function settleFromTrade(order: OrderRecord, trade: TradeQueryResult, now: number): Promise<CheckOutcome | undefined> {
+  if (trade.kind !== "trade") return undefined;
+  if (trade.status === "TRADE_SUCCESS" || trade.status === "TRADE_FINISHED") {
+    if (trade.totalFen !== order.amountFen) {
+      count("QueryAmountMismatches");
+      throw new AlipayUnavailableError(`alipay.trade.query: amount ${trade.totalFen} differs from order ${order.orderId}`);
+    }
+    return applyPayment(order, {
+      tradeNo: trade.tradeNo,
+      totalFen: trade.totalFen,
+      buyerId: trade.buyerId,
+      paidAt: fromAlipayTime(trade.paidAt) ?? now,
+      via: "query",
+    }, now);
+  }
+  if (trade.status === "TRADE_CLOSED") {
+    if (await markClosed(order.orderId, "alipay_closed", now)) count("OrdersClosed", { name: "reason", value: "alipay_closed" });
+    return "closed";
+  }
+  return undefined;
+}

@@ -1,0 +1,62 @@
+// Reading an order for its owner. While it is pending, Alipay is asked inline (bounded in time,
+// at most once every few seconds per order per container) so a polling app sees a payment even
+// when the notification is late.
+import { alipay } from "../alipay/client.js";
+import { fromAlipayTime } from "../alipay/time.js";
+import { HttpError } from "../http.js";
+import { logger } from "../observability.js";
+import { orderView, type OrderRecord, type OrderView } from "./model.js";
+import { applyPayment } from "./payments.js";
+import { getOrder } from "./repository.js";
+
+const inlineQueryBudgetMs = 1500;
+const inlineQueryMinIntervalMs = 3000;
+const lastInlineQuery = new Map<string, number>();
+const orderIdPattern = /^[A-Za-z0-9_]{1,64}$/;
+
+export async function readOrder(userId: string, orderId: string, now = Date.now()): Promise<OrderView> {
+  const order = orderIdPattern.test(orderId) ? await getOrder(orderId) : undefined;
+  // Someone else's order does not exist for you.
+  if (!order || order.userId !== userId) throw new HttpError(404, "order_not_found", `No order ${orderId}.`);
+  if (order.status !== "PENDING" || !shouldQueryInline(order.orderId, now)) return orderView(order);
+  const refreshed = await withBudget(queryAndApply(order, now), inlineQueryBudgetMs);
+  return orderView(refreshed ?? order);
+}
+
+function shouldQueryInline(orderId: string, now: number): boolean {
+  const last = lastInlineQuery.get(orderId);
+  if (last !== undefined && now - last < inlineQueryMinIntervalMs) return false;
+  lastInlineQuery.set(orderId, now);
+  if (lastInlineQuery.size > 10_000) lastInlineQuery.clear();
+  return true;
+}
+
+async function queryAndApply(order: OrderRecord, now: number): Promise<OrderRecord | undefined> {
+  try {
+    const trade = await (await alipay()).query(order.orderId);
+    if (trade.kind !== "trade" || (trade.status !== "TRADE_SUCCESS" && trade.status !== "TRADE_FINISHED")) return undefined;
+    if (trade.totalFen !== order.amountFen) return undefined; // the check worker raises this one
+    await applyPayment(order, {
+      tradeNo: trade.tradeNo,
+      totalFen: trade.totalFen,
+      buyerId: trade.buyerId,
+      paidAt: fromAlipayTime(trade.paidAt) ?? now,
+      via: "query",
+    }, now);
+    return await getOrder(order.orderId);
+  } catch (error) {
+    // The stored state is still a correct answer; the sweep keeps asking.
+    logger.warn("inline query failed", { orderId: order.orderId, error: String(error) });
+    return undefined;
+  }
+}
+
+async function withBudget<T>(work: Promise<T>, budgetMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), budgetMs)));
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,50 @@
+// The scheduled sweep: finds orders due for attention in the sparse index and fans out one check
+// message per order. Each order is first claimed for a lease (a conditional write), so
+// overlapping sweeps don't pile up messages; if the send is lost, the lease runs out and the
+// next sweep claims it again.
+import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { sqs } from "../aws.js";
+import { config } from "../config.js";
+import { faultPoint } from "../faults.js";
+import { count, logger } from "../observability.js";
+import { claimForCheck, dueOrders } from "./repository.js";
+import type { CheckMessage } from "./check.js";
+
+export interface SweepResult {
+  due: number;
+  enqueued: number;
+  pages: number;
+}
+
+const pageSize = 100;
+
+export async function sweep(options: { now?: number; remainingMs: () => number; maxOrders?: number }): Promise<SweepResult> {
+  const settings = await config();
+  const now = options.now ?? Date.now();
+  const leaseUntil = now + settings.sweepLeaseSeconds * 1000;
+  const result: SweepResult = { due: 0, enqueued: 0, pages: 0 };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dueOrders(now, pageSize, startKey);
+    result.pages += 1;
+    result.due += page.due.length;
+    const claimed: CheckMessage[] = [];
+    for (const { orderId, sweepAt } of page.due) {
+      if (await claimForCheck(orderId, sweepAt, leaseUntil)) claimed.push({ orderId });
+    }
+    faultPoint("sweep.afterClaim");
+    for (let i = 0; i < claimed.length; i += 10) {
+      const batch = claimed.slice(i, i + 10);
+      const { Failed = [] } = await sqs().send(new SendMessageBatchCommand({
+        QueueUrl: settings.checkQueueUrl,
+        Entries: batch.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
+      }));
+      // A failed entry keeps its lease and is claimed again when it runs out.
+      result.enqueued += batch.length - Failed.length;
+    }
+    startKey = page.nextKey;
+  } while (startKey && options.remainingMs() > 10_000 && result.due < (options.maxOrders ?? 5000));
+  count("SweepChecksEnqueued", undefined, result.enqueued);
+  if (result.due > 0) logger.info("sweep", { ...result });
+  return result;
+}

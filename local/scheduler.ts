@@ -1,0 +1,51 @@
+// EventBridge schedules for local runs: rate(...) expressions fire the same handler, never two
+// runs of one function at once. Locally the interval can be compressed.
+import { randomUUID } from "node:crypto";
+import type { ScheduledEvent } from "aws-lambda";
+import type { LocalLambda } from "./lambdaRuntime.js";
+
+export function rateToMs(expression: string): number {
+  const match = /^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
+  if (!match) throw new Error(`Unsupported schedule expression for local runs: ${expression}`);
+  const unit = match[2]!.startsWith("minute") ? 60_000 : match[2]!.startsWith("hour") ? 3_600_000 : 86_400_000;
+  return Number(match[1]) * unit;
+}
+
+export interface Schedule {
+  /** Runs the function now (waits for a run in progress first). */
+  fire(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startSchedule(lambda: LocalLambda, intervalMs: number, log: (line: string) => void): Schedule {
+  let running: Promise<void> = Promise.resolve();
+  const fire = () => {
+    running = running.then(async () => {
+      const event: ScheduledEvent = {
+        version: "0",
+        id: randomUUID(),
+        "detail-type": "Scheduled Event",
+        source: "aws.events",
+        account: "000000000000",
+        time: new Date().toISOString(),
+        region: "local",
+        resources: [],
+        detail: {},
+      };
+      try {
+        await lambda.invoke(event);
+      } catch (error) {
+        log(`${lambda.definition.name} failed: ${String(error)}`);
+      }
+    });
+    return running;
+  };
+  const timer = setInterval(() => void fire(), intervalMs);
+  return {
+    fire,
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// Reads serverless.yml the way the framework does for what the local stack needs: functions, their
+// events, provider environment and the CloudFormation resources pulled in from infra/. Variables
+// (${self:}, ${sls:stage}, ${opt:}, ${param:}, ${env:}, ${file()}) are resolved here; CloudFormation
+// intrinsics (!Ref, !GetAtt, !Sub, !Join) are kept as objects and resolved by the provisioner.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse, type Tags } from "yaml";
+
+export const projectRoot = resolve(dirname(new URL(import.meta.url).pathname), "..");
+
+const cfnTags: Tags = [
+  { tag: "!Ref", resolve: (value: string) => ({ Ref: value }) },
+  { tag: "!GetAtt", resolve: (value: string) => ({ "Fn::GetAtt": value.split(".") }) },
+  { tag: "!Sub", resolve: (value: string) => ({ "Fn::Sub": value }) },
+  { tag: "!Join", collection: "seq", resolve: (value: { toJSON(): unknown }) => ({ "Fn::Join": value.toJSON() }) },
+];
+
+export function readYaml(path: string): unknown {
+  return parse(readFileSync(resolve(projectRoot, path), "utf8"), { customTags: cfnTags });
+}
+
+export interface HttpRoute {
+  method: string;
+  path: string;
+  authorizer?: string;
+}
+export interface SqsSource {
+  queueLogicalId: string;
+  batchSize: number;
+  reportBatchItemFailures: boolean;
+}
+export interface LocalFunction {
+  name: string;
+  /** e.g. functions/createOrder.handler */
+  handler: string;
+  timeoutSeconds: number;
+  http: HttpRoute[];
+  sqs: SqsSource[];
+  schedules: string[];
+}
+export interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+export interface LocalService {
+  service: string;
+  stage: string;
+  region: string;
+  environment: Record<string, unknown>;
+  jwtAuthorizers: Record<string, { issuerUrl: string; audience: string[] }>;
+  functions: LocalFunction[];
+  resources: Record<string, CfnResource>;
+}
+
+type Raw = Record<string, any>;
+
+export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env): LocalService {
+  const raw = readYaml("serverless.yml") as Raw;
+  const resolved = resolveVariables(raw, raw, stage, env) as Raw;
+  const provider = resolved.provider as Raw;
+  const resources: Record<string, CfnResource> = {};
+  for (const part of resolved.resources as Raw[]) Object.assign(resources, part.Resources);
+  const functions: LocalFunction[] = Object.entries(resolved.functions as Raw).map(([name, fn]) => {
+    const events = (fn.events ?? []) as Raw[];
+    return {
+      name,
+      handler: fn.handler,
+      timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
+      http: events.filter((e) => e.httpApi).map((e) => ({
+        method: String(e.httpApi.method).toUpperCase(),
+        path: e.httpApi.path,
+        authorizer: e.httpApi.authorizer?.name,
+      })),
+      sqs: events.filter((e) => e.sqs).map((e) => ({
+        queueLogicalId: e.sqs.arn["Fn::GetAtt"][0],
+        batchSize: Number(e.sqs.batchSize ?? 10),
+        reportBatchItemFailures: e.sqs.functionResponseType === "ReportBatchItemFailures",
+      })),
+      schedules: events.filter((e) => e.schedule).map((e) => String(e.schedule.rate ?? e.schedule)),
+    };
+  });
+  const jwtAuthorizers: LocalService["jwtAuthorizers"] = {};
+  for (const [name, a] of Object.entries((provider.httpApi?.authorizers ?? {}) as Raw)) {
+    jwtAuthorizers[name] = { issuerUrl: a.issuerUrl, audience: a.audience };
+  }
+  return {
+    service: resolved.service,
+    stage,
+    region: provider.region,
+    environment: provider.environment ?? {},
+    jwtAuthorizers,
+    functions,
+    resources,
+  };
+}
+
+const variablePattern = /\$\{([^{}]+)\}/g;
+
+function resolveVariables(node: unknown, root: Raw, stage: string, env: NodeJS.ProcessEnv): unknown {
+  if (Array.isArray(node)) return node.map((n) => resolveVariables(n, root, stage, env));
+  if (node && typeof node === "object") {
+    return Object.fromEntries(
+      Object.entries(node).map(([k, v]) => [k, resolveVariables(v, root, stage, env)]),
+    );
+  }
+  if (typeof node !== "string") return node;
+  let text = node;
+  // Innermost serverless variables first; ${AWS::Region}-style CloudFormation Sub variables stay.
+  for (;;) {
+    const match = [...text.matchAll(variablePattern)].find((m) => isServerlessVariable(m[1]!));
+    if (!match) return text;
+    const value = resolveOne(match[1]!, root, stage, env);
+    if (match[0] === text && typeof value !== "string") {
+      return typeof value === "object" ? resolveVariables(value, root, stage, env) : value;
+    }
+    text = text.replace(match[0], String(value));
+  }
+}
+
+function isServerlessVariable(expression: string): boolean {
+  return /^\s*(self:|sls:|opt:|env:|param:|file\()/.test(expression);
+}
+
+function resolveOne(expression: string, root: Raw, stage: string, env: NodeJS.ProcessEnv): unknown {
+  const [source, ...fallbackParts] = splitTopLevelComma(expression);
+  const fallback = fallbackParts.length ? unquote(fallbackParts.join(",").trim()) : undefined;
+  const ref = source!.trim();
+  let value: unknown;
+  if (ref === "sls:stage" || ref === "opt:stage") value = stage;
+  else if (ref.startsWith("opt:")) value = undefined;
+  else if (ref.startsWith("self:")) value = ref.slice(5).split(".").reduce<any>((o, k) => o?.[k], root);
+  else if (ref.startsWith("env:")) value = env[ref.slice(4)];
+  else if (ref.startsWith("param:")) {
+    const name = ref.slice(6);
+    value = root.params?.[stage]?.[name] ?? root.params?.default?.[name];
+  } else if (ref.startsWith("file(")) value = readYaml(ref.slice(5, ref.indexOf(")")));
+  else throw new Error(`serverless.yml: unsupported variable \${${expression}}`);
+  if (value === undefined) value = fallback;
+  if (value === undefined) throw new Error(`serverless.yml: variable \${${expression}} has no value for stage ${stage}`);
+  return value;
+}
+
+function splitTopLevelComma(text: string): string[] {
+  const index = text.indexOf(",");
+  return index < 0 ? [text] : [text.slice(0, index), text.slice(index + 1)];
+}
+
+function unquote(text: string): string {
+  return text.replace(/^['"]|['"]$/g, "");
+}

@@ -1,0 +1,93 @@
+// The Lambda SQS event source mapping: long-polls a queue, invokes the function with a batch,
+// deletes what succeeded. With ReportBatchItemFailures only the listed messages stay; if the
+// invocation throws, the whole batch stays and returns after its visibility timeout.
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { LocalLambda } from "./lambdaRuntime.js";
+import type { SqsSource } from "./serverlessConfig.js";
+
+export interface Poller {
+  stop(): Promise<void>;
+}
+
+export function startSqsPoller(options: {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  source: SqsSource;
+  lambda: LocalLambda;
+  log: (line: string) => void;
+}): Poller {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { Messages = [] } = await options.sqs.send(new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: Math.min(options.source.batchSize, 10),
+          WaitTimeSeconds: 1,
+          AttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }));
+        if (Messages.length === 0) continue;
+        await invokeBatch(Messages, options);
+      } catch (error) {
+        if (!running) break;
+        options.log(`sqs poller ${options.lambda.definition.name}: ${String(error)}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+async function invokeBatch(messages: Message[], options: Parameters<typeof startSqsPoller>[0]): Promise<void> {
+  const event: SQSEvent = {
+    Records: messages.map((m) => ({
+      messageId: m.MessageId!,
+      receiptHandle: m.ReceiptHandle!,
+      body: m.Body ?? "",
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
+        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
+        SenderId: m.Attributes?.SenderId ?? "local",
+        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      },
+      messageAttributes: Object.fromEntries(
+        Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, {
+          stringValue: v.StringValue,
+          binaryValue: undefined,
+          stringListValues: [],
+          binaryListValues: [],
+          dataType: v.DataType ?? "String",
+        }]),
+      ),
+      md5OfBody: m.MD5OfBody ?? "",
+      eventSource: "aws:sqs",
+      eventSourceARN: options.queueArn,
+      awsRegion: options.region,
+    })),
+  };
+  let failed: Set<string>;
+  try {
+    const response = (await options.lambda.invoke(event)) as SQSBatchResponse | undefined;
+    failed = new Set(
+      options.source.reportBatchItemFailures ? (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier) : [],
+    );
+  } catch (error) {
+    options.log(`${options.lambda.definition.name} failed, batch of ${messages.length} will be retried: ${String(error)}`);
+    return;
+  }
+  const done = messages.filter((m) => !failed.has(m.MessageId!));
+  if (done.length === 0) return;
+  await options.sqs.send(new DeleteMessageBatchCommand({
+    QueueUrl: options.queueUrl,
+    Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+  }));
+}

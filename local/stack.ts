@@ -1,0 +1,203 @@
+// The whole backend on one machine: DynamoDB Local, an SQS server, the tables and queues of
+// serverless.yml, the Lambdas behind an emulated API Gateway / SQS event sources / schedules,
+// the Alipay gateway simulator and a sample business receiver. Used by `npm start` and the tests.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import type { Server } from "node:http";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { startAlipaySimulator, generateRsaKeyPair, type AlipaySimulator } from "../simulator/index.js";
+import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
+import { createDevAuth } from "./devAuth.js";
+import { freePort, localCredentials, startDynamoDb, startSqs, type Engine } from "./engines.js";
+import { routesOf, startHttpApi } from "./httpApi.js";
+import { LocalLambda } from "./lambdaRuntime.js";
+import { provisionResources, resolveIntrinsics, type ResourceMap } from "./provision.js";
+import { rateToMs, startSchedule, type Schedule } from "./scheduler.js";
+import { loadService, projectRoot, type LocalService } from "./serverlessConfig.js";
+import { startSqsPoller, type Poller } from "./sqsPoller.js";
+
+export interface StackOptions {
+  ports?: Partial<Record<"api" | "alipay" | "receiver" | "dynamodb" | "sqs", number>>;
+  /** Where throwaway keys live; generated when missing. */
+  keysDir?: string;
+  /** Alipay's notification retry schedule is divided by this. */
+  notifyTimeScale?: number;
+  /** Every schedule (the sweep) fires this often instead of its rate(...). */
+  scheduleIntervalMs?: number;
+  /** LOCAL_* overrides read by serverless.yml's `local` params (e.g. LOCAL_ORDER_TTL_SECONDS). */
+  env?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  service: LocalService;
+  resources: ResourceMap;
+  urls: { api: string; alipay: string; cashier: string; receiver: string; dynamodb: string; sqs: string };
+  /** The environment the functions run with (also set on process.env). */
+  functionEnv: Record<string, string>;
+  keysDir: string;
+  simulator: AlipaySimulator;
+  receiver: BusinessReceiver;
+  schedules: Record<string, Schedule>;
+  issueToken(subject: string, expiresInSeconds?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface LocalKeys {
+  appPrivateKey: string;
+  appPublicKey: string;
+  alipayPrivateKey: string;
+  alipayPublicKey: string;
+  webhookSecret: string;
+}
+
+/** Throwaway keys for local runs: the app's and the simulated Alipay's RSA2 pairs, the webhook secret. */
+export function ensureLocalKeys(dir: string): LocalKeys {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = (name: string) => join(dir, name);
+  if (!existsSync(file("app-private.pem"))) {
+    const app = generateRsaKeyPair();
+    const alipay = generateRsaKeyPair();
+    writeFileSync(file("app-private.pem"), app.privateKeyPkcs8, { mode: 0o600 });
+    writeFileSync(file("app-public.pem"), app.publicKey);
+    writeFileSync(file("alipay-private.pem"), alipay.privateKeyPkcs8, { mode: 0o600 });
+    writeFileSync(file("alipay-public.pem"), alipay.publicKey);
+    writeFileSync(file("webhook-secret.txt"), randomBytes(32).toString("hex"), { mode: 0o600 });
+  }
+  const read = (name: string) => readFileSync(file(name), "utf8").trim();
+  return {
+    appPrivateKey: read("app-private.pem"),
+    appPublicKey: read("app-public.pem"),
+    alipayPrivateKey: read("alipay-private.pem"),
+    alipayPublicKey: read("alipay-public.pem"),
+    webhookSecret: read("webhook-secret.txt"),
+  };
+}
+
+export async function startStack(options: StackOptions = {}): Promise<LocalStack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const keysDir = resolve(options.keysDir ?? join(projectRoot, ".local", "keys"));
+  const stopping: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const step of stopping.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const [dynamoDb, sqsEngine] = await Promise.all([
+      startDynamoDb(options.ports?.dynamodb),
+      startSqs(options.ports?.sqs),
+    ]);
+    stopping.push(() => dynamoDb.stop(), () => sqsEngine.stop());
+    const keys = ensureLocalKeys(keysDir);
+    const apiPort = options.ports?.api ?? (await freePort());
+    const alipayPort = options.ports?.alipay ?? (await freePort());
+    const receiverPort = options.ports?.receiver ?? (await freePort());
+    const urls = {
+      api: `http://127.0.0.1:${apiPort}`,
+      alipay: `http://127.0.0.1:${alipayPort}`,
+      cashier: `http://127.0.0.1:${alipayPort}/cashier`,
+      receiver: `http://127.0.0.1:${receiverPort}`,
+      dynamodb: dynamoDb.endpoint,
+      sqs: sqsEngine.endpoint,
+    };
+    const localEnv: Record<string, string> = {
+      LOCAL_API_URL: urls.api,
+      LOCAL_ALIPAY_URL: urls.alipay,
+      LOCAL_RECEIVER_URL: urls.receiver,
+      LOCAL_KEYS_DIR: keysDir,
+      ...options.env,
+    };
+    const service = loadService("local", { ...process.env, ...localEnv });
+    const dynamo = new DynamoDBClient({ endpoint: urls.dynamodb, region: service.region, credentials: localCredentials });
+    const sqs = new SQSClient({ endpoint: urls.sqs, region: service.region, credentials: localCredentials });
+    stopping.push(async () => {
+      dynamo.destroy();
+      sqs.destroy();
+    });
+    const resources = await provisionResources(service, dynamo, sqs);
+    const functionEnv = functionEnvironment(service, resources, urls, dynamoDb, sqsEngine);
+    Object.assign(process.env, functionEnv);
+
+    const appId = functionEnv.ALIPAY_APP_ID!;
+    const simulator = await startAlipaySimulator({
+      port: alipayPort,
+      alipayPrivateKey: keys.alipayPrivateKey,
+      apps: [{ appId, appPublicKey: keys.appPublicKey, sellerId: functionEnv.ALIPAY_SELLER_ID! }],
+      timeScale: options.notifyTimeScale ?? 60,
+      log: (line) => log(`alipay-simulator: ${line}`),
+    });
+    stopping.push(() => simulator.close());
+    const receiver = await startBusinessReceiver({ port: receiverPort, secret: keys.webhookSecret, log });
+    stopping.push(() => closeServer(receiver.server));
+
+    const lambdas = service.functions.map((definition) => new LocalLambda(definition));
+    const authorizer = Object.values(service.jwtAuthorizers)[0];
+    const auth = await createDevAuth(authorizer?.issuerUrl ?? `${urls.api}/_dev`, authorizer?.audience ?? ["local"]);
+    const api = await startHttpApi({ port: apiPort, routes: routesOf(lambdas), auth, log });
+    stopping.push(() => closeServer(api));
+
+    const pollers: Poller[] = [];
+    const schedules: Record<string, Schedule> = {};
+    for (const lambda of lambdas) {
+      for (const source of lambda.definition.sqs) {
+        const queue = resources[source.queueLogicalId]!;
+        pollers.push(startSqsPoller({
+          sqs,
+          queueUrl: queue.ref,
+          queueArn: queue.attributes.Arn!,
+          region: service.region,
+          source,
+          lambda,
+          log,
+        }));
+      }
+      for (const rate of lambda.definition.schedules) {
+        schedules[lambda.definition.name] = startSchedule(lambda, options.scheduleIntervalMs ?? rateToMs(rate), log);
+      }
+    }
+    stopping.push(async () => {
+      await Promise.all([...pollers.map((p) => p.stop()), ...Object.values(schedules).map((s) => s.stop())]);
+    });
+
+    return {
+      service,
+      resources,
+      urls,
+      functionEnv,
+      keysDir,
+      simulator,
+      receiver,
+      schedules,
+      issueToken: (subject, expiresInSeconds) => auth.issue(subject, expiresInSeconds),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function functionEnvironment(
+  service: LocalService,
+  resources: ResourceMap,
+  urls: LocalStack["urls"],
+  dynamoDb: Engine,
+  sqs: Engine,
+): Record<string, string> {
+  const resolved = resolveIntrinsics(service.environment, resources, service) as Record<string, unknown>;
+  return {
+    ...Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, String(v)])),
+    AWS_REGION: service.region,
+    AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    LOCAL_API_URL: urls.api,
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((r) => server.close(() => r()));
+}
