@@ -1,0 +1,78 @@
+// The simulator's shared state, and the few state transitions several entry points need.
+import type { KeyObject } from "node:crypto";
+import type { Ledger, Trade } from "./ledger.js";
+import { tradeNotificationParams, type Notifier, type TradeNotificationExtra } from "./notifier.js";
+import type { KnownApp } from "./orderString.js";
+import type { FaultStore, ScenarioStore } from "./scenarios.js";
+import type { NotificationKind } from "./types.js";
+
+export interface SimulatorContext {
+  apps: Map<string, KnownApp>;
+  alipayKey: KeyObject;
+  ledger: Ledger;
+  scenarios: ScenarioStore;
+  faults: FaultStore;
+  notifier: Notifier;
+  maxTimestampSkewMs?: number;
+  expiryTimers: Map<Trade, NodeJS.Timeout>;
+  log: (line: string) => void;
+}
+
+/** Queues a notification about the trade's current state to `url` (the trade's notify_url by default). */
+export function notifyTrade(
+  ctx: SimulatorContext,
+  trade: Trade,
+  kind: NotificationKind,
+  extra: TradeNotificationExtra = {},
+  url = trade.notifyUrl,
+): string | undefined {
+  if (!url) {
+    ctx.log(`no notify_url for ${trade.outTradeNo}: ${trade.status} not notified`);
+    return undefined;
+  }
+  const app = ctx.apps.get(trade.appId)!.app;
+  return ctx.notifier.enqueue({
+    appId: trade.appId,
+    outTradeNo: trade.outTradeNo,
+    url,
+    kind,
+    params: tradeNotificationParams(trade, app, extra),
+    scenario: ctx.scenarios.effective(trade.outTradeNo),
+  });
+}
+
+/** An unpaid trade past its deadline closes (and Alipay notifies TRADE_CLOSED). */
+export function expireIfDue(ctx: SimulatorContext, trade: Trade, nowMs = Date.now()): void {
+  if (trade.status !== "WAIT_BUYER_PAY" || trade.expiresAtMs === undefined || nowMs < trade.expiresAtMs) return;
+  closeUnpaid(ctx, trade, "timeout", nowMs);
+  notifyTrade(ctx, trade, "timeout-close");
+}
+
+export function closeUnpaid(ctx: SimulatorContext, trade: Trade, reason: "merchant-close" | "timeout", nowMs = Date.now()): void {
+  trade.status = "TRADE_CLOSED";
+  trade.closedAtMs = nowMs;
+  trade.closedReason = reason;
+  const timer = ctx.expiryTimers.get(trade);
+  if (timer) clearTimeout(timer);
+  ctx.expiryTimers.delete(trade);
+  ctx.log(`trade ${trade.outTradeNo} closed (${reason})`);
+}
+
+const maxTimerMs = 2 ** 31 - 1;
+
+/** Closes the unpaid trade at its deadline (lookups also check lazily, for far-away deadlines). */
+export function armExpiry(ctx: SimulatorContext, trade: Trade): void {
+  if (trade.expiresAtMs === undefined || ctx.expiryTimers.has(trade)) return;
+  const delay = trade.expiresAtMs - Date.now();
+  if (delay > maxTimerMs) return;
+  const timer = setTimeout(() => {
+    ctx.expiryTimers.delete(trade);
+    expireIfDue(ctx, trade);
+  }, Math.max(0, delay));
+  ctx.expiryTimers.set(trade, timer);
+}
+
+export function clearExpiryTimers(ctx: SimulatorContext): void {
+  for (const timer of ctx.expiryTimers.values()) clearTimeout(timer);
+  ctx.expiryTimers.clear();
+}

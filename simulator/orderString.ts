@@ -1,0 +1,113 @@
+// The App Pay order string `sdkExecute` builds: `k=encodeURIComponent(v)` joined by `&`, signed with
+// the app's key over every param but `sign` (empty values dropped), sorted, raw `k=v` joined by `&`.
+import type { KeyObject } from "node:crypto";
+import { SimulatorError } from "./scenarios.js";
+import { rsa2Verify, signContent, type Params } from "./signing.js";
+import { maxTotalFen, minTotalFen, parseGmt8, parseYuan } from "./values.js";
+import type { SimulatorApp } from "./types.js";
+
+export interface KnownApp {
+  app: SimulatorApp;
+  key: KeyObject;
+}
+
+export interface CheckedOrder {
+  app: SimulatorApp;
+  params: Params;
+  outTradeNo: string;
+  totalFen: number;
+  subject: string;
+  body?: string;
+  passbackParams?: string;
+  notifyUrl?: string;
+  timeExpireMs?: number;
+  timeoutExpress?: string;
+}
+
+/** Splits on `&` and decodes each value exactly once (as the mobile SDK hands it to Alipay). */
+export function parseOrderString(orderString: string): Params {
+  if (typeof orderString !== "string" || orderString.trim() === "") {
+    throw new SimulatorError(400, "INVALID_ORDER_STRING", "orderString is required");
+  }
+  const params: Params = {};
+  for (const part of orderString.trim().split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new SimulatorError(400, "INVALID_ORDER_STRING", `malformed pair "${part.slice(0, 40)}"`);
+    const key = part.slice(0, eq);
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(eq + 1));
+    } catch {
+      throw new SimulatorError(400, "INVALID_ORDER_STRING", `value of ${key} is not valid percent-encoding`);
+    }
+    if (key in params) throw new SimulatorError(400, "INVALID_ORDER_STRING", `duplicate parameter ${key}`);
+    params[key] = value;
+  }
+  return params;
+}
+
+const outTradeNoPattern = /^[A-Za-z0-9_]{1,64}$/;
+
+/**
+ * Everything Alipay checks before it shows the buyer the cashier: method, app, signature, and the
+ * biz_content fields. Expiry and trade state are the caller's business.
+ */
+export function checkOrderString(orderString: string, apps: Map<string, KnownApp>): CheckedOrder {
+  const params = parseOrderString(orderString);
+  if (params.method !== "alipay.trade.app.pay") {
+    throw new SimulatorError(400, "isv.invalid-method", `method must be alipay.trade.app.pay, got ${params.method ?? "nothing"}`);
+  }
+  const known = params.app_id ? apps.get(params.app_id) : undefined;
+  if (!known) throw new SimulatorError(400, "isv.invalid-app-id", `无效的AppID参数 (${params.app_id ?? "missing"})`);
+  if (!params.sign) throw new SimulatorError(400, "isv.missing-signature", "缺少签名参数");
+  if (params.sign_type !== "RSA2") {
+    throw new SimulatorError(400, "isv.invalid-signature-type", `无效的签名类型 (${params.sign_type ?? "missing"})`);
+  }
+  const content = signContent(params);
+  if (!rsa2Verify(content, params.sign, known.key)) {
+    throw new SimulatorError(400, "isv.invalid-signature", `验签出错，验签字符串为：${content}`);
+  }
+  let biz: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(params.biz_content ?? "");
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
+    biz = parsed as Record<string, unknown>;
+  } catch {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", "biz_content is not a JSON object");
+  }
+  const outTradeNo = biz.out_trade_no;
+  if (typeof outTradeNo !== "string" || !outTradeNoPattern.test(outTradeNo)) {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", "out_trade_no must be 1-64 letters, digits or _");
+  }
+  const totalFen = parseYuan(biz.total_amount);
+  if (totalFen === undefined || totalFen < minTotalFen || totalFen > maxTotalFen) {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `total_amount must be 0.01..100000000.00 yuan, got ${String(biz.total_amount)}`);
+  }
+  const subject = biz.subject;
+  if (typeof subject !== "string" || subject.trim() === "" || subject.length > 256) {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", "subject is required (at most 256 characters)");
+  }
+  if (biz.product_code !== undefined && biz.product_code !== "QUICK_MSECURITY_PAY") {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `product_code for App Pay is QUICK_MSECURITY_PAY, got ${String(biz.product_code)}`);
+  }
+  let timeExpireMs: number | undefined;
+  if (biz.time_expire !== undefined) {
+    timeExpireMs = typeof biz.time_expire === "string" ? parseGmt8(biz.time_expire) : undefined;
+    if (timeExpireMs === undefined) {
+      throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `time_expire must be yyyy-MM-dd HH:mm:ss, got ${String(biz.time_expire)}`);
+    }
+  }
+  const optionalString = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);
+  const order: CheckedOrder = { app: known.app, params, outTradeNo, totalFen, subject };
+  const body = optionalString(biz.body);
+  const passbackParams = optionalString(biz.passback_params);
+  const notifyUrl = optionalString(params.notify_url) ?? known.app.notifyUrl;
+  const timeoutExpress = optionalString(biz.timeout_express);
+  if (body !== undefined) order.body = body;
+  if (passbackParams !== undefined) order.passbackParams = passbackParams;
+  if (notifyUrl !== undefined) order.notifyUrl = notifyUrl;
+  if (timeExpireMs !== undefined) order.timeExpireMs = timeExpireMs;
+  if (timeoutExpress !== undefined) order.timeoutExpress = timeoutExpress;
+  return order;
+}

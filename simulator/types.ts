@@ -1,0 +1,195 @@
+// Public shapes of the simulator: options, ledger views, notification records, scenario knobs.
+
+export type TradeStatus = "WAIT_BUYER_PAY" | "TRADE_SUCCESS" | "TRADE_FINISHED" | "TRADE_CLOSED";
+
+export interface SimulatorApp {
+  appId: string;
+  /** The app's RSA2 public key (PEM or the console's bare base64): verifies requests and order strings. */
+  appPublicKey: string;
+  /** The merchant's `2088...` partner id, sent as `seller_id`. */
+  sellerId: string;
+  /** Sent as `seller_email` in notifications when set. */
+  sellerEmail?: string;
+  /** The app-level notify URL from Alipay's console: used when an order string has no `notify_url`. */
+  notifyUrl?: string;
+}
+
+export interface SimulatorOptions {
+  /** Default 0 (a random free port). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** PEM (PKCS#8 or PKCS#1) the simulator signs responses and notifications with. */
+  alipayPrivateKey: string;
+  /** Merchants it knows; requests from any other app_id get `isv.invalid-app-id`. */
+  apps: SimulatorApp[];
+  /** Delays (ms) before each send of a notification. Default Alipay's [0, 4m, 10m, 10m, 1h, 2h, 6h, 15h]. */
+  notifySchedule?: number[];
+  /** Schedule delays are divided by this (600 locally, 10000 in tests). Default 1. */
+  timeScale?: number;
+  /** How long one notification POST may take before it counts as failed. Default 15000 ms. */
+  notifyTimeoutMs?: number;
+  /**
+   * What counts as an acknowledgement: "exact" (default) = HTTP 200 and a body of exactly `success`;
+   * "trim" also accepts surrounding whitespace (what Alipay really does is unconfirmed).
+   */
+  ackMatch?: "exact" | "trim";
+  /**
+   * Refuse requests whose `timestamp` (read as GMT+8) is further than this from now with
+   * `isv.invalid-timestamp`. Default: not checked (Alipay's tolerance is unconfirmed).
+   */
+  maxTimestampSkewMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RefundView {
+  outRequestNo: string;
+  /** False when the merchant sent no `out_request_no` (it then defaults to out_trade_no). */
+  explicitRequestNo: boolean;
+  refundFen: number;
+  refundAmount: string;
+  reason?: string;
+  /** `gmt_refund` as notified (GMT+8, with milliseconds). */
+  gmtRefund: string;
+  atMs: number;
+}
+
+export interface TradeView {
+  appId: string;
+  sellerId: string;
+  tradeNo: string;
+  outTradeNo: string;
+  status: TradeStatus;
+  totalFen: number;
+  totalAmount: string;
+  refundedFen: number;
+  refundedAmount: string;
+  subject: string;
+  body?: string;
+  passbackParams?: string;
+  notifyUrl?: string;
+  buyerId: string;
+  buyerLogonId: string;
+  /** GMT+8 `yyyy-MM-dd HH:mm:ss` times, and the same instants as epoch ms. */
+  gmtCreate: string;
+  gmtPayment?: string;
+  gmtFinish?: string;
+  gmtClose?: string;
+  createdAtMs: number;
+  paidAtMs?: number;
+  finishedAtMs?: number;
+  closedAtMs?: number;
+  closedReason?: "merchant-close" | "timeout" | "full-refund";
+  /** When an unpaid trade closes by itself (time_expire / timeout_express). */
+  expiresAtMs?: number;
+  refunds: RefundView[];
+}
+
+export interface OrderEvent {
+  kind: "cancel" | "close-request";
+  appId: string;
+  outTradeNo: string;
+  atMs: number;
+  /** For close requests: whether a trade existed then, and what the gateway answered. */
+  tradeExisted?: boolean;
+  outcome?: string;
+}
+
+export type NotificationKind = "payment" | "finish" | "refund" | "close" | "timeout-close" | "forged";
+
+export interface NotificationAttempt {
+  notifyId: string;
+  appId: string;
+  outTradeNo: string;
+  tradeStatus: string;
+  kind: NotificationKind;
+  /** 1-based position in the retry schedule. */
+  attempt: number;
+  /** 0 for the original send, 1..n for the `duplicate` scenario's concurrent copies. */
+  copy: number;
+  url: string;
+  sentAtMs: number;
+  sentAt: string;
+  durationMs: number;
+  /** Null when dropped or when no HTTP answer came (connection error, timeout). */
+  httpStatus: number | null;
+  responseBody: string | null;
+  acknowledged: boolean;
+  /** The `dropFirst` scenario lost this attempt: nothing reached the receiver. */
+  dropped: boolean;
+  error?: string;
+  /** The forge mode for forged notifications. */
+  forged?: ForgeMode;
+  /** Exactly the form fields sent (decoded). */
+  params: Record<string, string>;
+}
+
+export interface NotificationState {
+  notifyId: string;
+  appId: string;
+  outTradeNo: string;
+  tradeStatus: string;
+  kind: NotificationKind;
+  url: string;
+  state: "held" | "scheduled" | "sending" | "acknowledged" | "gave-up" | "cancelled";
+  attempts: number;
+  createdAtMs: number;
+  nextAttemptAtMs?: number;
+}
+
+export interface ScenarioInput {
+  /** Omit for every order. */
+  outTradeNo?: string;
+  /** Lose the first n send attempts of each notification (they still use up schedule slots). */
+  dropFirst?: number;
+  /** Send each attempt n extra times, concurrently. */
+  duplicate?: number;
+  /** Extra delay (ms, not scaled) before the first send of each notification. */
+  delayMs?: number;
+  /** Hold a trade's first notification and send it right after the trade's next one. */
+  reorder?: boolean;
+  /** A close of an out_trade_no with no trade yet makes that order string unpayable. Default false. */
+  closeBlocksPayment?: boolean;
+}
+
+export interface Scenario {
+  dropFirst: number;
+  duplicate: number;
+  delayMs: number;
+  reorder: boolean;
+  closeBlocksPayment: boolean;
+}
+
+export type FaultMode = "5xx" | "timeout" | "rate-limit" | "unknown-error" | "system-error";
+
+export interface FaultInput {
+  /** Gateway method to match (any when omitted). */
+  method?: string;
+  /** biz_content out_trade_no to match (any when omitted). */
+  outTradeNo?: string;
+  mode: FaultMode;
+  /** How many matching requests fail. */
+  count: number;
+  /** Carry the request out first, then fail the answer (the "result unknown" case). Default false. */
+  afterProcessing?: boolean;
+}
+
+export type ForgeMode = "bad-signature" | "other-key" | "tampered-amount" | "valid";
+
+export interface ForgeInput {
+  url: string;
+  outTradeNo: string;
+  mode: ForgeMode;
+  appId?: string;
+  /** Notification fields to set (before signing; `tampered-amount` then changes the amounts after). */
+  overrides?: Record<string, string>;
+}
+
+export interface PayResult {
+  appId: string;
+  tradeNo: string;
+  outTradeNo: string;
+  totalAmount: string;
+  buyerId: string;
+  status: TradeStatus;
+}
