@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 // Three projects: pure unit tests, the Alipay simulator driven through the real alipay-sdk,
-// and integration tests against the whole local stack (started once by globalSetup).
+// and integration tests against the whole local stack.
 // Files run one at a time: the machine has 2 cores and the engines are shared.
 export default defineConfig({
   test: {
@@ -11,14 +11,8 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { extends: true, test: { name: "simulator", include: ["test/simulator/**/*.test.ts"] } },
-      {
-        extends: true,
-        test: {
-          name: "integration",
-          include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["test/integration/globalSetup.ts"],
-        },
-      },
+      // Each file starts its own local stack (test/integration/harness.ts).
+      { extends: true, test: { name: "integration", include: ["test/integration/**/*.test.ts"] } },
     ],
   },
 });

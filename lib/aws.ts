@@ -15,7 +15,8 @@ export function dynamo(): DynamoDBDocumentClient {
 }
 
 export function sqs(): SQSClient {
-  sqsClient ??= new SQSClient({ maxAttempts: 3 });
+  // Queue URLs name their own host; the configured endpoint (AWS's, or the local one) is used instead.
+  sqsClient ??= new SQSClient({ maxAttempts: 3, useQueueUrlAsEndpoint: false });
   return sqsClient;
 }
 

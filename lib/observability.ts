@@ -36,7 +36,7 @@ export function observed<E, R, C extends { awsRequestId: string } = Context>(
     try {
       return await handler(event, context);
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }

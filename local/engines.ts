@@ -26,7 +26,8 @@ export async function freePort(): Promise<number> {
 export async function startDynamoDb(port?: number): Promise<Engine> {
   const listenPort = port ?? (await freePort());
   // Own process group: killing the wrapper alone leaves the java process running.
-  const child = spawnDynamoDbLocal({ port: listenPort, detached: true, stdio: "ignore" });
+  // sharedDb: one database whatever region or credentials a client uses (tests, ops CLI).
+  const child = spawnDynamoDbLocal({ port: listenPort, detached: true, stdio: "ignore", sharedDb: true });
   let exited = false;
   child.once("exit", () => (exited = true));
   const killGroup = () => {

@@ -1,0 +1,64 @@
+// A crash between any two steps of a handler is recovered by a retry or by the sweep.
+import { afterEach, describe, expect, it } from "vitest";
+import { armFault, disarmFaults } from "../../lib/faults.js";
+import { getOrder } from "../../lib/orders/repository.js";
+import { merchantOrderId, useStack, waitFor } from "./harness.js";
+
+const t = useStack({ env: { LOCAL_ORDER_TTL_SECONDS: "4" } });
+afterEach(() => disarmFaults());
+
+async function createAndPay(user: string) {
+  const created = await t.createOrder(user, { merchantOrderId: merchantOrderId(), amount: 1000, subject: "Tea" });
+  await t.sim("/sim/pay", { orderString: created.body.orderString });
+  return created.body.orderId as string;
+}
+
+const delivered = (orderId: string) =>
+  waitFor(async () => {
+    const o = await getOrder(orderId);
+    return o?.eventDeliveredAt !== undefined && o;
+  }, { what: `event of ${orderId} delivered` });
+
+describe("crash recovery", () => {
+  it("after the PAID write, before the event is sent: Alipay's retry is a no-op and the sweep sends the event", async () => {
+    armFault("payment.afterWrite");
+    const orderId = await createAndPay("pat");
+    const order = await delivered(orderId);
+    expect(order.history.filter((h) => h.event === "paid")).toHaveLength(1);
+    const event = t.stack.receiver.events.get(`evt_${orderId}_paid`);
+    expect(event?.deliveries).toBeGreaterThanOrEqual(1);
+    // The crashed attempt was not acknowledged, so Alipay sent it again.
+    const attempts = (await t.sim(`/sim/notifications?outTradeNo=${orderId}`)).body as Array<{ httpStatus: number; acknowledged: boolean }>;
+    expect(attempts[0]?.httpStatus).toBe(500);
+    expect(attempts.some((a) => a.acknowledged)).toBe(true);
+  });
+
+  it("after the webhook POST, before recording delivery: the retry delivers again and the receiver dedupes", async () => {
+    armFault("delivery.afterPost");
+    const orderId = await createAndPay("quinn");
+    await delivered(orderId);
+    expect(t.stack.receiver.events.get(`evt_${orderId}_paid`)?.deliveries).toBeGreaterThanOrEqual(2);
+  });
+
+  it("after the sweep claims an order, before it sends the check: the claim runs out and the next sweep checks it", async () => {
+    const created = await t.createOrder("rita", { merchantOrderId: merchantOrderId(), amount: 1000, subject: "Tea" });
+    await t.sim("/sim/scenario", { outTradeNo: created.body.orderId, dropFirst: 100 });
+    armFault("sweep.afterClaim", 2);
+    await t.sim("/sim/pay", { orderString: created.body.orderString });
+    const order = await waitFor(async () => {
+      const o = await getOrder(created.body.orderId);
+      return o?.status === "PAID" && o;
+    }, { what: "paid found by a later sweep" });
+    expect(order.paidVia).toBe("query");
+  });
+
+  it("after closing at Alipay, before the CLOSED write: the retried check closes it", async () => {
+    armFault("check.afterClose");
+    const created = await t.createOrder("sam", { merchantOrderId: merchantOrderId(), amount: 1000, subject: "Tea" });
+    const order = await waitFor(async () => {
+      const o = await getOrder(created.body.orderId);
+      return o?.status === "CLOSED" && o;
+    }, { what: "closed after the crash" });
+    expect(order.closeReason).toBe("expired");
+  });
+});

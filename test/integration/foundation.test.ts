@@ -1,0 +1,61 @@
+// The local stack itself: engines started by the test, resources created from serverless.yml.
+import { DynamoDBClient, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import { localCredentials } from "../../local/engines.js";
+import { readYaml } from "../../local/serverlessConfig.js";
+import { useStack, waitFor } from "./harness.js";
+
+const t = useStack();
+
+describe("local stack", () => {
+  const clients = () => ({
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: "us-east-1", credentials: localCredentials })),
+    sqs: new SQSClient({ endpoint: t.stack.urls.sqs, region: "us-east-1", credentials: localCredentials }),
+  });
+
+  it("creates the table from infra/tables.yml, sparse sweep index and TTL included", async () => {
+    const infra = readYaml("infra/tables.yml") as { Resources: { OrdersTable: { Properties: { GlobalSecondaryIndexes: Array<{ IndexName: string }> } } } };
+    const { Table } = await clients().dynamo.send(new DescribeTableCommand({ TableName: t.stack.functionEnv.TABLE_NAME }));
+    expect(Table?.TableName).toBe("alipay-pay-local-orders");
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(
+      infra.Resources.OrdersTable.Properties.GlobalSecondaryIndexes.map((i) => i.IndexName),
+    );
+  });
+
+  it("refuses a second conditional put of the same key in the real DynamoDB engine", async () => {
+    const { dynamo } = clients();
+    const put = () => dynamo.send(new PutCommand({
+      TableName: t.stack.functionEnv.TABLE_NAME,
+      Item: { pk: "TEST#conditional", sk: "TEST" },
+      ConditionExpression: "attribute_not_exists(pk)",
+    }));
+    await put();
+    await expect(put()).rejects.toMatchObject({ name: "ConditionalCheckFailedException" });
+  });
+
+  it("dead-letters a message that keeps failing past maxReceiveCount", async () => {
+    const { sqs } = clients();
+    const queue = t.stack.resources.CheckQueue!;
+    const dlq = t.stack.resources.CheckDeadLetterQueue!;
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.ref, AttributeNames: ["RedrivePolicy"] }));
+    expect(JSON.parse(Attributes!.RedrivePolicy!)).toMatchObject({ deadLetterTargetArn: dlq.attributes.Arn });
+    // A poison message: the check worker cannot parse it, fails it, backs off, and after
+    // maxReceiveCount receives SQS moves it to the dead-letter queue.
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue.ref, MessageBody: "not json" }));
+    const dead = await waitFor(async () => {
+      const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq.ref, WaitTimeSeconds: 1, AttributeNames: ["All"] }));
+      return Messages?.[0];
+    }, { timeoutMs: 40_000, what: "the poison message in the DLQ" });
+    expect(dead.Body).toBe("not json");
+    expect(Number(dead.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(4);
+  });
+
+  it("serves the dev token issuer and the JWT authorizer refuses requests without a token", async () => {
+    const unauthenticated = await t.api("/orders", { body: { merchantOrderId: "x", amount: 1, subject: "s" } });
+    expect(unauthenticated.status).toBe(401);
+    const token = await fetch(`${t.stack.urls.api}/_dev/token?sub=alice`).then((r) => r.json() as Promise<{ token: string }>);
+    expect(token.token.split(".")).toHaveLength(3);
+  });
+});
