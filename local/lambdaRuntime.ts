@@ -2,7 +2,6 @@
 // start state is kept between invocations), a context with a deadline, and the function's timeout.
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Context } from "aws-lambda";
 import { projectRoot, type LocalFunction } from "./serverlessConfig.js";
 
@@ -15,7 +14,9 @@ export class LocalLambda {
 
   private load(): Promise<Handler> {
     const [file, exportName] = splitHandler(this.definition.handler);
-    this.handler ??= import(pathToFileURL(resolve(projectRoot, `${file}.ts`)).href).then((module) => {
+    // A plain absolute path, not a file URL: the same module instance as any other import of it
+    // (the test runner keys modules by path), so tests share state with the handlers they drive.
+    this.handler ??= import(resolve(projectRoot, `${file}.ts`)).then((module) => {
       const handler = module[exportName];
       if (typeof handler !== "function") throw new Error(`${this.definition.handler} is not a function`);
       return handler as Handler;
