@@ -1,5 +1,6 @@
 // Configuration from the function's environment (serverless.yml). Secrets are references,
-// `ssm:/name` (SecureString, read once per cold start) or `file:path` (local runs).
+// `ssm:/name` (SecureString) or `file:path` (local runs), read once per cold start and only by
+// the functions that use them (each function's role can read only its own).
 import { readFile } from "node:fs/promises";
 
 export interface Config {
@@ -12,11 +13,9 @@ export interface Config {
     sellerId: string;
     gatewayUrl: string;
     notifyUrl: string;
-    appPrivateKey: string;
-    alipayPublicKey: string;
     timeoutMs: number;
   };
-  webhook: { url: string; secret: string };
+  webhook: { url: string };
   orderTtlSeconds: number;
   /** Offsets (s) from creation, or payment, at which an order that still needs attention is re-checked. */
   checkScheduleSeconds: number[];
@@ -41,14 +40,37 @@ export function config(): Promise<Config> {
 /** For tests that change the environment between cases. */
 export function resetConfig(): void {
   loaded = undefined;
+  alipayKeysLoaded = undefined;
+  webhookSecretLoaded = undefined;
+}
+
+export interface AlipayKeys {
+  appPrivateKey: string;
+  alipayPublicKey: string;
+}
+
+let alipayKeysLoaded: Promise<AlipayKeys> | undefined;
+let webhookSecretLoaded: Promise<string> | undefined;
+
+export function alipayKeys(): Promise<AlipayKeys> {
+  alipayKeysLoaded ??= Promise.all([secret("ALIPAY_APP_PRIVATE_KEY"), secret("ALIPAY_PUBLIC_KEY")])
+    .then(([appPrivateKey, alipayPublicKey]) => ({ appPrivateKey, alipayPublicKey }))
+    .catch((error) => {
+      alipayKeysLoaded = undefined;
+      throw error;
+    });
+  return alipayKeysLoaded;
+}
+
+export function webhookSecret(): Promise<string> {
+  webhookSecretLoaded ??= secret("BUSINESS_WEBHOOK_SECRET").catch((error) => {
+    webhookSecretLoaded = undefined;
+    throw error;
+  });
+  return webhookSecretLoaded;
 }
 
 async function load(): Promise<Config> {
-  const [appPrivateKey, alipayPublicKey, webhookSecret] = await Promise.all([
-    secret("ALIPAY_APP_PRIVATE_KEY"),
-    secret("ALIPAY_PUBLIC_KEY"),
-    secret("BUSINESS_WEBHOOK_SECRET"),
-  ]);
   return {
     stage: required("STAGE"),
     tableName: required("TABLE_NAME"),
@@ -59,11 +81,9 @@ async function load(): Promise<Config> {
       sellerId: required("ALIPAY_SELLER_ID"),
       gatewayUrl: required("ALIPAY_GATEWAY_URL"),
       notifyUrl: required("ALIPAY_NOTIFY_URL"),
-      appPrivateKey,
-      alipayPublicKey,
       timeoutMs: positiveInteger("ALIPAY_TIMEOUT_MS", 5000),
     },
-    webhook: { url: required("BUSINESS_WEBHOOK_URL"), secret: webhookSecret },
+    webhook: { url: required("BUSINESS_WEBHOOK_URL") },
     orderTtlSeconds: positiveInteger("ORDER_TTL_SECONDS", 900),
     checkScheduleSeconds: required("CHECK_SCHEDULE_SECONDS").split(",").map((s) => {
       const seconds = Number(s.trim());

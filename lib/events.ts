@@ -1,6 +1,6 @@
 // Events for business systems, delivered at least once: built from the order (so a redelivery
 // carries the same id and content), signed, POSTed to the configured webhook.
-import { config } from "./config.js";
+import { config, webhookSecret } from "./config.js";
 import { faultPoint } from "./faults.js";
 import { count, logger } from "./observability.js";
 import { fenToYuan } from "./money.js";
@@ -70,7 +70,7 @@ export async function deliverEvent(message: EventMessage, now = () => Date.now()
       method: "POST",
       headers: {
         "content-type": "application/json",
-        [signatureHeader]: signWebhook(settings.webhook.secret, body, Math.floor(now() / 1000)),
+        [signatureHeader]: signWebhook(await webhookSecret(), body, Math.floor(now() / 1000)),
         "idempotency-key": message.eventId,
       },
       body,

@@ -12,17 +12,25 @@ type Counts = Map<string, number>;
 const globalCounts = globalThis as typeof globalThis & { __alipayPayMetricCounts?: Counts };
 export const metricCounts: Counts = (globalCounts.__alipayPayMetricCounts ??= new Map());
 
-/** Counts one occurrence; a dimension (e.g. a rejection reason) is published as its own metric. */
+/**
+ * Counts occurrences. With a dimension (e.g. a rejection reason) it is published twice: the total
+ * (what alarms watch) and one metric per dimension value (what the dashboard breaks down).
+ */
 export function count(name: string, dimension?: { name: string; value: string }, value = 1): void {
-  const key = dimension ? `${name}.${dimension.value}` : name;
+  metricCounts.set(name, (metricCounts.get(name) ?? 0) + value);
+  metrics.addMetric(name, MetricUnit.Count, value);
+  if (!dimension) return;
+  const key = `${name}.${dimension.value}`;
   metricCounts.set(key, (metricCounts.get(key) ?? 0) + value);
-  if (dimension) {
-    const single = metrics.singleMetric();
-    single.addDimension(dimension.name, dimension.value);
-    single.addMetric(name, MetricUnit.Count, value);
-  } else {
-    metrics.addMetric(name, MetricUnit.Count, value);
-  }
+  const single = metrics.singleMetric();
+  single.addDimension(dimension.name, dimension.value);
+  single.addMetric(name, MetricUnit.Count, value);
+}
+
+/** A point-in-time value (e.g. the age of the oldest order waiting for the sweep). */
+export function gauge(name: string, value: number, unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Seconds): void {
+  metricCounts.set(name, value);
+  metrics.addMetric(name, unit, value);
 }
 
 /** Wraps a handler: request id on every log line, metrics flushed at the end of each invocation. */

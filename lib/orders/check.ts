@@ -17,6 +17,8 @@ import { nextCheckAt } from "./schedule.js";
 
 export type CheckOutcome = "paid" | "duplicate" | "refund_needed" | "closed" | "waiting" | "event_resent" | "settled" | "not_found";
 
+const stuckAfterMs = 10 * 60_000;
+
 export interface CheckMessage {
   orderId: string;
 }
@@ -36,6 +38,11 @@ export async function checkOrder(orderId: string, now = () => Date.now()): Promi
     return "settled";
   }
   const closeAt = order.expiresAt + settings.closeMarginSeconds * 1000;
+  // Still pending long after it should have been closed: something keeps failing (alarmed).
+  if (now() > closeAt + stuckAfterMs) {
+    count("StuckOrders");
+    logger.error("order stuck pending past its expiry", { orderId, expiresAt: new Date(order.expiresAt).toISOString() });
+  }
   const gateway = await alipay();
   const trade = await gateway.query(orderId);
   const settled = await settleFromTrade(order, trade, now());

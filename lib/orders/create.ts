@@ -48,6 +48,8 @@ export async function createOrder(
     if (replay) return replay;
 
     const currentId = await getCurrentOrderId(userId, input.merchantOrderId);
+    // A concurrent request with this same key created it between our two reads: a replay.
+    if (currentId === orderId) continue;
     const current = currentId ? await getOrder(currentId) : undefined;
     if (current) {
       const answer = answerForExisting(current, input, now);

@@ -6,7 +6,7 @@ import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { sqs } from "../aws.js";
 import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
-import { count, logger } from "../observability.js";
+import { count, gauge, logger } from "../observability.js";
 import { claimForCheck, dueOrders } from "./repository.js";
 import type { CheckMessage } from "./check.js";
 
@@ -26,6 +26,8 @@ export async function sweep(options: { now?: number; remainingMs: () => number; 
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await dueOrders(now, pageSize, startKey);
+    // The index is sorted by due time: the first order of the first page has waited longest.
+    if (result.pages === 0) gauge("OldestDueAgeSeconds", page.due[0] ? Math.max(0, (now - page.due[0].sweepAt) / 1000) : 0);
     result.pages += 1;
     result.due += page.due.length;
     const claimed: CheckMessage[] = [];
@@ -44,7 +46,9 @@ export async function sweep(options: { now?: number; remainingMs: () => number; 
     }
     startKey = page.nextKey;
   } while (startKey && options.remainingMs() > 10_000 && result.due < (options.maxOrders ?? 5000));
-  count("SweepChecksEnqueued", undefined, result.enqueued);
-  if (result.due > 0) logger.info("sweep", { ...result });
+  if (result.due > 0) {
+    count("SweepChecksEnqueued", undefined, result.enqueued);
+    logger.info("sweep", { ...result });
+  }
   return result;
 }
