@@ -55,13 +55,17 @@ export class DeliveryFailed extends Error {
 const deliveryTimeoutMs = 5000;
 
 /** Delivers the event named by the message; throws DeliveryFailed to be retried with backoff. */
-export async function deliverEvent(message: EventMessage, now = () => Date.now()): Promise<"delivered" | "already_delivered" | "not_found"> {
+export async function deliverEvent(
+  message: EventMessage,
+  { now = () => Date.now(), replay = false }: { now?: () => number; replay?: boolean } = {},
+): Promise<"delivered" | "already_delivered" | "not_found"> {
   const order = await getOrder(message.orderId);
   if (!order || order.eventId !== message.eventId) {
     logger.error("event message names no paid order", { ...message });
     return "not_found";
   }
-  if (order.eventDeliveredAt !== undefined) return "already_delivered";
+  // An operator's replay sends a delivered event again; the receiver dedupes by its id.
+  if (order.eventDeliveredAt !== undefined && !replay) return "already_delivered";
   const settings = await config();
   const body = JSON.stringify(paidEvent(order));
   let response: Response;

@@ -1,4 +1,7 @@
 // `npm start`: the whole backend locally, until Ctrl-C.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { projectRoot } from "./serverlessConfig.js";
 import { startStack } from "./stack.js";
 
 const startedAt = Date.now();
@@ -16,6 +19,9 @@ const stack = await startStack({
 });
 
 const { urls } = stack;
+// For tools that work against the running stack (the ops CLI's --local): where everything is.
+const stackFile = join(projectRoot, ".local", "stack.json");
+writeFileSync(stackFile, JSON.stringify({ urls, functionEnv: stack.functionEnv, resources: stack.resources }, null, 2));
 console.log(`
   Alipay payment backend, local stack (stage "local"), up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s
 
