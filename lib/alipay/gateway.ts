@@ -16,7 +16,8 @@ export type TradeQueryResult =
   | { kind: "not_found" }
   | { kind: "trade"; status: AlipayTradeStatus; tradeNo: string; totalFen: number; buyerId?: string; paidAt?: string };
 
-export type TradeCloseResult = "closed" | "not_found" | "already_paid";
+/** "refused": the trade is no longer open (paid, finished or already closed): query to learn which. */
+export type TradeCloseResult = "closed" | "not_found" | "refused";
 
 export interface OrderStringInput {
   outTradeNo: string;
@@ -93,7 +94,7 @@ export class AlipayGateway {
     if (result.code === "10000") return "closed";
     if (result.sub_code === "ACQ.TRADE_NOT_EXIST") return "not_found";
     if (result.sub_code === "ACQ.TRADE_STATUS_ERROR" || result.sub_code === "ACQ.REASON_TRADE_STATUS_INVALID") {
-      return "already_paid";
+      return "refused";
     }
     this.expectSuccess("alipay.trade.close", result);
     return "closed";

@@ -54,7 +54,8 @@ export async function checkOrder(orderId: string, now = () => Date.now()): Promi
   // Expired unpaid: close at Alipay first, so the order string can never be paid afterwards.
   const closed = await gateway.close(orderId);
   faultPoint("check.afterClose");
-  if (closed === "already_paid") {
+  if (closed === "refused") {
+    // Most likely the buyer paid between our query and our close.
     const again = await gateway.query(orderId);
     const outcome = await settleFromTrade(order, again, now());
     if (outcome) return outcome;
