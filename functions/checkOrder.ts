@@ -8,6 +8,7 @@ export const handler = observed("checkOrder", async (event: SQSEvent) => {
   const settings = await config();
   return processBatch(event, { queueUrl: settings.checkQueueUrl, retryBaseSeconds: settings.retryBaseSeconds }, async (record) => {
     const { orderId } = JSON.parse(record.body) as CheckMessage;
+    logger.appendKeys({ orderId });
     const outcome = await checkOrder(orderId);
     logger.info("order checked", { orderId, outcome });
   });

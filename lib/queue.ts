@@ -24,6 +24,8 @@ export async function processBatch(
 ): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse["batchItemFailures"] = [];
   for (const record of event.Records) {
+    // Every log line about this message carries its id (and whatever the handler appends).
+    logger.appendKeys({ messageId: record.messageId });
     try {
       await handle(record);
     } catch (error) {
@@ -41,6 +43,8 @@ export async function processBatch(
         // The queue's own visibility timeout still brings the message back.
         logger.warn("could not set retry backoff", { messageId: record.messageId, error: String(visibilityError) });
       }
+    } finally {
+      logger.removeKeys(["messageId", "orderId", "eventId"]);
     }
   }
   return { batchItemFailures: failures };

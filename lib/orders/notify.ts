@@ -47,6 +47,8 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   if (!params.sign) return reject("missing_signature", params);
   if (!(await alipay()).verifyNotification(params)) return reject("bad_signature", params);
 
+  // Correlates every later log line of this request with Alipay's notification and our order.
+  logger.appendKeys({ notifyId: params.notify_id, outTradeNo: params.out_trade_no });
   const settings = await config();
   if (params.app_id !== settings.alipay.appId) return reject("app_id_mismatch", params);
   if (params.seller_id !== undefined && params.seller_id !== settings.alipay.sellerId) return reject("seller_id_mismatch", params);
