@@ -6,12 +6,11 @@
 // Alipay being unavailable throws, so the message is retried with backoff, then dead-lettered.
 import { alipay } from "../alipay/client.js";
 import { AlipayUnavailableError, type TradeQueryResult } from "../alipay/gateway.js";
-import { fromAlipayTime } from "../alipay/time.js";
 import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { count, logger } from "../observability.js";
 import type { OrderRecord } from "./model.js";
-import { applyPayment, enqueueEvent } from "./payments.js";
+import { applyQueriedPayment, enqueueEvent } from "./payments.js";
 import { clearSweep, getOrder, markClosed, scheduleCheck } from "./repository.js";
 import { nextCheckAt } from "./schedule.js";
 
@@ -67,21 +66,9 @@ export async function checkOrder(orderId: string, now = () => Date.now()): Promi
 }
 
 async function settleFromTrade(order: OrderRecord, trade: TradeQueryResult, now: number): Promise<CheckOutcome | undefined> {
-  if (trade.kind !== "trade") return undefined;
-  if (trade.status === "TRADE_SUCCESS" || trade.status === "TRADE_FINISHED") {
-    if (trade.totalFen !== order.amountFen) {
-      count("QueryAmountMismatches");
-      throw new AlipayUnavailableError(`alipay.trade.query: amount ${trade.totalFen} differs from order ${order.orderId}`);
-    }
-    return applyPayment(order, {
-      tradeNo: trade.tradeNo,
-      totalFen: trade.totalFen,
-      buyerId: trade.buyerId,
-      paidAt: fromAlipayTime(trade.paidAt) ?? now,
-      via: "query",
-    }, now);
-  }
-  if (trade.status === "TRADE_CLOSED") {
+  const paid = await applyQueriedPayment(order, trade, now);
+  if (paid) return paid;
+  if (trade.kind === "trade" && trade.status === "TRADE_CLOSED") {
     if (await markClosed(order.orderId, "alipay_closed", now)) count("OrdersClosed", { name: "reason", value: "alipay_closed" });
     return "closed";
   }

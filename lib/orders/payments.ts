@@ -1,4 +1,6 @@
 // The one transition to PAID, shared by the notify path, the check worker and the status read.
+import { AlipayUnavailableError, type TradeQueryResult } from "../alipay/gateway.js";
+import { fromAlipayTime } from "../alipay/time.js";
 import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { sendMessage } from "../queue.js";
@@ -38,6 +40,25 @@ export async function applyPayment(order: OrderRecord, payment: Payment, now = D
     logger.warn("payment needs a refund", { orderId: order.orderId, tradeNo: payment.tradeNo, reason });
   }
   return "refund_needed";
+}
+
+/**
+ * Applies what alipay.trade.query reported, if it reports a payment; undefined otherwise. An
+ * amount that differs from the order's is never applied: it throws, so it is retried and alarmed.
+ */
+export async function applyQueriedPayment(order: OrderRecord, trade: TradeQueryResult, now: number): Promise<PaymentOutcome | undefined> {
+  if (trade.kind !== "trade" || (trade.status !== "TRADE_SUCCESS" && trade.status !== "TRADE_FINISHED")) return undefined;
+  if (trade.totalFen !== order.amountFen) {
+    count("QueryAmountMismatches");
+    throw new AlipayUnavailableError(`alipay.trade.query: amount ${trade.totalFen} differs from order ${order.orderId}`);
+  }
+  return applyPayment(order, {
+    tradeNo: trade.tradeNo,
+    totalFen: trade.totalFen,
+    buyerId: trade.buyerId,
+    paidAt: fromAlipayTime(trade.paidAt) ?? now,
+    via: "query",
+  }, now);
 }
 
 /** Best effort: a failed send is recovered by the sweep, because the order is still due. */

@@ -2,11 +2,10 @@
 // at most once every few seconds per order per container) so a polling app sees a payment even
 // when the notification is late.
 import { alipay } from "../alipay/client.js";
-import { fromAlipayTime } from "../alipay/time.js";
 import { HttpError } from "../http.js";
 import { logger } from "../observability.js";
 import { orderView, type OrderRecord, type OrderView } from "./model.js";
-import { applyPayment } from "./payments.js";
+import { applyQueriedPayment } from "./payments.js";
 import { getOrder } from "./repository.js";
 
 const inlineQueryBudgetMs = 1500;
@@ -34,15 +33,7 @@ function shouldQueryInline(orderId: string, now: number): boolean {
 async function queryAndApply(order: OrderRecord, now: number): Promise<OrderRecord | undefined> {
   try {
     const trade = await (await alipay()).query(order.orderId);
-    if (trade.kind !== "trade" || (trade.status !== "TRADE_SUCCESS" && trade.status !== "TRADE_FINISHED")) return undefined;
-    if (trade.totalFen !== order.amountFen) return undefined; // the check worker raises this one
-    await applyPayment(order, {
-      tradeNo: trade.tradeNo,
-      totalFen: trade.totalFen,
-      buyerId: trade.buyerId,
-      paidAt: fromAlipayTime(trade.paidAt) ?? now,
-      via: "query",
-    }, now);
+    if (!(await applyQueriedPayment(order, trade, now))) return undefined;
     return await getOrder(order.orderId);
   } catch (error) {
     // The stored state is still a correct answer; the sweep keeps asking.
