@@ -6,7 +6,9 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 
 export const serviceName = "alipay-pay";
 export const logger = new Logger({ serviceName });
-export const metrics = new Metrics({ namespace: "AlipayPay", serviceName });
+// Created on first use, after the environment is final (POWERTOOLS_METRICS_DISABLED is read then).
+let metricsInstance: Metrics | undefined;
+const metrics = (): Metrics => (metricsInstance ??= new Metrics({ namespace: "AlipayPay", serviceName }));
 
 type Counts = Map<string, number>;
 const globalCounts = globalThis as typeof globalThis & { __alipayPayMetricCounts?: Counts };
@@ -18,11 +20,11 @@ export const metricCounts: Counts = (globalCounts.__alipayPayMetricCounts ??= ne
  */
 export function count(name: string, dimension?: { name: string; value: string }, value = 1): void {
   metricCounts.set(name, (metricCounts.get(name) ?? 0) + value);
-  metrics.addMetric(name, MetricUnit.Count, value);
+  metrics().addMetric(name, MetricUnit.Count, value);
   if (!dimension) return;
   const key = `${name}.${dimension.value}`;
   metricCounts.set(key, (metricCounts.get(key) ?? 0) + value);
-  const single = metrics.singleMetric();
+  const single = metrics().singleMetric();
   single.addDimension(dimension.name, dimension.value);
   single.addMetric(name, MetricUnit.Count, value);
 }
@@ -30,7 +32,7 @@ export function count(name: string, dimension?: { name: string; value: string },
 /** A point-in-time value (e.g. the age of the oldest order waiting for the sweep). */
 export function gauge(name: string, value: number, unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Seconds): void {
   metricCounts.set(name, value);
-  metrics.addMetric(name, unit, value);
+  metrics().addMetric(name, unit, value);
 }
 
 /** Wraps a handler: request id on every log line, metrics flushed at the end of each invocation. */
@@ -44,7 +46,7 @@ export function observed<E, R, C extends { awsRequestId: string } = Context>(
     try {
       return await handler(event, context);
     } finally {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      if (metricsInstance?.hasStoredMetrics()) metricsInstance.publishStoredMetrics();
     }
   };
 }

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import type { Server } from "node:http";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { logger } from "../lib/observability.js";
 import { startAlipaySimulator, generateRsaKeyPair, type AlipaySimulator } from "../simulator/index.js";
 import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
 import { createDevAuth } from "./devAuth.js";
@@ -118,6 +119,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const resources = await provisionResources(service, dynamo, sqs);
     const functionEnv = functionEnvironment(service, resources, urls, dynamoDb, sqsEngine);
     Object.assign(process.env, functionEnv);
+    // The functions' logger may have been loaded before this environment was set (tests import lib).
+    logger.setLogLevel(functionEnv.POWERTOOLS_LOG_LEVEL as Parameters<typeof logger.setLogLevel>[0]);
 
     const appId = functionEnv.ALIPAY_APP_ID!;
     const simulator = await startAlipaySimulator({

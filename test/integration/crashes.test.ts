@@ -4,7 +4,9 @@ import { armFault, disarmFaults } from "../../lib/faults.js";
 import { getOrder } from "../../lib/orders/repository.js";
 import { merchantOrderId, useStack, waitFor } from "./harness.js";
 
-const t = useStack({ env: { LOCAL_ORDER_TTL_SECONDS: "4" } });
+// The first sweep check comes 2 s after creation, so the notification (sent at once) is what
+// makes the PAID write in the first test, not a racing check.
+const t = useStack({ env: { LOCAL_ORDER_TTL_SECONDS: "4", LOCAL_CHECK_SCHEDULE_SECONDS: "2,3,5" } });
 afterEach(() => disarmFaults());
 
 async function createAndPay(user: string) {

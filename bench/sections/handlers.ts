@@ -1,0 +1,341 @@
+// 3. Handler throughput in-process: the createOrder and alipayNotify Lambda handlers called
+// directly with API Gateway v2 events against DynamoDB Local, N requests one after the other and
+// N with 8 in flight. Side by side, a baseline: the same createOrder handler wrapped with
+// @aws-lambda-powertools/idempotency (makeIdempotent, DynamoDBPersistenceLayer on its own table,
+// keyed on the Idempotency-Key header), measured in the same run.
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { cpus } from "node:os";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { loadPrivateKey } from "../../simulator/keys.js";
+import { notifyContentType, tradeNotificationParams } from "../../simulator/notifier.js";
+import { rsa2Sign, signContent, type Params } from "../../simulator/signing.js";
+import { formatGmt8, maskedLogonId, newBuyerId, newNotifyId, newTradeNo } from "../../simulator/values.js";
+import type { Trade } from "../../simulator/ledger.js";
+import { envInt, num, percentile, progress, report, table, type Cell } from "../lib/format.js";
+import { instrument, scope, type Meter } from "../lib/meter.js";
+import { startBenchStack } from "../lib/stack.js";
+
+type HttpHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+interface Run {
+  name: string;
+  mode: string;
+  n: number;
+  wallMs: number;
+  latencies: number[];
+  failures: number;
+  dynamoRequests: number;
+  rcu: number;
+  wcu: number;
+  sqsMessages: number;
+}
+
+interface CreatedOrder {
+  orderId: string;
+  amountFen: number;
+  subject: string;
+  createdAtMs: number;
+}
+
+const idempotencyTable = "bench-idempotency";
+
+export async function run(): Promise<void> {
+  const n = envInt("BENCH_N", 300, 60);
+  const concurrency = envInt("BENCH_CONCURRENCY", 8, 8);
+  // DynamoDB Local (a JVM) needs a few hundred requests before its speed settles.
+  const warmupCalls = envInt("BENCH_WARMUP", 50, 20);
+  progress(`handlers: starting the local stack`);
+  const bench = await startBenchStack();
+  try {
+    const { stack, meter } = bench;
+    // Before the configuration is first read: the paid events go to a queue nobody consumes, so
+    // no delivery worker runs behind the notify measurement.
+    process.env.EVENTS_QUEUE_URL = await bench.sinkQueue("bench-handlers-events-sink");
+    const admin = new DynamoDBClient({});
+    await admin.send(new CreateTableCommand({
+      TableName: idempotencyTable,
+      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }));
+    admin.destroy();
+
+    // Loaded now, as in a Lambda: the environment is there before the code.
+    const createOrder = (await import("../../functions/createOrder.js")).handler as HttpHandler;
+    const alipayNotify = (await import("../../functions/alipayNotify.js")).handler as unknown as HttpHandler;
+    const { makeIdempotent, IdempotencyConfig } = await import("@aws-lambda-powertools/idempotency");
+    const { DynamoDBPersistenceLayer } = await import("@aws-lambda-powertools/idempotency/dynamodb");
+    const baselineClient = new DynamoDBClient({ maxAttempts: 3 });
+    instrument(baselineClient, meter);
+    const baseline = makeIdempotent(createOrder, {
+      persistenceStore: new DynamoDBPersistenceLayer({ tableName: idempotencyTable, awsSdkV3Client: baselineClient }),
+      config: new IdempotencyConfig({ eventKeyJmesPath: 'headers."idempotency-key"' }),
+    }) as HttpHandler;
+
+    const alipayKey = loadPrivateKey(readFileSync(join(stack.keysDir, "alipay-private.pem"), "utf8"));
+    const app = { appId: stack.functionEnv.ALIPAY_APP_ID!, sellerId: stack.functionEnv.ALIPAY_SELLER_ID!, appPublicKey: "" };
+    let serial = 0;
+    const newCreate = () => {
+      serial += 1;
+      const user = `bench-user-${serial % 50}`;
+      const input = { merchantOrderId: `cart-${serial}-${randomUUID().slice(0, 8)}`, amount: 100 + (serial % 9000), subject: "Coffee beans 250g" };
+      return { user, key: `key-${randomUUID()}`, body: JSON.stringify(input), input };
+    };
+    type CreateCall = ReturnType<typeof newCreate>;
+    const createEvent = (c: CreateCall) => apiEvent("POST /orders", "/orders", c.body, { "idempotency-key": c.key, "content-type": "application/json" }, c.user);
+    const notifyEvent = (o: CreatedOrder) => {
+      const buyerId = newBuyerId();
+      const paidAtMs = Date.now();
+      const trade: Trade = {
+        appId: app.appId,
+        sellerId: app.sellerId,
+        tradeNo: newTradeNo(paidAtMs),
+        outTradeNo: o.orderId,
+        status: "TRADE_SUCCESS",
+        totalFen: o.amountFen,
+        subject: o.subject,
+        buyerId,
+        buyerLogonId: maskedLogonId(buyerId),
+        createdAtMs: o.createdAtMs,
+        paidAtMs,
+        refunds: [],
+        refundedFen: 0,
+      };
+      // As simulator/notifier.ts sends them: notify_time and notify_id first, `sign` last.
+      const params: Params = { notify_time: formatGmt8(paidAtMs), notify_id: newNotifyId(paidAtMs), ...tradeNotificationParams(trade, app) };
+      params.sign = rsa2Sign(signContent(params, { excludeSignType: true }), alipayKey);
+      return apiEvent("POST /alipay/notify", "/alipay/notify", new URLSearchParams(params).toString(), { "content-type": notifyContentType });
+    };
+
+    const created = (calls: CreateCall[], results: APIGatewayProxyStructuredResultV2[]): CreatedOrder[] =>
+      results.flatMap((r, i) => {
+        if (r.statusCode !== 201) return [];
+        const view = JSON.parse(String(r.body)) as { orderId: string };
+        return [{ orderId: view.orderId, amountFen: calls[i]!.input.amount, subject: calls[i]!.input.subject, createdAtMs: Date.now() }];
+      });
+
+    // Warm-up (uncounted): cold start of each handler, config, keys, SDK connections.
+    progress(`handlers: warm-up`);
+    const warmCalls = Array.from({ length: warmupCalls }, newCreate);
+    const warmOrders = created(warmCalls, await sequential(warmCalls, (c) => createOrder(createEvent(c), lambdaContext("createOrder"))));
+    await sequential(Array.from({ length: warmupCalls }, newCreate), (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent")));
+    await sequential(warmOrders, (o) => alipayNotify(notifyEvent(o), lambdaContext("alipayNotify")));
+
+    const runs: Run[] = [];
+    for (const [mode, width] of [["sequential", 1], [`concurrency ${concurrency}`, concurrency]] as const) {
+      progress(`handlers: ${mode}, ${n} requests each`);
+      // ABBA: ours, baseline, baseline, ours (halves), so drift of the engine hits both alike.
+      const half = Math.ceil(n / 2);
+      const oursCalls = [Array.from({ length: half }, newCreate), Array.from({ length: n - half }, newCreate)];
+      const baseCalls = [Array.from({ length: half }, newCreate), Array.from({ length: n - half }, newCreate)];
+      const ours: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
+      const base: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
+      ours.push(await measure(meter, "ours", oursCalls[0]!, width, (c) => createOrder(createEvent(c), lambdaContext("createOrder"))));
+      base.push(await measure(meter, "baseline", baseCalls[0]!, width, (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent"))));
+      base.push(await measure(meter, "baseline", baseCalls[1]!, width, (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent"))));
+      ours.push(await measure(meter, "ours", oursCalls[1]!, width, (c) => createOrder(createEvent(c), lambdaContext("createOrder"))));
+      const created201 = (r: APIGatewayProxyStructuredResultV2) => r.statusCode === 201;
+      runs.push(combine("create (ours)", mode, ours, created201));
+      runs.push(combine("create (Powertools baseline)", mode, base, created201));
+
+      // Replays: the same key and body again (a client retry): the stored answer comes back.
+      const replayOurs = await measure(meter, "ours", [...oursCalls[0]!, ...oursCalls[1]!], width, (c) => createOrder(createEvent(c), lambdaContext("createOrder")));
+      const replayBase = await measure(meter, "baseline", [...baseCalls[0]!, ...baseCalls[1]!], width, (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent")));
+      runs.push(combine("create replay (ours)", mode, [replayOurs], (r) => r.statusCode === 201 && r.headers?.["idempotent-replayed"] === "true"));
+      runs.push(combine("create replay (Powertools baseline)", mode, [replayBase], created201));
+
+      // Notify: the orders just created by our handler, paid; signatures made beforehand.
+      const orders = created([...oursCalls[0]!, ...oursCalls[1]!], [...ours[0]!.results, ...ours[1]!.results]);
+      const events = orders.map(notifyEvent);
+      const notify = await measure(meter, "notify", events, width, (e) => alipayNotify(e, lambdaContext("alipayNotify")));
+      runs.push(combine("notify (ours)", mode, [notify], (r) => r.statusCode === 200 && r.body === "success"));
+    }
+
+    const rows: Cell[][] = runs.map((r) => {
+      const sorted = [...r.latencies].sort((a, b) => a - b);
+      return [
+        r.name,
+        r.mode,
+        r.n,
+        num((r.n / r.wallMs) * 1000, 0),
+        num(mean(r.latencies), 2),
+        num(percentile(sorted, 50), 2),
+        num(percentile(sorted, 99), 2),
+        num(r.dynamoRequests / r.n, 2),
+        num(r.rcu / r.n, 2),
+        num(r.wcu / r.n, 2),
+        num(r.sqsMessages / r.n, 2),
+        r.failures,
+      ];
+    });
+    const ratioLines: string[] = [];
+    const ratios: Record<string, unknown> = {};
+    for (const mode of new Set(runs.map((r) => r.mode))) {
+      for (const [what, oursName, baseName] of [
+        ["create", "create (ours)", "create (Powertools baseline)"],
+        ["replay", "create replay (ours)", "create replay (Powertools baseline)"],
+      ] as const) {
+        const o = runs.find((r) => r.mode === mode && r.name === oursName)!;
+        const b = runs.find((r) => r.mode === mode && r.name === baseName)!;
+        const requestRatio = o.dynamoRequests / o.n / (b.dynamoRequests / b.n);
+        const timeRatio = o.wallMs / o.n / (b.wallMs / b.n);
+        const wcuRatio = o.wcu / o.n / (b.wcu / b.n);
+        const wcuText = Number.isFinite(wcuRatio) ? `, ${num(wcuRatio, 2)}x WCU` : "";
+        ratioLines.push(
+          `${mode}, ${what}: ours / baseline = ${num(requestRatio, 2)}x DynamoDB requests${wcuText}, ${num(timeRatio, 2)}x time per request` +
+            ` (mean latency ${num(mean(o.latencies), 2)} vs ${num(mean(b.latencies), 2)} ms).`,
+        );
+        ratios[`${mode} ${what}`] = { requestRatio, wcuRatio: Number.isFinite(wcuRatio) ? wcuRatio : null, timeRatio };
+      }
+    }
+    console.log(table(
+      `3. Handlers in-process against DynamoDB Local (N = ${n} per row; ${warmupCalls} warm-up calls each, uncounted)`,
+      ["handler", "mode", "N", "req/s", "mean ms", "p50 ms", "p99 ms", "DDB req/call", "RCU/call", "WCU/call", "SQS msg/call", "failed"],
+      rows,
+      [
+        ...ratioLines,
+        `Baseline = the same createOrder handler inside makeIdempotent (Powertools idempotency ${powertoolsVersion()}, DynamoDBPersistenceLayer, key = headers."idempotency-key"): its records add to our own.`,
+        `Throughput is bounded by DynamoDB Local (Java) sharing ${cpus().length} cores with Node here; read it as relative, not as Lambda/DynamoDB figures.`,
+        `A baseline replay is a conditional PutItem that fails (the record exists): it reports no capacity here, but DynamoDB bills it as a write (>= 1 WCU); ours is a GetItem (1 RCU).`,
+      ],
+    ));
+    report("handlers", {
+      n,
+      concurrency,
+      runs: runs.map((r) => {
+        const sorted = [...r.latencies].sort((a, b) => a - b);
+        return {
+          name: r.name,
+          mode: r.mode,
+          n: r.n,
+          rps: (r.n / r.wallMs) * 1000,
+          meanMs: mean(r.latencies),
+          p50Ms: percentile(sorted, 50),
+          p99Ms: percentile(sorted, 99),
+          dynamoPerCall: r.dynamoRequests / r.n,
+          rcuPerCall: r.rcu / r.n,
+          wcuPerCall: r.wcu / r.n,
+          sqsPerCall: r.sqsMessages / r.n,
+          failures: r.failures,
+        };
+      }),
+      ratios,
+    });
+  } finally {
+    await bench.stop();
+  }
+}
+
+interface Measured<R> {
+  results: R[];
+  latencies: number[];
+  wallMs: number;
+  dynamoRequests: number;
+  rcu: number;
+  wcu: number;
+  sqsMessages: number;
+}
+
+/** Calls `call` for every item, `width` at a time, inside scope `who`; latencies and what the SDK counted. */
+async function measure<T, R>(meter: Meter, who: string, items: T[], width: number, call: (item: T) => Promise<R>): Promise<Measured<R>> {
+  const before = meter.snapshot();
+  const results: R[] = new Array(items.length);
+  const latencies: number[] = new Array(items.length);
+  let next = 0;
+  const t0 = performance.now();
+  await scope.run(who, () =>
+    Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        const started = performance.now();
+        results[i] = await call(items[i]!);
+        latencies[i] = performance.now() - started;
+      }
+    })),
+  );
+  const wallMs = performance.now() - t0;
+  const counts = meter.since(before);
+  const s = meter.summary(counts, [who]);
+  const sqsMessages = Object.values(meter.other(counts, [who])).reduce((n, o) => n + o.items, 0);
+  return { results, latencies, wallMs, dynamoRequests: s.requests, rcu: s.rcu, wcu: s.wcu, sqsMessages };
+}
+
+function combine(name: string, mode: string, parts: Array<Measured<APIGatewayProxyStructuredResultV2>>, ok: (r: APIGatewayProxyStructuredResultV2) => boolean): Run {
+  const results = parts.flatMap((p) => p.results);
+  return {
+    name,
+    mode,
+    n: results.length,
+    wallMs: parts.reduce((t, p) => t + p.wallMs, 0),
+    latencies: parts.flatMap((p) => p.latencies),
+    failures: results.filter((r) => !ok(r)).length,
+    dynamoRequests: parts.reduce((t, p) => t + p.dynamoRequests, 0),
+    rcu: parts.reduce((t, p) => t + p.rcu, 0),
+    wcu: parts.reduce((t, p) => t + p.wcu, 0),
+    sqsMessages: parts.reduce((t, p) => t + p.sqsMessages, 0),
+  };
+}
+
+async function sequential<T, R>(items: T[], call: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await call(item));
+  return out;
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+function powertoolsVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(process.cwd(), "node_modules/@aws-lambda-powertools/idempotency/package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "2.x";
+  }
+}
+
+/** An API Gateway HTTP API (payload 2.0) event as local/httpApi.ts builds it; `sub` = the JWT subject. */
+function apiEvent(routeKey: string, path: string, body: string, headers: Record<string, string>, sub?: string): APIGatewayProxyEventV2WithJWTAuthorizer {
+  const now = Date.now();
+  return {
+    version: "2.0",
+    routeKey,
+    rawPath: path,
+    rawQueryString: "",
+    headers: { host: "localhost", "user-agent": "bench", ...headers },
+    body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: "localhost",
+      domainPrefix: "local",
+      http: { method: "POST", path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "bench" },
+      requestId: randomUUID(),
+      routeKey,
+      stage: "$default",
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+      ...(sub ? { authorizer: { principalId: "", integrationLatency: 0, jwt: { claims: { sub }, scopes: [] } } } : {}),
+    },
+  } as APIGatewayProxyEventV2WithJWTAuthorizer;
+}
+
+function lambdaContext(functionName: string): Context {
+  const deadline = Date.now() + 10_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: "512",
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: "bench",
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}

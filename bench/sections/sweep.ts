@@ -1,0 +1,222 @@
+// 2. What one sweep reads with 10,000 and 100,000 settled orders in the table and 100 pending
+// orders due: settled orders are not in the sparse `sweep` index, so the sweep's reads must not
+// grow with them. Orders are written straight into the table with BatchWriteItem (not through the
+// API); the sweep is `sweep()` from lib/orders/sweep.ts, run in this process with the stack's
+// configuration. Its check messages go to a queue nobody consumes, so no check worker runs
+// behind the measurement.
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { dynamo } from "../../lib/aws.js";
+import { orderKey, paidEventId, sweepShard, type OrderRecord } from "../../lib/orders/model.js";
+import { localCredentials } from "../../local/engines.js";
+import { envInt, envList, num, progress, report, table, type Cell } from "../lib/format.js";
+import { itemSizeBytes } from "../lib/itemSize.js";
+import { scope } from "../lib/meter.js";
+import { startBenchStack } from "../lib/stack.js";
+
+export async function run(): Promise<void> {
+  const sizes = envList("BENCH_SETTLED", [10_000, 100_000], [10_000]).sort((a, b) => a - b);
+  const pendingCount = envInt("BENCH_PENDING", 100, 100);
+  // The Scan contrast: DynamoDB Local scans slowly (~3 minutes for 100,000 orders), so by default
+  // only the smallest size. BENCH_SCAN=0 none, =first (default), =all.
+  const scanMode = process.env.BENCH_SCAN ?? "first";
+  progress(`sweep: starting the local stack`);
+  const bench = await startBenchStack();
+  try {
+    const { stack, meter } = bench;
+    // Before the configuration is first read: the sweep's check messages go to a dead end.
+    process.env.CHECK_QUEUE_URL = await bench.sinkQueue("bench-sweep-checks-sink");
+    // Loaded now, as in a Lambda: the environment is there before the code (log level, metrics).
+    const { config } = await import("../../lib/config.js");
+    const { alipay } = await import("../../lib/alipay/client.js");
+    const { sweep } = await import("../../lib/orders/sweep.js");
+    const settings = await config();
+    const tableName = settings.tableName;
+    const loader = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: stack.urls.dynamodb, region: stack.service.region, credentials: localCredentials, maxAttempts: 10 }),
+      { marshallOptions: { removeUndefinedValues: true } },
+    );
+    // A real order string, so the items have their real size.
+    const now = Date.now();
+    const orderString = (await alipay()).orderString({
+      outTradeNo: "p0123456789abcdef0123456789abcde",
+      amountFen: 1234,
+      subject: "Coffee beans 250g",
+      body: "Single origin, whole beans",
+      expiresAtMs: now + 900_000,
+    });
+    const settled = (i: number): OrderRecord => {
+      const orderId = `ps${String(i).padStart(30, "0")}`;
+      const createdAt = now - 86_400_000 - i * 1000;
+      const paidAt = createdAt + 42_000;
+      return {
+        ...orderKey(orderId),
+        orderId,
+        userId: `user-${i % 5000}`,
+        merchantOrderId: `cart-${i}`,
+        amountFen: 1234,
+        subject: "Coffee beans 250g",
+        body: "Single origin, whole beans",
+        status: "PAID",
+        createdAt,
+        expiresAt: createdAt + 900_000,
+        orderString,
+        requestHash: "9f".repeat(32),
+        tradeNo: `2026112522001${String(i).padStart(15, "0")}`,
+        buyerId: "2088102177846241",
+        paidAt,
+        paidVia: "notify",
+        eventId: paidEventId(orderId),
+        eventDeliveredAt: paidAt + 300,
+        history: [
+          { at: createdAt, event: "created" },
+          { at: paidAt, event: "paid", detail: `notify 2026112522001${String(i).padStart(15, "0")}` },
+          { at: paidAt + 300, event: "event_delivered", detail: paidEventId(orderId) },
+        ],
+      };
+    };
+    const pending = (i: number, at: number): OrderRecord => {
+      const orderId = `pp${String(i).padStart(30, "0")}`;
+      const createdAt = at - 120_000;
+      return {
+        ...orderKey(orderId),
+        orderId,
+        userId: `user-${i}`,
+        merchantOrderId: `cart-pending-${i}`,
+        amountFen: 1234,
+        subject: "Coffee beans 250g",
+        body: "Single origin, whole beans",
+        status: "PENDING",
+        createdAt,
+        expiresAt: createdAt + 900_000,
+        orderString,
+        requestHash: "9f".repeat(32),
+        sweepShard,
+        // Due a little while ago, oldest first.
+        sweepAt: at - 60_000 + i,
+        history: [{ at: createdAt, event: "created" }],
+      };
+    };
+
+    const rows: Cell[][] = [];
+    const results: unknown[] = [];
+    let loaded = 0;
+    for (const size of sizes) {
+      const started = performance.now();
+      await load(loader, tableName, loaded, size, settled);
+      const loadSeconds = (performance.now() - started) / 1000;
+      progress(`sweep: ${num(size)} settled orders in the table (${num(size - loaded)} written in ${num(loadSeconds)} s)`);
+      loaded = size;
+      // The due orders (again): the previous sweep leased them into the future.
+      const at = Date.now();
+      await load(loader, tableName, 0, pendingCount, (i) => pending(i, at));
+
+      const before = meter.snapshot();
+      const t0 = performance.now();
+      const result = await scope.run("sweep", () => sweep({ now: Date.now(), remainingMs: () => 50_000 }));
+      const sweepMs = performance.now() - t0;
+      const counts = meter.since(before);
+      const s = meter.summary(counts, ["sweep"]);
+      const batches = meter.other(counts, ["sweep"]).SendMessageBatch ?? { requests: 0, items: 0 };
+      const queries = s.byOp.Query ?? { requests: 0, items: 0, capacity: 0 };
+
+      const scanContrast = scanMode === "all" || (scanMode !== "0" && size === sizes[0]);
+      let contrast = { requests: 0, rcu: 0, ms: 0, scanned: 0 };
+      if (scanContrast) {
+        const beforeScan = meter.snapshot();
+        const ts = performance.now();
+        let scanned = 0;
+        await scope.run("scan", async () => {
+          let startKey: Record<string, unknown> | undefined;
+          do {
+            const page = await dynamo().send(new ScanCommand({
+              TableName: tableName,
+              Select: "COUNT",
+              FilterExpression: "sweepShard = :due AND sweepAt <= :now",
+              ExpressionAttributeValues: { ":due": sweepShard, ":now": Date.now() },
+              ExclusiveStartKey: startKey,
+            }));
+            scanned += page.ScannedCount ?? 0;
+            startKey = page.LastEvaluatedKey;
+          } while (startKey);
+        });
+        const sc = meter.summary(meter.since(beforeScan), ["scan"]);
+        contrast = { requests: sc.readRequests, rcu: sc.rcu, ms: performance.now() - ts, scanned };
+      }
+      rows.push([
+        num(size),
+        pendingCount,
+        result.due,
+        queries.requests,
+        queries.items,
+        s.rcu,
+        s.itemWrites,
+        s.wcu,
+        batches.requests,
+        num(sweepMs, 0),
+        scanContrast ? contrast.requests : "-",
+        scanContrast ? contrast.rcu : "-",
+        scanContrast ? num(contrast.ms, 0) : "-",
+      ]);
+      results.push({
+        settled: size,
+        pending: pendingCount,
+        due: result.due,
+        enqueued: result.enqueued,
+        queryRequests: queries.requests,
+        indexItemsRead: queries.items,
+        rcu: s.rcu,
+        claimWrites: s.itemWrites,
+        wcu: s.wcu,
+        sqsBatches: batches.requests,
+        sweepMs,
+        loadSeconds,
+        scan: scanContrast ? contrast : undefined,
+      });
+    }
+    loader.destroy();
+    const first = results[0] as { queryRequests: number; rcu: number };
+    const flat = results.every((r) => (r as typeof first).queryRequests === first.queryRequests && (r as typeof first).rcu === first.rcu);
+    console.log(table(
+      `2. One sweep with settled orders in the table and ${pendingCount} pending orders due`,
+      ["settled orders", "due", "found", "Query reqs", "index items", "RCU", "claim writes", "WCU", "SQS batches", "sweep ms", "Scan reqs*", "Scan RCU*", "Scan ms*"],
+      rows,
+      [
+        `Sweep reads independent of settled orders: ${flat ? "yes" : "NO"} (Query on the sparse KEYS_ONLY index, pages of 100; RCU as reported by DynamoDB Local).`,
+        `Claims are one conditional UpdateItem per due order (the lease moves sweepAt, an index key: table + index WCU).`,
+        `* For contrast, not what the code does: a full-table Scan for due orders (Select COUNT) reads every settled order, so its RCU grow linearly` +
+          (scanMode === "all" ? "." : ` (measured on the first size only; BENCH_SCAN=all for every size, slow on DynamoDB Local).`),
+        `Item size of a settled order ≈ ${num(itemSizeBytes(settled(0)))} B, of a pending one ≈ ${num(itemSizeBytes(pending(0, now)))} B.`,
+      ],
+    ));
+    report("sweep", { rows: results, flat });
+  } finally {
+    await bench.stop();
+  }
+}
+
+/** Writes items [from, to) with BatchWriteItem, 25 a request, a few requests in flight. */
+async function load(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  from: number,
+  to: number,
+  item: (i: number) => object,
+): Promise<void> {
+  const concurrency = 8;
+  let next = from;
+  const worker = async () => {
+    while (next < to) {
+      const start = next;
+      const end = Math.min(to, start + 25);
+      next = end;
+      let requests = Array.from({ length: end - start }, (_, k) => ({ PutRequest: { Item: item(start + k) as Record<string, unknown> } }));
+      for (let attempt = 0; requests.length > 0; attempt += 1) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
+        const { UnprocessedItems } = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+        requests = (UnprocessedItems?.[tableName] ?? []) as typeof requests;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
