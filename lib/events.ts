@@ -1,12 +1,18 @@
-// Events for business systems, delivered at least once: built from the order (so a redelivery
-// carries the same id and content), signed, POSTed to the configured webhook.
+// Events for business systems, delivered at least once.
+//   publish: the table's stream carries every PENDING -> PAID write to publishPaidEvents, which
+//            puts the event on the events queue (the stream retries until it is out);
+//   deliver: the events worker POSTs it, signed, to the business webhook (SQS retries with
+//            backoff, then the dead-letter queue).
+// The event is built from the order alone, so every copy carries the same id and content.
+import type { AttributeValue as StreamAttributeValue, DynamoDBBatchResponse, DynamoDBRecord } from "aws-lambda";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { config, webhookSecret } from "./config.js";
 import { faultPoint } from "./faults.js";
-import { count, logger } from "./observability.js";
 import { fenToYuan } from "./money.js";
+import { count, logger } from "./observability.js";
 import type { OrderRecord } from "./orders/model.js";
-import { getOrder, markEventDelivered } from "./orders/repository.js";
-import type { EventMessage } from "./orders/payments.js";
+import { sendMessage } from "./queue.js";
 import { signWebhook, signatureHeader } from "./webhookSignature.js";
 
 export interface BusinessEvent {
@@ -48,26 +54,50 @@ export function paidEvent(order: OrderRecord): BusinessEvent {
   };
 }
 
+const image = (value: Record<string, StreamAttributeValue> | undefined) =>
+  value ? (unmarshall(value as Record<string, AttributeValue>) as OrderRecord) : undefined;
+
+/** The paid event of a stream record, if the record is an order's PENDING -> PAID write. */
+export function paidEventOf(record: DynamoDBRecord): BusinessEvent | undefined {
+  const before = image(record.dynamodb?.OldImage);
+  const after = image(record.dynamodb?.NewImage);
+  if (record.eventName !== "MODIFY" || after?.sk !== "ORDER" || before?.status !== "PENDING" || after.status !== "PAID") return undefined;
+  return paidEvent(after);
+}
+
+/**
+ * Publishes the paid events of a batch of stream records, in order. On a failure the record and
+ * all after it are reported, so the stream retries from there (and bisects, then gives up to the
+ * on-failure queue).
+ */
+export async function publishPaidEvents(records: DynamoDBRecord[]): Promise<DynamoDBBatchResponse> {
+  const queueUrl = (await config()).eventsQueueUrl;
+  for (const record of records) {
+    try {
+      const event = paidEventOf(record);
+      if (!event) continue;
+      faultPoint("publish.beforeSend");
+      await sendMessage(queueUrl, event);
+      count("EventsPublished");
+      logger.info("event published", { eventId: event.id, orderId: event.data.orderId });
+    } catch (error) {
+      logger.warn("event not published, the stream will retry", { sequenceNumber: record.dynamodb?.SequenceNumber, error: String(error) });
+      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" }] };
+    }
+  }
+  return { batchItemFailures: [] };
+}
+
 export class DeliveryFailed extends Error {
   override name = "DeliveryFailed";
 }
 
 const deliveryTimeoutMs = 5000;
 
-/** Delivers the event named by the message; throws DeliveryFailed to be retried with backoff. */
-export async function deliverEvent(
-  message: EventMessage,
-  { now = () => Date.now(), replay = false }: { now?: () => number; replay?: boolean } = {},
-): Promise<"delivered" | "already_delivered" | "not_found"> {
-  const order = await getOrder(message.orderId);
-  if (!order || order.eventId !== message.eventId) {
-    logger.error("event message names no paid order", { ...message });
-    return "not_found";
-  }
-  // An operator's replay sends a delivered event again; the receiver dedupes by its id.
-  if (order.eventDeliveredAt !== undefined && !replay) return "already_delivered";
+/** POSTs the event to the business webhook; throws DeliveryFailed to be retried with backoff. */
+export async function deliverEvent(event: BusinessEvent, now = () => Date.now()): Promise<void> {
   const settings = await config();
-  const body = JSON.stringify(paidEvent(order));
+  const body = JSON.stringify(event);
   let response: Response;
   try {
     response = await fetch(settings.webhook.url, {
@@ -75,7 +105,7 @@ export async function deliverEvent(
       headers: {
         "content-type": "application/json",
         [signatureHeader]: signWebhook(await webhookSecret(), body, Math.floor(now() / 1000)),
-        "idempotency-key": message.eventId,
+        "idempotency-key": event.id,
       },
       body,
       signal: AbortSignal.timeout(deliveryTimeoutMs),
@@ -89,8 +119,6 @@ export async function deliverEvent(
     throw new DeliveryFailed(`business webhook answered ${response.status}`);
   }
   faultPoint("delivery.afterPost");
-  await markEventDelivered(order.orderId, message.eventId, now());
   count("EventsDelivered");
-  logger.info("event delivered", { ...message });
-  return "delivered";
+  logger.info("event delivered", { eventId: event.id, orderId: event.data.orderId });
 }

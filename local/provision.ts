@@ -2,6 +2,7 @@
 // engines, and resolves the CloudFormation intrinsics that point at them (Ref, GetAtt, Sub, Join).
 import {
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
@@ -52,6 +53,9 @@ async function createTable(resource: CfnResource, dynamo: DynamoDBClient, region
     KeySchema: p.KeySchema,
     BillingMode: p.BillingMode,
     GlobalSecondaryIndexes: p.GlobalSecondaryIndexes,
+    ...(p.StreamSpecification
+      ? { StreamSpecification: { StreamEnabled: true, StreamViewType: p.StreamSpecification.StreamViewType } }
+      : {}),
   };
   try {
     await dynamo.send(new CreateTableCommand(input));
@@ -69,9 +73,13 @@ async function createTable(resource: CfnResource, dynamo: DynamoDBClient, region
       if ((error as Error).name !== "ValidationException") throw error;
     }
   }
+  const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: p.TableName }));
   return {
     ref: p.TableName,
-    attributes: { Arn: `arn:aws:dynamodb:${region}:000000000000:table/${p.TableName}` },
+    attributes: {
+      Arn: `arn:aws:dynamodb:${region}:000000000000:table/${p.TableName}`,
+      ...(Table?.LatestStreamArn ? { StreamArn: Table.LatestStreamArn } : {}),
+    },
   };
 }
 

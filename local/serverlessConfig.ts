@@ -29,6 +29,14 @@ export interface SqsSource {
   batchSize: number;
   reportBatchItemFailures: boolean;
 }
+export interface StreamSource {
+  tableLogicalId: string;
+  batchSize: number;
+  maximumRetryAttempts: number;
+  reportBatchItemFailures: boolean;
+  filterPatterns: unknown[];
+  onFailureQueueLogicalId?: string;
+}
 export interface LocalFunction {
   name: string;
   /** e.g. functions/createOrder.handler */
@@ -36,6 +44,7 @@ export interface LocalFunction {
   timeoutSeconds: number;
   http: HttpRoute[];
   sqs: SqsSource[];
+  streams: StreamSource[];
   schedules: string[];
 }
 export interface CfnResource {
@@ -75,6 +84,14 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
         queueLogicalId: e.sqs.arn["Fn::GetAtt"][0],
         batchSize: Number(e.sqs.batchSize ?? 10),
         reportBatchItemFailures: e.sqs.functionResponseType === "ReportBatchItemFailures",
+      })),
+      streams: events.filter((e) => e.stream).map((e) => ({
+        tableLogicalId: e.stream.arn["Fn::GetAtt"][0],
+        batchSize: Number(e.stream.batchSize ?? 100),
+        maximumRetryAttempts: Number(e.stream.maximumRetryAttempts ?? 10),
+        reportBatchItemFailures: e.stream.functionResponseType === "ReportBatchItemFailures",
+        filterPatterns: e.stream.filterPatterns ?? [],
+        onFailureQueueLogicalId: e.stream.destinations?.onFailure?.arn?.["Fn::GetAtt"]?.[0],
       })),
       schedules: events.filter((e) => e.schedule).map((e) => String(e.schedule.rate ?? e.schedule)),
     };

@@ -18,9 +18,12 @@ export function startSqsPoller(options: {
   source: SqsSource;
   lambda: LocalLambda;
   log: (line: string) => void;
+  concurrency?: number;
 }): Poller {
   let running = true;
-  const loop = (async () => {
+  // Lambda runs several batches of one queue at once (it scales with the backlog); a few loops
+  // keep one slow batch (a peer timing out) from holding up the rest.
+  const loop = async () => {
     while (running) {
       try {
         const { Messages = [] } = await options.sqs.send(new ReceiveMessageCommand({
@@ -38,11 +41,12 @@ export function startSqsPoller(options: {
         await new Promise((r) => setTimeout(r, 500));
       }
     }
-  })();
+  };
+  const loops = Array.from({ length: options.concurrency ?? 4 }, () => loop());
   return {
     async stop() {
       running = false;
-      await loop;
+      await Promise.all(loops);
     },
   };
 }

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import type { Server } from "node:http";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { logger } from "../lib/observability.js";
 import { startAlipaySimulator, generateRsaKeyPair, type AlipaySimulator } from "../simulator/index.js";
 import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
@@ -18,6 +19,7 @@ import { provisionResources, resolveIntrinsics, type ResourceMap } from "./provi
 import { rateToMs, startSchedule, type Schedule } from "./scheduler.js";
 import { loadService, projectRoot, type LocalService } from "./serverlessConfig.js";
 import { startSqsPoller, type Poller } from "./sqsPoller.js";
+import { startStreamPoller } from "./streamPoller.js";
 
 export interface StackOptions {
   ports?: Partial<Record<"api" | "alipay" | "receiver" | "dynamodb" | "sqs", number>>;
@@ -112,9 +114,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const service = loadService("local", { ...process.env, ...localEnv });
     const dynamo = new DynamoDBClient({ endpoint: urls.dynamodb, region: service.region, credentials: localCredentials });
     const sqs = new SQSClient({ endpoint: urls.sqs, region: service.region, credentials: localCredentials });
+    const streams = new DynamoDBStreamsClient({ endpoint: urls.dynamodb, region: service.region, credentials: localCredentials });
     stopping.push(async () => {
       dynamo.destroy();
       sqs.destroy();
+      streams.destroy();
     });
     const resources = await provisionResources(service, dynamo, sqs);
     const functionEnv = functionEnvironment(service, resources, urls, dynamoDb, sqsEngine);
@@ -151,6 +155,19 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
           queueArn: queue.attributes.Arn!,
           region: service.region,
           source,
+          lambda,
+          log,
+        }));
+      }
+      for (const source of lambda.definition.streams) {
+        const table = resources[source.tableLogicalId]!;
+        pollers.push(startStreamPoller({
+          streams,
+          sqs,
+          streamArn: table.attributes.StreamArn!,
+          region: service.region,
+          source,
+          ...(source.onFailureQueueLogicalId ? { onFailureQueueUrl: resources[source.onFailureQueueLogicalId]!.ref } : {}),
           lambda,
           log,
         }));

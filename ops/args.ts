@@ -44,10 +44,9 @@ Exit status: 0 shown; 1 no such order, or the table cannot be read.`,
     arity: 1,
     help: `Runs the check worker's logic (lib/orders/check.ts) on the order now, exactly as a message from
 the sweep would: asks Alipay (alipay.trade.query) and moves the order on.
-  PENDING, paid at Alipay        -> PAID (via query), event queued            outcome: paid
+  PENDING, paid at Alipay        -> PAID (via query), event published         outcome: paid
   PENDING, not paid, not expired -> stays PENDING, next check scheduled       outcome: waiting
   PENDING, expired, not paid     -> closed at Alipay first, then CLOSED       outcome: closed
-  PAID, event not delivered      -> the event is queued again                 outcome: event_resent
   already final                  -> nothing                                   outcome: settled
   a payment the order cannot take -> recorded as refund needed                outcome: refund_needed
 Needs the Alipay keys (ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY references, read from SSM on AWS).

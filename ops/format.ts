@@ -14,7 +14,7 @@ export function formatOrder(order: OrderReport): string {
     ? `${order.paidAt} via ${order.paidVia ?? "?"}, trade ${order.tradeNo ?? "?"}${order.buyerId ? `, buyer ${order.buyerId}` : ""}`
     : undefined;
   const event = order.event
-    ? `${order.event.id}, ${order.event.delivered ? `delivered ${order.event.deliveredAt}` : "NOT delivered yet"}`
+    ? `${order.event.id} (published at the PAID write; failed deliveries sit in the events DLQ)`
     : undefined;
   const sweep = order.sweep.inIndex
     ? `next check ${order.sweep.nextCheckAt}${order.sweep.dueNow ? " (due now)" : ""}`
@@ -73,8 +73,6 @@ export function formatRedrive(report: RedriveReport): string {
 export function formatReplay(report: ReplayReport): string {
   return [
     `Event ${report.eventId} of order ${report.orderId}: ${report.outcome} to ${report.webhookUrl}`,
-    report.previouslyDeliveredAt
-      ? `  it had been delivered before (${report.previouslyDeliveredAt}); the business system dedupes by event id`
-      : `  first delivery recorded ${report.deliveredAt ?? "(not recorded)"}`,
+    "  the business system dedupes by event id, so a replay of a delivered event changes nothing there",
   ].join("\n");
 }

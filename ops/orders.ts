@@ -45,7 +45,7 @@ export interface OrderReport {
   buyerId?: string;
   closedAt?: string;
   closeReason?: string;
-  event?: { id: string; delivered: boolean; deliveredAt?: string };
+  event?: { id: string };
   sweep: { inIndex: false } | { inIndex: true; nextCheckAt: string; dueNow: boolean };
   /** Never the order string itself: only whether there is one and how long it is. */
   orderString: { present: boolean; length: number };
@@ -81,11 +81,8 @@ export function orderReport(order: OrderRecord, refunds: Array<Record<string, un
     ...(order.closeReason ? { closeReason: order.closeReason } : {}),
     ...(order.eventId
       ? {
-        event: {
-          id: order.eventId,
-          delivered: order.eventDeliveredAt !== undefined,
-          ...(order.eventDeliveredAt !== undefined ? { deliveredAt: iso(order.eventDeliveredAt) } : {}),
-        },
+        // Published from the table stream at the PAID write; delivery shows in the logs and DLQ.
+        event: { id: order.eventId },
       }
       : {}),
     sweep: order.sweepShard && order.sweepAt !== undefined
@@ -125,13 +122,12 @@ export interface RecheckReport {
 }
 
 const meanings: Record<Exclude<CheckOutcome, "not_found">, string> = {
-  paid: "Alipay has the payment: the order is now PAID and its event is queued for delivery.",
+  paid: "Alipay has the payment: the order is now PAID and its event goes out through the table stream.",
   duplicate: "The order was already PAID with this trade: nothing changed.",
   refund_needed: "Alipay has a payment the order cannot take (closed, or a second trade): recorded as refund needed (RUNBOOK.md#refunds-needed).",
   closed: "The order is CLOSED (expired unpaid and closed at Alipay, or Alipay reports the trade closed).",
   waiting: "Alipay has no payment yet and the order has not expired: it stays PENDING and is checked again.",
-  event_resent: "The order is PAID but its event was not delivered: the event was queued again.",
-  settled: "The order is already final (PAID with its event delivered, or CLOSED): nothing to do.",
+  settled: "The order is already final (PAID or CLOSED): nothing to do.",
 };
 
 /** Runs the check worker's logic (lib/orders/check.ts) on one order now, against Alipay. */

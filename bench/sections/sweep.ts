@@ -67,11 +67,9 @@ export async function run(): Promise<void> {
         paidAt,
         paidVia: "notify",
         eventId: paidEventId(orderId),
-        eventDeliveredAt: paidAt + 300,
         history: [
           { at: createdAt, event: "created" },
           { at: paidAt, event: "paid", detail: `notify 2026112522001${String(i).padStart(15, "0")}` },
-          { at: paidAt + 300, event: "event_delivered", detail: paidEventId(orderId) },
         ],
       };
     };

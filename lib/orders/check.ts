@@ -2,7 +2,6 @@
 //   PENDING: ask Alipay. Paid -> the shared transition to PAID. Closed at Alipay -> CLOSED.
 //            Not paid and past expiry -> close at Alipay, then CLOSED; if the close is refused
 //            because the buyer paid meanwhile, ask again and mark PAID.
-//   PAID with an undelivered event: send the event again.
 // Alipay being unavailable throws, so the message is retried with backoff, then dead-lettered.
 import { alipay } from "../alipay/client.js";
 import { AlipayUnavailableError, type TradeQueryResult } from "../alipay/gateway.js";
@@ -10,11 +9,11 @@ import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { count, logger } from "../observability.js";
 import type { OrderRecord } from "./model.js";
-import { applyQueriedPayment, enqueueEvent } from "./payments.js";
+import { applyQueriedPayment } from "./payments.js";
 import { clearSweep, getOrder, markClosed, scheduleCheck } from "./repository.js";
 import { nextCheckAt } from "./schedule.js";
 
-export type CheckOutcome = "paid" | "duplicate" | "refund_needed" | "closed" | "waiting" | "event_resent" | "settled" | "not_found";
+export type CheckOutcome = "paid" | "duplicate" | "refund_needed" | "closed" | "waiting" | "settled" | "not_found";
 
 const stuckAfterMs = 10 * 60_000;
 
@@ -26,12 +25,6 @@ export async function checkOrder(orderId: string, now = () => Date.now()): Promi
   const order = await getOrder(orderId);
   if (!order) return "not_found";
   const settings = await config();
-  if (order.status === "PAID" && order.eventDeliveredAt === undefined && order.eventId) {
-    await enqueueEvent({ eventId: order.eventId, orderId });
-    await scheduleCheck(orderId, nextCheckAt(order.paidAt ?? now(), settings.checkScheduleSeconds, now()));
-    count("EventsResentBySweep");
-    return "event_resent";
-  }
   if (order.status !== "PENDING") {
     if (order.sweepShard) await clearSweep(orderId);
     return "settled";

@@ -2,7 +2,8 @@
 //   PENDING --payment seen (notify or query)--> PAID
 //   PENDING --expired and closed at Alipay, or TRADE_CLOSED--> CLOSED
 // PAID and CLOSED are final. A payment that reaches a CLOSED order is not dropped: it is
-// recorded as needing a refund.
+// recorded as needing a refund. The PENDING -> PAID write, read from the table's stream, is what
+// publishes the paid event (lib/events.ts).
 import { fenToYuan } from "../money.js";
 
 export type OrderStatus = "PENDING" | "PAID" | "CLOSED";
@@ -34,7 +35,6 @@ export interface OrderRecord {
   closedAt?: number;
   closeReason?: string;
   eventId?: string;
-  eventDeliveredAt?: number;
   /** Present only while the order needs attention (sparse `sweep` index). */
   sweepShard?: string;
   sweepAt?: number;

@@ -1,34 +1,22 @@
 // The one transition to PAID, shared by the notify path, the check worker and the status read.
+// The paid event follows from the write itself (the table stream), not from a step after it.
 import { AlipayUnavailableError, type TradeQueryResult } from "../alipay/gateway.js";
 import { fromAlipayTime } from "../alipay/time.js";
-import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
-import { sendMessage } from "../queue.js";
 import { count, logger } from "../observability.js";
 import { paidEventId, type OrderRecord, type Payment } from "./model.js";
 import { getOrder, markPaid, recordRefundNeeded } from "./repository.js";
-import { nextCheckAt } from "./schedule.js";
 
 export type PaymentOutcome = "paid" | "duplicate" | "refund_needed";
 
-export interface EventMessage {
-  eventId: string;
-  orderId: string;
-}
-
 /** The caller has checked that the payment belongs to this order and matches its amount. */
 export async function applyPayment(order: OrderRecord, payment: Payment, now = Date.now()): Promise<PaymentOutcome> {
-  const settings = await config();
   const eventId = paidEventId(order.orderId);
-  // Until its event is delivered, a paid order stays in the sweep index: if the send below is
-  // lost (crash, SQS down), the sweep sends it again.
-  const recheckAt = nextCheckAt(now, settings.checkScheduleSeconds, now);
-  if (await markPaid(order.orderId, payment, eventId, recheckAt, now)) {
+  if (await markPaid(order.orderId, payment, eventId, now)) {
     count("OrdersPaid");
     if (payment.via === "query") count("PaymentsFoundByQuery");
     logger.info("order paid", { orderId: order.orderId, tradeNo: payment.tradeNo, via: payment.via, eventId });
     faultPoint("payment.afterWrite");
-    await enqueueEvent({ eventId, orderId: order.orderId });
     return "paid";
   }
   const current = await getOrder(order.orderId);
@@ -59,13 +47,4 @@ export async function applyQueriedPayment(order: OrderRecord, trade: TradeQueryR
     paidAt: fromAlipayTime(trade.paidAt) ?? now,
     via: "query",
   }, now);
-}
-
-/** Best effort: a failed send is recovered by the sweep, because the order is still due. */
-export async function enqueueEvent(message: EventMessage): Promise<void> {
-  try {
-    await sendMessage((await config()).eventsQueueUrl, message);
-  } catch (error) {
-    logger.warn("event not enqueued; the sweep will send it", { ...message, error: String(error) });
-  }
 }

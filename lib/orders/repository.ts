@@ -68,15 +68,16 @@ const historyEntry = (at: number, event: string, detail?: string): OrderHistoryE
   detail === undefined ? { at, event } : { at, event, detail },
 ];
 
-/** PENDING -> PAID. Keeps the order in the sweep index until its event is delivered. */
-export async function markPaid(orderId: string, payment: Payment, eventId: string, recheckAt: number, now: number): Promise<boolean> {
+/** PENDING -> PAID, and out of the sweep index. The table's stream carries this write to publishEvents. */
+export async function markPaid(orderId: string, payment: Payment, eventId: string, now: number): Promise<boolean> {
   return conditional(new UpdateCommand({
     TableName: await table(),
     Key: orderKey(orderId),
     UpdateExpression:
       "SET #status = :paid, tradeNo = :tradeNo, paidAt = :paidAt, paidVia = :via, eventId = :eventId, " +
-      "sweepShard = :shard, sweepAt = :recheckAt, history = list_append(history, :history)" +
-      (payment.buyerId ? ", buyerId = :buyerId" : ""),
+      "history = list_append(history, :history)" +
+      (payment.buyerId ? ", buyerId = :buyerId" : "") +
+      " REMOVE sweepShard, sweepAt",
     ConditionExpression: "#status = :pending",
     ExpressionAttributeNames: { "#status": "status" },
     ExpressionAttributeValues: {
@@ -86,8 +87,6 @@ export async function markPaid(orderId: string, payment: Payment, eventId: strin
       ":paidAt": payment.paidAt,
       ":via": payment.via,
       ":eventId": eventId,
-      ":shard": sweepShard,
-      ":recheckAt": recheckAt,
       ":history": historyEntry(now, "paid", `${payment.via} ${payment.tradeNo}`),
       ...(payment.buyerId ? { ":buyerId": payment.buyerId } : {}),
     },
@@ -140,17 +139,6 @@ export async function listRefundsNeeded(orderId: string): Promise<Array<Record<s
     ConsistentRead: true,
   }));
   return Items;
-}
-
-/** The event of a paid order reached the business system: the order leaves the sweep index. */
-export async function markEventDelivered(orderId: string, eventId: string, now: number): Promise<boolean> {
-  return conditional(new UpdateCommand({
-    TableName: await table(),
-    Key: orderKey(orderId),
-    UpdateExpression: "SET eventDeliveredAt = :now, history = list_append(history, :history) REMOVE sweepShard, sweepAt",
-    ConditionExpression: "eventId = :eventId AND attribute_not_exists(eventDeliveredAt)",
-    ExpressionAttributeValues: { ":now": now, ":eventId": eventId, ":history": historyEntry(now, "event_delivered", eventId) },
-  }));
 }
 
 /** Sets when the sweep next looks at an order that still needs attention. */

@@ -1,5 +1,5 @@
 // When an order that still needs attention is looked at again. Checks follow a backoff schedule
-// counted from an anchor (creation for a pending order, payment for an undelivered event); a
+// counted from an anchor (the order's creation); a
 // pending order is always looked at once its expiry (plus a clock-skew margin) has passed, so it
 // can be closed. Past the schedule, the last interval repeats: nothing is ever left unchecked.
 export function nextCheckAt(anchorMs: number, scheduleSeconds: number[], nowMs: number, deadlineMs?: number): number {

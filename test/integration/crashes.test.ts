@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../lib/faults.js";
 import { getOrder } from "../../lib/orders/repository.js";
+import { metricCounts } from "../../lib/observability.js";
 import { merchantOrderId, useStack, waitFor } from "./harness.js";
 
 // The first sweep check comes 2 s after creation, so the notification (sent at once) is what
@@ -16,30 +17,38 @@ async function createAndPay(user: string) {
 }
 
 const delivered = (orderId: string) =>
-  waitFor(async () => {
-    const o = await getOrder(orderId);
-    return o?.eventDeliveredAt !== undefined && o;
-  }, { what: `event of ${orderId} delivered` });
+  waitFor(async () => t.stack.receiver.events.get(`evt_${orderId}_paid`), { what: `event of ${orderId} delivered` });
 
 describe("crash recovery", () => {
-  it("after the PAID write, before the event is sent: Alipay's retry is a no-op and the sweep sends the event", async () => {
+  it("after the PAID write, before answering Alipay: Alipay's retry is a no-op and the event goes out once", async () => {
     armFault("payment.afterWrite");
     const orderId = await createAndPay("pat");
-    const order = await delivered(orderId);
+    const event = await delivered(orderId);
+    expect(event.deliveries).toBe(1);
+    const order = (await getOrder(orderId))!;
     expect(order.history.filter((h) => h.event === "paid")).toHaveLength(1);
-    const event = t.stack.receiver.events.get(`evt_${orderId}_paid`);
-    expect(event?.deliveries).toBeGreaterThanOrEqual(1);
     // The crashed attempt was not acknowledged, so Alipay sent it again.
     const attempts = (await t.sim(`/sim/notifications?outTradeNo=${orderId}`)).body as Array<{ httpStatus: number; acknowledged: boolean }>;
     expect(attempts[0]?.httpStatus).toBe(500);
     expect(attempts.some((a) => a.acknowledged)).toBe(true);
   });
 
-  it("after the webhook POST, before recording delivery: the retry delivers again and the receiver dedupes", async () => {
+  it("in the stream consumer, before the event is sent: the stream retries and the event goes out", async () => {
+    armFault("publish.beforeSend", 2);
+    const orderId = await createAndPay("paz");
+    const event = await delivered(orderId);
+    expect(event.deliveries).toBe(1);
+    expect(metricCounts.get("EventsPublished")).toBeGreaterThanOrEqual(1);
+  });
+
+  it("after the webhook POST, before the message is acknowledged: SQS delivers again and the receiver dedupes", async () => {
     armFault("delivery.afterPost");
     const orderId = await createAndPay("quinn");
-    await delivered(orderId);
-    expect(t.stack.receiver.events.get(`evt_${orderId}_paid`)?.deliveries).toBeGreaterThanOrEqual(2);
+    const event = await waitFor(async () => {
+      const e = t.stack.receiver.events.get(`evt_${orderId}_paid`);
+      return e && e.deliveries >= 2 && e;
+    }, { what: "the redelivery" });
+    expect(event.deliveries).toBe(2);
   });
 
   it("after the sweep claims an order, before it sends the check: the claim runs out and the next sweep checks it", async () => {

@@ -18,17 +18,17 @@ beforeAll(() => {
 });
 
 describe("CloudFormation template", () => {
-  it("has the six functions on nodejs22.x, each with its own role", () => {
+  it("has the seven functions on nodejs22.x, each with its own role", () => {
     const functions = byType("AWS::Lambda::Function");
     expect(functions.map(([id]) => id).sort()).toEqual([
       "AlipayNotifyLambdaFunction", "CheckOrderLambdaFunction", "CreateOrderLambdaFunction",
-      "DeliverEventLambdaFunction", "GetOrderLambdaFunction", "SweepLambdaFunction",
+      "DeliverEventLambdaFunction", "GetOrderLambdaFunction", "PublishEventsLambdaFunction", "SweepLambdaFunction",
     ]);
     for (const [id, fn] of functions) {
       expect(fn.Properties.Runtime).toBe("nodejs22.x");
       expect(fn.Properties.Role).toEqual({ "Fn::GetAtt": [id.replace("LambdaFunction", "Role"), "Arn"] });
     }
-    expect(byType("AWS::IAM::Role")).toHaveLength(6);
+    expect(byType("AWS::IAM::Role")).toHaveLength(7);
   });
 
   it("protects the mobile routes with the JWT authorizer and leaves the notify URL public", () => {
@@ -40,7 +40,10 @@ describe("CloudFormation template", () => {
   it("gives every work queue a dead-letter queue, and every dead-letter queue an alarm", () => {
     const queues = byType("AWS::SQS::Queue");
     const deadLetterIds = queues.filter(([id]) => id.includes("DeadLetter")).map(([id]) => id);
-    const workQueues = queues.filter(([id]) => !id.includes("DeadLetter"));
+    // Work queues are the ones a function consumes.
+    const consumed = byType("AWS::Lambda::EventSourceMapping").map(([, m]) => JSON.stringify(m.Properties.EventSourceArn));
+    const workQueues = queues.filter(([id]) => consumed.some((arn) => arn.includes(`"${id}"`)));
+    expect(workQueues.map(([id]) => id).sort()).toEqual(["CheckQueue", "EventsQueue"]);
     expect(workQueues.length).toBeGreaterThan(0);
     for (const [id, queue] of workQueues) {
       const target = queue.Properties.RedrivePolicy?.deadLetterTargetArn;
@@ -79,12 +82,14 @@ describe("CloudFormation template", () => {
     const logs = ["logs:CreateLogStream", "logs:PutLogEvents"];
     const alipayKeys = ["ssm:GetParameter"];
     expect(actionsOf("CreateOrderRole")).toEqual([...logs, "dynamodb:GetItem", "dynamodb:PutItem", ...alipayKeys].sort());
-    expect(actionsOf("GetOrderRole")).toEqual([...logs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage", ...alipayKeys].sort());
+    expect(actionsOf("GetOrderRole")).toEqual([...logs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", ...alipayKeys].sort());
     expect(actionsOf("AlipayNotifyRole")).toEqual(actionsOf("GetOrderRole"));
     expect(actionsOf("SweepRole")).toEqual([...logs, "dynamodb:Query", "dynamodb:UpdateItem", "sqs:SendMessage"].sort());
     const consumer = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"];
-    expect(actionsOf("CheckOrderRole")).toEqual([...logs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage", ...consumer, ...alipayKeys].sort());
-    expect(actionsOf("DeliverEventRole")).toEqual([...logs, "dynamodb:GetItem", "dynamodb:UpdateItem", ...consumer, "ssm:GetParameter"].sort());
+    expect(actionsOf("CheckOrderRole")).toEqual([...logs, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", ...consumer, ...alipayKeys].sort());
+    expect(actionsOf("DeliverEventRole")).toEqual([...logs, ...consumer, "ssm:GetParameter"].sort());
+    const stream = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"];
+    expect(actionsOf("PublishEventsRole")).toEqual([...logs, ...stream, "sqs:SendMessage"].sort());
     // Nothing anywhere may use a wildcard action.
     for (const [id] of byType("AWS::IAM::Role")) expect(actionsOf(id).some((a) => a.includes("*")), id).toBe(false);
   });
@@ -97,5 +102,19 @@ describe("CloudFormation template", () => {
     expect(byType("AWS::Events::Rule")[0]?.[1].Properties.ScheduleExpression).toBe("rate(1 minute)");
     const mappings = byType("AWS::Lambda::EventSourceMapping");
     expect(mappings.every(([, m]) => m.Properties.FunctionResponseTypes?.includes("ReportBatchItemFailures"))).toBe(true);
+  });
+
+  it("publishes paid events from the table stream, with retries, a failure destination and its alarms", () => {
+    expect(resources.OrdersTable!.Properties.StreamSpecification).toEqual({ StreamViewType: "NEW_AND_OLD_IMAGES" });
+    const [, mapping] = byType("AWS::Lambda::EventSourceMapping").find(([id]) => id.startsWith("PublishEvents"))!;
+    expect(mapping.Properties.EventSourceArn).toEqual({ "Fn::GetAtt": ["OrdersTable", "StreamArn"] });
+    expect(mapping.Properties.MaximumRetryAttempts).toBeGreaterThan(0);
+    expect(mapping.Properties.DestinationConfig.OnFailure.Destination).toEqual({ "Fn::GetAtt": ["PublishFailuresQueue", "Arn"] });
+    expect(JSON.parse(mapping.Properties.FilterCriteria.Filters[0].Pattern)).toEqual({
+      dynamodb: { OldImage: { status: { S: ["PENDING"] } }, NewImage: { status: { S: ["PAID"] } } },
+    });
+    const alarms = byType("AWS::CloudWatch::Alarm");
+    expect(alarms.some(([, a]) => a.Properties.MetricName === "ApproximateNumberOfMessagesVisible" && refersTo(a.Properties.Dimensions, "PublishFailuresQueue"))).toBe(true);
+    expect(alarms.some(([, a]) => a.Properties.MetricName === "IteratorAge" && refersTo(a.Properties.Dimensions, "PublishEventsLambdaFunction"))).toBe(true);
   });
 });
