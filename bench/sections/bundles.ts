@@ -4,11 +4,12 @@
 // as on Lambda whose runtime provides it; here it resolves from node_modules through NODE_PATH,
 // the way the Lambda runtime resolves it from /var/runtime/node_modules.
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { build, type Metafile, type Plugin } from "esbuild";
+import { build, type BuildOptions, type Metafile, type Plugin } from "esbuild";
 import { projectRoot } from "../../local/serverlessConfig.js";
 import { envInt, kib, median, num, progress, report, table, type Cell } from "../lib/format.js";
 
@@ -152,17 +153,13 @@ export async function run(): Promise<void> {
   }
 }
 
-/** The serverless.yml custom.esbuild settings. */
+/** The options serverless-esbuild uses (esbuild.config.cjs, from serverless.yml). */
+const deployOptions = createRequire(import.meta.url)("../../esbuild.config.cjs").options as BuildOptions;
+
 function bundle(entry: string, outfile: string, plugins: Plugin[] = []) {
   return build({
+    ...deployOptions,
     entryPoints: [entry],
-    bundle: true,
-    minify: true,
-    sourcemap: false,
-    platform: "node",
-    target: "node22",
-    format: "cjs",
-    external: ["@aws-sdk/*"],
     outfile,
     metafile: true,
     logLevel: "silent",

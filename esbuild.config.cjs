@@ -1,0 +1,28 @@
+// How serverless-esbuild bundles each function (serverless.yml custom.esbuild.config); the bench
+// builds with the same options. alipay-sdk brings ~1 MB of dependencies for features this backend
+// does not use (urllib's undici for HTTP, file uploads, AES payloads, certificate mode): in the
+// bundles they are swapped for the small modules in lib/alipay/bundled/.
+const path = require("node:path");
+
+const bundled = (file) => path.join(__dirname, "lib", "alipay", "bundled", file);
+
+const options = {
+  bundle: true,
+  minify: true,
+  sourcemap: false,
+  target: "node22",
+  platform: "node",
+  format: "cjs",
+  // The Lambda Node.js runtime ships AWS SDK v3.
+  external: ["@aws-sdk/*"],
+  alias: {
+    urllib: bundled("urllib.ts"),
+    formstream: bundled("formstream.ts"),
+    "crypto-js": bundled("cryptoJs.ts"),
+    "@fidm/x509": bundled("certificates.ts"),
+    "bignumber.js": bundled("certificates.ts"),
+  },
+};
+
+module.exports = () => options;
+module.exports.options = options;
