@@ -108,6 +108,8 @@ export async function deliverEvent(event: BusinessEvent, now = () => Date.now())
         "idempotency-key": event.id,
       },
       body,
+      // A redirect would turn the signed POST into a GET of another URL: a failure, not a delivery.
+      redirect: "manual",
       signal: AbortSignal.timeout(deliveryTimeoutMs),
     });
   } catch (error) {

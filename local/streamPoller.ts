@@ -76,7 +76,8 @@ export function startStreamPoller(options: {
       }
       const index = failedFrom === undefined ? 0 : Math.max(0, pending.findIndex((r) => r.dynamodb?.SequenceNumber === failedFrom));
       pending = pending.slice(index);
-      if (attempt >= options.source.maximumRetryAttempts) {
+      // -1: retry until the record leaves the stream, as Lambda does.
+      if (options.source.maximumRetryAttempts >= 0 && attempt >= options.source.maximumRetryAttempts) {
         await sendToFailureDestination(pending, shardId);
         return;
       }

@@ -51,7 +51,7 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   logger.appendKeys({ notifyId: params.notify_id, outTradeNo: params.out_trade_no });
   const settings = await config();
   if (params.app_id !== settings.alipay.appId) return reject("app_id_mismatch", params);
-  if (params.seller_id !== undefined && params.seller_id !== settings.alipay.sellerId) return reject("seller_id_mismatch", params);
+  if (params.seller_id !== settings.alipay.sellerId) return reject("seller_id_mismatch", params);
   const outTradeNo = params.out_trade_no ?? "";
   const order = outTradeNoPattern.test(outTradeNo) ? await getOrder(outTradeNo) : undefined;
   if (!order) return reject("unknown_order", params);

@@ -23,10 +23,11 @@ export async function applyPayment(order: OrderRecord, payment: Payment, now = D
   if (current?.status === "PAID" && current.tradeNo === payment.tradeNo) return "duplicate";
   // Paid after we closed it, or a second trade: the buyer's money must go back.
   const reason = current?.status === "CLOSED" ? "paid_after_close" : "second_trade";
-  if (await recordRefundNeeded(order, payment, reason, now)) {
-    count("RefundsNeeded", { name: "reason", value: reason });
-    logger.warn("payment needs a refund", { orderId: order.orderId, tradeNo: payment.tradeNo, reason });
-  }
+  const firstSeen = await recordRefundNeeded(order, payment, reason, now);
+  // Counted and logged every time, not only when the record is new: a write that committed but
+  // answered an error (then failed its condition on the SDK's retry) must not silence the alarm.
+  count("RefundsNeeded", { name: "reason", value: reason });
+  logger.warn("payment needs a refund", { orderId: order.orderId, tradeNo: payment.tradeNo, reason, firstSeen });
   return "refund_needed";
 }
 

@@ -3,7 +3,11 @@
 // receiver that never answers dead-letters the event.
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { localCredentials } from "../../local/engines.js";
+import { resetConfig } from "../../lib/config.js";
+import { DeliveryFailed, deliverEvent, type BusinessEvent } from "../../lib/events.js";
 import { AlipayGateway } from "../../lib/alipay/gateway.js";
 import { getOrder } from "../../lib/orders/repository.js";
 import { merchantOrderId, useStack, waitFor } from "./harness.js";
@@ -85,7 +89,33 @@ describe("gateway faults", () => {
   });
 });
 
-describe("business receiver failing for good", () => {
+describe("business receiver misbehaving", () => {
+  it("does not count a redirect as a delivery (the signed POST would become a GET elsewhere)", async () => {
+    const requests: string[] = [];
+    const redirecting = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      if (req.url === "/moved") {
+        res.writeHead(200).end("ok");
+        return;
+      }
+      res.writeHead(302, { location: "/moved" }).end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, "127.0.0.1", r));
+    const original = process.env.BUSINESS_WEBHOOK_URL;
+    process.env.BUSINESS_WEBHOOK_URL = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/events`;
+    resetConfig();
+    try {
+      const event = { id: "evt_redirect_paid", type: "order.paid", createdAt: new Date().toISOString(), data: { orderId: "p_redirect" } } as BusinessEvent;
+      await expect(deliverEvent(event)).rejects.toBeInstanceOf(DeliveryFailed);
+      expect(requests).toEqual(["POST /events"]);
+    } finally {
+      process.env.BUSINESS_WEBHOOK_URL = original;
+      resetConfig();
+      redirecting.close();
+    }
+  });
+
+
   it("dead-letters the event after the configured attempts", async () => {
     t.stack.receiver.setMode("down");
     const created = await t.createOrder("u-receiver", { merchantOrderId: merchantOrderId(), amount: 3000, subject: "Tea" });

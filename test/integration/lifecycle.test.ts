@@ -173,6 +173,7 @@ describe("forged and mismatched notifications", () => {
     ["valid", { total_amount: "0.01" }, "amount_mismatch"],
     ["valid", { app_id: "2021999999999999" }, "app_id_mismatch"],
     ["valid", { seller_id: "2088999999999999" }, "seller_id_mismatch"],
+    ["valid", { seller_id: "" }, "seller_id_mismatch"],
   ] as const)("%s %j changes nothing (%s)", async (mode, overrides, reason) => {
     const created = await t.createOrder("judy", { merchantOrderId: merchantOrderId(), amount: 700, subject: "Tea" });
     const before = metric(`NotificationsRejected.${reason}`);
