@@ -56,7 +56,6 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   const faults: Record<string, number> = {};
   const countFault = (kind: string, n = 1) => (faults[kind] = (faults[kind] ?? 0) + n);
   const startedAt = Date.now();
-  const ttlMs = Number(stack.functionEnv.ORDER_TTL_SECONDS) * 1000;
 
   const api = async (path: string, init: RequestInit & { token?: string } = {}) => {
     const headers = new Headers(init.headers);
