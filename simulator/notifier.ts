@@ -262,14 +262,19 @@ export class Notifier {
     }
   }
 
-  clearAll(): void {
-    this.generation += 1;
+  /** Stops every timer and send in flight; scheduled and held notifications become cancelled. */
+  private cancelAll(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const req of this.inflight) req.destroy();
     this.inflight.clear();
     for (const p of this.pending.values()) if (p.state === "scheduled" || p.state === "held") p.state = "cancelled";
     this.held.clear();
+  }
+
+  clearAll(): void {
+    this.generation += 1;
+    this.cancelAll();
     this.reorderUsed.clear();
     this.pending.clear();
     this.attempts.length = 0;
@@ -278,12 +283,7 @@ export class Notifier {
 
   close(): void {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    for (const req of this.inflight) req.destroy();
-    this.inflight.clear();
-    for (const p of this.pending.values()) if (p.state === "scheduled" || p.state === "held") p.state = "cancelled";
-    this.held.clear();
+    this.cancelAll();
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
