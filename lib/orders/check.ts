@@ -10,7 +10,7 @@ import { faultPoint } from "../faults.js";
 import { count, logger } from "../observability.js";
 import type { OrderRecord } from "./model.js";
 import { applyQueriedPayment } from "./payments.js";
-import { clearSweep, getOrder, markClosed, scheduleCheck } from "./repository.js";
+import { getOrder, markClosed, scheduleCheck } from "./repository.js";
 import { nextCheckAt } from "./schedule.js";
 
 export type CheckOutcome = "paid" | "duplicate" | "refund_needed" | "closed" | "waiting" | "settled" | "not_found";
@@ -25,10 +25,8 @@ export async function checkOrder(orderId: string, now = () => Date.now()): Promi
   const order = await getOrder(orderId);
   if (!order) return "not_found";
   const settings = await config();
-  if (order.status !== "PENDING") {
-    if (order.sweepShard) await clearSweep(orderId);
-    return "settled";
-  }
+  // PAID and CLOSED writes take the order out of the sweep index themselves.
+  if (order.status !== "PENDING") return "settled";
   const closeAt = order.expiresAt + settings.closeMarginSeconds * 1000;
   // Still pending long after it should have been closed: something keeps failing (alarmed).
   if (now() > closeAt + stuckAfterMs) {

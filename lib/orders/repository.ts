@@ -146,10 +146,10 @@ export async function scheduleCheck(orderId: string, at: number): Promise<void> 
   await conditional(new UpdateCommand({
     TableName: await table(),
     Key: orderKey(orderId),
-    UpdateExpression: "SET sweepShard = :shard, sweepAt = :at",
+    UpdateExpression: "SET sweepAt = :at",
     // Only while the order still needs attention (a settled order stays out of the index).
     ConditionExpression: "attribute_exists(sweepShard)",
-    ExpressionAttributeValues: { ":shard": sweepShard, ":at": at },
+    ExpressionAttributeValues: { ":at": at },
   }));
 }
 
@@ -161,14 +161,6 @@ export async function claimForCheck(orderId: string, seenSweepAt: number, leaseU
     UpdateExpression: "SET sweepAt = :lease",
     ConditionExpression: "sweepAt = :seen",
     ExpressionAttributeValues: { ":lease": leaseUntil, ":seen": seenSweepAt },
-  }));
-}
-
-export async function clearSweep(orderId: string): Promise<void> {
-  await dynamo().send(new UpdateCommand({
-    TableName: await table(),
-    Key: orderKey(orderId),
-    UpdateExpression: "REMOVE sweepShard, sweepAt",
   }));
 }
 
