@@ -1,24 +1,35 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { rawBody } from "../lib/apiEvent.js";
-import { count, logger, observed } from "../lib/observability.js";
+import { count, logger, metrics } from "../lib/observability.js";
 import { handleNotification } from "../lib/orders/notify.js";
 
-const text = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({
+const text = (statusCode: number, body: "success" | "failure"): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
   headers: { "content-type": "text/plain; charset=utf-8" },
   body,
 });
 
+// Alipay's form body is parsed exactly once, by the notification code (its content type is malformed).
+const rawBody = (event: APIGatewayProxyEventV2) =>
+  event.body === undefined ? "" : event.isBase64Encoded ? Buffer.from(event.body, "base64").toString("utf8") : event.body;
+
 // Alipay stops retrying only on the literal body `success`, so it is sent only for durable outcomes.
-export const handler = observed("alipayNotify", async (event: APIGatewayProxyEventV2) => {
-  try {
-    const outcome = await handleNotification(rawBody(event));
-    if (outcome.kind === "rejected") return text(200, "failure");
-    count("NotificationsAccepted", { name: "outcome", value: outcome.kind });
-    return text(200, "success");
-  } catch (error) {
+async function alipayNotifyHandler(event: APIGatewayProxyEventV2) {
+  const outcome = await handleNotification(rawBody(event));
+  if (outcome.kind === "rejected") return text(200, "failure");
+  count("NotificationsAccepted", { name: "outcome", value: outcome.kind });
+  return text(200, "success");
+}
+
+export const handler = middy(alipayNotifyHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()))
+  .use({
     // Transient (DynamoDB, a crash between steps): not acknowledged, Alipay sends it again.
-    logger.error("notification not processed, Alipay will retry", { error: error as Error });
-    return text(500, "failure");
-  }
-});
+    onError: async (request) => {
+      logger.error("notification not processed, Alipay will retry", { error: request.error as Error });
+      request.response = text(500, "failure");
+    },
+  });

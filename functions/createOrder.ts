@@ -1,16 +1,28 @@
-import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
-import { authenticatedUser, header, rawBody } from "../lib/apiEvent.js";
-import { json, withHttpErrors } from "../lib/http.js";
-import { logger, observed } from "../lib/observability.js";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { parser } from "@aws-lambda-powertools/parser/middleware";
+import middy from "@middy/core";
+import { z } from "zod";
+import { operations } from "../lib/api/contract.js";
+import { httpApi, json } from "../lib/api/http.js";
+import { apiEvent, JsonBody, JwtAuthorized } from "../lib/api/schemas.js";
+import { logger, metrics } from "../lib/observability.js";
 import { createOrder } from "../lib/orders/create.js";
-import { parseCreateOrderBody, parseIdempotencyKey } from "../lib/orders/validation.js";
 
-export const handler = observed("createOrder", async (event: APIGatewayProxyEventV2WithJWTAuthorizer) =>
-  withHttpErrors(async () => {
-    const userId = authenticatedUser(event);
-    const idempotencyKey = parseIdempotencyKey(header(event, "idempotency-key"));
-    const input = parseCreateOrderBody(rawBody(event));
-    const result = await createOrder(userId, idempotencyKey, input);
-    return json(result.statusCode, result.order, result.replayed ? { "idempotent-replayed": "true" } : {});
-  }, (error) => logger.error("createOrder failed", { error: error as Error })),
-);
+const { request } = operations.createOrder;
+const CreateOrderEvent = apiEvent(z.object({
+  headers: request.headers,
+  body: JsonBody(request.body),
+  requestContext: JwtAuthorized,
+}));
+
+async function createOrderHandler(event: z.infer<typeof CreateOrderEvent>) {
+  const result = await createOrder(event.requestContext.authorizer.jwt.claims.sub, event.headers["idempotency-key"], event.body);
+  return json(result.statusCode, result.order, result.replayed ? { "idempotent-replayed": "true" } : {});
+}
+
+export const handler = middy(createOrderHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()))
+  .use(httpApi())
+  .use(parser({ schema: CreateOrderEvent }));

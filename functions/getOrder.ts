@@ -1,12 +1,25 @@
-import type { APIGatewayProxyEventV2WithJWTAuthorizer } from "aws-lambda";
-import { authenticatedUser } from "../lib/apiEvent.js";
-import { json, withHttpErrors } from "../lib/http.js";
-import { logger, observed } from "../lib/observability.js";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { parser } from "@aws-lambda-powertools/parser/middleware";
+import middy from "@middy/core";
+import { z } from "zod";
+import { operations } from "../lib/api/contract.js";
+import { httpApi, json } from "../lib/api/http.js";
+import { JwtAuthorized } from "../lib/api/schemas.js";
+import { logger, metrics } from "../lib/observability.js";
 import { readOrder } from "../lib/orders/status.js";
 
-export const handler = observed("getOrder", async (event: APIGatewayProxyEventV2WithJWTAuthorizer) =>
-  withHttpErrors(async () => {
-    const userId = authenticatedUser(event);
-    return json(200, await readOrder(userId, event.pathParameters?.orderId ?? ""));
-  }, (error) => logger.error("getOrder failed", { error: error as Error })),
-);
+const GetOrderEvent = z.object({
+  pathParameters: operations.getOrder.request.pathParameters,
+  requestContext: JwtAuthorized,
+});
+
+async function getOrderHandler(event: z.infer<typeof GetOrderEvent>) {
+  return json(200, await readOrder(event.requestContext.authorizer.jwt.claims.sub, event.pathParameters.orderId));
+}
+
+export const handler = middy(getOrderHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()))
+  .use(httpApi())
+  .use(parser({ schema: GetOrderEvent }));

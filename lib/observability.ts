@@ -1,6 +1,5 @@
 // Structured JSON logs (Powertools Logger) and CloudWatch embedded-format metrics (Powertools
-// Metrics). Counters are also kept in memory so the local stack can show what was counted.
-import type { Context } from "aws-lambda";
+// Metrics), wired into every handler by the Powertools middy middlewares. Counters are also kept in memory so the local stack can show what was counted.
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 
@@ -8,7 +7,8 @@ export const serviceName = "alipay-pay";
 export const logger = new Logger({ serviceName });
 // Created on first use, after the environment is final (POWERTOOLS_METRICS_DISABLED is read then).
 let metricsInstance: Metrics | undefined;
-const metrics = (): Metrics => (metricsInstance ??= new Metrics({ namespace: "AlipayPay", serviceName }));
+/** For the handlers' `logMetrics` middleware, which flushes what an invocation counted. */
+export const metrics = (): Metrics => (metricsInstance ??= new Metrics({ namespace: "AlipayPay", serviceName }));
 
 type Counts = Map<string, number>;
 const globalCounts = globalThis as typeof globalThis & { __alipayPayMetricCounts?: Counts };
@@ -33,20 +33,4 @@ export function count(name: string, dimension?: { name: string; value: string },
 export function gauge(name: string, value: number, unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Seconds): void {
   metricCounts.set(name, value);
   metrics().addMetric(name, unit, value);
-}
-
-/** Wraps a handler: request id on every log line, metrics flushed at the end of each invocation. */
-export function observed<E, R, C extends { awsRequestId: string } = Context>(
-  functionName: string,
-  handler: (event: E, context: C) => Promise<R>,
-): (event: E, context: C) => Promise<R> {
-  return async (event, context) => {
-    logger.resetKeys();
-    logger.appendKeys({ function: functionName, requestId: context.awsRequestId });
-    try {
-      return await handler(event, context);
-    } finally {
-      if (metricsInstance?.hasStoredMetrics()) metricsInstance.publishStoredMetrics();
-    }
-  };
 }

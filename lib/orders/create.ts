@@ -7,12 +7,12 @@
 import { createHash } from "node:crypto";
 import { alipay } from "../alipay/client.js";
 import { config } from "../config.js";
-import { HttpError } from "../http.js";
+import { HttpError } from "../api/errors.js";
 import { count, logger } from "../observability.js";
 import { orderKey, orderView, sweepShard, type OrderRecord, type OrderView } from "./model.js";
 import { getCurrentOrderId, getOrder, insertOrder } from "./repository.js";
 import { nextCheckAt } from "./schedule.js";
-import type { CreateOrderInput } from "./validation.js";
+import type { CreateOrderInput } from "../api/contract.js";
 
 export interface CreateOrderResult {
   /** 201 for a new order (and for its replays), 200 when an existing payable order is answered. */
@@ -64,14 +64,14 @@ export async function createOrder(
       return { statusCode: 201, order: orderView(order), replayed: false };
     }
   }
-  throw new HttpError(409, "concurrent_update", "The business order is being changed by another request; retry shortly.");
+  throw new HttpError("concurrent_update", "The business order is being changed by another request; retry shortly.");
 }
 
 async function replayOf(orderId: string, hash: string): Promise<CreateOrderResult | undefined> {
   const existing = await getOrder(orderId);
   if (!existing) return undefined;
   if (existing.requestHash !== hash) {
-    throw new HttpError(422, "idempotency_key_reused", "This Idempotency-Key was already used with a different request body.");
+    throw new HttpError("idempotency_key_reused", "This Idempotency-Key was already used with a different request body.");
   }
   return { statusCode: 201, order: orderView(existing), replayed: true };
 }
@@ -79,16 +79,16 @@ async function replayOf(orderId: string, hash: string): Promise<CreateOrderResul
 /** What to answer when the business order already has an attempt; undefined = make a new one. */
 function answerForExisting(current: OrderRecord, input: CreateOrderInput, now: number): CreateOrderResult | undefined {
   if (current.status === "PAID") {
-    throw new HttpError(409, "already_paid", `Business order ${input.merchantOrderId} is already paid (order ${current.orderId}).`);
+    throw new HttpError("already_paid", `Business order ${input.merchantOrderId} is already paid (order ${current.orderId}).`);
   }
   if (current.status === "CLOSED") return undefined;
   if (current.amountFen !== input.amount || current.subject !== input.subject) {
-    throw new HttpError(409, "merchant_order_conflict", `Business order ${input.merchantOrderId} has a pending payment with a different amount or subject.`);
+    throw new HttpError("merchant_order_conflict", `Business order ${input.merchantOrderId} has a pending payment with a different amount or subject.`);
   }
   if (current.expiresAt - now >= minRemainingPayableMs) return { statusCode: 200, order: orderView(current), replayed: false };
   // About to expire or just expired but not closed yet: a second attempt now could let the buyer
   // pay twice. The sweep closes the old one within its margin.
-  throw new HttpError(409, "previous_attempt_expiring", "The previous payment attempt of this business order is expiring; retry in a minute.");
+  throw new HttpError("previous_attempt_expiring", "The previous payment attempt of this business order is expiring; retry in a minute.");
 }
 
 async function buildOrder(orderId: string, userId: string, hash: string, input: CreateOrderInput, now: number): Promise<OrderRecord> {

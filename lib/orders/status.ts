@@ -2,7 +2,7 @@
 // at most once every few seconds per order per container) so a polling app sees a payment even
 // when the notification is late.
 import { alipay } from "../alipay/client.js";
-import { HttpError } from "../http.js";
+import { HttpError } from "../api/errors.js";
 import { logger } from "../observability.js";
 import { orderView, type OrderRecord, type OrderView } from "./model.js";
 import { applyQueriedPayment } from "./payments.js";
@@ -16,7 +16,7 @@ const orderIdPattern = /^[A-Za-z0-9_]{1,64}$/;
 export async function readOrder(userId: string, orderId: string, now = Date.now()): Promise<OrderView> {
   const order = orderIdPattern.test(orderId) ? await getOrder(orderId) : undefined;
   // Someone else's order does not exist for you.
-  if (!order || order.userId !== userId) throw new HttpError(404, "order_not_found", `No order ${orderId}.`);
+  if (!order || order.userId !== userId) throw new HttpError("order_not_found", `No order ${orderId}.`);
   if (order.status !== "PENDING" || !shouldQueryInline(order.orderId, now)) return orderView(order);
   const refreshed = await queryAndApply(order, now);
   return orderView(refreshed ?? order);

@@ -1,0 +1,42 @@
+// Every error code the HTTP APIs answer, with its status and what it means: the one list the
+// handlers throw from, the OpenAPI document publishes and clients can switch on.
+export const errorCatalogue = {
+  // Request shape (any route with a body or headers).
+  body_missing: { status: 400, description: "The request body must be a JSON object." },
+  body_too_large: { status: 413, description: "The request body is larger than the route accepts." },
+  body_not_json: { status: 400, description: "The request body is not valid JSON." },
+  body_not_object: { status: 400, description: "The request body must be a JSON object." },
+  unknown_field: { status: 400, description: "The body has a field the route does not know." },
+  field_invalid: { status: 400, description: "A field has the wrong type or shape (the message names it)." },
+  idempotency_key_missing: { status: 400, description: "The Idempotency-Key header is required." },
+  idempotency_key_invalid: { status: 400, description: "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces." },
+  merchant_order_id_invalid: { status: 400, description: "merchantOrderId must be 1 to 64 letters, digits, '_' or '-'." },
+  amount_invalid: { status: 400, description: "amount must be an integer number of fen within Alipay's bounds." },
+  subject_invalid: { status: 400, description: "subject must be non-empty text without control characters, '/', '=' or '&'." },
+  body_invalid: { status: 400, description: "body must be non-empty text without control characters, '/', '=' or '&'." },
+  // Who is calling.
+  unauthorized: { status: 401, description: "A valid bearer token is required." },
+  // State.
+  order_not_found: { status: 404, description: "No such order for this caller." },
+  already_paid: { status: 409, description: "The business order is already paid." },
+  merchant_order_conflict: { status: 409, description: "The business order has a pending payment with a different amount or subject." },
+  previous_attempt_expiring: { status: 409, description: "The previous attempt is expiring; retry in a minute." },
+  concurrent_update: { status: 409, description: "Another request is changing the same record; retry shortly." },
+  idempotency_key_reused: { status: 422, description: "The Idempotency-Key was already used with a different request." },
+  // Ours.
+  internal_error: { status: 500, description: "Something went wrong on our side; retry with the same Idempotency-Key." },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** An answer with a stable `{ code, message }`; the status comes from the catalogue. */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string = errorCatalogue[code].description,
+  ) {
+    super(message);
+    this.statusCode = errorCatalogue[code].status;
+  }
+}
