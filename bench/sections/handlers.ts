@@ -64,7 +64,7 @@ export async function run(): Promise<void> {
     admin.destroy();
 
     // Loaded now, as in a Lambda: the environment is there before the code.
-    const createOrder = (await import("../../functions/createOrder.js")).handler as HttpHandler;
+    const createOrder = (await import("../../functions/createOrder.js")).handler as unknown as HttpHandler;
     const alipayNotify = (await import("../../functions/alipayNotify.js")).handler as unknown as HttpHandler;
     const { makeIdempotent, IdempotencyConfig } = await import("@aws-lambda-powertools/idempotency");
     const { DynamoDBPersistenceLayer } = await import("@aws-lambda-powertools/idempotency/dynamodb");
