@@ -19,10 +19,13 @@ export function readYaml(path: string): unknown {
   return parse(readFileSync(resolve(projectRoot, path), "utf8"), { customTags: cfnTags });
 }
 
+/** How API Gateway authorizes a route: a JWT authorizer of provider.httpApi.authorizers, or IAM (SigV4). */
+export type RouteAuth = { kind: "jwt"; name: string } | { kind: "iam" };
 export interface HttpRoute {
   method: string;
   path: string;
-  authorizer?: string;
+  /** undefined: a public route. */
+  auth: RouteAuth | undefined;
 }
 export interface SqsSource {
   queueLogicalId: string;
@@ -69,6 +72,7 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
   const provider = resolved.provider as Raw;
   const resources: Record<string, CfnResource> = {};
   for (const part of resolved.resources as Raw[]) Object.assign(resources, part.Resources);
+  const authorizers = (provider.httpApi?.authorizers ?? {}) as Raw;
   const functions: LocalFunction[] = Object.entries(resolved.functions as Raw).map(([name, fn]) => {
     const events = (fn.events ?? []) as Raw[];
     return {
@@ -78,7 +82,7 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
       http: events.filter((e) => e.httpApi).map((e) => ({
         method: String(e.httpApi.method).toUpperCase(),
         path: e.httpApi.path,
-        authorizer: e.httpApi.authorizer?.name,
+        auth: routeAuth(e.httpApi.authorizer, authorizers, `${name} ${e.httpApi.method} ${e.httpApi.path}`),
       })),
       sqs: events.filter((e) => e.sqs).map((e) => ({
         queueLogicalId: e.sqs.arn["Fn::GetAtt"][0],
@@ -97,8 +101,8 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
     };
   });
   const jwtAuthorizers: LocalService["jwtAuthorizers"] = {};
-  for (const [name, a] of Object.entries((provider.httpApi?.authorizers ?? {}) as Raw)) {
-    jwtAuthorizers[name] = { issuerUrl: a.issuerUrl, audience: a.audience };
+  for (const [name, a] of Object.entries(authorizers)) {
+    if ((a.type ?? "jwt") === "jwt") jwtAuthorizers[name] = { issuerUrl: a.issuerUrl, audience: a.audience };
   }
   return {
     service: resolved.service,
@@ -109,6 +113,29 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
     functions,
     resources,
   };
+}
+
+/**
+ * An httpApi event's `authorizer` (Serverless Framework v3 / osls syntax): `{ name: <authorizer of
+ * provider.httpApi.authorizers> }` for JWT, `{ type: aws_iam }` for IAM. Anything the local stack
+ * cannot enforce is refused rather than served as a public route.
+ */
+function routeAuth(authorizer: unknown, authorizers: Raw, where: string): RouteAuth | undefined {
+  if (authorizer === undefined || authorizer === null) return undefined;
+  // `authorizer: mobileJwt` is shorthand for `authorizer: { name: mobileJwt }`.
+  const spec = (typeof authorizer === "string" ? { name: authorizer } : authorizer) as Raw;
+  if (spec.type !== undefined && String(spec.type).toLowerCase() === "aws_iam") {
+    if (spec.name !== undefined || spec.id !== undefined) throw new Error(`serverless.yml: ${where}: an aws_iam authorizer takes no name or id`);
+    return { kind: "iam" };
+  }
+  if (spec.type !== undefined) throw new Error(`serverless.yml: ${where}: authorizer type ${String(spec.type)} is not supported locally`);
+  if (typeof spec.name !== "string") throw new Error(`serverless.yml: ${where}: authorizer needs a name (or type: aws_iam)`);
+  const declared = authorizers[spec.name] as Raw | undefined;
+  if (!declared) throw new Error(`serverless.yml: ${where}: authorizer ${spec.name} is not in provider.httpApi.authorizers`);
+  if ((declared.type ?? "jwt") !== "jwt") {
+    throw new Error(`serverless.yml: ${where}: authorizer ${spec.name} of type ${String(declared.type)} is not supported locally`);
+  }
+  return { kind: "jwt", name: spec.name };
 }
 
 const variablePattern = /\$\{([^{}]+)\}/g;
