@@ -1,15 +1,28 @@
-import type { SQSEvent } from "aws-lambda";
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { config } from "../lib/config.js";
-import { logger, observed } from "../lib/observability.js";
+import { logger, metrics } from "../lib/observability.js";
 import { checkOrder, type CheckMessage } from "../lib/orders/check.js";
-import { processBatch } from "../lib/queue.js";
+import { oneAtATime, withRetryBackoff } from "../lib/queue.js";
 
-export const handler = observed("checkOrder", async (event: SQSEvent) => {
-  const settings = await config();
-  return processBatch(event, { queueUrl: settings.checkQueueUrl, retryBaseSeconds: settings.retryBaseSeconds }, async (record) => {
-    const { orderId } = JSON.parse(record.body) as CheckMessage;
-    logger.appendKeys({ orderId });
-    const outcome = await checkOrder(orderId);
-    logger.info("order checked", { orderId, outcome });
-  });
-});
+async function checkRecord(record: SQSRecord): Promise<void> {
+  const { orderId } = JSON.parse(record.body) as CheckMessage;
+  logger.appendKeys({ orderId });
+  const outcome = await checkOrder(orderId);
+  logger.info("order checked", { orderId, outcome });
+}
+
+async function checkOrderHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  const { checkQueueUrl, retryBaseSeconds } = await config();
+  // A processor per invocation: it holds the batch's state, and the local stack runs several
+  // invocations of one module at once.
+  const processor = new BatchProcessor(EventType.SQS);
+  return processPartialResponse(event, withRetryBackoff({ queueUrl: checkQueueUrl, retryBaseSeconds }, checkRecord), processor, { context, ...oneAtATime });
+}
+
+export const handler = middy(checkOrderHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()));

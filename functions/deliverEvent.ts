@@ -1,14 +1,27 @@
-import type { SQSEvent } from "aws-lambda";
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { config } from "../lib/config.js";
 import { deliverEvent, type BusinessEvent } from "../lib/events.js";
-import { logger, observed } from "../lib/observability.js";
-import { processBatch } from "../lib/queue.js";
+import { logger, metrics } from "../lib/observability.js";
+import { oneAtATime, withRetryBackoff } from "../lib/queue.js";
 
-export const handler = observed("deliverEvent", async (event: SQSEvent) => {
-  const settings = await config();
-  return processBatch(event, { queueUrl: settings.eventsQueueUrl, retryBaseSeconds: settings.retryBaseSeconds }, async (record) => {
-    const businessEvent = JSON.parse(record.body) as BusinessEvent;
-    logger.appendKeys({ orderId: businessEvent.data?.orderId, eventId: businessEvent.id });
-    await deliverEvent(businessEvent);
-  });
-});
+async function deliverRecord(record: SQSRecord): Promise<void> {
+  const businessEvent = JSON.parse(record.body) as BusinessEvent;
+  logger.appendKeys({ orderId: businessEvent.data?.orderId, eventId: businessEvent.id });
+  await deliverEvent(businessEvent);
+}
+
+async function deliverEventHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  const { eventsQueueUrl, retryBaseSeconds } = await config();
+  // A processor per invocation: it holds the batch's state, and the local stack runs several
+  // invocations of one module at once.
+  const processor = new BatchProcessor(EventType.SQS);
+  return processPartialResponse(event, withRetryBackoff({ queueUrl: eventsQueueUrl, retryBaseSeconds }, deliverRecord), processor, { context, ...oneAtATime });
+}
+
+export const handler = middy(deliverEventHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()));

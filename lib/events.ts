@@ -1,10 +1,10 @@
 // Events for business systems, delivered at least once.
-//   publish: the table's stream carries every PENDING -> PAID write to publishPaidEvents, which
+//   publish: the table's stream carries every PENDING -> PAID write to publishPaidEvent, which
 //            puts the event on the events queue (the stream retries until it is out);
 //   deliver: the events worker POSTs it, signed, to the business webhook (SQS retries with
 //            backoff, then the dead-letter queue).
 // The event is built from the order alone, so every copy carries the same id and content.
-import type { AttributeValue as StreamAttributeValue, DynamoDBBatchResponse, DynamoDBRecord } from "aws-lambda";
+import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from "aws-lambda";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { config, webhookSecret } from "./config.js";
@@ -66,26 +66,23 @@ export function paidEventOf(record: DynamoDBRecord): BusinessEvent | undefined {
 }
 
 /**
- * Publishes the paid events of a batch of stream records, in order. On a failure the record and
- * all after it are reported, so the stream retries from there (and bisects, then gives up to the
- * on-failure queue).
+ * Puts the paid event of a stream record, if the record is an order's PENDING -> PAID write, on the
+ * events queue. Throws while it is not out: the stream retries from this record
+ * (functions/publishEvents.ts processes a batch in order and stops at the first failure).
  */
-export async function publishPaidEvents(records: DynamoDBRecord[]): Promise<DynamoDBBatchResponse> {
-  const queueUrl = (await config()).eventsQueueUrl;
-  for (const record of records) {
-    try {
-      const event = paidEventOf(record);
-      if (!event) continue;
-      faultPoint("publish.beforeSend");
-      await sendMessage(queueUrl, event);
-      count("EventsPublished");
-      logger.info("event published", { eventId: event.id, orderId: event.data.orderId });
-    } catch (error) {
-      logger.warn("event not published, the stream will retry", { sequenceNumber: record.dynamodb?.SequenceNumber, error: String(error) });
-      return { batchItemFailures: [{ itemIdentifier: record.dynamodb?.SequenceNumber ?? "" }] };
-    }
+export async function publishPaidEvent(record: DynamoDBRecord): Promise<void> {
+  try {
+    const event = paidEventOf(record);
+    if (!event) return;
+    const queueUrl = (await config()).eventsQueueUrl;
+    faultPoint("publish.beforeSend");
+    await sendMessage(queueUrl, event);
+    count("EventsPublished");
+    logger.info("event published", { eventId: event.id, orderId: event.data.orderId });
+  } catch (error) {
+    logger.warn("event not published, the stream will retry", { sequenceNumber: record.dynamodb?.SequenceNumber, error: String(error) });
+    throw error;
   }
-  return { batchItemFailures: [] };
 }
 
 export class DeliveryFailed extends Error {

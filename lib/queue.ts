@@ -1,8 +1,9 @@
-// SQS plumbing shared by the workers: sending, and processing a batch where each message succeeds
-// or fails on its own. A failed message is retried with exponential backoff (its visibility is
-// extended), and after the queue's maxReceiveCount it goes to the dead-letter queue.
+// Batch plumbing shared by the workers, on @aws-lambda-powertools/batch: sending to SQS, the retry
+// of a failed SQS message with exponential backoff (its visibility is extended, and after the
+// queue's maxReceiveCount it goes to the dead-letter queue), and in-order stream processing.
+import { BatchProcessor, EventType } from "@aws-lambda-powertools/batch";
 import { ChangeMessageVisibilityCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { sqs } from "./aws.js";
 import { logger } from "./observability.js";
 
@@ -17,14 +18,24 @@ export function backoffSeconds(receiveCount: number, baseSeconds: number): numbe
   return Math.min(maxVisibilitySeconds, Math.round(baseSeconds * 2 ** Math.max(0, receiveCount - 1)));
 }
 
-export async function processBatch(
-  event: SQSEvent,
+/**
+ * Options of every `processPartialResponse` here: one record at a time (the logger's keys are per
+ * record), and a batch whose every record failed is reported rather than thrown (the event source
+ * retries exactly the reported records either way, and the invocation is not counted as an error).
+ */
+export const oneAtATime = { processInParallel: false, throwOnFullBatchFailure: false } as const;
+
+/**
+ * Wraps an SQS record handler: every log line about the message carries its id (and the keys the
+ * handler appends: orderId, eventId); on a failure the message's visibility is extended to
+ * `backoffSeconds(receive count)` before the error goes back to the batch processor, which reports
+ * the message in `batchItemFailures`.
+ */
+export function withRetryBackoff(
   { queueUrl, retryBaseSeconds }: { queueUrl: string; retryBaseSeconds: number },
   handle: (record: SQSRecord) => Promise<void>,
-): Promise<SQSBatchResponse> {
-  const failures: SQSBatchResponse["batchItemFailures"] = [];
-  for (const record of event.Records) {
-    // Every log line about this message carries its id (and whatever the handler appends).
+): (record: SQSRecord) => Promise<void> {
+  return async (record) => {
     logger.appendKeys({ messageId: record.messageId });
     try {
       await handle(record);
@@ -32,7 +43,6 @@ export async function processBatch(
       const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? 1);
       const delay = backoffSeconds(receiveCount, retryBaseSeconds);
       logger.warn("message failed, will retry", { messageId: record.messageId, receiveCount, retryInSeconds: delay, error: String(error) });
-      failures.push({ itemIdentifier: record.messageId });
       try {
         await sqs().send(new ChangeMessageVisibilityCommand({
           QueueUrl: queueUrl,
@@ -43,9 +53,40 @@ export async function processBatch(
         // The queue's own visibility timeout still brings the message back.
         logger.warn("could not set retry backoff", { messageId: record.messageId, error: String(visibilityError) });
       }
+      throw error;
     } finally {
       logger.removeKeys(["messageId", "orderId", "eventId"]);
     }
+  };
+}
+
+export class NotProcessedAfterFailure extends Error {
+  override name = "NotProcessedAfterFailure";
+  constructor() {
+    super("not processed: an earlier record of the batch failed");
   }
-  return { batchItemFailures: failures };
+}
+
+/**
+ * Powertools' DynamoDB stream processor, in stream order and stopping at the first failure: that
+ * record and every one after it are reported without being processed, so Lambda retries from the
+ * failed record's sequence number (the lowest reported) and nothing gets ahead of it. The same
+ * short-circuit as Powertools' SQS FIFO processor, for a stream.
+ */
+export class InOrderStreamProcessor extends BatchProcessor {
+  constructor() {
+    super(EventType.DynamoDBStreams);
+  }
+
+  override async process(): ReturnType<BatchProcessor["process"]> {
+    this.prepare();
+    const processed: Awaited<ReturnType<BatchProcessor["process"]>> = [];
+    for (const record of this.records) {
+      processed.push(this.failureMessages.length > 0
+        ? this.failureHandler(this.toBatchType(record, this.eventType), new NotProcessedAfterFailure())
+        : await this.processRecord(record));
+    }
+    this.clean();
+    return processed;
+  }
 }
