@@ -2,7 +2,7 @@
 // deletes what succeeded. With ReportBatchItemFailures only the listed messages stay; if the
 // invocation throws, the whole batch stays and returns after its visibility timeout.
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { SQSEvent } from "aws-lambda";
 import type { LocalLambda } from "./lambdaRuntime.js";
 import type { SqsSource } from "./serverlessConfig.js";
 
@@ -80,10 +80,8 @@ async function invokeBatch(messages: Message[], options: Parameters<typeof start
   };
   let failed: Set<string>;
   try {
-    const response = (await options.lambda.invoke(event)) as SQSBatchResponse | undefined;
-    failed = new Set(
-      options.source.reportBatchItemFailures ? (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier) : [],
-    );
+    const response = await options.lambda.invoke(event);
+    failed = options.source.reportBatchItemFailures ? failedMessages(response, messages.map((m) => m.MessageId!)) : new Set();
   } catch (error) {
     options.log(`${options.lambda.definition.name} failed, batch of ${messages.length} will be retried: ${String(error)}`);
     return;
@@ -94,4 +92,26 @@ async function invokeBatch(messages: Message[], options: Parameters<typeof start
     QueueUrl: options.queueUrl,
     Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
   }));
+}
+
+/**
+ * The messages of a batch that stay on the queue after the function returned `response`, as
+ * Lambda decides it with ReportBatchItemFailures: no response, no list or an empty list is a
+ * complete success; the listed messages fail; a malformed list, or an entry whose itemIdentifier is
+ * missing, empty or not a message of the batch, fails the whole batch.
+ */
+export function failedMessages(response: unknown, messageIds: string[]): Set<string> {
+  const all = new Set(messageIds);
+  if (response === undefined || response === null) return new Set();
+  if (typeof response !== "object") return all;
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return new Set();
+  if (!Array.isArray(failures)) return all;
+  const failed = new Set<string>();
+  for (const failure of failures) {
+    const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== "string" || !all.has(id)) return all;
+    failed.add(id);
+  }
+  return failed;
 }

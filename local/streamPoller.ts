@@ -10,7 +10,7 @@ import {
   type _Record as StreamRecord,
 } from "@aws-sdk/client-dynamodb-streams";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import type { LocalLambda } from "./lambdaRuntime.js";
 import type { StreamSource } from "./serverlessConfig.js";
 import type { Poller } from "./sqsPoller.js";
@@ -66,16 +66,17 @@ export function startStreamPoller(options: {
   const deliver = async (records: DynamoDBRecord[], shardId: string) => {
     let pending = records;
     for (let attempt = 0; running && pending.length > 0; attempt += 1) {
-      let failedFrom: string | undefined;
+      // Where the retry starts: the whole batch after an error, else the lowest failed record.
+      let retryFrom = 0;
       try {
-        const response = (await options.lambda.invoke({ Records: pending } satisfies DynamoDBStreamEvent)) as DynamoDBBatchResponse | undefined;
-        failedFrom = options.source.reportBatchItemFailures ? response?.batchItemFailures?.[0]?.itemIdentifier : undefined;
+        const response = await options.lambda.invoke({ Records: pending } satisfies DynamoDBStreamEvent);
+        const failedFrom = options.source.reportBatchItemFailures ? firstFailed(response, pending) : undefined;
         if (failedFrom === undefined) return;
+        retryFrom = failedFrom;
       } catch (error) {
         options.log(`${options.lambda.definition.name} failed on ${pending.length} stream records: ${String(error)}`);
       }
-      const index = failedFrom === undefined ? 0 : Math.max(0, pending.findIndex((r) => r.dynamodb?.SequenceNumber === failedFrom));
-      pending = pending.slice(index);
+      pending = pending.slice(retryFrom);
       // -1: retry until the record leaves the stream, as Lambda does.
       if (options.source.maximumRetryAttempts >= 0 && attempt >= options.source.maximumRetryAttempts) {
         await sendToFailureDestination(pending, shardId);
@@ -141,6 +142,30 @@ function toLambdaRecord(record: StreamRecord, streamArn: string, region: string)
       StreamViewType: d.StreamViewType as never,
     },
   };
+}
+
+/**
+ * Where Lambda resumes a stream batch after the function returned `response` with
+ * ReportBatchItemFailures: undefined for a complete success (no response, no list, an empty list);
+ * otherwise the index of the failed record with the lowest sequence number (the checkpoint), or 0
+ * (the whole batch) when the list is malformed or an itemIdentifier is missing, empty or not a
+ * record of the batch.
+ */
+export function firstFailed(response: unknown, records: DynamoDBRecord[]): number | undefined {
+  if (response === undefined || response === null) return undefined;
+  if (typeof response !== "object") return 0;
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return undefined;
+  if (!Array.isArray(failures)) return 0;
+  if (failures.length === 0) return undefined;
+  let lowest: number | undefined;
+  for (const failure of failures) {
+    const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    const index = typeof id === "string" && id !== "" ? records.findIndex((r) => r.dynamodb?.SequenceNumber === id) : -1;
+    if (index < 0) return 0;
+    lowest = Math.min(lowest ?? index, index);
+  }
+  return lowest;
 }
 
 /** Event filtering as Lambda does it, for the subset used here: nested keys, lists of allowed values. */
