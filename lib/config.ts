@@ -1,7 +1,10 @@
 // Configuration from the function's environment (serverless.yml). Secrets are references,
-// `ssm:/name` (SecureString) or `file:path` (local runs), read once per cold start and only by
-// the functions that use them (each function's role can read only its own).
+// `ssm:/name` (SecureString) or `file:path` (local runs), read only by the functions that use them
+// (each function's role can read only its own) and cached for SECRETS_CACHE_SECONDS, so a rotated
+// secret is picked up without a redeploy.
 import { readFile } from "node:fs/promises";
+import { BaseProvider } from "@aws-lambda-powertools/parameters/base";
+import type { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 
 export interface Config {
   stage: string;
@@ -25,6 +28,8 @@ export interface Config {
   closeMarginSeconds: number;
   /** How long a sweep's claim on an order lasts before another sweep may enqueue it again. */
   sweepLeaseSeconds: number;
+  /** How long a function keeps the business-system registry before reading it again. */
+  businessCacheSeconds: number;
 }
 
 let loaded: Promise<Config> | undefined;
@@ -37,11 +42,11 @@ export function config(): Promise<Config> {
   return loaded;
 }
 
-/** For tests that change the environment between cases. */
+/** For tests that change the environment between cases: configuration and cached secrets are read again. */
 export function resetConfig(): void {
   loaded = undefined;
-  alipayKeysLoaded = undefined;
-  webhookSecretLoaded = undefined;
+  files.clearCache();
+  ssmProvider?.clearCache();
 }
 
 export interface AlipayKeys {
@@ -49,25 +54,72 @@ export interface AlipayKeys {
   alipayPublicKey: string;
 }
 
-let alipayKeysLoaded: Promise<AlipayKeys> | undefined;
-let webhookSecretLoaded: Promise<string> | undefined;
-
-export function alipayKeys(): Promise<AlipayKeys> {
-  alipayKeysLoaded ??= Promise.all([secret("ALIPAY_APP_PRIVATE_KEY"), secret("ALIPAY_PUBLIC_KEY")])
-    .then(([appPrivateKey, alipayPublicKey]) => ({ appPrivateKey, alipayPublicKey }))
-    .catch((error) => {
-      alipayKeysLoaded = undefined;
-      throw error;
-    });
-  return alipayKeysLoaded;
+/** The app's private key and Alipay's public key, as they are now (cached for SECRETS_CACHE_SECONDS). */
+export async function alipayKeys(): Promise<AlipayKeys> {
+  const [appPrivateKey, alipayPublicKey] = await Promise.all([
+    secret(required("ALIPAY_APP_PRIVATE_KEY")),
+    secret(required("ALIPAY_PUBLIC_KEY")),
+  ]);
+  return { appPrivateKey, alipayPublicKey };
 }
 
 export function webhookSecret(): Promise<string> {
-  webhookSecretLoaded ??= secret("BUSINESS_WEBHOOK_SECRET").catch((error) => {
-    webhookSecretLoaded = undefined;
-    throw error;
-  });
-  return webhookSecretLoaded;
+  return secret(required("BUSINESS_WEBHOOK_SECRET"));
+}
+
+/**
+ * The value of a secret reference: `ssm:/name` (an SSM SecureString, decrypted, through the
+ * Powertools SSM provider) or `file:path` (the local stack). Values are cached for
+ * SECRETS_CACHE_SECONDS (default 300) and then read again; a failed read is not cached, so the next
+ * call retries. Errors name the reference, never the value.
+ */
+export async function secret(reference: string): Promise<string> {
+  const maxAge = secretsCacheSeconds();
+  let value: unknown;
+  if (reference.startsWith("ssm:")) {
+    value = await (await ssm()).get(reference.slice(4), { decrypt: true, maxAge });
+  } else if (reference.startsWith("file:")) {
+    value = await files.get(reference.slice(5), { maxAge });
+  } else {
+    throw new Error("a secret reference must be ssm:/name or file:path");
+  }
+  const text = typeof value === "string" ? value.trim() : "";
+  if (!text) throw new Error(`secret ${reference} is empty`);
+  return text;
+}
+
+function secretsCacheSeconds(): number {
+  const seconds = positiveNumber("SECRETS_CACHE_SECONDS", 300, true);
+  // Powertools keeps whole seconds.
+  if (!Number.isInteger(seconds)) throw new Error("Bad configuration: SECRETS_CACHE_SECONDS");
+  return seconds;
+}
+
+/** `file:` references, with the Powertools providers' cache (same maxAge, same retry on failure). */
+class FileProvider extends BaseProvider {
+  constructor() {
+    super({});
+  }
+
+  protected async _get(path: string): Promise<string> {
+    return readFile(path, "utf8");
+  }
+
+  protected async _getMultiple(): Promise<Record<string, unknown>> {
+    throw new Error("file: references are read one at a time");
+  }
+}
+
+const files = new FileProvider();
+
+// Loaded on first use: functions that read no SSM secret (and the local stack) never load the SSM client.
+let ssmProvider: SSMProvider | undefined;
+async function ssm(): Promise<SSMProvider> {
+  if (!ssmProvider) {
+    const { SSMProvider } = await import("@aws-lambda-powertools/parameters/ssm");
+    ssmProvider ??= new SSMProvider();
+  }
+  return ssmProvider;
 }
 
 async function load(): Promise<Config> {
@@ -93,6 +145,7 @@ async function load(): Promise<Config> {
     retryBaseSeconds: positiveNumber("RETRY_BASE_SECONDS", 10),
     closeMarginSeconds: positiveNumber("CLOSE_MARGIN_SECONDS", 60, true),
     sweepLeaseSeconds: positiveNumber("SWEEP_LEASE_SECONDS", 300),
+    businessCacheSeconds: positiveNumber("BUSINESS_CACHE_SECONDS", 60, true),
   };
 }
 
@@ -113,21 +166,4 @@ function positiveInteger(name: string, fallback: number): number {
   const value = positiveNumber(name, fallback);
   if (!Number.isInteger(value)) throw new Error(`Bad configuration: ${name}`);
   return value;
-}
-
-async function secret(name: string): Promise<string> {
-  const reference = required(name);
-  if (reference.startsWith("file:")) return (await readFile(reference.slice(5), "utf8")).trim();
-  if (reference.startsWith("ssm:")) {
-    const { SSMClient, GetParameterCommand } = await import("@aws-sdk/client-ssm");
-    const client = new SSMClient({});
-    try {
-      const { Parameter } = await client.send(new GetParameterCommand({ Name: reference.slice(4), WithDecryption: true }));
-      if (!Parameter?.Value) throw new Error(`SSM parameter for ${name} is empty`);
-      return Parameter.Value.trim();
-    } finally {
-      client.destroy();
-    }
-  }
-  throw new Error(`${name} must be ssm:/name or file:path`);
 }

@@ -1,19 +1,32 @@
-// The configured gateway, built once per cold start (a failed build, e.g. SSM throttled, is
-// retried on the next call instead of poisoning the container).
-import { alipayKeys, config } from "../config.js";
+// The configured gateway. Building one is cheap, so it is kept only while the configuration and the
+// key values it was built from are current: after a key rotation (secrets are re-read every
+// SECRETS_CACHE_SECONDS, lib/config.ts) the next call builds a new one. A failed read or build
+// (e.g. SSM throttled) is not kept either: the next call tries again.
+import { alipayKeys, config, type AlipayKeys, type Config } from "../config.js";
 import { AlipayGateway } from "./gateway.js";
 
-const gateways = new Map<number | "default", Promise<AlipayGateway>>();
+interface Built {
+  config: Config;
+  keys: AlipayKeys;
+  gateway: AlipayGateway;
+}
+
+const gateways = new Map<number | "default", Built>();
 
 /** The gateway; `timeoutMs` caps its HTTP timeout (e.g. for a query inside an API request). */
-export function alipay(timeoutMs?: number): Promise<AlipayGateway> {
+export async function alipay(timeoutMs?: number): Promise<AlipayGateway> {
+  const [settings, keys] = await Promise.all([config(), alipayKeys()]);
   const key = timeoutMs ?? "default";
-  let gateway = gateways.get(key);
-  if (!gateway) {
-    gateway = Promise.all([config(), alipayKeys()]).then(([c, keys]) =>
-      new AlipayGateway({ ...c.alipay, ...keys, timeoutMs: Math.min(c.alipay.timeoutMs, timeoutMs ?? Infinity) }));
-    gateway.catch(() => gateways.delete(key));
-    gateways.set(key, gateway);
+  const built = gateways.get(key);
+  if (
+    built
+    && built.config === settings
+    && built.keys.appPrivateKey === keys.appPrivateKey
+    && built.keys.alipayPublicKey === keys.alipayPublicKey
+  ) {
+    return built.gateway;
   }
+  const gateway = new AlipayGateway({ ...settings.alipay, ...keys, timeoutMs: Math.min(settings.alipay.timeoutMs, timeoutMs ?? Infinity) });
+  gateways.set(key, { config: settings, keys, gateway });
   return gateway;
 }
