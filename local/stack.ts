@@ -11,6 +11,7 @@ import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { logger } from "../lib/observability.js";
 import { startAlipaySimulator, generateRsaKeyPair, type AlipaySimulator } from "../simulator/index.js";
 import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
+import { ensureBusinessCredentials, principalsByAccessKey, type BusinessCredentials } from "./businessCredentials.js";
 import { createDevAuth } from "./devAuth.js";
 import { freePort, localCredentials, startDynamoDb, startSqs, type Engine } from "./engines.js";
 import { routesOf, startHttpApi } from "./httpApi.js";
@@ -44,6 +45,8 @@ export interface LocalStack {
   simulator: AlipaySimulator;
   receiver: BusinessReceiver;
   schedules: Record<string, Schedule>;
+  /** The sample business systems' local AWS credentials (SigV4 for the aws_iam routes), by system id. */
+  businessCredentials: BusinessCredentials;
   issueToken(subject: string, expiresInSeconds?: number): Promise<string>;
   stop(): Promise<void>;
 }
@@ -141,7 +144,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const lambdas = service.functions.map((definition) => new LocalLambda(definition));
     const authorizer = Object.values(service.jwtAuthorizers)[0];
     const auth = await createDevAuth(authorizer?.issuerUrl ?? `${urls.api}/_dev`, authorizer?.audience ?? ["local"]);
-    const api = await startHttpApi({ port: apiPort, routes: routesOf(lambdas), auth, log });
+    const businessCredentials = ensureBusinessCredentials(keysDir);
+    const iam = { region: service.region, principals: principalsByAccessKey(businessCredentials) };
+    const api = await startHttpApi({ port: apiPort, routes: routesOf(lambdas), auth, iam, log });
     stopping.push(() => closeServer(api));
 
     const pollers: Poller[] = [];
@@ -189,6 +194,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       simulator,
       receiver,
       schedules,
+      businessCredentials,
       issueToken: (subject, expiresInSeconds) => auth.issue(subject, expiresInSeconds),
       stop,
     };
