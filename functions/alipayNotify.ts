@@ -3,7 +3,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { count, logger, metrics } from "../lib/observability.js";
-import { handleNotification } from "../lib/orders/notify.js";
+import { handleNotification } from "../lib/payments/notify.js";
 
 const text = (statusCode: number, body: "success" | "failure"): APIGatewayProxyStructuredResultV2 => ({
   statusCode,

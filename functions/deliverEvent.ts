@@ -6,12 +6,10 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { config } from "../lib/config.js";
 import { deliverEvent, type BusinessEvent } from "../lib/events.js";
 import { logger, metrics } from "../lib/observability.js";
-import { oneAtATime, withRetryBackoff } from "../lib/queue.js";
+import { withRetryBackoff } from "../lib/queue.js";
 
 async function deliverRecord(record: SQSRecord): Promise<void> {
-  const businessEvent = JSON.parse(record.body) as BusinessEvent;
-  logger.appendKeys({ orderId: businessEvent.data?.orderId, eventId: businessEvent.id });
-  await deliverEvent(businessEvent);
+  await deliverEvent(JSON.parse(record.body) as BusinessEvent);
 }
 
 async function deliverEventHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
@@ -19,7 +17,14 @@ async function deliverEventHandler(event: SQSEvent, context: Context): Promise<S
   // A processor per invocation: it holds the batch's state, and the local stack runs several
   // invocations of one module at once.
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, withRetryBackoff({ queueUrl: eventsQueueUrl, retryBaseSeconds }, deliverRecord), processor, { context, ...oneAtATime });
+  // In parallel: a business system whose webhook hangs must not hold up the other systems' events
+  // in the same batch (each log line names its own event instead of shared logger keys).
+  return processPartialResponse(
+    event,
+    withRetryBackoff({ queueUrl: eventsQueueUrl, retryBaseSeconds, sharedLogKeys: false }, deliverRecord),
+    processor,
+    { context, processInParallel: true, throwOnFullBatchFailure: false },
+  );
 }
 
 export const handler = middy(deliverEventHandler)

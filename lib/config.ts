@@ -18,7 +18,6 @@ export interface Config {
     notifyUrl: string;
     timeoutMs: number;
   };
-  webhook: { url: string };
   orderTtlSeconds: number;
   /** Offsets (s) from creation, or payment, at which an order that still needs attention is re-checked. */
   checkScheduleSeconds: number[];
@@ -61,10 +60,6 @@ export async function alipayKeys(): Promise<AlipayKeys> {
     secret(required("ALIPAY_PUBLIC_KEY")),
   ]);
   return { appPrivateKey, alipayPublicKey };
-}
-
-export function webhookSecret(): Promise<string> {
-  return secret(required("BUSINESS_WEBHOOK_SECRET"));
 }
 
 /**
@@ -135,7 +130,6 @@ async function load(): Promise<Config> {
       notifyUrl: required("ALIPAY_NOTIFY_URL"),
       timeoutMs: positiveInteger("ALIPAY_TIMEOUT_MS", 5000),
     },
-    webhook: { url: required("BUSINESS_WEBHOOK_URL") },
     orderTtlSeconds: positiveInteger("ORDER_TTL_SECONDS", 900),
     checkScheduleSeconds: required("CHECK_SCHEDULE_SECONDS").split(",").map((s) => {
       const seconds = Number(s.trim());

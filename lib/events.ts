@@ -1,84 +1,68 @@
-// Events for business systems, delivered at least once.
-//   publish: the table's stream carries every PENDING -> PAID write to publishPaidEvent, which
-//            puts the event on the events queue (the stream retries until it is out);
-//   deliver: the events worker POSTs it, signed, to the business webhook (SQS retries with
-//            backoff, then the dead-letter queue).
-// The event is built from the order alone, so every copy carries the same id and content.
-import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from "aws-lambda";
+// Events for business systems, delivered at least once, each to the system that owns the payment.
+//   publish: the table's stream carries every write that takes a payment out of OPEN (PAID,
+//            CANCELED, EXPIRED) to publishPaymentEvent, which puts the event on the events queue
+//            (the stream retries until it is out);
+//   deliver: the events worker POSTs it to that business system's webhook, signed with that
+//            system's secret (SQS retries with backoff, then the dead-letter queue).
+// The event is built from the payment alone, so every copy carries the same id and content.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { config, webhookSecret } from "./config.js";
+import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from "aws-lambda";
+import { type BusinessSystem, businessSystem } from "./business/registry.js";
+import { config, secret } from "./config.js";
 import { faultPoint } from "./faults.js";
-import { fenToYuan } from "./money.js";
 import { count, logger } from "./observability.js";
-import type { OrderRecord } from "./orders/model.js";
+import { type BusinessPaymentView, businessPaymentView, type EventType, eventId, eventTypeOf, type PaymentRecord } from "./payments/model.js";
 import { sendMessage } from "./queue.js";
-import { signWebhook, signatureHeader } from "./webhookSignature.js";
+import { signatureHeader, signWebhook } from "./webhookSignature.js";
 
 export interface BusinessEvent {
   id: string;
-  type: "order.paid";
+  type: EventType;
+  businessId: string;
   createdAt: string;
-  data: {
-    orderId: string;
-    merchantOrderId: string;
-    userId: string;
-    amount: number;
-    amountYuan: string;
-    currency: "CNY";
-    tradeNo: string;
-    paidAt: string;
-    paidVia: string;
-  };
+  data: { payment: BusinessPaymentView };
 }
 
-export function paidEvent(order: OrderRecord): BusinessEvent {
-  if (order.status !== "PAID" || !order.eventId || !order.tradeNo || order.paidAt === undefined) {
-    throw new Error(`order ${order.orderId} has no paid event`);
-  }
+/** The event a settled payment announces, if it is settled. */
+export function paymentEvent(payment: PaymentRecord): BusinessEvent | undefined {
+  if (payment.status === "OPEN") return undefined;
+  const type = eventTypeOf[payment.status];
+  const at = payment.paidAt ?? payment.canceledAt ?? payment.expiredAt ?? payment.createdAt;
   return {
-    id: order.eventId,
-    type: "order.paid",
-    createdAt: new Date(order.paidAt).toISOString(),
-    data: {
-      orderId: order.orderId,
-      merchantOrderId: order.merchantOrderId,
-      userId: order.userId,
-      amount: order.amountFen,
-      amountYuan: fenToYuan(order.amountFen),
-      currency: "CNY",
-      tradeNo: order.tradeNo,
-      paidAt: new Date(order.paidAt).toISOString(),
-      paidVia: order.paidVia ?? "notify",
-    },
+    id: eventId(payment.paymentId, type),
+    type,
+    businessId: payment.businessId,
+    createdAt: new Date(at).toISOString(),
+    data: { payment: businessPaymentView(payment) },
   };
 }
 
 const image = (value: Record<string, StreamAttributeValue> | undefined) =>
-  value ? (unmarshall(value as Record<string, AttributeValue>) as OrderRecord) : undefined;
+  value ? (unmarshall(value as Record<string, AttributeValue>) as PaymentRecord) : undefined;
 
-/** The paid event of a stream record, if the record is an order's PENDING -> PAID write. */
-export function paidEventOf(record: DynamoDBRecord): BusinessEvent | undefined {
+/** The event of a stream record, if the record is a payment's write out of OPEN. */
+export function paymentEventOf(record: DynamoDBRecord): BusinessEvent | undefined {
   const before = image(record.dynamodb?.OldImage);
   const after = image(record.dynamodb?.NewImage);
-  if (record.eventName !== "MODIFY" || after?.sk !== "ORDER" || before?.status !== "PENDING" || after.status !== "PAID") return undefined;
-  return paidEvent(after);
+  if (record.eventName !== "MODIFY" || after?.sk !== "PAYMENT" || before?.status !== "OPEN") return undefined;
+  return paymentEvent(after);
 }
 
 /**
- * Puts the paid event of a stream record, if the record is an order's PENDING -> PAID write, on the
+ * Puts the event of a stream record, if the record is a payment's write out of OPEN, on the
  * events queue. Throws while it is not out: the stream retries from this record
  * (functions/publishEvents.ts processes a batch in order and stops at the first failure).
  */
-export async function publishPaidEvent(record: DynamoDBRecord): Promise<void> {
+export async function publishPaymentEvent(record: DynamoDBRecord): Promise<void> {
   try {
-    const event = paidEventOf(record);
+    const event = paymentEventOf(record);
     if (!event) return;
     const queueUrl = (await config()).eventsQueueUrl;
     faultPoint("publish.beforeSend");
     await sendMessage(queueUrl, event);
     count("EventsPublished");
-    logger.info("event published", { eventId: event.id, orderId: event.data.orderId });
+    logger.info("event published", { eventId: event.id, paymentId: event.data.payment.paymentId, businessId: event.businessId });
   } catch (error) {
     logger.warn("event not published, the stream will retry", { sequenceNumber: record.dynamodb?.SequenceNumber, error: String(error) });
     throw error;
@@ -91,33 +75,42 @@ export class DeliveryFailed extends Error {
 
 const deliveryTimeoutMs = 5000;
 
-/** POSTs the event to the business webhook; throws DeliveryFailed to be retried with backoff. */
+/** The secrets that sign a system's events now: the current one, and the previous one during a rotation's overlap. */
+export async function signingSecrets(system: BusinessSystem, now: number): Promise<string[]> {
+  const current = await secret(system.webhookSecretRef);
+  const overlapping = system.previousWebhookSecretRef && (system.previousSecretUntil ?? 0) > now;
+  return overlapping ? [current, await secret(system.previousWebhookSecretRef!)] : [current];
+}
+
+/** POSTs the event to its business system's webhook; throws DeliveryFailed to be retried with backoff. */
 export async function deliverEvent(event: BusinessEvent, now = () => Date.now()): Promise<void> {
-  const settings = await config();
+  const log = { eventId: event.id, paymentId: event.data.payment.paymentId, businessId: event.businessId };
+  const system = await businessSystem(event.businessId);
+  if (!system) {
+    count("EventDeliveryFailures", { name: "businessId", value: event.businessId });
+    throw new DeliveryFailed(`business system ${event.businessId} is not registered`);
+  }
   const body = JSON.stringify(event);
+  const signature = signWebhook(await signingSecrets(system, now()), body, Math.floor(now() / 1000));
   let response: Response;
   try {
-    response = await fetch(settings.webhook.url, {
+    response = await fetch(system.webhookUrl, {
       method: "POST",
-      headers: {
-        "content-type": "application/json",
-        [signatureHeader]: signWebhook(await webhookSecret(), body, Math.floor(now() / 1000)),
-        "idempotency-key": event.id,
-      },
+      headers: { "content-type": "application/json", [signatureHeader]: signature, "idempotency-key": event.id },
       body,
       // A redirect would turn the signed POST into a GET of another URL: a failure, not a delivery.
       redirect: "manual",
       signal: AbortSignal.timeout(deliveryTimeoutMs),
     });
   } catch (error) {
-    count("EventDeliveryFailures");
-    throw new DeliveryFailed(`business webhook unreachable: ${String(error)}`);
+    count("EventDeliveryFailures", { name: "businessId", value: event.businessId });
+    throw new DeliveryFailed(`webhook of ${event.businessId} unreachable: ${String(error)}`);
   }
   if (!response.ok) {
-    count("EventDeliveryFailures");
-    throw new DeliveryFailed(`business webhook answered ${response.status}`);
+    count("EventDeliveryFailures", { name: "businessId", value: event.businessId });
+    throw new DeliveryFailed(`webhook of ${event.businessId} answered ${response.status}`);
   }
   faultPoint("delivery.afterPost");
   count("EventsDelivered");
-  logger.info("event delivered", { eventId: event.id, orderId: event.data.orderId });
+  logger.info("event delivered", log);
 }

@@ -27,16 +27,16 @@ export const oneAtATime = { processInParallel: false, throwOnFullBatchFailure: f
 
 /**
  * Wraps an SQS record handler: every log line about the message carries its id (and the keys the
- * handler appends: orderId, eventId); on a failure the message's visibility is extended to
+ * handler appends: paymentId, eventId); on a failure the message's visibility is extended to
  * `backoffSeconds(receive count)` before the error goes back to the batch processor, which reports
  * the message in `batchItemFailures`.
  */
 export function withRetryBackoff(
-  { queueUrl, retryBaseSeconds }: { queueUrl: string; retryBaseSeconds: number },
+  { queueUrl, retryBaseSeconds, sharedLogKeys = true }: { queueUrl: string; retryBaseSeconds: number; sharedLogKeys?: boolean },
   handle: (record: SQSRecord) => Promise<void>,
 ): (record: SQSRecord) => Promise<void> {
   return async (record) => {
-    logger.appendKeys({ messageId: record.messageId });
+    if (sharedLogKeys) logger.appendKeys({ messageId: record.messageId });
     try {
       await handle(record);
     } catch (error) {
@@ -55,7 +55,7 @@ export function withRetryBackoff(
       }
       throw error;
     } finally {
-      logger.removeKeys(["messageId", "orderId", "eventId"]);
+      if (sharedLogKeys) logger.removeKeys(["messageId", "paymentId", "eventId", "businessId"]);
     }
   };
 }

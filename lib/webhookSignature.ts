@@ -1,13 +1,18 @@
 // Signature on events delivered to business systems, Stripe-style: HMAC-SHA256 over
 // "<unix seconds>.<raw body>", sent as `t=<seconds>,v1=<hex>`. The timestamp bounds replays.
+// While a secret is being rotated both sign, so the header carries two `v1=` values and a
+// receiver that knows either secret accepts it.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export const signatureHeader = "alipay-pay-signature";
 export const defaultToleranceSeconds = 300;
 
-export function signWebhook(secret: string, body: string, timestampSeconds = Math.floor(Date.now() / 1000)): string {
-  const digest = createHmac("sha256", secret).update(`${timestampSeconds}.${body}`).digest("hex");
-  return `t=${timestampSeconds},v1=${digest}`;
+const digest = (secret: string, body: string, timestampSeconds: number) =>
+  createHmac("sha256", secret).update(`${timestampSeconds}.${body}`).digest("hex");
+
+export function signWebhook(secrets: string | string[], body: string, timestampSeconds = Math.floor(Date.now() / 1000)): string {
+  const all = typeof secrets === "string" ? [secrets] : secrets;
+  return [`t=${timestampSeconds}`, ...all.map((secret) => `v1=${digest(secret, body, timestampSeconds)}`)].join(",");
 }
 
 export function verifyWebhook(
@@ -18,10 +23,13 @@ export function verifyWebhook(
   toleranceSeconds = defaultToleranceSeconds,
 ): boolean {
   if (!header) return false;
-  const parts = Object.fromEntries(header.split(",").map((p) => p.trim().split("=", 2) as [string, string]));
-  const timestamp = Number(parts.t);
-  if (!Number.isInteger(timestamp) || !parts.v1 || Math.abs(nowSeconds - timestamp) > toleranceSeconds) return false;
-  const expected = Buffer.from(signWebhook(secret, body, timestamp).split("v1=")[1]!, "hex");
-  const given = Buffer.from(parts.v1, "hex");
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  const parts = header.split(",").map((p) => p.trim().split("=", 2) as [string, string | undefined]);
+  const timestamp = Number(parts.find(([k]) => k === "t")?.[1]);
+  if (!Number.isInteger(timestamp) || Math.abs(nowSeconds - timestamp) > toleranceSeconds) return false;
+  const expected = Buffer.from(digest(secret, body, timestamp), "hex");
+  return parts.some(([k, v]) => {
+    if (k !== "v1" || !v) return false;
+    const given = Buffer.from(v, "hex");
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
 }

@@ -23,9 +23,14 @@ export interface BusinessReceiver {
 
 export async function startBusinessReceiver(options: {
   port: number;
-  secret: string;
+  /** The business system it stands for (log lines). */
+  name?: string;
+  /** Its webhook secret: a function is asked per event, so a rotation needs no restart. */
+  secret: string | (() => string);
   log: (line: string) => void;
 }): Promise<BusinessReceiver> {
+  const secret = () => (typeof options.secret === "string" ? options.secret : options.secret());
+  const label = `business receiver${options.name ? ` ${options.name}` : ""}`;
   let mode: ReceiverMode = "up";
   const receiver: BusinessReceiver = {
     url: "",
@@ -48,9 +53,9 @@ export async function startBusinessReceiver(options: {
       if (url.pathname !== "/events" || req.method !== "POST") return json(404, { message: "Not Found" });
       if (mode === "down") return json(503, { message: "receiver is down" });
       const signature = req.headers[signatureHeader];
-      if (!verifyWebhook(options.secret, body, Array.isArray(signature) ? signature[0] : signature)) {
+      if (!verifyWebhook(secret(), body, Array.isArray(signature) ? signature[0] : signature)) {
         receiver.rejected += 1;
-        options.log("business receiver: rejected an event with a bad signature");
+        options.log(`${label}: rejected an event with a bad signature`);
         return json(401, { message: "bad signature" });
       }
       const event = JSON.parse(body) as { id: string; type: string; data: unknown };
@@ -65,7 +70,7 @@ export async function startBusinessReceiver(options: {
           firstReceivedAt: new Date().toISOString(),
           data: event.data,
         });
-        options.log(`business receiver: ${event.type} ${event.id}`);
+        options.log(`${label}: ${event.type} ${event.id}`);
       }
       json(200, { received: true });
     }),

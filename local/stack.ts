@@ -2,7 +2,6 @@
 // serverless.yml, the Lambdas behind an emulated API Gateway / SQS event sources / schedules,
 // the Alipay gateway simulator and a sample business receiver. Used by `npm start` and the tests.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Server } from "node:http";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -11,6 +10,7 @@ import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { logger } from "../lib/observability.js";
 import { startAlipaySimulator, generateRsaKeyPair, type AlipaySimulator } from "../simulator/index.js";
 import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
+import { ensureWebhookSecret, registerLocalBusinessSystems, webhookSecretFile } from "./businessSystems.js";
 import { ensureBusinessCredentials, principalsByAccessKey, type BusinessCredentials } from "./businessCredentials.js";
 import { createDevAuth } from "./devAuth.js";
 import { freePort, localCredentials, startDynamoDb, startSqs, type Engine } from "./engines.js";
@@ -38,11 +38,14 @@ export interface StackOptions {
 export interface LocalStack {
   service: LocalService;
   resources: ResourceMap;
-  urls: { api: string; alipay: string; cashier: string; receiver: string; dynamodb: string; sqs: string };
+  urls: { api: string; alipay: string; cashier: string; receiver: string; receivers: Record<string, string>; dynamodb: string; sqs: string };
   /** The environment the functions run with (also set on process.env). */
   functionEnv: Record<string, string>;
   keysDir: string;
   simulator: AlipaySimulator;
+  /** One sample receiver per business system (`shop`, `membership`). */
+  receivers: Record<string, BusinessReceiver>;
+  /** The `shop` receiver. */
   receiver: BusinessReceiver;
   schedules: Record<string, Schedule>;
   /** The sample business systems' local AWS credentials (SigV4 for the aws_iam routes), by system id. */
@@ -56,10 +59,9 @@ export interface LocalKeys {
   appPublicKey: string;
   alipayPrivateKey: string;
   alipayPublicKey: string;
-  webhookSecret: string;
 }
 
-/** Throwaway keys for local runs: the app's and the simulated Alipay's RSA2 pairs, the webhook secret. */
+/** Throwaway keys for local runs: the app's and the simulated Alipay's RSA2 pairs. */
 export function ensureLocalKeys(dir: string): LocalKeys {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = (name: string) => join(dir, name);
@@ -70,7 +72,6 @@ export function ensureLocalKeys(dir: string): LocalKeys {
     writeFileSync(file("app-public.pem"), app.publicKey);
     writeFileSync(file("alipay-private.pem"), alipay.privateKeyPkcs8, { mode: 0o600 });
     writeFileSync(file("alipay-public.pem"), alipay.publicKey);
-    writeFileSync(file("webhook-secret.txt"), randomBytes(32).toString("hex"), { mode: 0o600 });
   }
   const read = (name: string) => readFileSync(file(name), "utf8").trim();
   return {
@@ -78,7 +79,6 @@ export function ensureLocalKeys(dir: string): LocalKeys {
     appPublicKey: read("app-public.pem"),
     alipayPrivateKey: read("alipay-private.pem"),
     alipayPublicKey: read("alipay-public.pem"),
-    webhookSecret: read("webhook-secret.txt"),
   };
 }
 
@@ -98,19 +98,22 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const keys = ensureLocalKeys(keysDir);
     const apiPort = options.ports?.api ?? (await freePort());
     const alipayPort = options.ports?.alipay ?? (await freePort());
-    const receiverPort = options.ports?.receiver ?? (await freePort());
+    const receiverPorts: Record<string, number> = {
+      shop: options.ports?.receiver ?? (await freePort()),
+      membership: options.ports?.receiver ? options.ports.receiver + 1 : await freePort(),
+    };
     const urls = {
       api: `http://127.0.0.1:${apiPort}`,
       alipay: `http://127.0.0.1:${alipayPort}`,
       cashier: `http://127.0.0.1:${alipayPort}/cashier`,
-      receiver: `http://127.0.0.1:${receiverPort}`,
+      receiver: `http://127.0.0.1:${receiverPorts.shop}`,
+      receivers: Object.fromEntries(Object.entries(receiverPorts).map(([id, port]) => [id, `http://127.0.0.1:${port}`])),
       dynamodb: dynamoDb.endpoint,
       sqs: sqsEngine.endpoint,
     };
     const localEnv: Record<string, string> = {
       LOCAL_API_URL: urls.api,
       LOCAL_ALIPAY_URL: urls.alipay,
-      LOCAL_RECEIVER_URL: urls.receiver,
       LOCAL_KEYS_DIR: keysDir,
       ...options.env,
     };
@@ -138,13 +141,25 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       log: (line) => log(`alipay-simulator: ${line}`),
     });
     stopping.push(() => simulator.close());
-    const receiver = await startBusinessReceiver({ port: receiverPort, secret: keys.webhookSecret, log });
-    stopping.push(() => closeServer(receiver.server));
+    const businessCredentials = ensureBusinessCredentials(keysDir, Object.keys(receiverPorts));
+    const receivers: Record<string, BusinessReceiver> = {};
+    for (const [businessId, port] of Object.entries(receiverPorts)) {
+      const secretFile = webhookSecretFile(keysDir, businessId);
+      ensureWebhookSecret(keysDir, businessId);
+      // The secret is read per event, so a rotation (ops CLI) is followed without a restart.
+      receivers[businessId] = await startBusinessReceiver({ port, name: businessId, secret: () => readFileSync(secretFile, "utf8").trim(), log });
+      stopping.push(() => closeServer(receivers[businessId]!.server));
+    }
+    await registerLocalBusinessSystems({
+      keysDir,
+      credentials: businessCredentials,
+      webhookUrls: Object.fromEntries(Object.entries(urls.receivers).map(([id, url]) => [id, `${url}/events`])),
+      paymentExpirySeconds: Number(options.env?.LOCAL_PAYMENT_EXPIRY_SECONDS ?? 1800),
+    });
 
     const lambdas = service.functions.map((definition) => new LocalLambda(definition));
     const authorizer = Object.values(service.jwtAuthorizers)[0];
     const auth = await createDevAuth(authorizer?.issuerUrl ?? `${urls.api}/_dev`, authorizer?.audience ?? ["local"]);
-    const businessCredentials = ensureBusinessCredentials(keysDir);
     const iam = { region: service.region, principals: principalsByAccessKey(businessCredentials) };
     const api = await startHttpApi({ port: apiPort, routes: routesOf(lambdas), auth, iam, log });
     stopping.push(() => closeServer(api));
@@ -192,7 +207,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       functionEnv,
       keysDir,
       simulator,
-      receiver,
+      receivers,
+      receiver: receivers.shop!,
       schedules,
       businessCredentials,
       issueToken: (subject, expiresInSeconds) => auth.issue(subject, expiresInSeconds),

@@ -21,18 +21,24 @@ const stack = await startStack({
 const { urls } = stack;
 // For tools that work against the running stack (the ops CLI's --local): where everything is.
 const stackFile = join(projectRoot, ".local", "stack.json");
-writeFileSync(stackFile, JSON.stringify({ urls, functionEnv: stack.functionEnv, resources: stack.resources }, null, 2));
+writeFileSync(stackFile, JSON.stringify({ urls, keysDir: stack.keysDir, functionEnv: stack.functionEnv, resources: stack.resources }, null, 2));
 console.log(`
   Alipay payment backend, local stack (stage "local"), up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s
 
-  HTTP API (API Gateway + Lambda)   ${urls.api}
-    POST ${urls.api}/orders              (Authorization: Bearer <token>, Idempotency-Key)
-    GET  ${urls.api}/orders/{orderId}
-    POST ${urls.api}/alipay/notify       (Alipay's notify URL)
-    dev token:  curl '${urls.api}/_dev/token?sub=alice'
+  HTTP API (API Gateway + Lambda)   ${urls.api}         (contract: ${urls.api}/openapi.json)
+    business API (AWS IAM, SigV4; npm run business -- --help)
+      POST ${urls.api}/v1/payments                          (Idempotency-Key)
+      GET  ${urls.api}/v1/payments/{paymentId}   GET ${urls.api}/v1/payments?businessOrderId=...
+      POST ${urls.api}/v1/payments/{paymentId}/cancel
+    app API (Authorization: Bearer <JWT>)
+      POST ${urls.api}/v1/app/payments/{paymentId}/order-string
+      GET  ${urls.api}/v1/app/payments/{paymentId}
+      dev token:  curl '${urls.api}/_dev/token?sub=alice'
+    POST ${urls.api}/alipay/notify                          (Alipay's notify URL)
   Alipay gateway simulator          ${urls.alipay}/gateway.do
     cashier page                    ${urls.cashier}
-  Business receiver (sample)        ${urls.receiver}/events   (received: ${urls.receiver}/_receiver/events)
+  Business receivers (samples)      ${Object.entries(urls.receivers).map(([id, url]) => `${id} ${url}/events`).join("   ")}
+                                    (what each received: <url>/_receiver/events)
   DynamoDB Local                    ${urls.dynamodb}   table ${stack.functionEnv.TABLE_NAME}
   SQS (fauxqs)                      ${urls.sqs}
   Keys (throwaway, generated)       ${stack.keysDir}

@@ -3,7 +3,7 @@
 // the declarations into docs/openapi.json.
 import { z } from "zod";
 import type { ErrorCode } from "./errors.js";
-import { AlipayText, AmountFen, Identifier, IdempotencyKey } from "./schemas.js";
+import { AlipayText, AmountFen, IdempotencyKey, Identifier } from "./schemas.js";
 
 export type Security = "appJwt" | "businessIam" | "none";
 
@@ -19,6 +19,7 @@ export interface Operation {
   request: {
     headers?: z.ZodObject;
     pathParameters?: z.ZodObject;
+    query?: z.ZodObject;
     body?: z.ZodType;
     /** A body that is not JSON (Alipay's form posts): documented, parsed by the handler. */
     rawBody?: { contentType: string; description: string };
@@ -32,72 +33,175 @@ const requestShapeErrors: ErrorCode[] = [
   "body_missing", "body_too_large", "body_not_json", "body_not_object", "unknown_field", "field_invalid",
 ];
 
-export const OrderView = z
-  .object({
-    orderId: z.string().meta({ description: "Our id of the attempt, Alipay's out_trade_no." }),
-    merchantOrderId: z.string(),
-    status: z.enum(["PENDING", "PAID", "CLOSED"]),
-    amount: AmountFen,
-    amountYuan: z.string().regex(/^\d+\.\d{2}$/).meta({ example: "12.34" }),
-    currency: z.literal("CNY"),
-    subject: z.string(),
-    createdAt: z.iso.datetime(),
-    expiresAt: z.iso.datetime(),
-    orderString: z.string().optional().meta({ description: "Signed App Pay order string for the Alipay SDK; only while payable." }),
-    paidAt: z.iso.datetime().optional(),
-    closedAt: z.iso.datetime().optional(),
-  })
-  .strict()
-  .meta({ id: "Order" });
-
-export const CreateOrderBody = z
-  .strictObject({
-    merchantOrderId: Identifier("merchantOrderId"),
-    amount: AmountFen,
-    subject: AlipayText("subject", 256),
-    body: AlipayText("body", 128).optional(),
-  })
-  .meta({ id: "CreateOrderRequest" });
-export type CreateOrderInput = z.infer<typeof CreateOrderBody>;
-
 const replayedHeader = z.object({
   "idempotent-replayed": z.literal("true").optional().meta({ description: "Present when this answer replays an earlier one." }),
 });
 
+const Iso = z.iso.datetime();
+const Yuan = z.string().regex(/^\d+\.\d{2}$/).meta({ example: "12.34", description: "The amount in yuan, as Alipay shows it." });
+const PaymentStatus = z.enum(["OPEN", "PAID", "CANCELED", "EXPIRED"]).meta({
+  description: "OPEN until paid, canceled by its business system, or expired. PAID, CANCELED and EXPIRED are final.",
+});
+
+export const Metadata = z
+  .record(z.string().max(40), z.string().max(500), { error: "metadata must be an object of string values." })
+  .refine((m) => Object.keys(m).length <= 20, { error: "metadata holds at most 20 keys." })
+  .meta({ description: "Up to 20 string values for the business system's own use; returned as given." });
+
+export const CreatePaymentBody = z
+  .strictObject({
+    businessOrderId: Identifier("businessOrderId").meta({ description: "The business system's order id: one payment per business order." }),
+    amount: AmountFen,
+    subject: AlipayText("subject", 256),
+    body: AlipayText("body", 128).optional(),
+    userId: z.string({ error: "userId must be the app user's id." }).regex(/^[\x21-\x7e]{1,128}$/, { error: "userId must be 1 to 128 printable ASCII characters." })
+      .meta({ description: "The app user who pays: the subject of their JWT. Only they can get the order string." }),
+    expiresInSeconds: z.int({ error: "expiresInSeconds must be an integer." }).min(120).max(15 * 24 * 3600).optional()
+      .meta({ description: "How long the payment stays payable (default: the business system's setting)." }),
+    metadata: Metadata.optional(),
+  })
+  .meta({ id: "CreatePaymentRequest" });
+
+const AttemptView = z
+  .strictObject({
+    attemptNo: z.int().min(1),
+    outTradeNo: z.string().meta({ description: "Alipay's out_trade_no of this attempt." }),
+    status: z.enum(["PENDING", "PAID", "CLOSED"]),
+    createdAt: Iso,
+    expiresAt: Iso.meta({ description: "The order string's time_expire." }),
+    tradeNo: z.string().optional().meta({ description: "Alipay's trade_no, once paid." }),
+    closedAt: Iso.optional(),
+    closeReason: z.string().optional(),
+  })
+  .meta({ id: "Attempt" });
+
+export const BusinessPayment = z
+  .strictObject({
+    paymentId: z.string(),
+    businessOrderId: z.string(),
+    userId: z.string(),
+    status: PaymentStatus,
+    amount: AmountFen,
+    amountYuan: Yuan,
+    currency: z.literal("CNY"),
+    subject: z.string(),
+    body: z.string().optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    createdAt: Iso,
+    expiresAt: Iso,
+    tradeNo: z.string().optional(),
+    paidAt: Iso.optional(),
+    canceledAt: Iso.optional(),
+    expiredAt: Iso.optional(),
+    attempts: z.array(AttemptView).meta({ description: "Every Alipay attempt, oldest first; at most the last one is PENDING." }),
+  })
+  .meta({ id: "Payment" });
+
+export const AppPayment = z
+  .strictObject({
+    paymentId: z.string(),
+    status: PaymentStatus,
+    amount: AmountFen,
+    amountYuan: Yuan,
+    currency: z.literal("CNY"),
+    subject: z.string(),
+    expiresAt: Iso,
+    paidAt: Iso.optional(),
+  })
+  .meta({ id: "AppPayment" });
+
+export const OrderString = AppPayment.extend({
+  attemptNo: z.int().min(1),
+  outTradeNo: z.string(),
+  orderString: z.string().meta({ description: "The signed App Pay order string: hand it to the Alipay SDK as is." }),
+  orderStringExpiresAt: Iso,
+}).meta({ id: "OrderString" });
+
 export const operations = {
-  createOrder: {
-    operationId: "createOrder",
+  createPayment: {
+    operationId: "createPayment",
     method: "post",
-    path: "/orders",
-    summary: "Create a payment order and its App Pay order string",
-    tags: ["app"],
-    security: "appJwt",
+    path: "/v1/payments",
+    summary: "Create a payment (the business system sets the amount)",
+    description: "One payment per businessOrderId: another key for the same business order answers the existing payment (200), or 409 payment_conflict when amount, subject or user differ. Every key replays its first answer.",
+    tags: ["business"],
+    security: "businessIam",
     request: {
       headers: z.object({ "idempotency-key": IdempotencyKey }),
-      body: CreateOrderBody,
+      body: CreatePaymentBody,
     },
     responses: {
-      201: { description: "A new order (or a replay of the request that created it).", body: OrderView, headers: replayedHeader },
-      200: { description: "The business order's payable attempt.", body: OrderView },
+      201: { description: "A new payment (or a replay of the request that created it).", body: BusinessPayment, headers: replayedHeader },
+      200: { description: "The business order's existing payment.", body: BusinessPayment, headers: replayedHeader },
     },
     errors: [
-      ...requestShapeErrors, "idempotency_key_missing", "idempotency_key_invalid", "merchant_order_id_invalid", "amount_invalid",
-      "subject_invalid", "body_invalid", "unauthorized", "already_paid", "merchant_order_conflict", "previous_attempt_expiring",
-      "concurrent_update", "idempotency_key_reused", "internal_error",
+      ...requestShapeErrors, "idempotency_key_missing", "idempotency_key_invalid", "business_order_id_invalid", "amount_invalid",
+      "subject_invalid", "body_invalid", "user_id_invalid", "expires_in_seconds_invalid", "metadata_invalid", "forbidden",
+      "payment_conflict", "concurrent_update", "idempotency_key_reused", "internal_error",
     ],
   },
-  getOrder: {
-    operationId: "getOrder",
+  findPayment: {
+    operationId: "findPayment",
     method: "get",
-    path: "/orders/{orderId}",
-    summary: "Read an order (asks Alipay inline while it is pending)",
+    path: "/v1/payments",
+    summary: "Look a payment up by its business order",
+    tags: ["business"],
+    security: "businessIam",
+    request: { query: z.object({ businessOrderId: z.string().optional() }) },
+    responses: { 200: { description: "The payment.", body: BusinessPayment } },
+    errors: ["business_order_id_missing", "business_order_id_invalid", "forbidden", "payment_not_found", "internal_error"],
+  },
+  getPayment: {
+    operationId: "getPayment",
+    method: "get",
+    path: "/v1/payments/{paymentId}",
+    summary: "Read a payment: status, amounts, every Alipay attempt",
+    tags: ["business"],
+    security: "businessIam",
+    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    responses: { 200: { description: "The payment.", body: BusinessPayment } },
+    errors: ["forbidden", "payment_not_found", "internal_error"],
+  },
+  cancelPayment: {
+    operationId: "cancelPayment",
+    method: "post",
+    path: "/v1/payments/{paymentId}/cancel",
+    summary: "Cancel a payment: no further attempts; the payable one is closed at Alipay first",
+    description: "Answers 409 already_paid when the buyer paid before the cancel took effect. Canceling a canceled payment answers it again.",
+    tags: ["business"],
+    security: "businessIam",
+    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    responses: { 200: { description: "The canceled payment.", body: BusinessPayment } },
+    errors: ["forbidden", "payment_not_found", "already_paid", "payment_expired", "concurrent_update", "alipay_unavailable", "internal_error"],
+  },
+  getOrderString: {
+    operationId: "getOrderString",
+    method: "post",
+    path: "/v1/app/payments/{paymentId}/order-string",
+    summary: "Get the signed App Pay order string of a payment the user owes",
+    description: "Answers the payable attempt (200) or makes a new one (201) once the previous one can no longer be paid. Safe to repeat. No amount is ever sent by the app.",
     tags: ["app"],
     security: "appJwt",
-    request: {
-      pathParameters: z.object({ orderId: z.string().meta({ description: "Unknown ids and other users' orders answer 404." }) }),
+    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    responses: {
+      201: { description: "A new attempt's order string.", body: OrderString },
+      200: { description: "The payable attempt's order string.", body: OrderString },
     },
-    responses: { 200: { description: "The order.", body: OrderView } },
-    errors: ["unauthorized", "order_not_found", "internal_error"],
+    errors: [
+      "unauthorized", "payment_not_found", "already_paid", "payment_canceled", "payment_expired", "previous_attempt_expiring",
+      "too_many_attempts", "concurrent_update", "alipay_unavailable", "internal_error",
+    ],
+  },
+  getAppPayment: {
+    operationId: "getAppPayment",
+    method: "get",
+    path: "/v1/app/payments/{paymentId}",
+    summary: "Read a payment the user owes (asks Alipay inline while an attempt is pending)",
+    tags: ["app"],
+    security: "appJwt",
+    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    responses: { 200: { description: "The payment.", body: AppPayment } },
+    errors: ["unauthorized", "payment_not_found", "internal_error"],
   },
   alipayNotify: {
     operationId: "alipayNotify",

@@ -10,21 +10,34 @@ export const errorCatalogue = {
   field_invalid: { status: 400, description: "A field has the wrong type or shape (the message names it)." },
   idempotency_key_missing: { status: 400, description: "The Idempotency-Key header is required." },
   idempotency_key_invalid: { status: 400, description: "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces." },
-  merchant_order_id_invalid: { status: 400, description: "merchantOrderId must be 1 to 64 letters, digits, '_' or '-'." },
+  business_order_id_invalid: { status: 400, description: "businessOrderId must be 1 to 64 letters, digits, '_' or '-'." },
+  user_id_invalid: { status: 400, description: "userId must be 1 to 128 printable characters: the app user's id (the JWT subject)." },
+  expires_in_seconds_invalid: { status: 400, description: "expiresInSeconds must be an integer from 120 to 1,296,000 (15 days)." },
+  metadata_invalid: { status: 400, description: "metadata is at most 20 string values, keys up to 40 characters, values up to 500." },
+  business_order_id_missing: { status: 400, description: "Look a payment up with ?businessOrderId=..." },
   amount_invalid: { status: 400, description: "amount must be an integer number of fen within Alipay's bounds." },
   subject_invalid: { status: 400, description: "subject must be non-empty text without control characters, '/', '=' or '&'." },
   body_invalid: { status: 400, description: "body must be non-empty text without control characters, '/', '=' or '&'." },
   // Who is calling.
   unauthorized: { status: 401, description: "A valid bearer token is required." },
+  forbidden: { status: 403, description: "The caller is not a registered, active business system." },
   // State.
-  order_not_found: { status: 404, description: "No such order for this caller." },
-  already_paid: { status: 409, description: "The business order is already paid." },
-  merchant_order_conflict: { status: 409, description: "The business order has a pending payment with a different amount or subject." },
-  previous_attempt_expiring: { status: 409, description: "The previous attempt is expiring; retry in a minute." },
+  payment_not_found: { status: 404, description: "No such payment for this caller." },
+  already_paid: { status: 409, description: "The payment is paid." },
+  payment_canceled: { status: 409, description: "The payment was canceled by its business system." },
+  payment_expired: { status: 409, description: "The payment has expired (or expires within a minute)." },
+  payment_conflict: { status: 409, description: "The business order already has a payment with a different amount, subject or user." },
+  previous_attempt_expiring: { status: 409, description: "The previous order string is still payable for a few seconds; retry in a minute." },
+  too_many_attempts: { status: 409, description: "The payment has had too many attempts." },
   concurrent_update: { status: 409, description: "Another request is changing the same record; retry shortly." },
   idempotency_key_reused: { status: 422, description: "The Idempotency-Key was already used with a different request." },
+  // The client-priced /orders route, until it is removed.
+  merchant_order_id_invalid: { status: 400, description: "merchantOrderId must be 1 to 64 letters, digits, '_' or '-'." },
+  merchant_order_conflict: { status: 409, description: "The business order has a pending payment with a different amount or subject." },
+  order_not_found: { status: 404, description: "No such order for this caller." },
   // Ours.
   internal_error: { status: 500, description: "Something went wrong on our side; retry with the same Idempotency-Key." },
+  alipay_unavailable: { status: 503, description: "Alipay did not answer; retry shortly (the request is safe to repeat)." },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

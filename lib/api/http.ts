@@ -25,7 +25,8 @@ interface Issue {
   path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
   message: string;
   keys?: string[];
-  input?: unknown;
+  /** What zod expected, for invalid_type issues. */
+  expected?: string;
   params?: { errorCode?: ErrorCode };
 }
 
@@ -38,9 +39,10 @@ export function requestError(issues: readonly Issue[]): HttpError {
   if (issue.params?.errorCode) return new HttpError(issue.params.errorCode, issue.message);
   const [part, field] = (issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p));
   // The authorizer already refused requests without valid credentials; this guards misconfiguration.
-  if (part === "requestContext") return new HttpError("unauthorized");
+  if (part === "requestContext") return new HttpError(issue.path?.map(String).includes("iam") ? "forbidden" : "unauthorized");
   if (part === "body" && field === undefined) {
-    if (issue.code === "invalid_type" && issue.input === undefined) return new HttpError("body_missing");
+    // Before JSON parsing the body is a string: expecting one means there was none.
+    if (issue.code === "invalid_type" && issue.expected === "string") return new HttpError("body_missing");
     return new HttpError(issue.code === "unrecognized_keys" ? "unknown_field" : "body_not_object",
       issue.code === "unrecognized_keys" ? `Unknown field(s): ${(issue.keys ?? []).slice(0, 5).join(", ")}.` : undefined);
   }
@@ -48,7 +50,7 @@ export function requestError(issues: readonly Issue[]): HttpError {
     return new HttpError("unknown_field", `Unknown field(s): ${(issue.keys ?? []).slice(0, 5).join(", ")}.`);
   }
   if (part === "headers" && field === "idempotency-key") {
-    return new HttpError(issue.input === undefined ? "idempotency_key_missing" : "idempotency_key_invalid");
+    return new HttpError(issue.code === "invalid_type" ? "idempotency_key_missing" : "idempotency_key_invalid");
   }
   const code = field ? `${snakeCase(field)}_invalid` : "field_invalid";
   return code in errorCatalogue ? new HttpError(code as ErrorCode, issue.message) : new HttpError("field_invalid", `${field}: ${issue.message}`);
@@ -68,6 +70,10 @@ export function httpApi(): MiddlewareObj {
         request.response = errorResponse(error);
       } else if (error instanceof ParseError && Array.isArray(error.cause)) {
         request.response = errorResponse(requestError(error.cause as Issue[]));
+      } else if ((error as Error | undefined)?.name === "AlipayUnavailableError") {
+        // By name: importing the gateway here would put alipay-sdk into every API bundle.
+        logger.warn("Alipay unavailable", { error: String(error) });
+        request.response = errorResponse(new HttpError("alipay_unavailable"));
       } else {
         logger.error("request failed", { error: error as Error });
         request.response = errorResponse(new HttpError("internal_error"));

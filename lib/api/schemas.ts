@@ -69,6 +69,11 @@ export const JwtAuthorized = z.object({
   authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().min(1) }) }) }),
 });
 
+/** The API Gateway IAM authorizer's verified caller: a business system's role session. */
+export const IamAuthorized = z.object({
+  authorizer: z.object({ iam: z.object({ userArn: z.string().min(1) }) }),
+});
+
 export const ErrorBody = z
   .object({
     code: z.string().meta({ description: "Stable, machine-readable (see the error catalogue)." }),

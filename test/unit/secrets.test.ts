@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { alipay } from "../../lib/alipay/client.js";
-import { alipayKeys, resetConfig, secret, webhookSecret } from "../../lib/config.js";
+import { alipayKeys, resetConfig, secret } from "../../lib/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "secrets-test-"));
 const savedEnv = { ...process.env };
@@ -111,19 +111,18 @@ describe("file: secrets", () => {
     await expect(secret("plain-secret-value")).rejects.toThrow(/^a secret reference must be ssm:\/name or file:path$/);
   });
 
-  it("back the configured secrets (webhook secret, Alipay keys)", async () => {
+  it("back the configured secrets (a business system's webhook secret, Alipay keys)", async () => {
     writeFileSync(join(dir, "hook.txt"), "hook-1");
     writeFileSync(join(dir, "app.pem"), "app-1");
     writeFileSync(join(dir, "alipay.pem"), "alipay-1");
-    process.env.BUSINESS_WEBHOOK_SECRET = `file:${join(dir, "hook.txt")}`;
     process.env.ALIPAY_APP_PRIVATE_KEY = `file:${join(dir, "app.pem")}`;
     process.env.ALIPAY_PUBLIC_KEY = `file:${join(dir, "alipay.pem")}`;
-    expect(await webhookSecret()).toBe("hook-1");
+    expect(await secret(`file:${join(dir, "hook.txt")}`)).toBe("hook-1");
     expect(await alipayKeys()).toEqual({ appPrivateKey: "app-1", alipayPublicKey: "alipay-1" });
     writeFileSync(join(dir, "hook.txt"), "hook-2");
     writeFileSync(join(dir, "alipay.pem"), "alipay-2");
     later(1_100);
-    expect(await webhookSecret()).toBe("hook-2");
+    expect(await secret(`file:${join(dir, "hook.txt")}`)).toBe("hook-2");
     expect(await alipayKeys()).toEqual({ appPrivateKey: "app-1", alipayPublicKey: "alipay-2" });
   });
 });

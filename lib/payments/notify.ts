@@ -1,4 +1,4 @@
-// Alipay's asynchronous notification: verify, match to our order, apply at most once.
+// Alipay's asynchronous notification: verify, match to our payment's attempt, apply at most once.
 // Only a durable outcome is acknowledged with `success`; a forged or mismatched notification
 // changes nothing, is logged with its reason and counted.
 import { alipay } from "../alipay/client.js";
@@ -6,8 +6,9 @@ import { fromAlipayTime } from "../alipay/time.js";
 import { config } from "../config.js";
 import { yuanToFen } from "../money.js";
 import { count, logger } from "../observability.js";
-import { applyPayment } from "./payments.js";
-import { getOrder, markClosed } from "./repository.js";
+import { parseOutTradeNo } from "./model.js";
+import { closeAttempt, getPayment } from "./repository.js";
+import { applyPayment, settlementAfterClose } from "./settle.js";
 
 export type NotifyOutcome =
   | { kind: "applied" | "duplicate" | "refund_needed" | "closed" | "ignored"; detail?: string }
@@ -24,7 +25,6 @@ export type RejectReason =
   | "unknown_status";
 
 const maxNotifyBytes = 64 * 1024;
-const outTradeNoPattern = /^[A-Za-z0-9_]{1,64}$/;
 
 /** Parses the raw form body exactly once (Alipay's content type is malformed, so never trust it). */
 export function parseNotifyBody(raw: string): Record<string, string> | undefined {
@@ -52,12 +52,13 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   const settings = await config();
   if (params.app_id !== settings.alipay.appId) return reject("app_id_mismatch", params);
   if (params.seller_id !== settings.alipay.sellerId) return reject("seller_id_mismatch", params);
-  const outTradeNo = params.out_trade_no ?? "";
-  const order = outTradeNoPattern.test(outTradeNo) ? await getOrder(outTradeNo) : undefined;
-  if (!order) return reject("unknown_order", params);
-  if (yuanToFen(params.total_amount) !== order.amountFen) return reject("amount_mismatch", params);
+  const ours = parseOutTradeNo(params.out_trade_no);
+  const payment = ours ? await getPayment(ours.paymentId) : undefined;
+  const attempt = ours && payment?.attempts[ours.attemptNo - 1];
+  if (!payment || !attempt) return reject("unknown_order", params);
+  if (yuanToFen(params.total_amount) !== payment.amountFen) return reject("amount_mismatch", params);
 
-  const context = { orderId: order.orderId, notifyId: params.notify_id, tradeStatus: params.trade_status };
+  const context = { paymentId: payment.paymentId, attemptNo: attempt.attemptNo, notifyId: params.notify_id, tradeStatus: params.trade_status };
   switch (params.trade_status) {
     case "TRADE_SUCCESS":
     case "TRADE_FINISHED": {
@@ -67,9 +68,9 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
         return { kind: "ignored", detail: "refund" };
       }
       if (!params.trade_no) return reject("malformed", params);
-      const outcome = await applyPayment(order, {
+      const outcome = await applyPayment(payment, attempt.attemptNo, {
         tradeNo: params.trade_no,
-        totalFen: order.amountFen,
+        totalFen: payment.amountFen,
         buyerId: params.buyer_id ?? params.buyer_open_id,
         paidAt: fromAlipayTime(params.gmt_payment) ?? now,
         via: "notify",
@@ -79,11 +80,13 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
     }
     case "TRADE_CLOSED": {
       // For App Pay: unpaid and timed out (or fully refunded, which the refund capability handles).
-      if (order.status === "PENDING" && (await markClosed(order.orderId, "alipay_closed", now))) {
-        count("OrdersClosed", { name: "reason", value: "alipay_closed" });
-        return { kind: "closed" };
-      }
-      return { kind: "duplicate" };
+      if (attempt.status !== "PENDING") return { kind: "duplicate" };
+      const then = settlementAfterClose(payment, now, settings.closeMarginSeconds * 1000);
+      const written = await closeAttempt(payment.paymentId, attempt.attemptNo, "alipay_closed", then, now);
+      if (!written.ok) return { kind: "duplicate" };
+      count("AttemptsClosed", { name: "reason", value: "alipay_closed" });
+      if (then.status === "EXPIRED") count("PaymentsExpired");
+      return { kind: "closed" };
     }
     case "WAIT_BUYER_PAY":
       return { kind: "ignored", detail: "waiting" };

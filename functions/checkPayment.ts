@@ -5,17 +5,17 @@ import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { config } from "../lib/config.js";
 import { logger, metrics } from "../lib/observability.js";
-import { checkOrder, type CheckMessage } from "../lib/orders/check.js";
+import { type CheckMessage, checkPayment } from "../lib/payments/check.js";
 import { oneAtATime, withRetryBackoff } from "../lib/queue.js";
 
 async function checkRecord(record: SQSRecord): Promise<void> {
-  const { orderId } = JSON.parse(record.body) as CheckMessage;
-  logger.appendKeys({ orderId });
-  const outcome = await checkOrder(orderId);
-  logger.info("order checked", { orderId, outcome });
+  const { paymentId } = JSON.parse(record.body) as CheckMessage;
+  logger.appendKeys({ paymentId });
+  const outcome = await checkPayment(paymentId);
+  logger.info("payment checked", { paymentId, outcome });
 }
 
-async function checkOrderHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+async function checkPaymentHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const { checkQueueUrl, retryBaseSeconds } = await config();
   // A processor per invocation: it holds the batch's state, and the local stack runs several
   // invocations of one module at once.
@@ -23,6 +23,6 @@ async function checkOrderHandler(event: SQSEvent, context: Context): Promise<SQS
   return processPartialResponse(event, withRetryBackoff({ queueUrl: checkQueueUrl, retryBaseSeconds }, checkRecord), processor, { context, ...oneAtATime });
 }
 
-export const handler = middy(checkOrderHandler)
+export const handler = middy(checkPaymentHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()));

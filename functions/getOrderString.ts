@@ -7,19 +7,20 @@ import { operations } from "../lib/api/contract.js";
 import { httpApi, json } from "../lib/api/http.js";
 import { JwtAuthorized } from "../lib/api/schemas.js";
 import { logger, metrics } from "../lib/observability.js";
-import { readOrder } from "../lib/orders/status.js";
+import { orderStringFor } from "../lib/payments/attempts.js";
 
-const GetOrderEvent = z.object({
-  pathParameters: operations.getOrder.request.pathParameters,
+const GetOrderStringEvent = z.object({
+  pathParameters: operations.getOrderString.request.pathParameters,
   requestContext: JwtAuthorized,
 });
 
-async function getOrderHandler(event: z.infer<typeof GetOrderEvent>) {
-  return json(200, await readOrder(event.requestContext.authorizer.jwt.claims.sub, event.pathParameters.orderId));
+async function getOrderStringHandler(event: z.infer<typeof GetOrderStringEvent>) {
+  const { statusCode, view } = await orderStringFor(event.requestContext.authorizer.jwt.claims.sub, event.pathParameters.paymentId);
+  return json(statusCode, view);
 }
 
-export const handler = middy(getOrderHandler)
+export const handler = middy(getOrderStringHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(httpApi())
-  .use(parser({ schema: GetOrderEvent }));
+  .use(parser({ schema: GetOrderStringEvent }));

@@ -1,0 +1,28 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { parser } from "@aws-lambda-powertools/parser/middleware";
+import middy from "@middy/core";
+import { z } from "zod";
+import { operations } from "../lib/api/contract.js";
+import { httpApi, json } from "../lib/api/http.js";
+import { IamAuthorized } from "../lib/api/schemas.js";
+import { callerBusiness } from "../lib/business/caller.js";
+import { logger, metrics } from "../lib/observability.js";
+import { cancelPayment } from "../lib/payments/cancel.js";
+import { businessPaymentView } from "../lib/payments/model.js";
+
+const CancelPaymentEvent = z.object({
+  pathParameters: operations.cancelPayment.request.pathParameters,
+  requestContext: IamAuthorized,
+});
+
+async function cancelPaymentHandler(event: z.infer<typeof CancelPaymentEvent>) {
+  const business = await callerBusiness(event.requestContext.authorizer.iam.userArn);
+  return json(200, businessPaymentView(await cancelPayment(business.businessId, event.pathParameters.paymentId)));
+}
+
+export const handler = middy(cancelPaymentHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()))
+  .use(httpApi())
+  .use(parser({ schema: CancelPaymentEvent }));

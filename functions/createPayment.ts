@@ -1,0 +1,30 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { parser } from "@aws-lambda-powertools/parser/middleware";
+import middy from "@middy/core";
+import { z } from "zod";
+import { operations } from "../lib/api/contract.js";
+import { httpApi, json } from "../lib/api/http.js";
+import { apiEvent, IamAuthorized, JsonBody } from "../lib/api/schemas.js";
+import { callerBusiness } from "../lib/business/caller.js";
+import { logger, metrics } from "../lib/observability.js";
+import { createPayment } from "../lib/payments/create.js";
+
+const { request } = operations.createPayment;
+const CreatePaymentEvent = apiEvent(z.object({
+  headers: request.headers,
+  body: JsonBody(request.body),
+  requestContext: IamAuthorized,
+}));
+
+async function createPaymentHandler(event: z.infer<typeof CreatePaymentEvent>) {
+  const business = await callerBusiness(event.requestContext.authorizer.iam.userArn);
+  const answer = await createPayment(business, event.headers["idempotency-key"], event.body);
+  return json(answer.statusCode, answer.body, answer.replayed ? { "idempotent-replayed": "true" } : {});
+}
+
+export const handler = middy(createPaymentHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()))
+  .use(httpApi())
+  .use(parser({ schema: CreatePaymentEvent }));

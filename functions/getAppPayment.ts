@@ -1,0 +1,26 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { parser } from "@aws-lambda-powertools/parser/middleware";
+import middy from "@middy/core";
+import { z } from "zod";
+import { operations } from "../lib/api/contract.js";
+import { httpApi, json } from "../lib/api/http.js";
+import { JwtAuthorized } from "../lib/api/schemas.js";
+import { logger, metrics } from "../lib/observability.js";
+import { appPaymentView } from "../lib/payments/model.js";
+import { readPaymentForApp } from "../lib/payments/read.js";
+
+const GetAppPaymentEvent = z.object({
+  pathParameters: operations.getAppPayment.request.pathParameters,
+  requestContext: JwtAuthorized,
+});
+
+async function getAppPaymentHandler(event: z.infer<typeof GetAppPaymentEvent>) {
+  return json(200, appPaymentView(await readPaymentForApp(event.requestContext.authorizer.jwt.claims.sub, event.pathParameters.paymentId)));
+}
+
+export const handler = middy(getAppPaymentHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()))
+  .use(httpApi())
+  .use(parser({ schema: GetAppPaymentEvent }));

@@ -1,0 +1,34 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { parser } from "@aws-lambda-powertools/parser/middleware";
+import middy from "@middy/core";
+import { z } from "zod";
+import { HttpError } from "../lib/api/errors.js";
+import { httpApi, json } from "../lib/api/http.js";
+import { IamAuthorized, Identifier } from "../lib/api/schemas.js";
+import { callerBusiness } from "../lib/business/caller.js";
+import { logger, metrics } from "../lib/observability.js";
+import { businessPaymentView } from "../lib/payments/model.js";
+import { findBusinessPayment, readBusinessPayment } from "../lib/payments/read.js";
+
+// Two routes: GET /v1/payments/{paymentId} and GET /v1/payments?businessOrderId=...
+const GetPaymentEvent = z.object({
+  pathParameters: z.object({ paymentId: z.string() }).optional(),
+  queryStringParameters: z.object({ businessOrderId: Identifier("businessOrderId").optional() }).optional(),
+  requestContext: IamAuthorized,
+});
+
+async function getPaymentHandler(event: z.infer<typeof GetPaymentEvent>) {
+  const business = await callerBusiness(event.requestContext.authorizer.iam.userArn);
+  const paymentId = event.pathParameters?.paymentId;
+  const businessOrderId = event.queryStringParameters?.businessOrderId;
+  if (paymentId !== undefined) return json(200, businessPaymentView(await readBusinessPayment(business.businessId, paymentId)));
+  if (businessOrderId === undefined) throw new HttpError("business_order_id_missing");
+  return json(200, businessPaymentView(await findBusinessPayment(business.businessId, businessOrderId)));
+}
+
+export const handler = middy(getPaymentHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics()))
+  .use(httpApi())
+  .use(parser({ schema: GetPaymentEvent }));

@@ -1,0 +1,44 @@
+// The sample business systems of the local stack (`shop` and `membership`): each gets its own
+// receiver, its own webhook secret (a file in the keys dir, the local stand-in for SSM) and its
+// callers' role from business-credentials.json, registered the way ops register real ones.
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type BusinessSystem, businessKey, putBusinessSystem } from "../lib/business/registry.js";
+import type { BusinessCredentials } from "./businessCredentials.js";
+
+export const webhookSecretFile = (keysDir: string, businessId: string) => join(keysDir, `webhook-${businessId}.txt`);
+
+/** The system's webhook secret file, created on first use. */
+export function ensureWebhookSecret(keysDir: string, businessId: string): string {
+  const file = webhookSecretFile(keysDir, businessId);
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600 });
+  return readFileSync(file, "utf8").trim();
+}
+
+export async function registerLocalBusinessSystems(options: {
+  keysDir: string;
+  credentials: BusinessCredentials;
+  webhookUrls: Record<string, string>;
+  paymentExpirySeconds: number;
+}): Promise<BusinessSystem[]> {
+  const now = Date.now();
+  const systems = Object.entries(options.webhookUrls).map(([businessId, webhookUrl]): BusinessSystem => {
+    const credential = options.credentials[businessId];
+    if (!credential) throw new Error(`no local credentials for business system ${businessId}`);
+    ensureWebhookSecret(options.keysDir, businessId);
+    return {
+      ...businessKey(businessId),
+      businessId,
+      principals: [credential.roleArn],
+      webhookUrl,
+      webhookSecretRef: `file:${webhookSecretFile(options.keysDir, businessId)}`,
+      paymentExpirySeconds: options.paymentExpirySeconds,
+      status: "ACTIVE",
+      createdAt: now,
+      updatedAt: now,
+    };
+  });
+  for (const system of systems) await putBusinessSystem(system);
+  return systems;
+}
