@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
+import { type BusinessClient, createBusinessClient } from "../../client/businessClient.js";
 import { startStack, type LocalStack, type StackOptions } from "../../local/stack.js";
+import { checkResponse } from "./openapiCheck.js";
 
 export interface TestStack {
   stack: LocalStack;
@@ -12,7 +14,24 @@ export interface TestStack {
   api(path: string, init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<ApiResponse>;
   sim<T = any>(path: string, body?: unknown): Promise<{ status: number; body: T }>;
   token(user: string): Promise<string>;
-  createOrder(user: string, input: Record<string, unknown>, key?: string): Promise<ApiResponse>;
+  /** The business API client of a sample business system (`shop`, `membership`), responses checked against the contract. */
+  business(system?: string): BusinessClient;
+  /** A payment created by `system` for `user` (defaults for what is not given). */
+  createPayment(input: Partial<PaymentInput> & { userId: string }, options?: { system?: string; key?: string }): Promise<ApiResponse>;
+  /** The app's order-string request for a payment, as `user`. */
+  orderString(user: string, paymentId: string): Promise<ApiResponse>;
+  /** A new payment and its first order string: the two-sided start of every payment. */
+  openPayment(user: string, amount?: number, options?: { system?: string; subject?: string }): Promise<{ payment: any; attempt: any }>;
+}
+
+export interface PaymentInput {
+  businessOrderId: string;
+  amount: number;
+  subject: string;
+  body?: string;
+  userId: string;
+  expiresInSeconds?: number;
+  metadata?: Record<string, string>;
 }
 
 export interface ApiResponse {
@@ -54,12 +73,14 @@ export function useStack(options: StackOptions = {}): TestStack {
     const headers: Record<string, string> = { ...init.headers };
     if (init.token) headers.authorization = `Bearer ${init.token}`;
     if (init.body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
+    const method = init.method ?? (init.body === undefined ? "GET" : "POST");
     const response = await fetch(`${harness.stack.urls.api}${path}`, {
-      method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+      method,
       headers,
       body: init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body),
     });
     const text = await response.text();
+    checkResponse(method, path, response.status, response.headers, text); // every answer against docs/openapi.json
     let body: unknown = text;
     try {
       body = JSON.parse(text);
@@ -82,8 +103,45 @@ export function useStack(options: StackOptions = {}): TestStack {
     return tokens.get(user)!;
   };
   let keyCounter = 0;
-  harness.createOrder = async (user, input, key = `key-${Date.now()}-${(keyCounter += 1)}`) =>
-    harness.api("/orders", { token: await harness.token(user), body: input, headers: { "idempotency-key": key } });
+  const clients = new Map<string, BusinessClient>();
+  const checkedFetch: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const text = await response.text();
+    const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+    checkResponse(init?.method ?? "GET", `${url.pathname}${url.search}`, response.status, response.headers, text);
+    return new Response(text, { status: response.status, headers: response.headers });
+  };
+  harness.business = (system = "shop") => {
+    if (!clients.has(system)) {
+      const credential = harness.stack.businessCredentials[system];
+      if (!credential) throw new Error(`no business system ${system}`);
+      clients.set(system, createBusinessClient({
+        baseUrl: harness.stack.urls.api,
+        region: harness.stack.service.region,
+        credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
+        fetch: checkedFetch,
+      }));
+    }
+    return clients.get(system)!;
+  };
+  harness.createPayment = async (input, { system = "shop", key = `key-${Date.now()}-${(keyCounter += 1)}` } = {}) => {
+    const response = await harness.business(system).createPayment({
+      businessOrderId: businessOrderId(system),
+      amount: 1234,
+      subject: "Coffee beans",
+      ...input,
+    }, key);
+    return { status: response.status, body: response.body, headers: new Headers(response.headers as Record<string, string>) };
+  };
+  harness.orderString = async (user, paymentId) =>
+    harness.api(`/v1/app/payments/${paymentId}/order-string`, { method: "POST", token: await harness.token(user) });
+  harness.openPayment = async (user, amount = 1234, { system = "shop", subject = "Coffee beans" } = {}) => {
+    const created = await harness.createPayment({ userId: user, amount, subject }, { system });
+    if (created.status !== 201) throw new Error(`create payment answered ${created.status}: ${JSON.stringify(created.body)}`);
+    const attempt = await harness.orderString(user, created.body.paymentId);
+    if (attempt.status !== 201) throw new Error(`order string answered ${attempt.status}: ${JSON.stringify(attempt.body)}`);
+    return { payment: created.body, attempt: attempt.body };
+  };
   return harness;
 }
 
@@ -100,7 +158,7 @@ export async function waitFor<T>(
   }
 }
 
-let merchantCounter = 0;
-export function merchantOrderId(prefix = "mo"): string {
-  return `${prefix}-${Date.now().toString(36)}-${(merchantCounter += 1)}`;
+let businessOrderCounter = 0;
+export function businessOrderId(prefix = "bo"): string {
+  return `${prefix}-${Date.now().toString(36)}-${(businessOrderCounter += 1)}`;
 }
