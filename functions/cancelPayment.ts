@@ -2,9 +2,9 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy from "@middy/core";
-import { z } from "zod";
-import { operations } from "../lib/api/contract.js";
+import * as z from "zod/mini";
 import { httpApi, json } from "../lib/api/http.js";
+import { PaymentPath } from "../lib/api/requests.js";
 import { IamAuthorized } from "../lib/api/schemas.js";
 import { callerBusiness } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
@@ -12,7 +12,7 @@ import { cancelPayment } from "../lib/payments/cancel.js";
 import { businessPaymentView } from "../lib/payments/model.js";
 
 const CancelPaymentEvent = z.object({
-  pathParameters: operations.cancelPayment.request.pathParameters,
+  pathParameters: PaymentPath,
   requestContext: IamAuthorized,
 });
 

@@ -2,18 +2,17 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy from "@middy/core";
-import { z } from "zod";
-import { operations } from "../lib/api/contract.js";
+import * as z from "zod/mini";
 import { httpApi, json } from "../lib/api/http.js";
+import { CreatePaymentBody, CreatePaymentHeaders } from "../lib/api/requests.js";
 import { apiEvent, IamAuthorized, JsonBody } from "../lib/api/schemas.js";
 import { callerBusiness } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
 import { createPayment } from "../lib/payments/create.js";
 
-const { request } = operations.createPayment;
 const CreatePaymentEvent = apiEvent(z.object({
-  headers: request.headers,
-  body: JsonBody(request.body),
+  headers: CreatePaymentHeaders,
+  body: JsonBody(CreatePaymentBody),
   requestContext: IamAuthorized,
 }));
 

@@ -2,16 +2,16 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy from "@middy/core";
-import { z } from "zod";
-import { operations } from "../lib/api/contract.js";
+import * as z from "zod/mini";
 import { httpApi, json } from "../lib/api/http.js";
+import { PaymentPath } from "../lib/api/requests.js";
 import { JwtAuthorized } from "../lib/api/schemas.js";
 import { logger, metrics } from "../lib/observability.js";
 import { appPaymentView } from "../lib/payments/model.js";
 import { readPaymentForApp } from "../lib/payments/read.js";
 
 const GetAppPaymentEvent = z.object({
-  pathParameters: operations.getAppPayment.request.pathParameters,
+  pathParameters: PaymentPath,
   requestContext: JwtAuthorized,
 });
 

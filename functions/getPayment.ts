@@ -2,10 +2,11 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy from "@middy/core";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { HttpError } from "../lib/api/errors.js";
 import { httpApi, json } from "../lib/api/http.js";
-import { IamAuthorized, Identifier } from "../lib/api/schemas.js";
+import { FindPaymentQuery, PaymentPath } from "../lib/api/requests.js";
+import { IamAuthorized } from "../lib/api/schemas.js";
 import { callerBusiness } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
 import { businessPaymentView } from "../lib/payments/model.js";
@@ -13,8 +14,8 @@ import { findBusinessPayment, readBusinessPayment } from "../lib/payments/read.j
 
 // Two routes: GET /v1/payments/{paymentId} and GET /v1/payments?businessOrderId=...
 const GetPaymentEvent = z.object({
-  pathParameters: z.object({ paymentId: z.string() }).optional(),
-  queryStringParameters: z.object({ businessOrderId: Identifier("businessOrderId").optional() }).optional(),
+  pathParameters: z.optional(PaymentPath),
+  queryStringParameters: z.optional(FindPaymentQuery),
   requestContext: IamAuthorized,
 });
 

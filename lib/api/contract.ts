@@ -1,9 +1,10 @@
-// The HTTP API contract, declared once: each operation's route, security, request parts and
-// answers. The handlers parse their events with these same parts, and scripts/openapi.ts turns
-// the declarations into docs/openapi.json.
-import { z } from "zod";
+// The HTTP API contract, declared once: each operation's route, security, request parts
+// (lib/api/requests.ts, which the handlers parse their events with) and answers.
+// scripts/openapi.ts turns the declarations into docs/openapi.json.
+import * as z from "zod/mini";
 import type { ErrorCode } from "./errors.js";
-import { AlipayText, AmountFen, IdempotencyKey, Identifier } from "./schemas.js";
+import { CreatePaymentBody, CreatePaymentHeaders, FindPaymentQuery, PaymentPath } from "./requests.js";
+import { AmountFen, doc } from "./schemas.js";
 
 export type Security = "appJwt" | "businessIam" | "none";
 
@@ -17,14 +18,14 @@ export interface Operation {
   tags: string[];
   security: Security;
   request: {
-    headers?: z.ZodObject;
-    pathParameters?: z.ZodObject;
-    query?: z.ZodObject;
-    body?: z.ZodType;
+    headers?: z.ZodMiniObject;
+    pathParameters?: z.ZodMiniObject;
+    query?: z.ZodMiniObject;
+    body?: z.ZodMiniType;
     /** A body that is not JSON (Alipay's form posts): documented, parsed by the handler. */
     rawBody?: { contentType: string; description: string };
   };
-  responses: Record<number, { description: string; body?: z.ZodType; contentType?: string; headers?: z.ZodObject }>;
+  responses: Record<number, { description: string; body?: z.ZodMiniType; contentType?: string; headers?: z.ZodMiniObject }>;
   /** Error codes the operation may answer (their statuses come from the catalogue). */
   errors: ErrorCode[];
 }
@@ -34,88 +35,66 @@ const requestShapeErrors: ErrorCode[] = [
 ];
 
 const replayedHeader = z.object({
-  "idempotent-replayed": z.literal("true").optional().meta({ description: "Present when this answer replays an earlier one." }),
+  "idempotent-replayed": z.optional(z.literal("true").check(doc({ description: "Present when this answer replays an earlier one." }))),
 });
 
 const Iso = z.iso.datetime();
-const Yuan = z.string().regex(/^\d+\.\d{2}$/).meta({ example: "12.34", description: "The amount in yuan, as Alipay shows it." });
-const PaymentStatus = z.enum(["OPEN", "PAID", "CANCELED", "EXPIRED"]).meta({
+const Yuan = z.string().check(z.regex(/^\d+\.\d{2}$/), doc({ example: "12.34", description: "The amount in yuan, as Alipay shows it." }));
+const PaymentStatus = z.enum(["OPEN", "PAID", "CANCELED", "EXPIRED"]).check(doc({
   description: "OPEN until paid, canceled by its business system, or expired. PAID, CANCELED and EXPIRED are final.",
-});
+}));
 
-export const Metadata = z
-  .record(z.string().max(40), z.string().max(500), { error: "metadata must be an object of string values." })
-  .refine((m) => Object.keys(m).length <= 20, { error: "metadata holds at most 20 keys." })
-  .meta({ description: "Up to 20 string values for the business system's own use; returned as given." });
+const AttemptView = z.strictObject({
+  attemptNo: z.int().check(z.minimum(1)),
+  outTradeNo: z.string().check(doc({ description: "Alipay's out_trade_no of this attempt." })),
+  status: z.enum(["PENDING", "PAID", "CLOSED"]),
+  createdAt: Iso,
+  expiresAt: z.iso.datetime().check(doc({ description: "The order string's time_expire." })),
+  tradeNo: z.optional(z.string().check(doc({ description: "Alipay's trade_no, once paid." }))),
+  closedAt: z.optional(Iso),
+  closeReason: z.optional(z.string()),
+}).check(doc({ id: "Attempt" }));
 
-export const CreatePaymentBody = z
-  .strictObject({
-    businessOrderId: Identifier("businessOrderId").meta({ description: "The business system's order id: one payment per business order." }),
-    amount: AmountFen,
-    subject: AlipayText("subject", 256),
-    body: AlipayText("body", 128).optional(),
-    userId: z.string({ error: "userId must be the app user's id." }).regex(/^[\x21-\x7e]{1,128}$/, { error: "userId must be 1 to 128 printable ASCII characters." })
-      .meta({ description: "The app user who pays: the subject of their JWT. Only they can get the order string." }),
-    expiresInSeconds: z.int({ error: "expiresInSeconds must be an integer." }).min(120).max(15 * 24 * 3600).optional()
-      .meta({ description: "How long the payment stays payable (default: the business system's setting)." }),
-    metadata: Metadata.optional(),
-  })
-  .meta({ id: "CreatePaymentRequest" });
+export const BusinessPayment = z.strictObject({
+  paymentId: z.string(),
+  businessOrderId: z.string(),
+  userId: z.string(),
+  status: PaymentStatus,
+  amount: AmountFen,
+  amountYuan: Yuan,
+  currency: z.literal("CNY"),
+  subject: z.string(),
+  body: z.optional(z.string()),
+  metadata: z.optional(z.record(z.string(), z.string())),
+  createdAt: Iso,
+  expiresAt: Iso,
+  tradeNo: z.optional(z.string()),
+  paidAt: z.optional(Iso),
+  canceledAt: z.optional(Iso),
+  expiredAt: z.optional(Iso),
+  attempts: z.array(AttemptView).check(doc({ description: "Every Alipay attempt, oldest first; at most the last one is PENDING." })),
+}).check(doc({ id: "Payment" }));
 
-const AttemptView = z
-  .strictObject({
-    attemptNo: z.int().min(1),
-    outTradeNo: z.string().meta({ description: "Alipay's out_trade_no of this attempt." }),
-    status: z.enum(["PENDING", "PAID", "CLOSED"]),
-    createdAt: Iso,
-    expiresAt: Iso.meta({ description: "The order string's time_expire." }),
-    tradeNo: z.string().optional().meta({ description: "Alipay's trade_no, once paid." }),
-    closedAt: Iso.optional(),
-    closeReason: z.string().optional(),
-  })
-  .meta({ id: "Attempt" });
+const appPaymentShape = {
+  paymentId: z.string(),
+  status: PaymentStatus,
+  amount: AmountFen,
+  amountYuan: Yuan,
+  currency: z.literal("CNY"),
+  subject: z.string(),
+  expiresAt: Iso,
+  paidAt: z.optional(Iso),
+};
 
-export const BusinessPayment = z
-  .strictObject({
-    paymentId: z.string(),
-    businessOrderId: z.string(),
-    userId: z.string(),
-    status: PaymentStatus,
-    amount: AmountFen,
-    amountYuan: Yuan,
-    currency: z.literal("CNY"),
-    subject: z.string(),
-    body: z.string().optional(),
-    metadata: z.record(z.string(), z.string()).optional(),
-    createdAt: Iso,
-    expiresAt: Iso,
-    tradeNo: z.string().optional(),
-    paidAt: Iso.optional(),
-    canceledAt: Iso.optional(),
-    expiredAt: Iso.optional(),
-    attempts: z.array(AttemptView).meta({ description: "Every Alipay attempt, oldest first; at most the last one is PENDING." }),
-  })
-  .meta({ id: "Payment" });
+export const AppPayment = z.strictObject(appPaymentShape).check(doc({ id: "AppPayment" }));
 
-export const AppPayment = z
-  .strictObject({
-    paymentId: z.string(),
-    status: PaymentStatus,
-    amount: AmountFen,
-    amountYuan: Yuan,
-    currency: z.literal("CNY"),
-    subject: z.string(),
-    expiresAt: Iso,
-    paidAt: Iso.optional(),
-  })
-  .meta({ id: "AppPayment" });
-
-export const OrderString = AppPayment.extend({
-  attemptNo: z.int().min(1),
+export const OrderString = z.strictObject({
+  ...appPaymentShape,
+  attemptNo: z.int().check(z.minimum(1)),
   outTradeNo: z.string(),
-  orderString: z.string().meta({ description: "The signed App Pay order string: hand it to the Alipay SDK as is." }),
+  orderString: z.string().check(doc({ description: "The signed App Pay order string: hand it to the Alipay SDK as is." })),
   orderStringExpiresAt: Iso,
-}).meta({ id: "OrderString" });
+}).check(doc({ id: "OrderString" }));
 
 export const operations = {
   createPayment: {
@@ -127,7 +106,7 @@ export const operations = {
     tags: ["business"],
     security: "businessIam",
     request: {
-      headers: z.object({ "idempotency-key": IdempotencyKey }),
+      headers: CreatePaymentHeaders,
       body: CreatePaymentBody,
     },
     responses: {
@@ -147,7 +126,7 @@ export const operations = {
     summary: "Look a payment up by its business order",
     tags: ["business"],
     security: "businessIam",
-    request: { query: z.object({ businessOrderId: z.string().optional() }) },
+    request: { query: FindPaymentQuery },
     responses: { 200: { description: "The payment.", body: BusinessPayment } },
     errors: ["business_order_id_missing", "business_order_id_invalid", "forbidden", "payment_not_found", "internal_error"],
   },
@@ -158,7 +137,7 @@ export const operations = {
     summary: "Read a payment: status, amounts, every Alipay attempt",
     tags: ["business"],
     security: "businessIam",
-    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The payment.", body: BusinessPayment } },
     errors: ["forbidden", "payment_not_found", "internal_error"],
   },
@@ -170,7 +149,7 @@ export const operations = {
     description: "Answers 409 already_paid when the buyer paid before the cancel took effect. Canceling a canceled payment answers it again.",
     tags: ["business"],
     security: "businessIam",
-    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The canceled payment.", body: BusinessPayment } },
     errors: ["forbidden", "payment_not_found", "already_paid", "payment_expired", "concurrent_update", "alipay_unavailable", "internal_error"],
   },
@@ -182,7 +161,7 @@ export const operations = {
     description: "Answers the payable attempt (200) or makes a new one (201) once the previous one can no longer be paid. Safe to repeat. No amount is ever sent by the app.",
     tags: ["app"],
     security: "appJwt",
-    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    request: { pathParameters: PaymentPath },
     responses: {
       201: { description: "A new attempt's order string.", body: OrderString },
       200: { description: "The payable attempt's order string.", body: OrderString },
@@ -199,7 +178,7 @@ export const operations = {
     summary: "Read a payment the user owes (asks Alipay inline while an attempt is pending)",
     tags: ["app"],
     security: "appJwt",
-    request: { pathParameters: z.object({ paymentId: z.string() }) },
+    request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The payment.", body: AppPayment } },
     errors: ["unauthorized", "payment_not_found", "internal_error"],
   },

@@ -1,0 +1,35 @@
+// The request parts of the HTTP API (headers, path, query, bodies): the handlers parse their
+// events with these, and lib/api/contract.ts declares the operations with them. Kept apart from
+// the response schemas so a handler's bundle carries only what it parses.
+import * as z from "zod/mini";
+import { AlipayText, AmountFen, doc, IdempotencyKey, Identifier } from "./schemas.js";
+
+export const CreatePaymentHeaders = z.object({ "idempotency-key": IdempotencyKey });
+
+export const PaymentPath = z.object({ paymentId: z.string() });
+
+export const FindPaymentQuery = z.object({ businessOrderId: z.optional(Identifier("businessOrderId")) });
+
+export const Metadata = z
+  .record(z.string().check(z.maxLength(40)), z.string().check(z.maxLength(500)), { error: "metadata must be an object of string values." })
+  .check(
+    z.refine((m) => Object.keys(m).length <= 20, { error: "metadata holds at most 20 keys." }),
+    doc({ description: "Up to 20 string values (keys up to 40 characters, values up to 500) for the business system's own use; returned as given." }),
+  );
+
+export const CreatePaymentBody = z.strictObject({
+  businessOrderId: Identifier("businessOrderId", "The business system's order id: one payment per business order."),
+  amount: AmountFen,
+  subject: AlipayText("subject", 256),
+  body: z.optional(AlipayText("body", 128)),
+  userId: z.string({ error: "userId must be the app user's id." }).check(
+    z.regex(/^[\x21-\x7e]{1,128}$/, { error: "userId must be 1 to 128 printable ASCII characters." }),
+    doc({ description: "The app user who pays: the subject of their JWT. Only they can get the order string." }),
+  ),
+  expiresInSeconds: z.optional(z.int({ error: "expiresInSeconds must be an integer." }).check(
+    z.minimum(120, { error: "expiresInSeconds must be at least 120." }),
+    z.maximum(15 * 24 * 3600, { error: "expiresInSeconds must be at most 1296000 (15 days)." }),
+    doc({ description: "How long the payment stays payable (default: the business system's setting)." }),
+  )),
+  metadata: z.optional(Metadata),
+}).check(doc({ id: "CreatePaymentRequest" }));
