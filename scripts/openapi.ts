@@ -1,11 +1,12 @@
 // Builds the OpenAPI 3.1 document of the HTTP API from the contract (lib/api/contract.ts) and
 // the error catalogue (lib/api/errors.ts), and writes it to docs/openapi.json (npm run openapi).
-// Everything is derived from `operations`: a new operation needs no change here.
+// Everything is derived from `operations`: a new operation needs no change here. Schemas are
+// zod/mini, turned into JSON Schema 2020-12 (OpenAPI 3.1's dialect) by zod itself; schemas with an
+// `id` become components.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from "@asteasolutions/zod-to-openapi";
-import type { z } from "zod";
+import * as z from "zod/mini";
 import { type Operation, operations } from "../lib/api/contract.js";
 import { type ErrorCode, errorCatalogue } from "../lib/api/errors.js";
 import { ErrorBody } from "../lib/api/schemas.js";
@@ -34,6 +35,52 @@ const securitySchemes = {
   },
 } as const;
 
+type Json = Record<string, unknown>;
+type ResponseConfig = { description: string; headers?: Json; content?: Record<string, { schema: Json }> };
+
+/** Components collected while converting: every schema with an `id`. */
+const components: Record<string, Json> = {};
+
+/** A zod schema as JSON Schema; named schemas become `#/components/schemas/<id>` references. */
+function jsonSchema(schema: z.ZodMiniType, io: "input" | "output"): Json {
+  const converted = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as Json;
+  // Refs point at components; zod's spelled-out date-time regex and the safe-integer bound say
+  // nothing `format: date-time` and `type: integer` do not already say.
+  const relink = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(relink);
+    if (!value || typeof value !== "object") return value;
+    const { pattern, maximum, ...rest } = value as Json;
+    const keep = {
+      ...rest,
+      ...(pattern !== undefined && rest.format !== "date-time" ? { pattern } : {}),
+      ...(maximum !== undefined && maximum !== Number.MAX_SAFE_INTEGER ? { maximum } : {}),
+    };
+    return Object.fromEntries(Object.entries(keep).map(([k, v]) =>
+      [k, k === "$ref" && typeof v === "string" ? v.replace("#/$defs/", "#/components/schemas/") : relink(v)]));
+  };
+  const { $schema: _dialect, $defs, ...root } = converted as Json & { $defs?: Record<string, Json> };
+  for (const [id, definition] of Object.entries($defs ?? {})) components[id] = relink(definition) as Json;
+  return relink(root) as Json;
+}
+
+/** The properties of an object schema, as OpenAPI parameters. */
+function parametersOf(object: z.ZodMiniObject | undefined, where: "header" | "path" | "query"): Json[] {
+  if (!object) return [];
+  return Object.entries(object._zod.def.shape).map(([name, property]) => {
+    const { description, ...schema } = jsonSchema(property as z.ZodMiniType, "input");
+    const optional = (property as z.ZodMiniType)._zod.optin === "optional";
+    return { name, in: where, required: where === "path" || !optional, ...(description ? { description } : {}), schema };
+  });
+}
+
+/** Response headers declared by an object schema. */
+function headersOf(object: z.ZodMiniObject): Json {
+  return Object.fromEntries(Object.entries(object._zod.def.shape).map(([name, property]) => {
+    const { description, ...schema } = jsonSchema(property as z.ZodMiniType, "output");
+    return [name, { ...(description ? { description } : {}), schema }];
+  }));
+}
+
 function errorCatalogueTable(): string {
   const rows = Object.entries(errorCatalogue).map(([code, { status, description }]) => `| \`${code}\` | ${status} | ${description} |`);
   return ["| code | status | meaning |", "| --- | --- | --- |", ...rows].join("\n");
@@ -61,8 +108,8 @@ function responsesOf(operation: Operation): Record<string, ResponseConfig> {
   for (const [status, response] of Object.entries(operation.responses)) {
     responses[status] = {
       description: response.description,
-      ...(response.headers ? { headers: response.headers } : {}),
-      ...(response.body ? { content: { [response.contentType ?? "application/json"]: { schema: response.body } } } : {}),
+      ...(response.headers ? { headers: headersOf(response.headers) } : {}),
+      ...(response.body ? { content: { [response.contentType ?? "application/json"]: { schema: jsonSchema(response.body, "output") } } } : {}),
     };
   }
   const byStatus = new Map<number, ErrorCode[]>();
@@ -79,12 +126,11 @@ function responsesOf(operation: Operation): Record<string, ResponseConfig> {
     const own = responses[gateway.status];
     if (own) {
       // The handler may answer the same status itself (e.g. `unauthorized`): either body.
-      const ownContent = own.content?.["application/json"];
-      const ownSchema = ownContent && "schema" in ownContent ? ownContent.schema : undefined;
+      const ownSchema = own.content?.["application/json"]?.schema;
       if (!ownSchema) throw new Error(`${operation.operationId}: status ${gateway.status} is not JSON, API Gateway answers it with JSON`);
       responses[gateway.status] = {
         description: `${gateway.description} Or: ${own.description}`,
-        content: { "application/json": { schema: { anyOf: [gatewayErrorRef, ownSchema as never] } } },
+        content: { "application/json": { schema: { anyOf: [gatewayErrorRef, ownSchema] } } },
       };
     } else {
       responses[gateway.status] = { description: gateway.description, content: { "application/json": { schema: gatewayErrorRef } } };
@@ -93,29 +139,27 @@ function responsesOf(operation: Operation): Record<string, ResponseConfig> {
   return Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b)));
 }
 
-function routeOf(operation: Operation): RouteConfig {
-  // Query parameters are optional in the contract; read them generically.
-  const request: Operation["request"] & { query?: z.ZodObject } = operation.request;
-  let body: NonNullable<RouteConfig["request"]>["body"];
+function operationOf(operation: Operation): Json {
+  const { request } = operation;
+  let requestBody: Json | undefined;
   if (request.body) {
-    body = { required: !request.body.safeParse(undefined).success, content: { "application/json": { schema: request.body } } };
+    requestBody = { required: true, content: { "application/json": { schema: jsonSchema(request.body, "input") } } };
   } else if (request.rawBody) {
-    body = { required: true, description: request.rawBody.description, content: { [request.rawBody.contentType]: { schema: { type: "string" } } } };
+    requestBody = { required: true, description: request.rawBody.description, content: { [request.rawBody.contentType]: { schema: { type: "string" } } } };
   }
+  const parameters = [
+    ...parametersOf(request.pathParameters, "path"),
+    ...parametersOf(request.query, "query"),
+    ...parametersOf(request.headers, "header"),
+  ];
   return {
-    method: operation.method,
-    path: operation.path,
     operationId: operation.operationId,
     summary: operation.summary,
     ...(operation.description ? { description: operation.description } : {}),
     tags: operation.tags,
     security: operation.security === "none" ? [] : [{ [operation.security]: [] }],
-    request: {
-      ...(request.headers ? { headers: request.headers } : {}),
-      ...(request.pathParameters ? { params: request.pathParameters } : {}),
-      ...(request.query ? { query: request.query } : {}),
-      ...(body ? { body } : {}),
-    },
+    ...(parameters.length ? { parameters } : {}),
+    ...(requestBody ? { requestBody } : {}),
     responses: responsesOf(operation),
   };
 }
@@ -139,27 +183,29 @@ const topLevelOrder = ["openapi", "info", "servers", "tags", "security", "paths"
 
 export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
   const { version } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  const registry = new OpenAPIRegistry();
-  registry.registerComponent("schemas", "GatewayError", {
+  for (const key of Object.keys(components)) delete components[key];
+  const paths: Record<string, Record<string, Json>> = {};
+  for (const operation of Object.values(operations) as Operation[]) {
+    paths[operation.path] = { ...paths[operation.path], [operation.method]: operationOf(operation) };
+  }
+  jsonSchema(ErrorBody, "output");
+  components.GatewayError = {
     type: "object",
     description: "API Gateway's own answer (authorizers, throttling), not produced by our code.",
     properties: { message: { type: "string" } },
     required: ["message"],
-  });
-  for (const [name, scheme] of Object.entries(securitySchemes)) registry.registerComponent("securitySchemes", name, scheme);
-  for (const operation of Object.values(operations) as Operation[]) registry.registerPath(routeOf(operation));
-
-  const document = new OpenApiGeneratorV31([...registry.definitions, { type: "schema", schema: ErrorBody }]).generateDocument({
+  };
+  const document: Json = {
     openapi: "3.1.0",
     info: {
       title: "Alipay payment center",
       version,
       description: [
-        "Payments through Alipay App Pay.",
+        "Payments through Alipay App Pay. Business systems create payments (they set the amount) with the business API; the paying user's app gets the order string with the app API.",
         "",
-        "- Amounts are integer fen (1 fen = 0.01 CNY), never decimals.",
+        "- Amounts are integer fen (1 fen = 0.01 CNY), never decimals. The app API never takes an amount.",
         "- Every error our code answers is JSON `{ code, message }`: `code` is stable and machine-readable, `message` is for humans and may change. API Gateway's own refusals (authorizers) are `{ message }` only.",
-        "- Retried creates carry the same `Idempotency-Key`.",
+        "- Retried creates carry the same `Idempotency-Key`; every key replays its first answer.",
         "",
         "Error codes (also under `x-error-codes`):",
         "",
@@ -170,12 +216,11 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
       name,
       ...(name in tagDescriptions ? { description: tagDescriptions[name] } : {}),
     })),
-  });
-  const { webhooks: _webhooks, ...withoutWebhooks } = document;
-  const components = Object.fromEntries(Object.entries(document.components ?? {}).filter(([, v]) => Object.keys(v as object).length > 0));
+    paths,
+    components: { schemas: { ...components }, securitySchemes },
+  };
   const withCatalogue = {
-    ...withoutWebhooks,
-    components,
+    ...document,
     "x-error-codes": Object.entries(errorCatalogue).map(([code, { status, description }]) => ({ code, status, description })),
   } as Record<string, unknown>;
   const sorted = stable(withCatalogue) as Record<string, unknown>;

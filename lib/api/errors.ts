@@ -31,10 +31,6 @@ export const errorCatalogue = {
   too_many_attempts: { status: 409, description: "The payment has had too many attempts." },
   concurrent_update: { status: 409, description: "Another request is changing the same record; retry shortly." },
   idempotency_key_reused: { status: 422, description: "The Idempotency-Key was already used with a different request." },
-  // The client-priced /orders route, until it is removed.
-  merchant_order_id_invalid: { status: 400, description: "merchantOrderId must be 1 to 64 letters, digits, '_' or '-'." },
-  merchant_order_conflict: { status: 409, description: "The business order has a pending payment with a different amount or subject." },
-  order_not_found: { status: 404, description: "No such order for this caller." },
   // Ours.
   internal_error: { status: 500, description: "Something went wrong on our side; retry with the same Idempotency-Key." },
   alipay_unavailable: { status: 503, description: "Alipay did not answer; retry shortly (the request is safe to repeat)." },
