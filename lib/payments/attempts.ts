@@ -29,7 +29,7 @@ export async function orderStringFor(userId: string, paymentId: string, now = Da
       // About to expire: a new string may only follow once this one can no longer be paid.
       const outcome = await retireAttempt(payment, pending, {
         reason: "replaced",
-        then: settlementAfterClose(payment, now, marginMs),
+        settleAs: settlementAfterClose(payment, now, marginMs),
         closeMarginMs: marginMs,
       }, now);
       if (outcome === "paid" || outcome === "duplicate") throw new HttpError("already_paid", `Payment ${paymentId} is paid.`);

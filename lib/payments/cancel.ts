@@ -19,7 +19,7 @@ export async function cancelPayment(businessId: string, paymentId: string, now =
     if (attempt) {
       // Closed at Alipay even when Alipay has no trade yet: money that still arrives on that
       // order string is recorded as a refund, like any payment after a close.
-      const outcome = await retireAttempt(payment, attempt, { reason: "canceled", then: { status: "CANCELED" }, closeMarginMs: marginMs, acceptUnknown: true }, now);
+      const outcome = await retireAttempt(payment, attempt, { reason: "canceled", settleAs: { status: "CANCELED" }, closeMarginMs: marginMs, acceptUnknown: true }, now);
       if (outcome === "paid" || outcome === "duplicate") throw new HttpError("already_paid", `Payment ${paymentId} was paid before it could be canceled.`);
     } else {
       const written = await settleOpen(payment, "CANCELED", "canceled by the business system", now);

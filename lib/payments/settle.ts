@@ -8,7 +8,7 @@ import { AlipayUnavailableError, type TradeQueryResult } from "../alipay/gateway
 import { fromAlipayTime } from "../alipay/time.js";
 import { faultPoint } from "../faults.js";
 import { count, logger } from "../observability.js";
-import { type Attempt, type Payment, type PaymentRecord } from "./model.js";
+import type { Attempt, Payment, PaymentRecord } from "./model.js";
 import { closeAttempt, getPayment, markPaid, recordRefundNeeded, type Settlement } from "./repository.js";
 
 export type PaymentOutcome = "paid" | "duplicate" | "refund_needed";
@@ -62,7 +62,7 @@ export async function applyQueriedPayment(
 export type RetireOutcome = PaymentOutcome | "closed" | "still_payable";
 
 /**
- * Makes sure `attempt` can no longer be paid, and records it closed with `then` (the payment stays
+ * Makes sure `attempt` can no longer be paid, and records it closed with `settleAs` (the payment stays
  * open, or becomes CANCELED / EXPIRED in the same write). Asks Alipay first: a paid attempt is
  * applied instead. An attempt Alipay has no trade for yet can still be paid until its time_expire:
  * unless `acceptUnknown`, it is only closed once that has passed, otherwise "still_payable".
@@ -70,7 +70,7 @@ export type RetireOutcome = PaymentOutcome | "closed" | "still_payable";
 export async function retireAttempt(
   payment: PaymentRecord,
   attempt: Attempt,
-  { reason, then, closeMarginMs, acceptUnknown = false }: { reason: string; then: Settlement; closeMarginMs: number; acceptUnknown?: boolean },
+  { reason, settleAs, closeMarginMs, acceptUnknown = false }: { reason: string; settleAs: Settlement; closeMarginMs: number; acceptUnknown?: boolean },
   now: number,
 ): Promise<RetireOutcome> {
   const gateway = await alipay();
@@ -78,7 +78,7 @@ export async function retireAttempt(
   const paid = await applyQueriedPayment(payment, attempt, trade, now);
   if (paid) return paid;
   if (trade.kind === "trade" && trade.status === "TRADE_CLOSED") {
-    await recordClosed(payment, attempt, "alipay_closed", then, now);
+    await recordClosed(payment, attempt, "alipay_closed", settleAs, now);
     return "closed";
   }
   if (trade.kind === "not_found" && !acceptUnknown && now < attempt.expiresAt + closeMarginMs) return "still_payable";
@@ -91,21 +91,21 @@ export async function retireAttempt(
     const outcome = await applyQueriedPayment(payment, attempt, again, now);
     if (outcome) return outcome;
     if (again.kind === "trade" && again.status === "TRADE_CLOSED") {
-      await recordClosed(payment, attempt, "alipay_closed", then, now);
+      await recordClosed(payment, attempt, "alipay_closed", settleAs, now);
       return "closed";
     }
     throw new AlipayUnavailableError(`close of ${attempt.outTradeNo} refused but the trade is not paid: ${JSON.stringify(again)}`);
   }
-  await recordClosed(payment, attempt, reason, then, now);
+  await recordClosed(payment, attempt, reason, settleAs, now);
   logger.info("attempt closed", { paymentId: payment.paymentId, attemptNo: attempt.attemptNo, reason, alipayClose: closed });
   return "closed";
 }
 
-async function recordClosed(payment: PaymentRecord, attempt: Attempt, reason: string, then: Settlement, now: number): Promise<void> {
-  const written = await closeAttempt(payment.paymentId, attempt.attemptNo, reason, then, now);
+async function recordClosed(payment: PaymentRecord, attempt: Attempt, reason: string, settleAs: Settlement, now: number): Promise<void> {
+  const written = await closeAttempt(payment.paymentId, attempt.attemptNo, reason, settleAs, now);
   if (written.ok) {
     count("AttemptsClosed", { name: "reason", value: reason });
-    if (then.status !== "OPEN") count(then.status === "CANCELED" ? "PaymentsCanceled" : "PaymentsExpired");
+    if (settleAs.status !== "OPEN") count(settleAs.status === "CANCELED" ? "PaymentsCanceled" : "PaymentsExpired");
   }
 }
 
