@@ -28,7 +28,8 @@ export function verifyWebhook(
   if (!Number.isInteger(timestamp) || Math.abs(nowSeconds - timestamp) > toleranceSeconds) return false;
   const expected = Buffer.from(digest(secret, body, timestamp), "hex");
   return parts.some(([k, v]) => {
-    if (k !== "v1" || !v) return false;
+    // Exactly a SHA-256 hex digest: Buffer.from(..., "hex") would silently drop a non-hex tail.
+    if (k !== "v1" || !v || !/^[0-9a-f]{64}$/.test(v)) return false;
     const given = Buffer.from(v, "hex");
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
