@@ -1,29 +1,42 @@
-// The chaos run: many orders through the local stack while notifications are lost, duplicated,
-// delayed and reordered, the gateway fails, DynamoDB throttles and times out, handlers crash
-// between steps and the business receiver flaps. Then faults stop, everything settles, and every
-// order is checked against the simulator's ledger and the business receiver.
+// The chaos run: many payments through the local stack's two-sided flow while everything fails.
+// Business systems (the sample `shop` and `membership`) create payments over the business API
+// (SigV4), apps get order strings over the app API (JWT), the simulator's buyer pays, and some
+// payments are canceled by their business system, some of those racing the buyer. Meanwhile
+// notifications are lost, duplicated, delayed and reordered, the gateway fails, DynamoDB throttles
+// and times out after writing, handlers crash between steps, creates and order-string requests
+// are double-tapped and one of the two business receivers flaps (the other stays up). Then faults
+// stop, everything settles, and every payment is checked against the simulator's ledger and both
+// business receivers.
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { type BusinessClient, createBusinessClient } from "../../client/businessClient.js";
 import type { LocalStack } from "../../local/stack.js";
 import { localCredentials } from "../../local/engines.js";
 import { dynamo } from "../../lib/aws.js";
 import { armFault, disarmFaults } from "../../lib/faults.js";
-import { getOrder } from "../../lib/orders/repository.js";
-import type { OrderRecord } from "../../lib/orders/model.js";
+import { eventId, eventTypeOf, type PaymentRecord } from "../../lib/payments/model.js";
+import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 
 export interface ChaosOptions {
-  orders: number;
+  payments: number;
   concurrency: number;
   /** Share of DynamoDB calls that fail (half before reaching the table, half after it wrote). */
   dynamoFailureRate: number;
+  /** Share of payments their business system cancels (default 5 %). */
+  cancelRate?: number;
   settleTimeoutMs: number;
   seed: number;
   log?: (line: string) => void;
 }
 
 export interface ChaosReport {
-  orders: number;
+  payments: number;
+  bySystem: Record<string, number>;
+  /** The business system whose receiver flapped; the other one stayed up. */
+  flappingSystem: string;
   paidAtAlipay: number;
   abandoned: number;
+  finalStatus: Record<string, number>;
+  attempts: number;
   faults: Record<string, number>;
   lost: number;
   doublePaid: number;
@@ -31,9 +44,21 @@ export interface ChaosReport {
   duplicateDeliveries: number;
   stuck: number;
   wrongState: number;
+  misroutedEvents: number;
+  /** Payments that ended CANCELED. */
+  canceled: number;
+  cancelRequests: number;
+  /** Cancels the buyer's money beat: PAID, the cancel answered 409 already_paid. */
+  cancelAnsweredPaid: number;
+  /** Canceled payments that were paid anyway: the money recorded as refund-needed. */
+  canceledRefundNeeded: number;
+  refundsNeeded: number;
+  eventsDelivered: Record<string, number>;
   unsettledInDlq: number;
   staleInDlq: number;
   secondsToSettle: number;
+  /** How long after the last payment's expiry (plus the close margin) everything had settled. */
+  secondsAfterLastExpiry: number;
   secondsTotal: number;
   problems: string[];
 }
@@ -49,18 +74,69 @@ function random(seed: number): () => number {
   };
 }
 
+const systems = ["shop", "membership"] as const;
+type SystemId = (typeof systems)[number];
+
+type Buyer = "in time" | "second attempt" | "late" | "never";
+type CancelKind = "none" | "before the order string" | "while pending" | "racing the payment" | "after the payment";
+
+interface Plan {
+  system: SystemId;
+  user: string;
+  businessOrderId: string;
+  amount: number;
+  key: string;
+  buyer: Buyer;
+  cancel: CancelKind;
+}
+
+interface Outcome {
+  plan: Plan;
+  paymentId: string;
+  expiresAt: number;
+  /** The last answer to the business system's cancel: 200, or the 409's code. */
+  cancelAnswer?: string;
+}
+
+interface OrderStringAnswer {
+  paymentId: string;
+  attemptNo: number;
+  outTradeNo: string;
+  orderString: string;
+  orderStringExpiresAt: string;
+}
+
+interface LedgerTrade {
+  outTradeNo: string;
+  tradeNo: string;
+  status: string;
+  totalFen: number;
+}
+
+const isPaidAtAlipay = (status: string | undefined) => status === "TRADE_SUCCESS" || status === "TRADE_FINISHED";
+
 export async function runChaos(stack: LocalStack, options: ChaosOptions): Promise<ChaosReport> {
   const rand = random(options.seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(rand() * items.length)]!;
   const log = options.log ?? (() => undefined);
   const faults: Record<string, number> = {};
   const countFault = (kind: string, n = 1) => (faults[kind] = (faults[kind] ?? 0) + n);
+  const problems: string[] = [];
   const startedAt = Date.now();
+  const cancelRate = options.cancelRate ?? 0.05;
+  log(`chaos: ${options.payments} payments, seed ${options.seed}`);
 
-  const api = async (path: string, init: RequestInit & { token?: string } = {}) => {
-    const headers = new Headers(init.headers);
-    if (init.token) headers.set("authorization", `Bearer ${init.token}`);
-    const response = await fetch(`${stack.urls.api}${path}`, { ...init, headers });
+  const clients = Object.fromEntries(systems.map((id) => {
+    const credential = stack.businessCredentials[id];
+    if (!credential) throw new Error(`the local stack has no credentials for business system ${id}`);
+    return [id, createBusinessClient({
+      baseUrl: stack.urls.api,
+      region: stack.service.region,
+      credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
+    })];
+  })) as Record<SystemId, BusinessClient>;
+  const app = async (path: string, token: string, method = "POST") => {
+    const response = await fetch(`${stack.urls.api}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
     return { status: response.status, body: (await response.json().catch(() => ({}))) as any };
   };
   const sim = async (path: string, body: unknown) => {
@@ -87,65 +163,150 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     { step: "initialize", name: middlewareName },
   );
 
-  // Handlers crashing between two steps, and the business receiver flapping.
+  // Handlers crashing between two steps, and one business system's receiver flapping.
   const crashPoints = ["payment.afterWrite", "publish.beforeSend", "delivery.afterPost", "sweep.afterClaim", "check.afterClose"] as const;
+  const flappingSystem = pick(systems);
+  const flapping = stack.receivers[flappingSystem]!;
   let receiverDown = false;
   let receiverUpSince = 0;
   const chaosTimer = setInterval(() => {
     const point = pick(crashPoints);
     armFault(point, 1);
     countFault(`crash at ${point}`);
-    // Outages of the business receiver shorter than the events' retry budget (about 8 s locally),
-    // at least 5 s apart: it comes back, and every event must still arrive. (One that stays down
-    // past the budget dead-letters the event: test/integration/gatewayFaults.test.ts.)
+    // Outages shorter than the events' retry budget (about 8 s locally), at least 5 s apart: it
+    // comes back, and every event must still arrive. (One that stays down past the budget
+    // dead-letters the event: test/integration/gatewayFaults.test.ts.)
     if (!receiverDown && Date.now() - receiverUpSince > 5000 && rand() < 0.3) {
       receiverDown = true;
-      stack.receiver.setMode("down");
-      countFault("business receiver down (up to 2.5 s)");
+      flapping.setMode("down");
+      countFault(`${flappingSystem} receiver down (up to 2.5 s)`);
       setTimeout(() => {
-        stack.receiver.setMode("up");
+        flapping.setMode("up");
         receiverDown = false;
         receiverUpSince = Date.now();
       }, 500 + rand() * 2000);
     }
   }, 400);
 
-  type Planned = { user: string; merchantOrderId: string; amount: number; key: string; pay: "in time" | "late" | "never" };
-  const plans: Planned[] = Array.from({ length: options.orders }, (_, i) => ({
-    user: `chaos-user-${i % 50}`,
-    merchantOrderId: `chaos-${options.seed}-${i}`,
-    amount: 1 + Math.floor(rand() * 500_000),
-    key: `chaos-${options.seed}-${i}`,
-    pay: rand() < 0.7 ? "in time" : rand() < 0.5 ? "late" : "never",
-  }));
-  const tokens = new Map<string, string>();
-  const created: Array<{ plan: Planned; orderId: string }> = [];
+  const plans: Plan[] = Array.from({ length: options.payments }, (_, i) => {
+    const cancel: CancelKind = rand() < cancelRate
+      ? pick(["before the order string", "while pending", "racing the payment", "racing the payment", "after the payment"] as const)
+      : "none";
+    const buyer: Buyer = cancel === "racing the payment" || cancel === "after the payment"
+      ? "in time"
+      : rand() < 0.6 ? "in time" : pick(["second attempt", "late", "never"] as const);
+    return {
+      system: systems[i % 2]!,
+      user: `chaos-user-${i % 50}`,
+      businessOrderId: `chaos-${options.seed}-${i}`,
+      amount: 1 + Math.floor(rand() * 500_000),
+      key: `chaos-${options.seed}-${i}`,
+      buyer,
+      cancel,
+    };
+  });
+  const tokens = new Map<string, Promise<string>>();
+  const tokenOf = (user: string) => {
+    if (!tokens.has(user)) tokens.set(user, stack.issueToken(user, 3600));
+    return tokens.get(user)!;
+  };
+  const outcomes: Outcome[] = [];
 
-  const runOne = async (plan: Planned) => {
-    if (!tokens.has(plan.user)) tokens.set(plan.user, await stack.issueToken(plan.user, 3600));
-    const token = tokens.get(plan.user)!;
-    const body = JSON.stringify({ merchantOrderId: plan.merchantOrderId, amount: plan.amount, subject: "Chaos order" });
-    // A mobile app retries with the same Idempotency-Key until it gets an answer; some users
-    // double-tap, sending the first request twice at once.
+  /** The business system creates the payment, retrying with the same key until it has an answer. */
+  const create = async (plan: Plan) => {
+    const input = { businessOrderId: plan.businessOrderId, amount: plan.amount, subject: "Chaos payment", userId: plan.user };
+    // Some callers send the first request twice at once.
     const doubleTap = rand() < 0.1;
     if (doubleTap) countFault("double-tapped create (2 concurrent requests)");
-    let order: any;
-    for (let attempt = 0; attempt < 20 && !order; attempt += 1) {
+    let payment: any;
+    for (let attempt = 0; attempt < 30 && !payment; attempt += 1) {
       const copies = doubleTap && attempt === 0 ? 2 : 1;
-      const answers = await Promise.all(Array.from({ length: copies }, () =>
-        api("/orders", { method: "POST", token, body, headers: { "content-type": "application/json", "idempotency-key": plan.key } })));
+      const answers = await Promise.all(Array.from({ length: copies }, () => clients[plan.system].createPayment(input, plan.key)));
       for (const answer of answers) {
         if (answer.status === 201 || answer.status === 200) {
-          if (order && order.orderId !== answer.body.orderId) throw new Error(`double tap on ${plan.key} answered two orders`);
-          order ??= answer.body;
-        } else if (answer.status < 500) throw new Error(`create refused: ${answer.status} ${JSON.stringify(answer.body)}`);
-        else countFault("create answered 5xx, app retried");
+          if (payment && payment.paymentId !== answer.body.paymentId) problems.push(`${plan.key}: one key answered two payments`);
+          payment ??= answer.body;
+        } else if (answer.status >= 500 || answer.body?.code === "concurrent_update") countFault("create answered 5xx, business retried");
+        else problems.push(`${plan.key}: create answered ${answer.status} ${JSON.stringify(answer.body)}`);
+      }
+      if (!payment) await sleep(100 + rand() * 200);
+    }
+    if (!payment) return undefined;
+    // A caller that lost its key (a restart) asks again with a new one: the same payment comes back.
+    if (rand() < 0.03) {
+      countFault("create repeated with a new key");
+      for (let attempt = 0; attempt < 30; attempt += 1) {
+        const again = await clients[plan.system].createPayment(input, `${plan.key}-again`);
+        if (again.status >= 500 || again.body?.code === "concurrent_update") continue;
+        if ((again.status !== 200 && again.status !== 201) || again.body.paymentId !== payment.paymentId) {
+          problems.push(`${plan.key}: create with a new key answered ${again.status} ${JSON.stringify(again.body)}, not payment ${payment.paymentId}`);
+        }
+        break;
       }
     }
-    if (!order) throw new Error(`order ${plan.key} never created`);
-    created.push({ plan, orderId: order.orderId });
+    return payment as { paymentId: string; expiresAt: string };
+  };
 
-    const scenario: Record<string, unknown> = { outTradeNo: order.orderId };
+  /**
+   * The app asks for the payable order string, as an app does: again after a 5xx, a little later
+   * while the previous string is still payable. Undefined once the payment cannot be paid.
+   */
+  const orderString = async (outcome: Outcome, token: string): Promise<OrderStringAnswer | undefined> => {
+    const path = `/v1/app/payments/${outcome.paymentId}/order-string`;
+    const doubleTap = rand() < 0.1;
+    if (doubleTap) countFault("double-tapped order string (2 concurrent requests)");
+    for (let attempt = 0; attempt < 40; attempt += 1) {
+      const copies = doubleTap && attempt === 0 ? 2 : 1;
+      const answers = await Promise.all(Array.from({ length: copies }, () => app(path, token)));
+      let got: OrderStringAnswer | undefined;
+      let retry = false;
+      for (const answer of answers) {
+        if (answer.status === 200 || answer.status === 201) {
+          // Two payable strings of one payment must never exist at once.
+          if (got && got.outTradeNo !== answer.body.outTradeNo) problems.push(`${outcome.paymentId}: two order strings at once (${got.outTradeNo}, ${answer.body.outTradeNo})`);
+          got ??= answer.body as OrderStringAnswer;
+        } else if (answer.status >= 500 || answer.body?.code === "concurrent_update" || answer.body?.code === "previous_attempt_expiring") {
+          retry = true;
+        } else if (!["payment_expired", "payment_canceled", "already_paid"].includes(answer.body?.code)) {
+          problems.push(`${outcome.paymentId}: order string answered ${answer.status} ${JSON.stringify(answer.body)}`);
+        }
+      }
+      if (got) return got;
+      if (!retry) return undefined;
+      countFault("order string answered 5xx or 409 (retry), app retried");
+      await sleep(300 + rand() * 700);
+    }
+    return undefined;
+  };
+
+  /** The business system cancels, retrying 5xx; the answer that counts is the last one. */
+  const cancel = async (outcome: Outcome) => {
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      const answer = await clients[outcome.plan.system].cancelPayment(outcome.paymentId);
+      if (answer.status === 200) {
+        if (answer.body.status !== "CANCELED") problems.push(`${outcome.paymentId}: cancel answered 200 with status ${answer.body.status}`);
+        outcome.cancelAnswer = "200";
+        return;
+      }
+      if (answer.status === 409 && (answer.body?.code === "already_paid" || answer.body?.code === "payment_expired")) {
+        outcome.cancelAnswer = answer.body.code;
+        return;
+      }
+      if (answer.status < 500 && answer.body?.code !== "concurrent_update") {
+        problems.push(`${outcome.paymentId}: cancel answered ${answer.status} ${JSON.stringify(answer.body)}`);
+        outcome.cancelAnswer = `${answer.status}`;
+        return;
+      }
+      countFault("cancel answered 5xx, business retried");
+      await sleep(200 + rand() * 300);
+    }
+    outcome.cancelAnswer = "no answer";
+    problems.push(`${outcome.paymentId}: cancel never answered`);
+  };
+
+  /** What Alipay does to this attempt's notifications and to our calls about it. */
+  const misbehave = async (outTradeNo: string) => {
+    const scenario: Record<string, unknown> = { outTradeNo };
     const r = rand();
     if (r < 0.15) (scenario.dropFirst = 100), countFault("notifications all lost");
     else if (r < 0.35) (scenario.dropFirst = 1 + Math.floor(rand() * 3)), countFault("notifications partly lost");
@@ -156,101 +317,284 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     if (rand() < 0.2) {
       const method = pick(["alipay.trade.query", "alipay.trade.close"]);
       const mode = pick(["5xx", "timeout", "rate-limit", "unknown-error", "system-error"]);
-      await sim("/sim/faults", { method, outTradeNo: order.orderId, mode, count: 1 + Math.floor(rand() * 3) });
+      await sim("/sim/faults", { method, outTradeNo, mode, count: 1 + Math.floor(rand() * 3) });
       countFault(`gateway ${mode}`);
     }
+  };
 
-    const expiresAt = Date.parse(order.expiresAt);
-    if (plan.pay === "in time") {
-      await sleep(Math.max(0, rand() * (expiresAt - Date.now() - 300)));
-      const paid = await sim("/sim/pay", { orderString: order.orderString });
-      if (paid.status !== 200) plan.pay = "never"; // too slow a buyer: expired before paying
-    } else if (plan.pay === "late") {
-      await sleep(Math.max(0, expiresAt - Date.now() + 1200));
-      const paid = await sim("/sim/pay", { orderString: order.orderString });
-      if (paid.status === 200) throw new Error(`simulator accepted an expired order string for ${order.orderId}`);
+  /** The buyer pays this order string somewhere before it expires. */
+  const payInTime = async (attempt: OrderStringAnswer) => {
+    await sleep(Math.max(0, rand() * (Date.parse(attempt.orderStringExpiresAt) - Date.now() - 300)));
+    return sim("/sim/pay", { orderString: attempt.orderString });
+  };
+
+  const runOne = async (plan: Plan) => {
+    const token = await tokenOf(plan.user);
+    const created = await create(plan);
+    if (!created) return void problems.push(`${plan.key}: never created`);
+    const outcome: Outcome = { plan, paymentId: created.paymentId, expiresAt: Date.parse(created.expiresAt) };
+    outcomes.push(outcome);
+
+    if (plan.cancel === "before the order string") {
+      await cancel(outcome);
+      const after = await orderString(outcome, token);
+      if (after && outcome.cancelAnswer === "200") problems.push(`${outcome.paymentId}: order string ${after.outTradeNo} handed out after the payment was canceled`);
+      return;
+    }
+    let attempt = await orderString(outcome, token);
+    if (!attempt) return;
+    await misbehave(attempt.outTradeNo);
+
+    if (plan.cancel === "while pending") {
+      // Some buyers reached the cashier first (a trade exists, the close closes it); then the
+      // business cancels, and some buyers still pay the string they hold.
+      if (rand() < 0.3) await sim("/sim/open", { orderString: attempt.orderString });
+      await sleep(rand() * 1500);
+      await cancel(outcome);
+      if (rand() < 0.5 && Date.now() < Date.parse(attempt.orderStringExpiresAt) - 300) {
+        const paid = await sim("/sim/pay", { orderString: attempt.orderString });
+        countFault(paid.status === 200 ? "buyer paid after the cancel (accepted by Alipay)" : "buyer paid after the cancel (refused by Alipay)");
+      }
+      return;
+    }
+    if (plan.cancel === "racing the payment") {
+      const waitMs = Math.max(0, rand() * (Date.parse(attempt.orderStringExpiresAt) - Date.now() - 600));
+      await sleep(waitMs);
+      const offsetMs = (rand() - 0.5) * 300;
+      await Promise.all([
+        sleep(Math.max(0, offsetMs)).then(() => sim("/sim/pay", { orderString: attempt!.orderString })),
+        sleep(Math.max(0, -offsetMs)).then(() => cancel(outcome)),
+      ]);
+      return;
+    }
+
+    switch (plan.buyer) {
+      case "in time": {
+        const paid = await payInTime(attempt);
+        if (paid.status === 200 && plan.cancel === "after the payment") await cancel(outcome);
+        break;
+      }
+      case "second attempt": {
+        // The first string lapses; the app asks again and the buyer pays the new one.
+        await sleep(Math.max(0, Date.parse(attempt.orderStringExpiresAt) - Date.now() + 1300));
+        attempt = await orderString(outcome, token);
+        if (!attempt) break;
+        await misbehave(attempt.outTradeNo);
+        await payInTime(attempt);
+        break;
+      }
+      case "late": {
+        await sleep(Math.max(0, Date.parse(attempt.orderStringExpiresAt) - Date.now() + 1200));
+        const paid = await sim("/sim/pay", { orderString: attempt.orderString });
+        if (paid.status === 200) problems.push(`${outcome.paymentId}: the simulator accepted the expired order string ${attempt.outTradeNo}`);
+        break;
+      }
+      case "never":
+        // Some reach the cashier and leave: a trade waits at Alipay until it is closed.
+        if (rand() < 0.3) await sim("/sim/open", { orderString: attempt.orderString });
+        break;
+    }
+    // Some apps poll the payment (the inline query path).
+    if (rand() < 0.3) {
+      await sleep(rand() * 1000);
+      const read = await app(`/v1/app/payments/${outcome.paymentId}`, token, "GET");
+      if (read.status >= 400 && read.status < 500) problems.push(`${outcome.paymentId}: app read answered ${read.status} ${JSON.stringify(read.body)}`);
     }
   };
 
   const queue = [...plans];
   const workers = Array.from({ length: options.concurrency }, async () => {
-    for (let plan = queue.shift(); plan; plan = queue.shift()) await runOne(plan);
+    for (let plan = queue.shift(); plan; plan = queue.shift()) {
+      await runOne(plan).catch((error) => problems.push(`${plan.key}: the run itself failed: ${String(error)}`));
+    }
   });
   await Promise.all(workers);
-  log(`created ${created.length} orders in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; stopping faults`);
+  log(`created ${outcomes.length} payments in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; stopping faults`);
 
-  // Faults stop; retries and the sweep settle everything.
+  // Faults stop; retries, the sweep and the expiries settle everything.
   injecting = false;
   clearInterval(chaosTimer);
   disarmFaults();
-  stack.receiver.setMode("up");
+  flapping.setMode("up");
   dynamo().middlewareStack.remove(middlewareName);
   const settleStart = Date.now();
-  const ledger = async () => new Map(((await (await fetch(`${stack.urls.alipay}/sim/trades`)).json()) as Array<{ outTradeNo: string; status: string }>)
-    .map((t) => [t.outTradeNo, t.status]));
-  const isPaidAtAlipay = (status: string | undefined) => status === "TRADE_SUCCESS" || status === "TRADE_FINISHED";
-  const settled = (order: OrderRecord | undefined, alipayStatus: string | undefined) =>
-    order !== undefined &&
-    (isPaidAtAlipay(alipayStatus) ? order.status === "PAID" && stack.receiver.events.has(`evt_${order.orderId}_paid`) : order.status === "CLOSED");
-  let stored = new Map<string, OrderRecord | undefined>();
+
+  const ledger = async () => {
+    const trades = (await (await fetch(`${stack.urls.alipay}/sim/trades`)).json()) as LedgerTrade[];
+    const byPayment = new Map<string, LedgerTrade[]>();
+    for (const trade of trades) {
+      const paymentId = trade.outTradeNo.replace(/_\d+$/, "");
+      byPayment.set(paymentId, [...(byPayment.get(paymentId) ?? []), trade]);
+    }
+    return byPayment;
+  };
+  const eventAt = (system: string, id: string) => stack.receivers[system]!.events.get(id);
+  /** The trade numbers of this payment's refund-needed records. */
+  const refundsOf = async (paymentId: string) =>
+    new Set((await listRefundsNeeded(paymentId)).map((r) => String(r.tradeNo)));
+
+  interface Seen {
+    payment?: PaymentRecord;
+    trades: LedgerTrade[];
+    refunds: Set<string>;
+  }
+  const look = async (outcome: Outcome, trades: Map<string, LedgerTrade[]>): Promise<Seen> => {
+    const payment = await getPayment(outcome.paymentId);
+    const own = trades.get(outcome.paymentId) ?? [];
+    const unexplained = own.filter((t) => isPaidAtAlipay(t.status) && !(payment?.status === "PAID" && payment.tradeNo === t.tradeNo));
+    return { payment, trades: own, refunds: unexplained.length ? await refundsOf(outcome.paymentId) : new Set() };
+  };
+  /** Final, its event at its own business system, and every fen at Alipay accounted for. */
+  const settled = (outcome: Outcome, seen: Seen) => {
+    const { payment } = seen;
+    if (!payment || payment.status === "OPEN") return false;
+    if (!eventAt(outcome.plan.system, eventId(payment.paymentId, eventTypeOf[payment.status]))) return false;
+    return seen.trades.every((t) => !isPaidAtAlipay(t.status) || (payment.status === "PAID" && payment.tradeNo === t.tradeNo) || seen.refunds.has(t.tradeNo));
+  };
+
+  let seen = new Map<string, Seen>();
   let trades = await ledger();
-  for (;;) {
+  let lastLog = 0;
+  for (let pending = outcomes; ;) {
     trades = await ledger();
-    stored = new Map(await Promise.all(created.map(async (c) => [c.orderId, await getOrder(c.orderId)] as const)));
-    const open = created.filter((c) => !settled(stored.get(c.orderId), trades.get(c.orderId)));
-    if (open.length === 0 || Date.now() - settleStart > options.settleTimeoutMs) break;
-    log(`settling: ${open.length} orders not settled yet`);
+    const looked = await Promise.all(pending.map(async (o) => [o.paymentId, await look(o, trades)] as const));
+    for (const [id, s] of looked) seen.set(id, s);
+    pending = pending.filter((o) => !settled(o, seen.get(o.paymentId)!));
+    if (pending.length === 0 || Date.now() - settleStart > options.settleTimeoutMs) break;
+    if (Date.now() - lastLog > 5000) {
+      const open = pending.filter((o) => seen.get(o.paymentId)?.payment?.status === "OPEN").length;
+      log(`settling: ${pending.length} payments not settled yet (${open} still OPEN, waiting for their expiry)`);
+      lastLog = Date.now();
+    }
     await sleep(1000);
   }
-  const secondsToSettle = (Date.now() - settleStart) / 1000;
+  const settledAt = Date.now();
+  const secondsToSettle = (settledAt - settleStart) / 1000;
+  const closeMarginMs = Number(stack.functionEnv.CLOSE_MARGIN_SECONDS ?? 0) * 1000;
+  const lastExpiry = Math.max(...outcomes.map((o) => o.expiresAt)) + closeMarginMs;
+  // The verdict reads everything once more, settled or not.
+  trades = await ledger();
+  seen = new Map(await Promise.all(outcomes.map(async (o) => [o.paymentId, await look(o, trades)] as const)));
 
-  // The verdict, order by order.
-  const problems: string[] = [];
-  let lost = 0, stuck = 0, wrongState = 0, doublePaid = 0, doubleFulfilled = 0, duplicateDeliveries = 0;
-  const eventsByMerchantOrder = new Map<string, number>();
-  for (const event of stack.receiver.events.values()) {
-    const data = event.data as { merchantOrderId: string; userId: string };
-    const key = `${data.userId}/${data.merchantOrderId}`;
-    eventsByMerchantOrder.set(key, (eventsByMerchantOrder.get(key) ?? 0) + 1);
-    duplicateDeliveries += event.deliveries - 1;
+  // The verdict, payment by payment.
+  let lost = 0, stuck = 0, wrongState = 0, doublePaid = 0, doubleFulfilled = 0, duplicateDeliveries = 0, misroutedEvents = 0;
+  let canceled = 0, cancelRequests = 0, cancelAnsweredPaid = 0, canceledRefundNeeded = 0, refundsNeeded = 0, attempts = 0;
+  const finalStatus: Record<string, number> = {};
+  const eventsDelivered: Record<string, number> = {};
+  const ours = new Map(outcomes.map((o) => [o.paymentId, o]));
+
+  // Every event at a receiver must be about a payment of that business system, and only there.
+  const succeededByOrder = new Map<string, Set<string>>();
+  for (const system of systems) {
+    const receiver = stack.receivers[system]!;
+    eventsDelivered[system] = receiver.events.size;
+    if (receiver.rejected > 0) {
+      misroutedEvents += receiver.rejected;
+      problems.push(`${system} receiver rejected ${receiver.rejected} events with a bad signature (another system's secret?)`);
+    }
+    for (const event of receiver.events.values()) {
+      duplicateDeliveries += event.deliveries - 1;
+      const payment = (event.data as { payment?: { paymentId?: string; businessId?: string; businessOrderId?: string } }).payment;
+      const owner = payment?.paymentId ? ours.get(payment.paymentId) : undefined;
+      const businessId = (event as { businessId?: string }).businessId ?? payment?.businessId;
+      if (!owner || owner.plan.system !== system || (businessId !== undefined && businessId !== system)) {
+        misroutedEvents += 1;
+        problems.push(`${event.id} (${event.type}) delivered to ${system}, but the payment belongs to ${owner?.plan.system ?? "nobody we know"}`);
+      }
+      if (event.type === "payment.succeeded" && owner) {
+        const key = `${owner.plan.system}/${owner.plan.businessOrderId}`;
+        succeededByOrder.set(key, (succeededByOrder.get(key) ?? new Set()).add(event.id));
+      }
+    }
   }
-  for (const { plan, orderId } of created) {
-    const order = stored.get(orderId);
-    const alipayStatus = trades.get(orderId);
-    const paid = isPaidAtAlipay(alipayStatus);
-    const event = stack.receiver.events.get(`evt_${orderId}_paid`);
-    if (order?.status === "PENDING") (stuck += 1), problems.push(`${orderId} stuck PENDING`);
-    if (paid && (order?.status !== "PAID" || !event)) (lost += 1), problems.push(`${orderId} paid at Alipay, local ${order?.status}, event ${event ? "delivered" : "missing"}`);
-    if (!paid && order?.status === "PAID") (wrongState += 1), problems.push(`${orderId} PAID locally but not at Alipay (${alipayStatus})`);
-    if (!paid && order?.status !== "CLOSED" && order?.status !== "PENDING") (wrongState += 1), problems.push(`${orderId} unpaid but ${order?.status}`);
-    if (!paid && event) (wrongState += 1), problems.push(`${orderId} event delivered for an unpaid order`);
-    if ((order?.history.filter((h) => h.event === "paid").length ?? 0) > 1) (doublePaid += 1), problems.push(`${orderId} paid twice`);
-    if ((eventsByMerchantOrder.get(`${plan.user}/${plan.merchantOrderId}`) ?? 0) > 1) (doubleFulfilled += 1), problems.push(`${plan.merchantOrderId} fulfilled twice`);
+  for (const [key, ids] of succeededByOrder) {
+    if (ids.size > 1) (doubleFulfilled += 1), problems.push(`${key} fulfilled twice: ${[...ids].join(", ")}`);
   }
 
-  // Dead-letter queues: only messages about orders that are now settled are acceptable.
-  const sqs = new SQSClient({ endpoint: stack.urls.sqs, region: "us-east-1", credentials: localCredentials });
+  for (const outcome of outcomes) {
+    const { paymentId, plan } = outcome;
+    const { payment, trades: own, refunds } = seen.get(paymentId)!;
+    const problem = (text: string) => problems.push(`${paymentId} (${plan.system}, buyer ${plan.buyer}, cancel ${plan.cancel}): ${text}`);
+    if (!payment) {
+      lost += 1;
+      problem("no payment item");
+      continue;
+    }
+    finalStatus[payment.status] = (finalStatus[payment.status] ?? 0) + 1;
+    attempts += payment.attempts.length;
+    refundsNeeded += refunds.size;
+    const paidTrades = own.filter((t) => isPaidAtAlipay(t.status));
+    if (payment.status === "OPEN") (stuck += 1), problem("still OPEN");
+
+    // Every fen at Alipay is either the payment's trade or recorded as refund-needed.
+    for (const trade of paidTrades) {
+      const isThePayment = payment.status === "PAID" && payment.tradeNo === trade.tradeNo;
+      if (!isThePayment && !refunds.has(trade.tradeNo)) (lost += 1), problem(`paid at Alipay (${trade.outTradeNo}, ${trade.tradeNo}), local ${payment.status}, no refund-needed record`);
+      if (trade.totalFen !== plan.amount) (wrongState += 1), problem(`Alipay collected ${trade.totalFen} fen for a payment of ${plan.amount}`);
+    }
+    const kept = paidTrades.filter((t) => !refunds.has(t.tradeNo));
+    if (kept.length > 1 || payment.history.filter((h) => h.event === "paid").length > 1) (doublePaid += 1), problem(`paid twice: ${kept.map((t) => t.tradeNo).join(", ")}`);
+
+    if (payment.status === "PAID") {
+      if (!paidTrades.some((t) => t.tradeNo === payment.tradeNo)) (wrongState += 1), problem(`PAID locally (${payment.tradeNo}) but not at Alipay`);
+      if (!eventAt(plan.system, eventId(paymentId, "payment.succeeded"))) (lost += 1), problem("PAID but payment.succeeded never delivered");
+    }
+    if (payment.status !== "OPEN") {
+      const type = eventTypeOf[payment.status];
+      if (payment.status !== "PAID" && !eventAt(plan.system, eventId(paymentId, type))) (wrongState += 1), problem(`${payment.status} but ${type} never delivered`);
+      if (payment.attempts.some((a) => a.status === "PENDING")) (wrongState += 1), problem(`${payment.status} with an attempt still PENDING`);
+      for (const event of stack.receivers[plan.system]!.events.values()) {
+        if (event.id.startsWith(`evt_${paymentId}_`) && event.type !== type) (wrongState += 1), problem(`${payment.status} but ${event.type} was delivered`);
+      }
+    }
+
+    // The business system's cancel: canceled (money, if any, recorded for refund), or told it is paid.
+    if (plan.cancel !== "none") cancelRequests += 1;
+    if (payment.status === "CANCELED") {
+      canceled += 1;
+      if (plan.cancel === "none") (wrongState += 1), problem("CANCELED but nobody canceled it");
+      if (outcome.cancelAnswer !== "200") (wrongState += 1), problem(`CANCELED but the cancel answered ${outcome.cancelAnswer}`);
+      if (paidTrades.length > 0) canceledRefundNeeded += 1;
+    }
+    if (outcome.cancelAnswer === "200" && payment.status !== "CANCELED") (wrongState += 1), problem(`the cancel answered 200 but the payment is ${payment.status}`);
+    if (outcome.cancelAnswer === "already_paid") {
+      if (payment.status === "PAID") cancelAnsweredPaid += 1;
+      else (wrongState += 1), problem(`the cancel answered already_paid but the payment is ${payment.status}`);
+    }
+    if (outcome.cancelAnswer === "payment_expired" && payment.status !== "EXPIRED") (wrongState += 1), problem(`the cancel answered payment_expired but the payment is ${payment.status}`);
+    if (payment.status === "PAID" && plan.cancel === "before the order string") (wrongState += 1), problem("canceled before any order string, yet PAID");
+  }
+
+  // Dead-letter queues: only messages about payments that are now settled are acceptable.
+  const sqs = new SQSClient({ endpoint: stack.urls.sqs, region: stack.service.region, credentials: localCredentials });
   let unsettledInDlq = 0, staleInDlq = 0;
-  for (const dlq of ["CheckDeadLetterQueue", "EventsDeadLetterQueue"]) {
+  for (const dlq of ["CheckDeadLetterQueue", "EventsDeadLetterQueue", "PublishFailuresQueue"]) {
+    const url = stack.resources[dlq]?.ref;
+    if (!url) continue;
     for (let page = 0; page < 100; page += 1) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.resources[dlq]!.ref, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
       if (Messages.length === 0) break;
       for (const message of Messages) {
-        // A check message names the order; an event carries it in its data.
-        const body = JSON.parse(message.Body ?? "{}") as { orderId?: string; data?: { orderId?: string } };
-        const orderId = body.orderId ?? body.data?.orderId;
-        const order = orderId ? stored.get(orderId) : undefined;
-        if (orderId && settled(order, trades.get(orderId))) staleInDlq += 1;
-        else (unsettledInDlq += 1), problems.push(`${dlq} holds ${message.Body} for an unsettled order`);
+        // A check message names the payment; an event carries it in its data.
+        const body = JSON.parse(message.Body ?? "{}") as { paymentId?: string; data?: { payment?: { paymentId?: string } } };
+        const paymentId = body.paymentId ?? body.data?.payment?.paymentId;
+        const outcome = paymentId ? ours.get(paymentId) : undefined;
+        if (outcome && settled(outcome, seen.get(outcome.paymentId)!)) staleInDlq += 1;
+        else (unsettledInDlq += 1), problems.push(`${dlq} holds ${message.Body} for an unsettled payment`);
       }
     }
   }
   sqs.destroy();
 
+  const paidAtAlipay = outcomes.filter((o) => (trades.get(o.paymentId) ?? []).some((t) => isPaidAtAlipay(t.status))).length;
   return {
-    orders: created.length,
-    paidAtAlipay: created.filter((c) => isPaidAtAlipay(trades.get(c.orderId))).length,
-    abandoned: created.filter((c) => !isPaidAtAlipay(trades.get(c.orderId))).length,
+    payments: outcomes.length,
+    bySystem: Object.fromEntries(systems.map((s) => [s, outcomes.filter((o) => o.plan.system === s).length])),
+    flappingSystem,
+    paidAtAlipay,
+    abandoned: outcomes.length - paidAtAlipay,
+    finalStatus,
+    attempts,
     faults,
     lost,
     doublePaid,
@@ -258,9 +602,17 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     duplicateDeliveries,
     stuck,
     wrongState,
+    misroutedEvents,
+    canceled,
+    cancelRequests,
+    cancelAnsweredPaid,
+    canceledRefundNeeded,
+    refundsNeeded,
+    eventsDelivered,
     unsettledInDlq,
     staleInDlq,
     secondsToSettle,
+    secondsAfterLastExpiry: Math.max(0, (settledAt - lastExpiry) / 1000),
     secondsTotal: (Date.now() - startedAt) / 1000,
     problems,
   };
@@ -268,19 +620,28 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
 
 export function formatReport(report: ChaosReport): string {
   const rows: Array<[string, string | number]> = [
-    ["orders", report.orders],
+    ["payments", `${report.payments} (${Object.entries(report.bySystem).map(([s, n]) => `${s} ${n}`).join(", ")})`],
     ["  paid by the buyer (simulator ledger)", report.paidAtAlipay],
     ["  not paid (abandoned, expired, paid too late)", report.abandoned],
+    ["  final status", Object.entries(report.finalStatus).sort().map(([s, n]) => `${s} ${n}`).join(", ")],
+    ["  Alipay attempts (order strings made)", report.attempts],
     ...Object.entries(report.faults).sort().map(([k, v]) => [`fault: ${k}`, v] as [string, number]),
-    ["lost (paid but not PAID + delivered)", report.lost],
+    ["lost (paid but neither PAID + delivered nor refund-needed)", report.lost],
     ["double paid", report.doublePaid],
     ["double fulfilled", report.doubleFulfilled],
-    ["stuck (still PENDING)", report.stuck],
+    ["stuck (still OPEN)", report.stuck],
     ["wrong state", report.wrongState],
-    ["DLQ messages for unsettled orders", report.unsettledInDlq],
+    ["misrouted events", report.misroutedEvents],
+    ["canceled (CANCELED at the end)", `${report.canceled} of ${report.cancelRequests} cancel requests`],
+    ["  cancel lost the race: PAID, cancel answered 409", report.cancelAnsweredPaid],
+    ["  canceled but paid: money recorded refund-needed", report.canceledRefundNeeded],
+    ["refund-needed records", report.refundsNeeded],
+    ["events delivered", `${Object.entries(report.eventsDelivered).map(([s, n]) => `${s} ${n}`).join(", ")} (${report.flappingSystem} flapped)`],
+    ["DLQ messages for unsettled payments", report.unsettledInDlq],
     ["DLQ messages already recovered (stale)", report.staleInDlq],
     ["duplicate deliveries (receiver deduped)", report.duplicateDeliveries],
     ["time to settle after faults stopped (s)", report.secondsToSettle.toFixed(1)],
+    ["  of which after the last payment's expiry (s)", report.secondsAfterLastExpiry.toFixed(1)],
     ["total time (s)", report.secondsTotal.toFixed(1)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
