@@ -1,69 +1,123 @@
-// The command line: parsing and help texts. No lib/ imports here (see cli.ts).
+// The command line: parsing and help texts. No lib/ imports here (see cli.ts): what needs lib/
+// to be checked (business ids, payment ids) is checked by the commands before they touch AWS.
 import { UsageError } from "./errors.js";
 
-export type CommandName = "order show" | "order recheck" | "dlq list" | "dlq redrive" | "event replay";
+export type CommandName =
+  | "payment show" | "payment find" | "payment recheck"
+  | "event replay"
+  | "dlq list" | "dlq redrive"
+  | "business add" | "business list" | "business show" | "business update"
+  | "business disable" | "business enable" | "business rotate-secret";
+
+/** Options that belong to some commands (the global ones are fields of Invocation). */
+export type OptionName =
+  | "principal" | "webhook-url" | "payment-expiry-seconds" | "add-principal" | "remove-principal"
+  | "overlap-hours" | "business" | "business-order" | "limit";
 
 export interface Invocation {
   command?: CommandName;
   /** The command's positional arguments. */
   args: string[];
+  /** The command's own options, as given (repeatable ones in order). */
+  options: Partial<Record<OptionName, string[]>>;
   local: boolean;
   stackFile?: string;
   json: boolean;
   verbose: boolean;
   help: boolean;
-  /** What --help was asked about ("order", "dlq redrive", ...; empty for the overview). */
+  /** What --help was asked about ("payment", "dlq redrive", ...; empty for the overview). */
   helpTopic: string;
   limit?: number;
+  paymentExpirySeconds?: number;
+  overlapHours?: number;
+}
+
+interface OptionSpec {
+  repeatable?: boolean;
+  required?: boolean;
 }
 
 interface CommandSpec {
   usage: string;
   summary: string;
   arity: number;
-  takesLimit?: boolean;
+  options?: Partial<Record<OptionName, OptionSpec>>;
   help: string;
 }
 
-export const commands: Record<CommandName, CommandSpec> = {
-  "order show": {
-    usage: "order show <orderId> [--json]",
-    summary: "the order, its history and any refunds needed",
-    arity: 1,
-    help: `Shows one payment order (an Alipay out_trade_no): status, amount in fen and yuan, times
-(ISO, UTC), Alipay trade number, how the payment was seen (notify or query), close reason, the paid
-event's id and delivery time, whether the sweep will look at it again and when, its history, and
-the payments recorded as needing a refund. Buyer identifiers are masked; the order string is never
-shown. Read-only.
+const takeEffect = `Functions keep the registry for BUSINESS_CACHE_SECONDS (60 s on AWS, 1 s locally): the change
+takes effect within that time (the output says how long).`;
 
-Exit status: 0 shown; 1 no such order, or the table cannot be read.`,
-  },
-  "order recheck": {
-    usage: "order recheck <orderId> [--json]",
-    summary: "run the check worker on the order now (asks Alipay)",
+const exitStatusWrite = `Exit status: 0 done; 1 failed (no such system, a conflicting change, AWS refused); 2 wrong command
+line (bad id, ARN, URL or number).`;
+
+export const commands: Record<CommandName, CommandSpec> = {
+  "payment show": {
+    usage: "payment show <paymentId> [--json]",
+    summary: "the payment, its attempts, history and any refunds needed",
     arity: 1,
-    help: `Runs the check worker's logic (lib/orders/check.ts) on the order now, exactly as a message from
-the sweep would: asks Alipay (alipay.trade.query) and moves the order on.
-  PENDING, paid at Alipay        -> PAID (via query), event published         outcome: paid
-  PENDING, not paid, not expired -> stays PENDING, next check scheduled       outcome: waiting
-  PENDING, expired, not paid     -> closed at Alipay first, then CLOSED       outcome: closed
-  already final                  -> nothing                                   outcome: settled
-  a payment the order cannot take -> recorded as refund needed                outcome: refund_needed
+    help: `Shows one payment: status, amount in fen and yuan, business system and business order, the app
+user id (the app's account id, the JWT subject; not an Alipay identifier), times (ISO, UTC),
+every Alipay attempt (out_trade_no <paymentId>_<n>, status, trade no, close reason), how it was
+paid (notify or query), its event id once settled, whether the sweep will look at it again and
+when, its history, and the payments recorded as needing a refund. An out_trade_no is accepted
+too (it names its payment). Buyer identifiers are masked; order strings are never shown.
+Read-only.
+
+Exit status: 0 shown; 1 no such payment, or the table cannot be read; 2 not a payment id.`,
+  },
+  "payment find": {
+    usage: "payment find --business <businessId> --business-order <businessOrderId> [--json]",
+    summary: "the payment of a business order (then as payment show)",
+    arity: 0,
+    options: { business: { required: true }, "business-order": { required: true } },
+    help: `Finds the payment a business system created for one of its orders (the payment id is derived
+from the two) and shows it as \`payment show\` does. Read-only.
+
+Exit status: 0 shown; 1 no such payment; 2 a bad business id or an empty business order id.`,
+  },
+  "payment recheck": {
+    usage: "payment recheck <paymentId> [--json]",
+    summary: "run the check worker on the payment now (asks Alipay)",
+    arity: 1,
+    help: `Runs the check worker's logic (lib/payments/check.ts) on the payment now, exactly as a message
+from the sweep would: asks Alipay about the pending attempt (alipay.trade.query) and moves it on.
+  attempt paid at Alipay                     -> PAID (via query), event published     outcome: paid
+  attempt not paid, still payable            -> stays OPEN, next check scheduled      outcome: waiting
+  attempt past its time_expire, not paid     -> closed at Alipay first, then CLOSED;  outcome: closed
+                                                the payment EXPIRED if past its expiry
+  no pending attempt, payment past its expiry -> EXPIRED, event published             outcome: expired
+  already PAID / CANCELED / EXPIRED          -> nothing                               outcome: settled
+  money the payment cannot take              -> recorded as refund needed             outcome: refund_needed
 Needs the Alipay keys (ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY references, read from SSM on AWS).
 
-Exit status: 0 checked; 1 no such order, or Alipay could not be asked (retry later).`,
+Exit status: 0 checked; 1 no such payment, or Alipay could not be asked (retry later); 2 not a payment id.`,
+  },
+  "event replay": {
+    usage: "event replay <paymentId> [--json]",
+    summary: "deliver the payment's event to its business system's webhook again",
+    arity: 1,
+    help: `Delivers the settled payment's event (payment.succeeded, payment.canceled or payment.expired; id
+evt_<paymentId>_<succeeded|canceled|expired>, same content, freshly signed) to the webhook of the
+business system that owns the payment, now, even if it was delivered before: the business system
+dedupes by event id. Reads the registry afresh, so a webhook URL just changed is used at once.
+During a secret rotation's overlap the event carries both signatures, as every delivery does.
+Needs the system's webhook secret (an SSM reference on AWS).
+
+Exit status: 0 delivered; 1 no such payment, the payment is still OPEN, or the webhook refused it.`,
   },
   "dlq list": {
     usage: "dlq list <check|events> [--limit N] [--json]",
     summary: "messages in a dead-letter queue (not removed)",
     arity: 1,
-    takesLimit: true,
+    options: { limit: {} },
     help: `Lists up to N (default 100) messages in the dead-letter queue of the check queue (check) or of
 the events queue (events): message id, receive count, when it was first sent, and its body
-({"orderId"} for check, {"eventId","orderId"} for events). Messages are received with a short
-visibility timeout to page through the queue and made visible again at the end: nothing is
-removed, but each listing adds one to their receive count. The DLQ is found from the work queue's
-RedrivePolicy (or CHECK_DLQ_URL / EVENTS_DLQ_URL if set).
+({"paymentId"} for check; for events the event itself: {"id","type","businessId","createdAt",
+"data":{"payment"}}). Messages are received with a short visibility timeout to page through the
+queue and made visible again at the end: nothing is removed, but each listing adds one to their
+receive count. The DLQ is found from the work queue's RedrivePolicy (or CHECK_DLQ_URL /
+EVENTS_DLQ_URL if set).
 
 Exit status: 0 listed (even if empty); 1 the queue cannot be read.`,
   },
@@ -71,7 +125,7 @@ Exit status: 0 listed (even if empty); 1 the queue cannot be read.`,
     usage: "dlq redrive <check|events> [--limit N] [--json]",
     summary: "move messages back to the work queue",
     arity: 1,
-    takesLimit: true,
+    options: { limit: {} },
     help: `Moves up to N (default 100) messages from the dead-letter queue back to its work queue (check:
 the check worker asks Alipay again; events: the event is delivered again). Each message is sent to
 the work queue first and deleted from the DLQ only after the send succeeded, so nothing is lost;
@@ -80,51 +134,147 @@ Fix the cause first, or the messages come back to the DLQ after their retries.
 
 Exit status: 0 all moved; 1 a send or delete failed (the report says which), or the queue cannot be read.`,
   },
-  "event replay": {
-    usage: "event replay <orderId> [--json]",
-    summary: "deliver the order's paid event to the business webhook again",
+  "business add": {
+    usage: "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json]",
+    summary: "register a business system; prints its webhook secret once",
     arity: 1,
-    help: `Delivers the order's order.paid event (id evt_<orderId>_paid, same content, freshly signed) to the
-business webhook now, even if it was delivered before; the business system dedupes by event id.
-If it had not been delivered yet, it is recorded as delivered (the order leaves the sweep).
-Needs BUSINESS_WEBHOOK_SECRET (an SSM reference on AWS).
+    options: { principal: { repeatable: true, required: true }, "webhook-url": { required: true }, "payment-expiry-seconds": {} },
+    help: `Registers a business system: the IAM roles (or users) whose SigV4-signed calls act for it, the
+webhook its events go to, and how long its payments stay payable unless the create request says
+(default 1800 s; 120 to 1296000). The id is 2-32 of a-z 0-9 -, starting with a letter. A role may
+belong to one system only. Generates its webhook signing secret (32 random bytes, hex) and stores
+it before the registry item: on AWS as the SSM SecureString
+/alipay-pay/<stage>/business/<businessId>/webhook-secret-1; against a local stack as the file
+webhook-<businessId>-1.txt in its keys dir. The registry item is created only if the id is new.
 
-Exit status: 0 delivered; 1 no such order, the order is not paid, or the webhook refused it.`,
+The secret is printed once, here, for the business team (hand it over through your secret channel);
+it is never logged and no other command shows it. The webhook URL must be https (http only for a
+loopback host, i.e. a local stack).
+${takeEffect}
+
+${exitStatusWrite}`,
+  },
+  "business list": {
+    usage: "business list [--json]",
+    summary: "registered business systems (never their secrets)",
+    arity: 0,
+    help: `Lists the registered business systems: id, status (ACTIVE or DISABLED), the principals allowed to
+call for it, webhook URL, default payment expiry, and whether a secret rotation's overlap is
+active (both secrets still sign). Secrets are never shown, only where they are stored. Read-only.
+
+Exit status: 0 listed; 1 the table cannot be read.`,
+  },
+  "business show": {
+    usage: "business show <businessId> [--json]",
+    summary: "one business system (never its secrets)",
+    arity: 1,
+    help: `Shows one business system as \`business list\` does, with its secret references and times.
+Read-only.
+
+Exit status: 0 shown; 1 no such system; 2 not a business id.`,
+  },
+  "business update": {
+    usage: "business update <businessId> [--webhook-url <url>] [--add-principal <roleArn> ...] [--remove-principal <roleArn> ...] [--payment-expiry-seconds N] [--json]",
+    summary: "change a system's webhook URL, principals or payment expiry",
+    arity: 1,
+    options: { "webhook-url": {}, "add-principal": { repeatable: true }, "remove-principal": { repeatable: true }, "payment-expiry-seconds": {} },
+    help: `Changes what is given, in one conditional write: it applies only if nobody changed the system
+since it was read (else nothing is written: run it again). A system keeps at least one principal
+(disable it instead), and a role may belong to one system only: to move a role to another system,
+remove it here first. A new expiry applies to payments created afterwards.
+${takeEffect}
+
+${exitStatusWrite}`,
+  },
+  "business disable": {
+    usage: "business disable <businessId> [--json]",
+    summary: "refuse the system's API calls (403) until enabled",
+    arity: 1,
+    help: `Disables a business system: its calls to the business API are refused with 403 (create, read,
+cancel). Its existing payments are untouched: the app can still pay open ones, and their events are
+still delivered to its webhook. Conditional on nobody having changed it meanwhile.
+${takeEffect}
+
+${exitStatusWrite}`,
+  },
+  "business enable": {
+    usage: "business enable <businessId> [--json]",
+    summary: "accept the system's API calls again",
+    arity: 1,
+    help: `Enables a disabled business system again. Conditional on nobody having changed it meanwhile.
+${takeEffect}
+
+${exitStatusWrite}`,
+  },
+  "business rotate-secret": {
+    usage: "business rotate-secret <businessId> [--overlap-hours H] [--json]",
+    summary: "new webhook secret; both sign during the overlap; prints it once",
+    arity: 1,
+    options: { "overlap-hours": {} },
+    help: `Generates the system's next webhook secret (webhook-secret-<n+1>, stored as \`business add\` does)
+and makes it the signing secret, keeping the current one as the previous secret for H hours
+(default 24; 0 to 720). During that overlap every event carries two v1= signatures, one per
+secret, so the business system verifies with either while it deploys the new one. With
+--overlap-hours 0 the old secret stops signing at once (a leaked secret).
+
+A rotation during another one's overlap is refused (it would cut the previous secret off early),
+except with --overlap-hours 0. The new secret is printed once, here. The old parameter is left in
+place; delete it once the overlap is over. Conditional on nobody having changed the system meanwhile.
+${takeEffect}
+
+${exitStatusWrite}`,
   },
 };
 
 const groups: Record<string, string> = {
-  order: "Orders: look at one, or run the check worker on it now.",
+  payment: "Payments: look at one, find one by business order, or run the check worker on it now.",
   dlq: "Dead-letter queues of the check and events work queues.",
-  event: "Paid events for the business system.",
+  event: "Payment events for the business systems.",
+  business: "Business systems: register, change, disable and rotate the webhook secret of the systems that create payments.",
+};
+
+/** Commands of earlier versions, so an operator following an old note is told what replaced them. */
+const replaced: Record<string, string> = {
+  "order show": "payment show <paymentId>",
+  "order recheck": "payment recheck <paymentId>",
 };
 
 const globalOptions = `Options:
   --local              use the local stack: load the functions' environment from .local/stack.json
-                       (written by \`npm start\`)
+                       (written by \`npm start\`); business secrets go to its keys dir
   --stack-file <path>  load the functions' environment from the "functionEnv" object of a JSON file
                        (another local stack's file, or one saved from AWS: see RUNBOOK.md#tools)
   --json               machine-readable output (JSON on stdout)
   --verbose            keep the functions' structured logs (Powertools) in the output
-  -h, --help           help (also after a command: \`order show --help\`)`;
+  -h, --help           help (also after a command: \`payment show --help\`)`;
 
 export function helpText(topic = ""): string {
   const spec = commands[topic as CommandName];
   if (spec) return `Usage: npm run ops -- ${spec.usage}\n\n${spec.help}\n\n${globalOptions}\n`;
   const group = groups[topic];
   const listed = (Object.keys(commands) as CommandName[]).filter((name) => !group || name.startsWith(`${topic} `));
-  const width = Math.max(...listed.map((name) => commands[name].usage.replace(/ \[--json\]/, "").length));
-  const lines = listed.map((name) => `  ${commands[name].usage.replace(/ \[--json\]/, "").padEnd(width)}  ${commands[name].summary}`);
+  const short = (name: CommandName) => commands[name].usage.replace(/ \[--json\]/, "").replace(/ \[--principal <roleArn> \.\.\.\]/, "");
+  const width = Math.min(60, Math.max(...listed.map((name) => short(name).length)));
+  const lines = listed.map((name) => {
+    const usage = short(name);
+    return usage.length > width
+      ? `  ${usage}\n  ${"".padEnd(width)}  ${commands[name].summary}`
+      : `  ${usage.padEnd(width)}  ${commands[name].summary}`;
+  });
   const intro = group ??
-    `Operates the Alipay payment backend with the functions' own code (lib/), against the local stack
+    `Operates the Alipay payment center with the functions' own code (lib/), against the local stack
 (--local) or against AWS (export the functions' environment and AWS credentials first).
 Runbook: RUNBOOK.md.`;
   return `Usage: npm run ops -- [options] <command>\n\n${intro}\n\nCommands:\n${lines.join("\n")}\n\n${globalOptions}\n`;
 }
 
+const commandOptions: OptionName[] = [
+  "principal", "webhook-url", "payment-expiry-seconds", "add-principal", "remove-principal", "overlap-hours", "business", "business-order", "limit",
+];
+
 export function parseArgs(argv: string[]): Invocation {
   const words: string[] = [];
-  const invocation: Invocation = { args: [], local: false, json: false, verbose: false, help: false, helpTopic: "" };
+  const invocation: Invocation = { args: [], options: {}, local: false, json: false, verbose: false, help: false, helpTopic: "" };
   for (let i = 0; i < argv.length; i += 1) {
     const token = argv[i]!;
     const [flag, inline] = token.startsWith("--") && token.includes("=") ? [token.slice(0, token.indexOf("=")), token.slice(token.indexOf("=") + 1)] : [token, undefined];
@@ -150,18 +300,15 @@ export function parseArgs(argv: string[]): Invocation {
       case "--help":
         invocation.help = true;
         break;
-      case "--limit": {
-        const raw = value();
-        const limit = Number(raw);
-        if (!/^\d+$/.test(raw) || !Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
-          throw new UsageError(`--limit must be an integer from 1 to 10000, not "${raw}"`);
+      default: {
+        const option = flag.startsWith("--") ? (flag.slice(2) as OptionName) : undefined;
+        if (option && commandOptions.includes(option)) {
+          (invocation.options[option] ??= []).push(value());
+          break;
         }
-        invocation.limit = limit;
-        break;
-      }
-      default:
         if (token.startsWith("-") && token !== "-") throw new UsageError(`unknown option ${flag}`);
         words.push(token);
+      }
     }
   }
   if (words[0] === "help") {
@@ -176,17 +323,45 @@ export function parseArgs(argv: string[]): Invocation {
   if (words.length === 0) throw new UsageError("no command given");
   const spec = commands[name as CommandName];
   if (!spec) {
+    if (replaced[name]) throw new UsageError(`"${name}" was replaced by "${replaced[name]}"`, `Run \`npm run ops -- ${replaced[name]!.split(" ")[0]} --help\`.`);
     if (words[0]! in groups) throw new UsageError(`unknown command "${name}"`, `Run \`npm run ops -- ${words[0]} --help\` for its commands.`);
     throw new UsageError(`unknown command "${words.join(" ")}"`);
   }
   invocation.command = name as CommandName;
   invocation.args = words.slice(2);
+  const usage = `Usage: npm run ops -- ${spec.usage}`;
   if (invocation.args.length !== spec.arity) {
     throw new UsageError(
       invocation.args.length < spec.arity ? `${name}: missing argument` : `${name}: too many arguments (${invocation.args.join(" ")})`,
-      `Usage: npm run ops -- ${spec.usage}`,
+      usage,
     );
   }
-  if (invocation.limit !== undefined && !spec.takesLimit) throw new UsageError(`${name} takes no --limit`);
+  const allowed = spec.options ?? {};
+  for (const [option, values] of Object.entries(invocation.options) as Array<[OptionName, string[]]>) {
+    const rule = allowed[option];
+    if (!rule) throw new UsageError(`${name} takes no --${option}`, usage);
+    if (!rule.repeatable && values.length > 1) throw new UsageError(`${name}: --${option} given ${values.length} times`, usage);
+  }
+  for (const [option, rule] of Object.entries(allowed) as Array<[OptionName, OptionSpec]>) {
+    if (rule.required && !invocation.options[option]) throw new UsageError(`${name}: --${option} is required`, usage);
+  }
+  const [limit] = invocation.options.limit ?? [];
+  if (limit !== undefined) invocation.limit = integerOption("--limit", limit, 1, 10_000);
+  const [expiry] = invocation.options["payment-expiry-seconds"] ?? [];
+  if (expiry !== undefined) invocation.paymentExpirySeconds = integerOption("--payment-expiry-seconds", expiry, 120, 1_296_000);
+  const [overlap] = invocation.options["overlap-hours"] ?? [];
+  if (overlap !== undefined) {
+    const hours = Number(overlap);
+    if (!/^\d+(\.\d+)?$/.test(overlap) || !(hours >= 0 && hours <= 720)) throw new UsageError(`--overlap-hours must be a number of hours from 0 to 720, not "${overlap}"`);
+    invocation.overlapHours = hours;
+  }
   return invocation;
+}
+
+function integerOption(flag: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new UsageError(`${flag} must be an integer from ${min} to ${max}, not "${raw}"`);
+  }
+  return value;
 }

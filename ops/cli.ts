@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    if (invocation.local || invocation.stackFile) loadStackFile(invocation.stackFile);
+    const stack = invocation.local || invocation.stackFile ? loadStackFile(invocation.stackFile) : undefined;
     if (!invocation.verbose) {
       // The functions' INFO logs and metric lines are not for the operator's terminal.
       process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
     }
     const { runCommand } = await import("./commands.js");
-    const result = await runCommand(invocation);
+    const result = await runCommand(invocation, stack?.keysDir ? { keysDir: stack.keysDir } : {});
     console.log(invocation.json ? JSON.stringify(result.data, null, 2) : result.text);
     return result.ok ? 0 : 1;
   } catch (error) {

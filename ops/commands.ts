@@ -1,14 +1,36 @@
 // Runs one parsed command and says what to print. Imports lib/ (through the command modules), so
 // the CLI entry loads it only after configuring the environment.
 import type { Invocation } from "./args.js";
+import {
+  addBusiness,
+  listBusinesses,
+  rotateWebhookSecret,
+  secretStoreFor,
+  setBusinessStatus,
+  showBusiness,
+  updateBusiness,
+} from "./business.js";
 import { checkQueueName, listDlq, redriveDlq } from "./dlq.js";
 import { replayEvent } from "./events.js";
-import { formatListing, formatOrder, formatRecheck, formatRedrive, formatReplay } from "./format.js";
-import { recheckOrder, showOrder } from "./orders.js";
+import {
+  formatAdded,
+  formatBusiness,
+  formatBusinessList,
+  formatListing,
+  formatPayment,
+  formatRecheck,
+  formatRedrive,
+  formatReplay,
+  formatRotated,
+  formatStatus,
+  formatUpdated,
+} from "./format.js";
+import { findPayment, recheckPayment, showPayment } from "./payments.js";
 
-export { showOrder, recheckOrder } from "./orders.js";
+export { findPayment, recheckPayment, showPayment } from "./payments.js";
 export { listDlq, redriveDlq, resolveQueues } from "./dlq.js";
 export { replayEvent } from "./events.js";
+export { addBusiness, listBusinesses, rotateWebhookSecret, setBusinessStatus, showBusiness, updateBusiness } from "./business.js";
 
 export interface CommandResult {
   data: unknown;
@@ -17,17 +39,32 @@ export interface CommandResult {
   ok: boolean;
 }
 
-export async function runCommand(invocation: Invocation): Promise<CommandResult> {
+export interface CommandContext {
+  /** The local stack's keys dir (from its stack file): new webhook secrets are files there, not SSM parameters. */
+  keysDir?: string;
+}
+
+export async function runCommand(invocation: Invocation, context: CommandContext = {}): Promise<CommandResult> {
   const [first] = invocation.args;
+  const option = (name: keyof Invocation["options"]) => invocation.options[name]?.[0];
   const limit = invocation.limit === undefined ? {} : { limit: invocation.limit };
+  const expiry = invocation.paymentExpirySeconds === undefined ? {} : { paymentExpirySeconds: invocation.paymentExpirySeconds };
   switch (invocation.command) {
-    case "order show": {
-      const data = await showOrder(first!);
-      return { data, text: formatOrder(data), ok: true };
+    case "payment show": {
+      const data = await showPayment(first!);
+      return { data, text: formatPayment(data), ok: true };
     }
-    case "order recheck": {
-      const data = await recheckOrder(first!);
+    case "payment find": {
+      const data = await findPayment(option("business")!, option("business-order")!);
+      return { data, text: formatPayment(data), ok: true };
+    }
+    case "payment recheck": {
+      const data = await recheckPayment(first!);
       return { data, text: formatRecheck(data), ok: true };
+    }
+    case "event replay": {
+      const data = await replayEvent(first!);
+      return { data, text: formatReplay(data), ok: true };
     }
     case "dlq list": {
       const data = await listDlq(checkQueueName(first), limit);
@@ -37,9 +74,41 @@ export async function runCommand(invocation: Invocation): Promise<CommandResult>
       const data = await redriveDlq(checkQueueName(first), limit);
       return { data, text: formatRedrive(data), ok: data.failed.length === 0 && data.notDeleted.length === 0 };
     }
-    case "event replay": {
-      const data = await replayEvent(first!);
-      return { data, text: formatReplay(data), ok: true };
+    case "business add": {
+      const data = await addBusiness(
+        { businessId: first!, principals: invocation.options.principal ?? [], webhookUrl: option("webhook-url")!, ...expiry },
+        { secrets: await secretStoreFor(context.keysDir) },
+      );
+      return { data, text: formatAdded(data), ok: true };
+    }
+    case "business list": {
+      const data = await listBusinesses();
+      return { data, text: formatBusinessList(data), ok: true };
+    }
+    case "business show": {
+      const data = await showBusiness(first!);
+      return { data, text: formatBusiness(data), ok: true };
+    }
+    case "business update": {
+      const data = await updateBusiness(first!, {
+        ...(option("webhook-url") !== undefined ? { webhookUrl: option("webhook-url")! } : {}),
+        addPrincipals: invocation.options["add-principal"] ?? [],
+        removePrincipals: invocation.options["remove-principal"] ?? [],
+        ...expiry,
+      });
+      return { data, text: formatUpdated(data), ok: true };
+    }
+    case "business disable":
+    case "business enable": {
+      const data = await setBusinessStatus(first!, invocation.command === "business disable" ? "DISABLED" : "ACTIVE");
+      return { data, text: formatStatus(data), ok: true };
+    }
+    case "business rotate-secret": {
+      const data = await rotateWebhookSecret(first!, {
+        secrets: await secretStoreFor(context.keysDir),
+        ...(invocation.overlapHours !== undefined ? { overlapHours: invocation.overlapHours } : {}),
+      });
+      return { data, text: formatRotated(data), ok: true };
     }
     default:
       throw new Error(`no command to run`);

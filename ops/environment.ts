@@ -8,7 +8,9 @@ import { OpsError } from "./errors.js";
 export const defaultStackFile = fileURLToPath(new URL("../.local/stack.json", import.meta.url));
 
 export interface StackFile {
-  urls?: Record<string, string>;
+  urls?: Record<string, unknown>;
+  /** A local stack's keys dir: business webhook secrets are files there (on AWS: SSM parameters). */
+  keysDir?: string;
   functionEnv: Record<string, string>;
   resources?: Record<string, { ref: string; attributes?: Record<string, string> }>;
 }
@@ -40,7 +42,7 @@ export function loadStackFile(path = defaultStackFile, env: NodeJS.ProcessEnv = 
 /** What lib/config.ts requires of every command (the secrets are checked by the commands that use them). */
 const requiredVariables = [
   "STAGE", "TABLE_NAME", "CHECK_QUEUE_URL", "EVENTS_QUEUE_URL", "ALIPAY_APP_ID", "ALIPAY_SELLER_ID",
-  "ALIPAY_GATEWAY_URL", "ALIPAY_NOTIFY_URL", "BUSINESS_WEBHOOK_URL", "CHECK_SCHEDULE_SECONDS",
+  "ALIPAY_GATEWAY_URL", "ALIPAY_NOTIFY_URL", "CHECK_SCHEDULE_SECONDS",
 ];
 
 /** Turns low-level failures into something an operator can act on. */
@@ -59,15 +61,15 @@ export function explain(error: unknown, { local }: { local: boolean }): OpsError
     );
   }
   if (name === "AlipayUnavailableError") {
-    if (/differs from order/.test(message)) {
+    if (/differs from payment/.test(message)) {
       return new OpsError(
         `Alipay reports a payment of another amount: ${message}`,
         1,
-        "Money: never mark the order paid by hand; escalate to finance and the payments lead (RUNBOOK.md#stuck-orders).",
+        "Money: never mark the payment paid by hand; escalate to finance and the payments lead (RUNBOOK.md#stuck-orders).",
       );
     }
     if (/refused but the trade is not paid/.test(message)) {
-      return new OpsError(`Alipay refused to close the order: ${message}`, 1, "Look the trade up in the merchant console and escalate (RUNBOOK.md#stuck-orders).");
+      return new OpsError(`Alipay refused to close the attempt: ${message}`, 1, "Look the trade up in the merchant console and escalate (RUNBOOK.md#stuck-orders).");
     }
     return new OpsError(`Alipay could not be asked: ${message}`, 1, "Retry later; if it lasts, see RUNBOOK.md#check-dlq.");
   }

@@ -4,7 +4,7 @@ export class OpsError extends Error {
   override name = "OpsError";
   constructor(
     message: string,
-    /** 1: the operation failed (unknown order, webhook down, ...); 2: the command line is wrong. */
+    /** 1: the operation failed (unknown payment, webhook down, conflicting change, ...); 2: the command line is wrong. */
     readonly exitCode: 1 | 2 = 1,
     /** A second line telling the operator what to do about it. */
     readonly hint?: string,
@@ -18,12 +18,4 @@ export class UsageError extends OpsError {
   constructor(message: string, hint = "Run `npm run ops -- --help` for usage.") {
     super(message, 2, hint);
   }
-}
-
-const orderIdPattern = /^[A-Za-z0-9_]{1,64}$/;
-
-export function checkOrderId(orderId: string | undefined): string {
-  if (!orderId) throw new UsageError("an order id is required");
-  if (!orderIdPattern.test(orderId)) throw new UsageError(`"${orderId}" is not an order id (letters, digits and _, at most 64)`);
-  return orderId;
 }

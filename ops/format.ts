@@ -1,7 +1,8 @@
 // Human-readable output of each command (--json prints the returned data instead).
 import type { DlqListing, RedriveReport } from "./dlq.js";
+import type { BusinessReport, RotationReport, SecretReport, StatusReport, UpdateReport } from "./business.js";
 import type { ReplayReport } from "./events.js";
-import type { OrderReport, RecheckReport } from "./orders.js";
+import type { PaymentReport, RecheckReport } from "./payments.js";
 
 const rows = (pairs: Array<[string, string | undefined | false]>) => {
   const shown = pairs.filter((pair): pair is [string, string] => typeof pair[1] === "string");
@@ -9,35 +10,42 @@ const rows = (pairs: Array<[string, string | undefined | false]>) => {
   return shown.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join("\n");
 };
 
-export function formatOrder(order: OrderReport): string {
-  const paid = order.paidAt
-    ? `${order.paidAt} via ${order.paidVia ?? "?"}, trade ${order.tradeNo ?? "?"}${order.buyerId ? `, buyer ${order.buyerId}` : ""}`
+export function formatPayment(payment: PaymentReport): string {
+  const paid = payment.paidAt
+    ? `${payment.paidAt} via ${payment.paidVia ?? "?"}, trade ${payment.tradeNo ?? "?"}${payment.buyerId ? `, buyer ${payment.buyerId}` : ""}`
     : undefined;
-  const event = order.event
-    ? `${order.event.id} (published at the PAID write; failed deliveries sit in the events DLQ)`
+  const event = payment.event
+    ? `${payment.event.type} ${payment.event.id} (published at the settling write; failed deliveries sit in the events DLQ)`
     : undefined;
-  const sweep = order.sweep.inIndex
-    ? `next check ${order.sweep.nextCheckAt}${order.sweep.dueNow ? " (due now)" : ""}`
+  const sweep = payment.sweep.inIndex
+    ? `next check ${payment.sweep.nextCheckAt}${payment.sweep.dueNow ? " (due now)" : ""}`
     : "not in the sweep index (nothing left to check)";
   const lines = [
-    `Order ${order.orderId}  ${order.status}`,
+    `Payment ${payment.paymentId}  ${payment.status}`,
     rows([
-      ["merchant order", `${order.merchantOrderId} (user ${order.userId})`],
-      ["subject", order.subject],
-      ["amount", `${order.amount} fen = ${order.amountYuan} ${order.currency}`],
-      ["created", order.createdAt],
-      ["expires", `${order.expiresAt}${order.expired && order.status === "PENDING" ? " (expired, still pending)" : ""}`],
+      ["business", `${payment.businessId}, order ${payment.businessOrderId}`],
+      ["user", `${payment.userId} (app account id)`],
+      ["subject", payment.subject],
+      ["amount", `${payment.amount} fen = ${payment.amountYuan} ${payment.currency}`],
+      ["created", payment.createdAt],
+      ["expires", `${payment.expiresAt}${payment.expired && payment.status === "OPEN" ? " (expired, still open)" : ""}`],
       ["paid", paid],
-      ["closed", order.closedAt ? `${order.closedAt}, reason ${order.closeReason ?? "?"}` : undefined],
+      ["canceled", payment.canceledAt],
+      ["expired", payment.expiredAt],
       ["event", event],
       ["sweep", sweep],
-      ["order string", order.orderString.present ? `${order.orderString.length} chars (not shown)` : "none"],
+      ["order string", payment.orderString.present ? `${payment.orderString.length} chars (not shown)` : "none"],
     ]),
+    payment.attempts.length === 0 ? "Attempts: none (the app has not asked for an order string)" : `Attempts: ${payment.attempts.length}`,
+    ...payment.attempts.map((a) =>
+      `  ${a.attemptNo}  ${a.outTradeNo}  ${a.status}  created ${a.createdAt}  payable until ${a.expiresAt}` +
+      (a.tradeNo ? `  trade ${a.tradeNo}` : "") +
+      (a.closedAt ? `  closed ${a.closedAt} (${a.closeReason ?? "?"})` : "")),
     "History",
-    ...order.history.map((h) => `  ${h.at}  ${h.event}${h.detail ? `  ${h.detail}` : ""}`),
-    order.refundsNeeded.length === 0 ? "Refunds needed: none" : `Refunds needed: ${order.refundsNeeded.length} (RUNBOOK.md#refunds-needed)`,
-    ...order.refundsNeeded.map((r) =>
-      `  trade ${r.tradeNo}  ${r.amount} fen = ${r.amountYuan} CNY  ${r.reason}  ${r.status}  detected ${r.detectedAt ?? "?"} via ${r.detectedVia ?? "?"}` +
+    ...payment.history.map((h) => `  ${h.at}  ${h.event}${h.detail ? `  ${h.detail}` : ""}`),
+    payment.refundsNeeded.length === 0 ? "Refunds needed: none" : `Refunds needed: ${payment.refundsNeeded.length} (RUNBOOK.md#refunds-needed)`,
+    ...payment.refundsNeeded.map((r) =>
+      `  trade ${r.tradeNo}${r.attemptNo !== undefined ? ` (attempt ${r.attemptNo})` : ""}  ${r.amount} fen = ${r.amountYuan} CNY  ${r.reason}  ${r.status}  detected ${r.detectedAt ?? "?"} via ${r.detectedVia ?? "?"}` +
       (r.refundedAt || r.refundedBy ? `\n    refunded ${r.refundedAt ?? "?"} by ${r.refundedBy ?? "?"}${r.refundNote ? `: ${r.refundNote}` : ""}` : "")),
   ];
   return lines.join("\n");
@@ -45,7 +53,7 @@ export function formatOrder(order: OrderReport): string {
 
 export function formatRecheck(report: RecheckReport): string {
   const change = report.before.status === report.after.status ? report.after.status : `${report.before.status} -> ${report.after.status}`;
-  return [`Recheck of ${report.orderId}: ${report.outcome} (${change})`, `  ${report.meaning}`, "", formatOrder(report.after)].join("\n");
+  return [`Recheck of ${report.paymentId}: ${report.outcome} (${change})`, `  ${report.meaning}`, "", formatPayment(report.after)].join("\n");
 }
 
 const truncate = (text: string, max = 500) => (text.length > max ? `${text.slice(0, max)}... (${text.length} chars)` : text);
@@ -72,7 +80,83 @@ export function formatRedrive(report: RedriveReport): string {
 
 export function formatReplay(report: ReplayReport): string {
   return [
-    `Event ${report.eventId} of order ${report.orderId}: ${report.outcome} to ${report.webhookUrl}`,
+    `Event ${report.eventId} (${report.type}) of payment ${report.paymentId}: ${report.outcome} to ${report.businessId} at ${report.webhookUrl}`,
+    `  signed with ${report.signatures === 2 ? "the current and the previous secret (rotation overlap)" : "its secret"}`,
     "  the business system dedupes by event id, so a replay of a delivered event changes nothing there",
+  ].join("\n");
+}
+
+export function formatBusiness(system: BusinessReport): string {
+  const rotation = system.rotation.overlapActive
+    ? `overlap until ${system.rotation.previousSecretUntil}: ${system.rotation.previousWebhookSecretRef} still signs too`
+    : "no overlap (one secret signs)";
+  return [
+    `Business system ${system.businessId}  ${system.status}`,
+    rows([
+      ["principals", system.principals.join(", ")],
+      ["webhook", system.webhookUrl],
+      ["payment expiry", `${system.paymentExpirySeconds} s (unless the create request says)`],
+      ["secret", `${system.webhookSecretRef} (value never shown)`],
+      ["rotation", rotation],
+      ["created", system.createdAt],
+      ["updated", system.updatedAt],
+    ]),
+  ].join("\n");
+}
+
+export function formatBusinessList({ systems }: { systems: BusinessReport[] }): string {
+  if (systems.length === 0) return "No business systems registered (`business add` registers one).";
+  const header = ["ID", "STATUS", "PRINCIPALS", "WEBHOOK", "EXPIRY", "ROTATION"];
+  const table = systems.map((s) => [
+    s.businessId,
+    s.status,
+    s.principals.join(" "),
+    s.webhookUrl,
+    `${s.paymentExpirySeconds}s`,
+    s.rotation.overlapActive ? `overlap until ${s.rotation.previousSecretUntil}` : "-",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  return [header, ...table].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n");
+}
+
+const effect = (seconds: number) => `Takes effect within ${seconds} s (functions cache the registry for BUSINESS_CACHE_SECONDS).`;
+
+function secretBlock(secret: string, businessId: string): string[] {
+  return [
+    "",
+    `Webhook secret of ${businessId} (shown this once, never again: hand it to the business team over your secret channel):`,
+    "",
+    `  ${secret}`,
+    "",
+    "They verify the alipay-pay-signature header of every event with it (HMAC-SHA256, see lib/webhookSignature.ts).",
+  ];
+}
+
+export function formatAdded(report: SecretReport): string {
+  return [`Registered business system ${report.system.businessId}.`, effect(report.takesEffectWithinSeconds), "", formatBusiness(report.system), ...secretBlock(report.webhookSecret, report.system.businessId)].join("\n");
+}
+
+export function formatUpdated(report: UpdateReport): string {
+  if (report.changes.length === 0) return `Nothing changed: ${report.system.businessId} already is as asked.\n\n${formatBusiness(report.system)}`;
+  return [`Updated ${report.system.businessId}:`, ...report.changes.map((c) => `  ${c}`), effect(report.takesEffectWithinSeconds), "", formatBusiness(report.system)].join("\n");
+}
+
+export function formatStatus(report: StatusReport): string {
+  if (!report.changed) return `${report.system.businessId} is already ${report.system.status}: nothing changed.`;
+  const meaning = report.system.status === "DISABLED"
+    ? "Its business API calls get 403; its payments and their events are untouched."
+    : "Its business API calls are accepted again.";
+  return [`${report.system.businessId} is now ${report.system.status}. ${meaning}`, effect(report.takesEffectWithinSeconds)].join("\n");
+}
+
+export function formatRotated(report: RotationReport): string {
+  const overlap = report.system.rotation.overlapActive
+    ? `Until ${report.system.rotation.previousSecretUntil} every event carries two v1= signatures (new and previous secret); then only the new one signs.`
+    : "Only the new secret signs from now on (no overlap).";
+  return [
+    `Rotated the webhook secret of ${report.system.businessId}: now ${report.system.webhookSecretRef} (generation ${report.generation}).`,
+    overlap,
+    effect(report.takesEffectWithinSeconds),
+    ...secretBlock(report.webhookSecret, report.system.businessId),
   ].join("\n");
 }
