@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nextCheckAt } from "../../lib/orders/schedule.js";
+import { nextCheckAt } from "../../lib/payments/schedule.js";
 import { toAlipayTime, fromAlipayTime } from "../../lib/alipay/time.js";
 import { backoffSeconds } from "../../lib/queue.js";
 
@@ -10,7 +10,7 @@ describe("check schedule", () => {
     expect(nextCheckAt(0, schedule, 30_000)).toBe(60_000);
     expect(nextCheckAt(0, schedule, 61_000)).toBe(120_000);
   });
-  it("never checks later than the deadline (expiry plus margin)", () => {
+  it("never checks later than the deadline (the attempt's time_expire plus margin)", () => {
     expect(nextCheckAt(0, schedule, 61_000, 90_000)).toBe(90_000);
   });
   it("keeps checking past the schedule with its last interval", () => {

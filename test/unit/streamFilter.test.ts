@@ -1,17 +1,75 @@
+// The stream filter serverless.yml gives the event publisher, applied by the local stream poller
+// as Lambda applies filter criteria: only a payment leaving OPEN reaches publishPaymentEvent, and
+// every record that would publish an event passes the filter.
+import { marshall } from "@aws-sdk/util-dynamodb";
+import type { DynamoDBRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
+import { paymentEventOf } from "../../lib/events.js";
+import type { PaymentRecord, PaymentStatus } from "../../lib/payments/model.js";
+import { readYaml } from "../../local/serverlessConfig.js";
 import { matchesAny } from "../../local/streamPoller.js";
 
-describe("local stream event filtering", () => {
-  const pattern = { dynamodb: { OldImage: { status: { S: ["PENDING"] } }, NewImage: { status: { S: ["PAID"] } } } };
-  const record = (before: string | undefined, after: string) => ({
-    eventName: "MODIFY",
-    dynamodb: { ...(before ? { OldImage: { status: { S: before } } } : {}), NewImage: { status: { S: after } } },
+const serverless = readYaml("serverless.yml") as {
+  functions: { publishEvents: { events: Array<{ stream?: { filterPatterns?: unknown[] } }> } };
+};
+const patterns = serverless.functions.publishEvents.events.find((e) => e.stream)!.stream!.filterPatterns!;
+
+const payment = (status: PaymentStatus): PaymentRecord => ({
+  pk: "PAYMENT#pay0123456789abcdef0123456789a",
+  sk: "PAYMENT",
+  paymentId: "pay0123456789abcdef0123456789a",
+  businessId: "shop",
+  businessOrderId: "bo-1",
+  userId: "alice",
+  amountFen: 1234,
+  subject: "Coffee beans",
+  status,
+  createdAt: 1_000,
+  expiresAt: 2_000_000,
+  attempts: [],
+  history: [],
+  ...(status === "PAID" ? { paidAt: 5_000, tradeNo: "2026112522001400000000000001" } : {}),
+  ...(status === "CANCELED" ? { canceledAt: 5_000 } : {}),
+  ...(status === "EXPIRED" ? { expiredAt: 5_000 } : {}),
+});
+
+const image = (item: object) => marshall(item, { removeUndefinedValues: true }) as never;
+const record = (eventName: "INSERT" | "MODIFY" | "REMOVE", before: object | undefined, after: object | undefined): DynamoDBRecord => ({
+  eventName,
+  dynamodb: { ...(before ? { OldImage: image(before) } : {}), ...(after ? { NewImage: image(after) } : {}) },
+});
+
+describe("local stream event filtering (serverless.yml's filter of publishEvents)", () => {
+  it("passes a payment leaving OPEN, for each final status", () => {
+    for (const status of ["PAID", "CANCELED", "EXPIRED"] as const) {
+      const r = record("MODIFY", payment("OPEN"), payment(status));
+      expect(matchesAny(r, patterns), status).toBe(true);
+      expect(paymentEventOf(r)?.type, status).toBe({ PAID: "payment.succeeded", CANCELED: "payment.canceled", EXPIRED: "payment.expired" }[status]);
+    }
   });
-  it("keeps only records matching a pattern, as Lambda's filter criteria do", () => {
-    expect(matchesAny(record("PENDING", "PAID"), [pattern])).toBe(true);
-    expect(matchesAny(record("PAID", "PAID"), [pattern])).toBe(false);
-    expect(matchesAny(record("PENDING", "CLOSED"), [pattern])).toBe(false);
-    expect(matchesAny(record(undefined, "PAID"), [pattern])).toBe(false);
-    expect(matchesAny(record("PAID", "PAID"), [])).toBe(true);
+
+  it("drops every other write: a new attempt, a settled payment written again, a new payment, refunds, business systems", () => {
+    const refund = { pk: "PAYMENT#pay0123456789abcdef0123456789a", sk: "REFUND#2026", status: "REFUND_NEEDED" };
+    const business = { pk: "BUSINESS", sk: "shop", status: "ACTIVE" };
+    const dropped: Array<[string, DynamoDBRecord]> = [
+      ["OPEN -> OPEN (an attempt added or closed)", record("MODIFY", payment("OPEN"), { ...payment("OPEN"), attempts: [{ attemptNo: 1 }] })],
+      ["PAID -> PAID", record("MODIFY", payment("PAID"), payment("PAID"))],
+      ["CANCELED -> EXPIRED", record("MODIFY", payment("CANCELED"), payment("EXPIRED"))],
+      ["INSERT of an open payment", record("INSERT", undefined, payment("OPEN"))],
+      ["INSERT of a paid item without an old image", record("INSERT", undefined, payment("PAID"))],
+      ["REMOVE", record("REMOVE", payment("OPEN"), undefined)],
+      ["a refund-needed record", record("INSERT", undefined, refund)],
+      ["a business system", record("MODIFY", business, { ...business, status: "DISABLED" })],
+      ["an item other than the payment going from OPEN to PAID", record("MODIFY", { ...payment("OPEN"), sk: "OTHER" }, { ...payment("PAID"), sk: "OTHER" })],
+    ];
+    for (const [what, r] of dropped) {
+      expect(matchesAny(r, patterns), what).toBe(false);
+      // What the filter lets through is what the publisher would publish, and nothing more.
+      expect(paymentEventOf(r), what).toBeUndefined();
+    }
+  });
+
+  it("lets everything through without patterns", () => {
+    expect(matchesAny(record("MODIFY", payment("PAID"), payment("PAID")), [])).toBe(true);
   });
 });
