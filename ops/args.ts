@@ -254,7 +254,7 @@ export function helpText(topic = ""): string {
   const group = groups[topic];
   const listed = (Object.keys(commands) as CommandName[]).filter((name) => !group || name.startsWith(`${topic} `));
   const short = (name: CommandName) => commands[name].usage.replace(/ \[--json\]/, "").replace(/ \[--principal <roleArn> \.\.\.\]/, "");
-  const width = Math.min(60, Math.max(...listed.map((name) => short(name).length)));
+  const width = Math.min(44, Math.max(...listed.map((name) => short(name).length)));
   const lines = listed.map((name) => {
     const usage = short(name);
     return usage.length > width
