@@ -6,9 +6,9 @@ import { type BusinessSystem, businessForCaller } from "./registry.js";
 
 export async function callerBusiness(callerArn: string): Promise<BusinessSystem> {
   const business = await businessForCaller(callerArn);
-  if (!business) {
-    count("BusinessCallsRefused");
-    logger.warn("caller is not an active business system", { principal: callerArn });
+  if (!business || business === "ambiguous") {
+    count("BusinessCallsRefused", { name: "reason", value: business ?? "unknown" });
+    logger.warn("caller is not an active business system", { principal: callerArn, reason: business ?? "unknown or disabled" });
     throw new HttpError("forbidden");
   }
   logger.appendKeys({ businessId: business.businessId });

@@ -76,10 +76,15 @@ export function principalMatches(callerArn: string, registered: string): boolean
   return !!session && !!role && session[1] === role[1] && session[2] === role[2] && session[3] === role[3];
 }
 
-/** The active business system the caller belongs to, if any. */
-export async function businessForCaller(callerArn: string): Promise<BusinessSystem | undefined> {
+/**
+ * The active business system the caller belongs to. A role registered for two systems belongs to
+ * neither: guessing would hand one system's calls to another (the ops CLI refuses such a change).
+ */
+export async function businessForCaller(callerArn: string): Promise<BusinessSystem | "ambiguous" | undefined> {
   const systems = await listBusinessSystems();
-  return systems.find((s) => s.status === "ACTIVE" && s.principals.some((p) => principalMatches(callerArn, p)));
+  const matching = systems.filter((s) => s.principals.some((p) => principalMatches(callerArn, p)));
+  if (matching.length > 1) return "ambiguous";
+  return matching[0]?.status === "ACTIVE" ? matching[0] : undefined;
 }
 
 export async function putBusinessSystem(system: BusinessSystem): Promise<void> {
