@@ -130,7 +130,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const functionEnv = functionEnvironment(service, resources, urls, dynamoDb, sqsEngine);
     Object.assign(process.env, functionEnv);
     // The functions' logger may have been loaded before this environment was set (tests import lib).
-    logger.setLogLevel(functionEnv.POWERTOOLS_LOG_LEVEL as Parameters<typeof logger.setLogLevel>[0]);
+    // Powertools resets the level to the one it was constructed with on every warm invocation, so the
+    // constructed level itself is set (in Lambda the environment exists before the code loads).
+    const logLevel = functionEnv.POWERTOOLS_LOG_LEVEL as Parameters<typeof logger.setLogLevel>[0];
+    (logger as unknown as { setInitialLogLevel(level: string): void }).setInitialLogLevel(logLevel);
+    logger.setLogLevel(logLevel);
 
     const appId = functionEnv.ALIPAY_APP_ID!;
     const simulator = await startAlipaySimulator({
