@@ -1,6 +1,6 @@
-// The local stack itself: engines started by the test, resources created from serverless.yml.
-import { DynamoDBClient, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+// The local stack itself: engines started by the test, resources created from serverless.yml, the sample business systems registered.
+import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { localCredentials } from "../../local/engines.js";
@@ -16,12 +16,32 @@ describe("local stack", () => {
   });
 
   it("creates the table from infra/tables.yml, sparse sweep index and TTL included", async () => {
-    const infra = readYaml("infra/tables.yml") as { Resources: { OrdersTable: { Properties: { GlobalSecondaryIndexes: Array<{ IndexName: string }> } } } };
+    const infra = readYaml("infra/tables.yml") as {
+      Resources: { OrdersTable: { Properties: { GlobalSecondaryIndexes: Array<{ IndexName: string }>; TimeToLiveSpecification: { AttributeName: string } } } };
+    };
     const { Table } = await clients().dynamo.send(new DescribeTableCommand({ TableName: t.stack.functionEnv.TABLE_NAME }));
     expect(Table?.TableName).toBe("alipay-pay-local-orders");
     expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(
       infra.Resources.OrdersTable.Properties.GlobalSecondaryIndexes.map((i) => i.IndexName),
     );
+    const { TimeToLiveDescription } = await clients().dynamo.send(new DescribeTimeToLiveCommand({ TableName: t.stack.functionEnv.TABLE_NAME }));
+    // Idempotency keys are forgotten through it.
+    expect(TimeToLiveDescription?.AttributeName).toBe(infra.Resources.OrdersTable.Properties.TimeToLiveSpecification.AttributeName);
+    expect(TimeToLiveDescription?.TimeToLiveStatus).toBe("ENABLED");
+  });
+
+  it("registers the sample business systems, each with its own receiver and webhook secret", async () => {
+    const { Items = [] } = await clients().dynamo.send(new QueryCommand({
+      TableName: t.stack.functionEnv.TABLE_NAME,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": "BUSINESS" },
+    }));
+    expect(Items.map((i) => i.businessId).sort()).toEqual(["membership", "shop"]);
+    for (const system of Items) {
+      expect(system).toMatchObject({ status: "ACTIVE", webhookUrl: `${t.stack.urls.receivers[system.businessId]}/events` });
+      expect(system.principals).toEqual([t.stack.businessCredentials[system.businessId]!.roleArn]);
+    }
+    expect(new Set(Items.map((i) => i.webhookSecretRef)).size).toBe(2);
   });
 
   it("refuses a second conditional put of the same key in the real DynamoDB engine", async () => {
@@ -52,10 +72,16 @@ describe("local stack", () => {
     expect(Number(dead.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(4);
   });
 
-  it("serves the dev token issuer and the JWT authorizer refuses requests without a token", async () => {
-    const unauthenticated = await t.api("/orders", { body: { merchantOrderId: "x", amount: 1, subject: "s" } });
+  it("serves the dev token issuer; the JWT authorizer refuses app requests without a token, IAM refuses unsigned business requests", async () => {
+    const created = await t.createPayment({ userId: "alice", amount: 100 });
+    expect(created.status).toBe(201);
+    const unauthenticated = await t.api(`/v1/app/payments/${created.body.paymentId}/order-string`, { method: "POST" });
     expect(unauthenticated.status).toBe(401);
+    const unsigned = await t.api("/v1/payments", { body: { businessOrderId: "x", amount: 1, subject: "s", userId: "alice" }, headers: { "idempotency-key": "unsigned" } });
+    expect(unsigned.status).toBe(403);
     const token = await fetch(`${t.stack.urls.api}/_dev/token?sub=alice`).then((r) => r.json() as Promise<{ token: string }>);
     expect(token.token.split(".")).toHaveLength(3);
+    const withToken = await t.api(`/v1/app/payments/${created.body.paymentId}`, { token: token.token });
+    expect(withToken.status).toBe(200);
   });
 });
