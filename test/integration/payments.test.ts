@@ -209,6 +209,20 @@ describe("cancel", () => {
     expect((await getPayment(payment.paymentId))?.status).toBe("CANCELED");
   });
 
+  it("a cancel Alipay does not answer changes nothing (503 alipay_unavailable) and can be repeated", async () => {
+    const { payment, attempt } = await t.openPayment("cancel-user", 1650);
+    await t.sim("/sim/faults", { method: "alipay.trade.close", outTradeNo: attempt.outTradeNo, mode: "5xx", count: 1 });
+    const failed = await t.business("shop").cancelPayment(payment.paymentId);
+    expect(failed.status, JSON.stringify(failed.body)).toBe(503);
+    expect(failed.body.code).toBe("alipay_unavailable");
+    const stored = await getPayment(payment.paymentId);
+    expect(stored).toMatchObject({ status: "OPEN", attempts: [{ status: "PENDING" }] });
+    const retried = await t.business("shop").cancelPayment(payment.paymentId);
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ status: "CANCELED", attempts: [{ status: "CLOSED" }] });
+    await eventAt(t, "shop", payment.paymentId, "canceled");
+  });
+
   it("a payment without any attempt is canceled too", async () => {
     const created = await t.createPayment({ userId: "cancel-user", amount: 1700 });
     const canceled = await t.business("shop").cancelPayment(created.body.paymentId);
@@ -307,6 +321,36 @@ describe("cancel", () => {
     expect(outcomes).toHaveLength(8);
   });
 
+  it("a cancel racing the app's order-string requests leaves no payable attempt behind", async () => {
+    // An Alipay that honours closes of order strings no buyer opened yet, so "payable" is observable.
+    await t.sim("/sim/scenario", { closeBlocksPayment: true });
+    const created = await Promise.all(Array.from({ length: 4 }, (_, i) => t.createPayment({ userId: `cancel-race-${i}`, amount: 2300 + i })));
+    const handedOut = await Promise.all(created.map(async ({ body }, i) => {
+      const [cancel, ...strings] = await Promise.all([
+        sleep(i * 30).then(() => t.business("shop").cancelPayment(body.paymentId)),
+        t.orderString(`cancel-race-${i}`, body.paymentId),
+        t.orderString(`cancel-race-${i}`, body.paymentId),
+        sleep(20).then(() => t.orderString(`cancel-race-${i}`, body.paymentId)),
+      ]);
+      expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
+      for (const answer of strings) {
+        expect([200, 201, 409], JSON.stringify(answer.body)).toContain(answer.status);
+        if (answer.status === 409) expect(answer.body.code).toBe("payment_canceled");
+      }
+      return strings.filter((a) => a.status < 300).map((a) => a.body.orderString as string);
+    }));
+    for (const { body } of created) {
+      const stored = await getPayment(body.paymentId);
+      expect(stored?.status).toBe("CANCELED");
+      expect(stored?.attempts.length).toBeLessThanOrEqual(1);
+      for (const attempt of stored?.attempts ?? []) expect(attempt.status).toBe("CLOSED");
+    }
+    for (const orderString of new Set(handedOut.flat())) {
+      const paid = await t.sim("/sim/pay", { orderString });
+      expect(paid.status, JSON.stringify(paid.body)).toBe(409);
+    }
+  });
+
   it("money that reaches a canceled payment's closed attempt is a refund needed, not a success", async () => {
     const { payment, attempt } = await t.openPayment("refund-user", 2200);
     const refundsBefore = metric("RefundsNeeded");
@@ -366,5 +410,7 @@ describe("events per business system", () => {
     // Each system heard only of its own payments.
     for (const { payment } of theirs) expect(eventsAt(t, "shop", payment.paymentId)).toEqual([]);
     for (const { payment } of ours) expect(eventsAt(t, "membership", payment.paymentId)).toEqual([]);
+    // Every event reached its system signed with that system's own secret.
+    expect([t.stack.receivers.shop!.rejected, membership.rejected]).toEqual([0, 0]);
   });
 });

@@ -160,6 +160,25 @@ describe("a business system sees only its own payments", () => {
   });
 });
 
+describe("Idempotency-Keys belong to their business system", () => {
+  it("membership reusing shop's key gets its own payment, never shop's answer", async () => {
+    const key = `shared-key-${Date.now()}`;
+    const input = { businessOrderId: businessOrderId("key"), amount: 777, subject: "Shared key", userId: "key-user" };
+    const ofShop = await t.business("shop").createPayment(input, key);
+    expect(ofShop.status).toBe(201);
+    const ofMembership = await t.business("membership").createPayment(input, key);
+    expect(ofMembership.status).toBe(201);
+    expect(ofMembership.headers["idempotent-replayed"]).toBeUndefined();
+    expect(ofMembership.body.paymentId).not.toBe(ofShop.body.paymentId);
+    expect(ofMembership.body.paymentId).toBe(derivePaymentId("membership", input.businessOrderId));
+    // And with another body it is not "reused" either: it is membership's own first use.
+    const other = await t.business("membership").createPayment({ ...input, businessOrderId: businessOrderId("key") }, `${key}-2`);
+    const reusedAtShop = await t.business("shop").createPayment({ ...input, amount: 778 }, `${key}-2`);
+    expect([other.status, reusedAtShop.status]).toEqual([201, 409]);
+    expect(reusedAtShop.body.code).toBe("payment_conflict");
+  });
+});
+
 describe("an app user sees only the payments they owe", () => {
   it("another user gets 404 for the order string and the read, and makes no attempt", async () => {
     const created = await t.createPayment({ userId: "owner-user", amount: 4200 });
@@ -257,6 +276,21 @@ describe("SigV4 on the business routes", () => {
     expect(metric("BusinessCallsRefused")).toBe(refusedBefore + answers.length);
     expect((await itemsWithSk(t, "PAYMENT")).filter((p) => p.businessOrderId === order)).toEqual([]);
     expect((await getPayment(victim.body.paymentId))?.status).toBe("OPEN");
+  });
+
+  it("refuses an unregistered role before looking at its request: 403 forbidden, not the API's validation answers", async () => {
+    const intruder = credentialsOf("intruder");
+    const order = businessOrderId("intruder");
+    const malformed = [
+      // No Idempotency-Key; a body that is not JSON; no or a malformed businessOrderId; malformed ids.
+      await sendSigned(t, { method: "POST", path: "/v1/payments", body: createBody(order), credentials: intruder }),
+      await sendSigned(t, { method: "POST", path: "/v1/payments", body: "{not json", headers: { "idempotency-key": `in2-${order}` }, credentials: intruder }),
+      await sendSigned(t, { method: "GET", path: "/v1/payments", credentials: intruder }),
+      await sendSigned(t, { method: "GET", path: "/v1/payments", query: { businessOrderId: "bad id!" }, credentials: intruder }),
+      await sendSigned(t, { method: "GET", path: "/v1/payments/not-a-payment", credentials: intruder }),
+      await sendSigned(t, { method: "POST", path: "/v1/payments/not-a-payment/cancel", credentials: intruder }),
+    ];
+    expect(malformed.map((a) => `${a.status} ${a.body.code}`)).toEqual(malformed.map(() => "403 forbidden"));
   });
 });
 

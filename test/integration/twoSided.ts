@@ -54,6 +54,8 @@ export interface SignedRequest {
 export async function sendSigned(t: TestStack, request: SignedRequest): Promise<ApiResponse> {
   const url = new URL(request.path, t.stack.urls.api);
   for (const [name, value] of Object.entries(request.query ?? {})) url.searchParams.append(name, value);
+  // URLSearchParams writes spaces as "+", which SigV4 would read as a literal plus.
+  url.search = url.search.replace(/\+/g, "%20");
   const headers: Record<string, string> = { ...request.headers, host: url.host };
   if (request.body !== undefined) headers["content-type"] ??= "application/json";
   const signer = new SignatureV4({ service: "execute-api", region: t.stack.service.region, credentials: request.credentials, sha256: Sha256 });
