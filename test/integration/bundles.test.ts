@@ -1,14 +1,16 @@
 // The deployable bundles, not the TypeScript sources: each function built with esbuild.config.cjs
 // (where alipay-sdk's HTTP client is swapped for lib/alipay/bundled/urllib.ts), loaded as Lambda
-// loads it, and driven against the local stack and the Alipay simulator.
+// loads it, and driven against the local stack and the Alipay simulator: the business system
+// creates a payment, the app gets its order string, the check worker and the notify URL settle it.
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getOrder } from "../../lib/orders/repository.js";
+import { getPayment } from "../../lib/payments/repository.js";
+import { identityOf } from "../../local/httpApi.js";
 import { projectRoot } from "../../local/serverlessConfig.js";
-import { merchantOrderId, useStack, waitFor } from "./harness.js";
+import { businessOrderId, useStack, waitFor } from "./harness.js";
 
 const require = createRequire(import.meta.url);
 const { options } = require("../../esbuild.config.cjs") as { options: Record<string, unknown> };
@@ -20,7 +22,7 @@ const context = { awsRequestId: "bundle-test", getRemainingTimeInMillis: () => 3
 
 beforeAll(async () => {
   mkdirSync(outDir, { recursive: true });
-  for (const name of ["createOrder", "checkOrder", "alipayNotify"]) {
+  for (const name of ["createPayment", "getOrderString", "checkPayment", "alipayNotify"]) {
     const outfile = join(outDir, `${name}.cjs`);
     await build({ ...options, entryPoints: [join(projectRoot, "functions", `${name}.ts`)], outfile, logLevel: "silent" });
     handlers[name] = (require(outfile) as { handler: Handler }).handler;
@@ -28,14 +30,31 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
-const apiEvent = (user: string, body: unknown, key: string) => ({
+/** POST /v1/payments as API Gateway hands it over once its IAM authorizer has verified `system`'s signature. */
+const createPaymentEvent = (system: string, body: unknown, key: string) => {
+  const credential = t.stack.businessCredentials[system]!;
+  return {
+    version: "2.0",
+    routeKey: "POST /v1/payments",
+    rawPath: "/v1/payments",
+    headers: { "idempotency-key": key, "content-type": "application/json" },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: {
+      http: { method: "POST", path: "/v1/payments" },
+      authorizer: { iam: identityOf(credential.accessKeyId, { secretAccessKey: credential.secretAccessKey, roleArn: credential.roleArn, sessionName: credential.sessionName }) },
+    },
+  };
+};
+/** POST /v1/app/payments/{paymentId}/order-string as API Gateway hands it over once its JWT authorizer has verified `user`'s token. */
+const orderStringEvent = (user: string, paymentId: string) => ({
   version: "2.0",
-  routeKey: "POST /orders",
-  rawPath: "/orders",
-  headers: { "idempotency-key": key, "content-type": "application/json" },
-  body: JSON.stringify(body),
+  routeKey: "POST /v1/app/payments/{paymentId}/order-string",
+  rawPath: `/v1/app/payments/${paymentId}/order-string`,
+  headers: {},
+  pathParameters: { paymentId },
   isBase64Encoded: false,
-  requestContext: { http: { method: "POST", path: "/orders" }, authorizer: { jwt: { claims: { sub: user }, scopes: [] } } },
+  requestContext: { http: { method: "POST", path: `/v1/app/payments/${paymentId}/order-string` }, authorizer: { jwt: { claims: { sub: user }, scopes: [] } } },
 });
 const sqsEvent = (body: unknown) => ({
   Records: [{
@@ -51,36 +70,62 @@ describe("Lambda bundles", () => {
     }
   });
 
-  it("create an order string the simulator accepts, and find its payment through alipay.trade.query", async () => {
-    const created = await handlers.createOrder!(apiEvent("bundle-user", { merchantOrderId: merchantOrderId(), amount: 4200, subject: "Bundled" }, `b-${Date.now()}`), context);
-    expect(created.statusCode).toBe(201);
-    const order = JSON.parse(created.body) as { orderId: string; orderString: string };
-    await t.sim("/sim/scenario", { outTradeNo: order.orderId, dropFirst: 100 });
-    expect((await t.sim("/sim/pay", { orderString: order.orderString })).status).toBe(200);
+  it("create a payment for a business system, hand the app an order string the simulator accepts, and find its payment through alipay.trade.query", async () => {
+    const input = { businessOrderId: businessOrderId("bundle"), amount: 4200, subject: "Bundled", userId: "bundle-user" };
+    const key = `b-${input.businessOrderId}`;
+    const created = await handlers.createPayment!(createPaymentEvent("shop", input, key), context);
+    expect(created.statusCode, created.body).toBe(201);
+    const payment = JSON.parse(created.body) as { paymentId: string; status: string; amount: number };
+    expect(payment).toMatchObject({ status: "OPEN", amount: 4200 });
+    const replay = await handlers.createPayment!(createPaymentEvent("shop", input, key), context);
+    expect(replay.statusCode).toBe(201);
+    expect(replay.headers?.["idempotent-replayed"]).toBe("true");
+    expect(JSON.parse(replay.body)).toEqual(payment);
+
+    const first = await handlers.getOrderString!(orderStringEvent("bundle-user", payment.paymentId), context);
+    expect(first.statusCode, first.body).toBe(201);
+    const attempt = JSON.parse(first.body) as { outTradeNo: string; orderString: string; attemptNo: number };
+    expect(attempt.attemptNo).toBe(1);
+    const again = await handlers.getOrderString!(orderStringEvent("bundle-user", payment.paymentId), context);
+    expect(again.statusCode).toBe(200);
+    expect(JSON.parse(again.body).orderString).toBe(attempt.orderString);
+    expect((await handlers.getOrderString!(orderStringEvent("someone-else", payment.paymentId), context)).statusCode).toBe(404);
+
+    await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 100 });
+    expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(200);
 
     // A gateway failure reaches the bundled HTTP client as an error: the message is retried.
-    await t.sim("/sim/faults", { method: "alipay.trade.query", outTradeNo: order.orderId, mode: "5xx", count: 1 });
-    const failed = await handlers.checkOrder!(sqsEvent({ orderId: order.orderId }), context);
+    await t.sim("/sim/faults", { method: "alipay.trade.query", outTradeNo: attempt.outTradeNo, mode: "5xx", count: 1 });
+    const failed = await handlers.checkPayment!(sqsEvent({ paymentId: payment.paymentId }), context);
     expect(failed.batchItemFailures).toHaveLength(1);
-    expect((await getOrder(order.orderId))?.status).toBe("PENDING");
+    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "OPEN", attempts: [{ status: "PENDING" }] });
 
-    const checked = await handlers.checkOrder!(sqsEvent({ orderId: order.orderId }), context);
+    const checked = await handlers.checkPayment!(sqsEvent({ paymentId: payment.paymentId }), context);
     expect(checked.batchItemFailures).toEqual([]);
-    expect((await getOrder(order.orderId))).toMatchObject({ status: "PAID", paidVia: "query" });
+    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "PAID", paidVia: "query", attempts: [{ status: "PAID" }] });
+  });
+
+  it("refuse a caller that is no registered business system", async () => {
+    const event = createPaymentEvent("shop", { businessOrderId: businessOrderId("bundle"), amount: 100, subject: "Bundled", userId: "bundle-user" }, `b-${Date.now()}`);
+    event.requestContext.authorizer.iam = { ...event.requestContext.authorizer.iam, userArn: "arn:aws:sts::000000000000:assumed-role/stranger/s" };
+    const refused = await handlers.createPayment!(event, context);
+    expect(refused.statusCode).toBe(403);
+    expect(JSON.parse(refused.body).code).toBe("forbidden");
   });
 
   it("verify a genuine notification and refuse a forged one", async () => {
-    const created = await t.createOrder("bundle-user", { merchantOrderId: merchantOrderId(), amount: 100, subject: "Bundled" });
-    await t.sim("/sim/scenario", { outTradeNo: created.body.orderId, dropFirst: 100 });
-    await t.sim("/sim/pay", { orderString: created.body.orderString });
-    const [attempt] = await waitFor(async () => {
-      const sent = (await t.sim(`/sim/notifications?outTradeNo=${created.body.orderId}`)).body as Array<{ params: Record<string, string> }>;
-      return sent.length > 0 && sent;
+    const { payment, attempt } = await t.openPayment("bundle-user", 100);
+    await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 100 });
+    await t.sim("/sim/pay", { orderString: attempt.orderString });
+    const [sent] = await waitFor(async () => {
+      const all = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ params: Record<string, string> }>;
+      return all.length > 0 && all;
     }, { what: "a notification" });
     const notify = (params: Record<string, string>) =>
       handlers.alipayNotify!({ version: "2.0", rawPath: "/alipay/notify", headers: {}, body: new URLSearchParams(params).toString(), isBase64Encoded: false, requestContext: {} }, context);
-    expect((await notify({ ...attempt!.params, total_amount: "99.00" })).body).toBe("failure");
-    expect((await notify(attempt!.params)).body).toBe("success");
-    expect((await getOrder(created.body.orderId))?.status).toBe("PAID");
+    expect((await notify({ ...sent!.params, total_amount: "99.00" })).body).toBe("failure");
+    expect((await getPayment(payment.paymentId))?.status).toBe("OPEN");
+    expect((await notify(sent!.params)).body).toBe("success");
+    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "PAID", paidVia: "notify", attempts: [{ status: "PAID" }] });
   });
 });
