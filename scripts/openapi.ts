@@ -24,14 +24,16 @@ const securitySchemes = {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: "A JWT issued by the app's identity provider to the signed-in user, verified by the API Gateway JWT authorizer. The token's subject is the user.",
+    description:
+      "A JWT issued by the app's identity provider to the signed-in user, verified by the API Gateway JWT authorizer. The token's subject is the user.",
   },
   businessIam: {
     type: "apiKey",
     in: "header",
     name: "Authorization",
     "x-amazon-apigateway-authtype": "awsSigv4",
-    description: "AWS Signature Version 4 (service `execute-api`), verified by the API Gateway IAM authorizer. The signing principal must belong to a registered business system.",
+    description:
+      "AWS Signature Version 4 (service `execute-api`), verified by the API Gateway IAM authorizer. The signing principal must belong to a registered business system.",
   },
 } as const;
 
@@ -55,8 +57,12 @@ function jsonSchema(schema: z.ZodMiniType, io: "input" | "output"): Json {
       ...(pattern !== undefined && rest.format !== "date-time" ? { pattern } : {}),
       ...(maximum !== undefined && maximum !== Number.MAX_SAFE_INTEGER ? { maximum } : {}),
     };
-    return Object.fromEntries(Object.entries(keep).map(([k, v]) =>
-      [k, k === "$ref" && typeof v === "string" ? v.replace("#/$defs/", "#/components/schemas/") : relink(v)]));
+    return Object.fromEntries(
+      Object.entries(keep).map(([k, v]) => [
+        k,
+        k === "$ref" && typeof v === "string" ? v.replace("#/$defs/", "#/components/schemas/") : relink(v),
+      ]),
+    );
   };
   const { $schema: _dialect, $defs, ...root } = converted as Json & { $defs?: Record<string, Json> };
   for (const [id, definition] of Object.entries($defs ?? {})) components[id] = relink(definition) as Json;
@@ -75,10 +81,12 @@ function parametersOf(object: z.ZodMiniObject | undefined, where: "header" | "pa
 
 /** Response headers declared by an object schema. */
 function headersOf(object: z.ZodMiniObject): Json {
-  return Object.fromEntries(Object.entries(object._zod.def.shape).map(([name, property]) => {
-    const { description, ...schema } = jsonSchema(property as z.ZodMiniType, "output");
-    return [name, { ...(description ? { description } : {}), schema }];
-  }));
+  return Object.fromEntries(
+    Object.entries(object._zod.def.shape).map(([name, property]) => {
+      const { description, ...schema } = jsonSchema(property as z.ZodMiniType, "output");
+      return [name, { ...(description ? { description } : {}), schema }];
+    }),
+  );
 }
 
 function errorCatalogueTable(): string {
@@ -109,7 +117,9 @@ function responsesOf(operation: Operation): Record<string, ResponseConfig> {
     responses[status] = {
       description: response.description,
       ...(response.headers ? { headers: headersOf(response.headers) } : {}),
-      ...(response.body ? { content: { [response.contentType ?? "application/json"]: { schema: jsonSchema(response.body, "output") } } } : {}),
+      ...(response.body
+        ? { content: { [response.contentType ?? "application/json"]: { schema: jsonSchema(response.body, "output") } } }
+        : {}),
     };
   }
   const byStatus = new Map<number, ErrorCode[]>();
@@ -118,7 +128,8 @@ function responsesOf(operation: Operation): Record<string, ResponseConfig> {
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   for (const [status, codes] of byStatus) {
-    if (responses[status]) throw new Error(`${operation.operationId}: status ${status} is declared both as a response and by error codes ${codes.join(", ")}`);
+    if (responses[status])
+      throw new Error(`${operation.operationId}: status ${status} is declared both as a response and by error codes ${codes.join(", ")}`);
     responses[status] = errorResponse(codes);
   }
   if (operation.security !== "none") {
@@ -145,7 +156,11 @@ function operationOf(operation: Operation): Json {
   if (request.body) {
     requestBody = { required: true, content: { "application/json": { schema: jsonSchema(request.body, "input") } } };
   } else if (request.rawBody) {
-    requestBody = { required: true, description: request.rawBody.description, content: { [request.rawBody.contentType]: { schema: { type: "string" } } } };
+    requestBody = {
+      required: true,
+      description: request.rawBody.description,
+      content: { [request.rawBody.contentType]: { schema: { type: "string" } } },
+    };
   }
   const parameters = [
     ...parametersOf(request.pathParameters, "path"),

@@ -29,7 +29,10 @@ function rebase(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(rebase);
   if (!value || typeof value !== "object") return value;
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, k === "$ref" && typeof v === "string" && v.startsWith("#/components/") ? `${componentsId}${v}` : rebase(v)]),
+    Object.entries(value).map(([k, v]) => [
+      k,
+      k === "$ref" && typeof v === "string" && v.startsWith("#/components/") ? `${componentsId}${v}` : rebase(v),
+    ]),
   );
 }
 ajv.addSchema({ $id: componentsId, components: { schemas: rebase(openApiDocument.components?.schemas ?? {}) } });
@@ -77,6 +80,9 @@ export function findOperation(method: string, pathname: string): { template: str
   return undefined;
 }
 
+/** ajv's errors with their parameters (e.g. which additional property). */
+const explain = (errors: ValidateFunction["errors"], subject: string) =>
+  (errors ?? []).map((e) => `${subject}${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`).join("; ");
 const excerpt = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}...` : text);
 const isJson = (mediaType: string) => mediaType === "application/json" || mediaType.endsWith("+json");
 
@@ -93,18 +99,25 @@ export function checkResponse(
 ): void {
   const pathname = path.split("?")[0]!.split("#")[0]!;
   if (notApi(pathname)) return;
-  const get = (name: string) => (headers instanceof Headers ? (headers.get(name) ?? undefined) : Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]);
+  const get = (name: string) =>
+    headers instanceof Headers
+      ? (headers.get(name) ?? undefined)
+      : Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
   const found = findOperation(method, pathname);
   const what = `${method.toUpperCase()} ${path} -> ${status}`;
   if (!found) {
-    throw new Error(`OpenAPI check: ${what}: no operation in docs/openapi.json matches ${method.toUpperCase()} ${pathname} (if the contract changed, run npm run openapi). Body: ${excerpt(bodyText)}`);
+    throw new Error(
+      `OpenAPI check: ${what}: no operation in docs/openapi.json matches ${method.toUpperCase()} ${pathname} (if the contract changed, run npm run openapi). Body: ${excerpt(bodyText)}`,
+    );
   }
   const { operation, template } = found;
   const where = `${what} (${operation.operationId}, ${method.toUpperCase()} ${template})`;
   const responses: Json = operation.responses ?? {};
   const declared = responses[String(status)] ?? responses[`${String(status)[0]}XX`] ?? responses.default;
   if (!declared) {
-    throw new Error(`OpenAPI check: ${where}: status ${status} is not declared (declared: ${Object.keys(responses).join(", ")}). Body: ${excerpt(bodyText)}`);
+    throw new Error(
+      `OpenAPI check: ${where}: status ${status} is not declared (declared: ${Object.keys(responses).join(", ")}). Body: ${excerpt(bodyText)}`,
+    );
   }
   const response = resolve(declared);
 
@@ -117,9 +130,11 @@ export function checkResponse(
     }
     if (header.schema) {
       const schema = resolve(header.schema);
-      const typed = schema.type === "integer" || schema.type === "number" ? Number(value) : schema.type === "boolean" ? value === "true" : value;
+      const typed =
+        schema.type === "integer" || schema.type === "number" ? Number(value) : schema.type === "boolean" ? value === "true" : value;
       const validate = validatorOf(header.schema);
-      if (!validate(typed)) throw new Error(`OpenAPI check: ${where}: header ${name}: ${JSON.stringify(value)} ${ajv.errorsText(validate.errors, { dataVar: "value" })}.`);
+      if (!validate(typed))
+        throw new Error(`OpenAPI check: ${where}: header ${name}: ${JSON.stringify(value)} ${explain(validate.errors, "value")}.`);
     }
   }
 
@@ -134,7 +149,9 @@ export function checkResponse(
     return t === mediaType || t === "*/*" || (t.endsWith("/*") && mediaType.startsWith(t.slice(0, -1)));
   });
   if (!declaredType) {
-    throw new Error(`OpenAPI check: ${where}: content type ${JSON.stringify(mediaType || "(none)")} is not declared (declared: ${Object.keys(content).join(", ")}).`);
+    throw new Error(
+      `OpenAPI check: ${where}: content type ${JSON.stringify(mediaType || "(none)")} is not declared (declared: ${Object.keys(content).join(", ")}).`,
+    );
   }
   const schema = content[declaredType]?.schema;
   if (!schema) return;
@@ -148,6 +165,8 @@ export function checkResponse(
   }
   const validate = validatorOf(schema);
   if (!validate(body)) {
-    throw new Error(`OpenAPI check: ${where}: the body does not match the document: ${ajv.errorsText(validate.errors, { dataVar: "body" })}. Body: ${excerpt(bodyText)}`);
+    throw new Error(
+      `OpenAPI check: ${where}: the body does not match the document: ${explain(validate.errors, "body")}. Body: ${excerpt(bodyText)}`,
+    );
   }
 }

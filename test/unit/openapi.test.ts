@@ -20,7 +20,10 @@ function operationsOf(document: Json): { template: string; method: string; opera
 function deref(document: Json, node: Json): Json {
   let current = node;
   while (typeof current?.$ref === "string") {
-    current = (current.$ref as string).slice(2).split("/").reduce((n: Json, p) => n?.[p.replace(/~1/g, "/").replace(/~0/g, "~")], document);
+    current = (current.$ref as string)
+      .slice(2)
+      .split("/")
+      .reduce((n: Json, p) => n?.[p.replace(/~1/g, "/").replace(/~0/g, "~")], document);
     if (!current) throw new Error(`unresolved ${node.$ref}`);
   }
   return current;
@@ -54,7 +57,7 @@ describe("docs/openapi.json", () => {
   });
 
   it("is a valid OpenAPI 3.1 document whose schemas compile and references resolve", async () => {
-    const document = await buildOpenApiDocument();
+    const document = (await buildOpenApiDocument()) as Json;
     const validator = new Validator();
     const result = await validator.validate(structuredClone(document));
     expect(result.errors ?? [], "OpenAPI 3.1 schema validation").toEqual([]);
@@ -68,17 +71,25 @@ describe("docs/openapi.json", () => {
         ...Object.values(operation.responses as Json).flatMap((r: Json) => Object.values((deref(document, r).content ?? {}) as Json)),
       ];
       for (const { schema } of media) if (schema) expect(() => validatorOf(schema)).not.toThrow();
-      for (const parameter of (operation.parameters ?? []) as Json[]) expect(() => validatorOf(deref(document, parameter).schema)).not.toThrow();
+      for (const parameter of (operation.parameters ?? []) as Json[])
+        expect(() => validatorOf(deref(document, parameter).schema)).not.toThrow();
     }
   });
 
   it("describes every operation of the contract with its security, parameters and errors", async () => {
-    const document = await buildOpenApiDocument();
+    const document = (await buildOpenApiDocument()) as Json;
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.components.securitySchemes).sort()).toEqual(["appJwt", "businessIam"]);
-    expect(document.components.securitySchemes.businessIam).toMatchObject({ type: "apiKey", in: "header", name: "Authorization", "x-amazon-apigateway-authtype": "awsSigv4" });
+    expect(document.components.securitySchemes.businessIam).toMatchObject({
+      type: "apiKey",
+      in: "header",
+      name: "Authorization",
+      "x-amazon-apigateway-authtype": "awsSigv4",
+    });
     expect(document.components.securitySchemes.appJwt).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
-    expect(document["x-error-codes"]).toEqual(Object.entries(errorCatalogue).map(([code, { status, description }]) => ({ code, status, description })));
+    expect(document["x-error-codes"]).toEqual(
+      Object.entries(errorCatalogue).map(([code, { status, description }]) => ({ code, status, description })),
+    );
 
     for (const contract of Object.values(operations) as Operation[]) {
       const operation = document.paths[contract.path]?.[contract.method];
@@ -86,9 +97,12 @@ describe("docs/openapi.json", () => {
       expect(operation.security).toEqual(contract.security === "none" ? [] : [{ [contract.security]: [] }]);
       // Every path template parameter is declared as a required path parameter.
       for (const name of (contract.path.match(/\{([^}]+)\}/g) ?? []).map((p) => p.slice(1, -1))) {
-        expect(operation.parameters, `${contract.operationId}: path parameter ${name}`).toContainEqual(expect.objectContaining({ in: "path", name, required: true }));
+        expect(operation.parameters, `${contract.operationId}: path parameter ${name}`).toContainEqual(
+          expect.objectContaining({ in: "path", name, required: true }),
+        );
       }
-      for (const status of Object.keys(contract.responses)) expect(operation.responses[status], `${contract.operationId} ${status}`).toBeDefined();
+      for (const status of Object.keys(contract.responses))
+        expect(operation.responses[status], `${contract.operationId} ${status}`).toBeDefined();
       // Every error code the operation may answer is listed under its status.
       for (const code of contract.errors) {
         const response = operation.responses[errorCatalogue[code].status];
@@ -102,12 +116,14 @@ describe("docs/openapi.json", () => {
 
   // The app never sends a price: the business system sets it server to server (issue 9).
   it("has no amount in any request of an appJwt operation", async () => {
-    const document = await buildOpenApiDocument();
+    const document = (await buildOpenApiDocument()) as Json;
     const offenders: Record<string, string[]> = {};
     for (const { template, method, operation } of operationsOf(document)) {
       if (!(operation.security as Json[] | undefined)?.some((s) => "appJwt" in s)) continue;
       const found = [
-        ...Object.entries((operation.requestBody?.content ?? {}) as Json).flatMap(([type, media]) => propertyNames(document, media.schema, `body(${type})`)),
+        ...Object.entries((operation.requestBody?.content ?? {}) as Json).flatMap(([type, media]) =>
+          propertyNames(document, media.schema, `body(${type})`),
+        ),
         ...((operation.parameters ?? []) as Json[]).map((p) => deref(document, p)).map((p) => `${p.in}.${p.name}`),
       ].filter((path) => /amount/i.test(path.split(".").at(-1)!));
       if (found.length) offenders[`${method.toUpperCase()} ${template} (${operation.operationId})`] = found;
