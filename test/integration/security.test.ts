@@ -12,6 +12,7 @@ import { isValidAmountFen } from "../../lib/money.js";
 import { metricCounts } from "../../lib/observability.js";
 import { derivePaymentId, isPaymentId } from "../../lib/payments/model.js";
 import { getPayment } from "../../lib/payments/repository.js";
+import { businessKey, putBusinessSystem } from "../../lib/business/registry.js";
 import { ensureBusinessCredentials } from "../../local/businessCredentials.js";
 import { generateRsaKeyPair } from "../../simulator/index.js";
 import { loadPrivateKey } from "../../simulator/keys.js";
@@ -22,7 +23,8 @@ import { bizContentOf, eventAt, eventsAt, itemsWithSk, sendSigned, sleep, tamper
 // Credentials the emulated API Gateway verifies (SigV4 is valid) for a role no business system
 // registered: the stack registers only `shop` and `membership`.
 const keysDir = mkdtempSync(join(tmpdir(), "alipay-pay-security-"));
-ensureBusinessCredentials(keysDir, ["shop", "membership", "intruder"]);
+// `retired` is registered below as a DISABLED system, as ops would disable one.
+ensureBusinessCredentials(keysDir, ["shop", "membership", "intruder", "retired"]);
 const t = useStack({ keysDir });
 afterAll(() => rmSync(keysDir, { recursive: true, force: true }));
 
@@ -278,6 +280,22 @@ describe("SigV4 on the business routes", () => {
     expect((await getPayment(victim.body.paymentId))?.status).toBe("OPEN");
   });
 
+  it("refuses the role of a disabled business system: 403 forbidden", async () => {
+    const retired = t.stack.businessCredentials.retired!;
+    const now = Date.now();
+    await putBusinessSystem({
+      ...businessKey("retired"), businessId: "retired", principals: [retired.roleArn], webhookUrl: `${t.stack.urls.receivers.shop}/events`,
+      webhookSecretRef: "file:/nonexistent", paymentExpirySeconds: 900, status: "DISABLED", createdAt: now, updatedAt: now,
+    });
+    const order = businessOrderId("retired");
+    const answer = await sendSigned(t, {
+      method: "POST", path: "/v1/payments", body: createBody(order), headers: { "idempotency-key": `ret-${order}` }, credentials: credentialsOf("retired"),
+    });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(403);
+    expect(answer.body.code).toBe("forbidden");
+    expect(await getPayment(derivePaymentId("retired", order))).toBeUndefined();
+  });
+
   it("refuses an unregistered role before looking at its request: 403 forbidden, not the API's validation answers", async () => {
     const intruder = credentialsOf("intruder");
     const order = businessOrderId("intruder");
@@ -396,6 +414,15 @@ describe("create-payment under generated input", () => {
     await everythingStoredIsWhole();
   });
 
+  it("refuses metadata with an empty key with 400 metadata_invalid (DynamoDB cannot store it)", async () => {
+    const order = businessOrderId("meta");
+    for (const [i, metadata] of ([{ "": "" }, { "": "value", ok: "yes" }] as Array<Record<string, string>>).entries()) {
+      const answer = await t.business("shop").createPayment({ businessOrderId: order, amount: 100, subject: "Meta", userId: "meta-user", metadata }, `meta-${order}-${i}`);
+      expect(`${answer.status} ${answer.body.code}`, JSON.stringify(metadata)).toBe("400 metadata_invalid");
+    }
+    expect(await getPayment(derivePaymentId("shop", order))).toBeUndefined();
+  });
+
   it("refuses an oversized body with 413", async () => {
     const answer = await t.business("shop").createPayment(
       { businessOrderId: businessOrderId("big"), amount: 1, subject: "x".repeat(20_000), userId: "big-user" },
@@ -445,6 +472,7 @@ describe("notify URL under generated and hostile input", () => {
   it("never answers 5xx nor `success` to forms it cannot verify, changes no payment, counts every one", async () => {
     const { payment, attempt } = await t.openPayment("notify-user", 100);
     const rejectedBefore = metric("NotificationsRejected");
+    const mismatchesBefore = metric("NotificationsRejected.amount_mismatch");
     const field = fc.constantFrom("out_trade_no", "trade_status", "total_amount", "app_id", "seller_id", "sign", "sign_type", "trade_no", "notify_id", "x");
     const value = fc.oneof(fc.string(), fc.constant(attempt.outTradeNo as string), fc.constant("TRADE_SUCCESS"), fc.constant("1.00"), fc.constant("RSA2"));
     const form = fc.dictionary(field, value);
@@ -456,7 +484,8 @@ describe("notify URL under generated and hostile input", () => {
       expect(answer.body).toBe("failure");
     }), { numRuns: 150 });
     await expectUntouched(payment.paymentId);
-    expect(metric("NotificationsRejected") - rejectedBefore).toBe(runs);
+    // Every one counted (amount_mismatch needs a valid signature: those are the leaked-key test's retries).
+    expect(metric("NotificationsRejected") - rejectedBefore - (metric("NotificationsRejected.amount_mismatch") - mismatchesBefore)).toBe(runs);
   });
 
   it("refuses forged and mismatched notifications, each counted with its reason, and changes nothing", async () => {
