@@ -59,6 +59,8 @@ export interface ChaosReport {
   secondsToSettle: number;
   /** How long after the last payment's expiry (plus the close margin) everything had settled. */
   secondsAfterLastExpiry: number;
+  /** Payments still not settled when the settle timeout ran out. */
+  unsettledAtTimeout: number;
   secondsTotal: number;
   problems: string[];
 }
@@ -96,6 +98,8 @@ interface Outcome {
   expiresAt: number;
   /** The last answer to the business system's cancel: 200, or the 409's code. */
   cancelAnswer?: string;
+  /** What Alipay was told to do to each attempt (for the problem lines). */
+  misbehaviour: string[];
 }
 
 interface OrderStringAnswer {
@@ -305,7 +309,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   };
 
   /** What Alipay does to this attempt's notifications and to our calls about it. */
-  const misbehave = async (outTradeNo: string) => {
+  const misbehave = async (outcome: Outcome, outTradeNo: string) => {
     const scenario: Record<string, unknown> = { outTradeNo };
     const r = rand();
     if (r < 0.15) (scenario.dropFirst = 100), countFault("notifications all lost");
@@ -314,11 +318,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     if (rand() < 0.2) (scenario.delayMs = Math.floor(rand() * 3000)), countFault("notifications delayed");
     if (rand() < 0.1) (scenario.reorder = true), countFault("notifications reordered");
     await sim("/sim/scenario", scenario);
+    const { outTradeNo: _, ...told } = scenario;
+    if (Object.keys(told).length) outcome.misbehaviour.push(`${outTradeNo}: notifications ${JSON.stringify(told)}`);
     if (rand() < 0.2) {
       const method = pick(["alipay.trade.query", "alipay.trade.close"]);
       const mode = pick(["5xx", "timeout", "rate-limit", "unknown-error", "system-error"]);
-      await sim("/sim/faults", { method, outTradeNo, mode, count: 1 + Math.floor(rand() * 3) });
+      const count = 1 + Math.floor(rand() * 3);
+      await sim("/sim/faults", { method, outTradeNo, mode, count });
       countFault(`gateway ${mode}`);
+      outcome.misbehaviour.push(`${outTradeNo}: ${method} ${mode} x${count}`);
     }
   };
 
@@ -332,7 +340,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     const token = await tokenOf(plan.user);
     const created = await create(plan);
     if (!created) return void problems.push(`${plan.key}: never created`);
-    const outcome: Outcome = { plan, paymentId: created.paymentId, expiresAt: Date.parse(created.expiresAt) };
+    const outcome: Outcome = { plan, paymentId: created.paymentId, expiresAt: Date.parse(created.expiresAt), misbehaviour: [] };
     outcomes.push(outcome);
 
     if (plan.cancel === "before the order string") {
@@ -343,7 +351,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     }
     let attempt = await orderString(outcome, token);
     if (!attempt) return;
-    await misbehave(attempt.outTradeNo);
+    await misbehave(outcome, attempt.outTradeNo);
 
     if (plan.cancel === "while pending") {
       // Some buyers reached the cashier first (a trade exists, the close closes it); then the
@@ -379,7 +387,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
         await sleep(Math.max(0, Date.parse(attempt.orderStringExpiresAt) - Date.now() + 1300));
         attempt = await orderString(outcome, token);
         if (!attempt) break;
-        await misbehave(attempt.outTradeNo);
+        await misbehave(outcome, attempt.outTradeNo);
         await payInTime(attempt);
         break;
       }
@@ -455,11 +463,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   let seen = new Map<string, Seen>();
   let trades = await ledger();
   let lastLog = 0;
+  // When the last payment that settles did: one that never does (a problem) waits for the timeout.
+  let settledAt = settleStart;
+  let unsettled = outcomes.length;
   for (let pending = outcomes; ;) {
     trades = await ledger();
     const looked = await Promise.all(pending.map(async (o) => [o.paymentId, await look(o, trades)] as const));
     for (const [id, s] of looked) seen.set(id, s);
     pending = pending.filter((o) => !settled(o, seen.get(o.paymentId)!));
+    if (pending.length < unsettled) (settledAt = Date.now()), (unsettled = pending.length);
     if (pending.length === 0 || Date.now() - settleStart > options.settleTimeoutMs) break;
     if (Date.now() - lastLog > 5000) {
       const open = pending.filter((o) => seen.get(o.paymentId)?.payment?.status === "OPEN").length;
@@ -468,7 +480,6 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     }
     await sleep(1000);
   }
-  const settledAt = Date.now();
   const secondsToSettle = (settledAt - settleStart) / 1000;
   const closeMarginMs = Number(stack.functionEnv.CLOSE_MARGIN_SECONDS ?? 0) * 1000;
   const lastExpiry = Math.max(...outcomes.map((o) => o.expiresAt)) + closeMarginMs;
@@ -514,7 +525,8 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   for (const outcome of outcomes) {
     const { paymentId, plan } = outcome;
     const { payment, trades: own, refunds } = seen.get(paymentId)!;
-    const problem = (text: string) => problems.push(`${paymentId} (${plan.system}, buyer ${plan.buyer}, cancel ${plan.cancel}): ${text}`);
+    const problem = (text: string) =>
+      problems.push(`${paymentId} (${plan.system}, buyer ${plan.buyer}, cancel ${plan.cancel}${outcome.misbehaviour.length ? `; ${outcome.misbehaviour.join("; ")}` : ""}): ${text}`);
     if (!payment) {
       lost += 1;
       problem("no payment item");
@@ -613,6 +625,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     staleInDlq,
     secondsToSettle,
     secondsAfterLastExpiry: Math.max(0, (settledAt - lastExpiry) / 1000),
+    unsettledAtTimeout: unsettled,
     secondsTotal: (Date.now() - startedAt) / 1000,
     problems,
   };
@@ -640,7 +653,7 @@ export function formatReport(report: ChaosReport): string {
     ["DLQ messages for unsettled payments", report.unsettledInDlq],
     ["DLQ messages already recovered (stale)", report.staleInDlq],
     ["duplicate deliveries (receiver deduped)", report.duplicateDeliveries],
-    ["time to settle after faults stopped (s)", report.secondsToSettle.toFixed(1)],
+    ["time to settle after faults stopped (s)", `${report.secondsToSettle.toFixed(1)}${report.unsettledAtTimeout ? ` (then ${report.unsettledAtTimeout} never settled)` : ""}`],
     ["  of which after the last payment's expiry (s)", report.secondsAfterLastExpiry.toFixed(1)],
     ["total time (s)", report.secondsTotal.toFixed(1)],
   ];
