@@ -5,19 +5,16 @@ import middy from "@middy/core";
 import * as z from "zod/mini";
 import { httpApi, json } from "../lib/api/http.js";
 import { PaymentPath } from "../lib/api/requests.js";
-import { IamAuthorized } from "../lib/api/schemas.js";
-import { callerBusiness } from "../lib/business/caller.js";
+import { type BusinessContext, businessCaller } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
 import { cancelPayment } from "../lib/payments/cancel.js";
 import { businessPaymentView } from "../lib/payments/model.js";
 
 const CancelPaymentEvent = z.object({
   pathParameters: PaymentPath,
-  requestContext: IamAuthorized,
 });
 
-async function cancelPaymentHandler(event: z.infer<typeof CancelPaymentEvent>) {
-  const business = await callerBusiness(event.requestContext.authorizer.iam.userArn);
+async function cancelPaymentHandler(event: z.infer<typeof CancelPaymentEvent>, { business }: BusinessContext) {
   return json(200, businessPaymentView(await cancelPayment(business.businessId, event.pathParameters.paymentId)));
 }
 
@@ -25,4 +22,5 @@ export const handler = middy(cancelPaymentHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(httpApi())
+  .use(businessCaller())
   .use(parser({ schema: CancelPaymentEvent }));

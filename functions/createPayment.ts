@@ -5,19 +5,17 @@ import middy from "@middy/core";
 import * as z from "zod/mini";
 import { httpApi, json } from "../lib/api/http.js";
 import { CreatePaymentBody, CreatePaymentHeaders } from "../lib/api/requests.js";
-import { apiEvent, IamAuthorized, JsonBody } from "../lib/api/schemas.js";
-import { callerBusiness } from "../lib/business/caller.js";
+import { apiEvent, JsonBody } from "../lib/api/schemas.js";
+import { type BusinessContext, businessCaller } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
 import { createPayment } from "../lib/payments/create.js";
 
 const CreatePaymentEvent = apiEvent(z.object({
   headers: CreatePaymentHeaders,
   body: JsonBody(CreatePaymentBody),
-  requestContext: IamAuthorized,
 }));
 
-async function createPaymentHandler(event: z.infer<typeof CreatePaymentEvent>) {
-  const business = await callerBusiness(event.requestContext.authorizer.iam.userArn);
+async function createPaymentHandler(event: z.infer<typeof CreatePaymentEvent>, { business }: BusinessContext) {
   const answer = await createPayment(business, event.headers["idempotency-key"], event.body);
   return json(answer.statusCode, answer.body, answer.replayed ? { "idempotent-replayed": "true" } : {});
 }
@@ -26,4 +24,5 @@ export const handler = middy(createPaymentHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(httpApi())
+  .use(businessCaller())
   .use(parser({ schema: CreatePaymentEvent }));

@@ -6,8 +6,7 @@ import * as z from "zod/mini";
 import { HttpError } from "../lib/api/errors.js";
 import { httpApi, json } from "../lib/api/http.js";
 import { FindPaymentQuery, PaymentPath } from "../lib/api/requests.js";
-import { IamAuthorized } from "../lib/api/schemas.js";
-import { callerBusiness } from "../lib/business/caller.js";
+import { type BusinessContext, businessCaller } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
 import { businessPaymentView } from "../lib/payments/model.js";
 import { findBusinessPayment, readBusinessPayment } from "../lib/payments/read.js";
@@ -16,11 +15,9 @@ import { findBusinessPayment, readBusinessPayment } from "../lib/payments/read.j
 const GetPaymentEvent = z.object({
   pathParameters: z.optional(PaymentPath),
   queryStringParameters: z.optional(FindPaymentQuery),
-  requestContext: IamAuthorized,
 });
 
-async function getPaymentHandler(event: z.infer<typeof GetPaymentEvent>) {
-  const business = await callerBusiness(event.requestContext.authorizer.iam.userArn);
+async function getPaymentHandler(event: z.infer<typeof GetPaymentEvent>, { business }: BusinessContext) {
   const paymentId = event.pathParameters?.paymentId;
   const businessOrderId = event.queryStringParameters?.businessOrderId;
   if (paymentId !== undefined) return json(200, businessPaymentView(await readBusinessPayment(business.businessId, paymentId)));
@@ -32,4 +29,5 @@ export const handler = middy(getPaymentHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(httpApi())
+  .use(businessCaller())
   .use(parser({ schema: GetPaymentEvent }));

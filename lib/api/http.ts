@@ -39,7 +39,7 @@ export function requestError(issues: readonly Issue[]): HttpError {
   if (issue.params?.errorCode) return new HttpError(issue.params.errorCode, issue.message);
   const [part, field] = (issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p));
   // The authorizer already refused requests without valid credentials; this guards misconfiguration.
-  if (part === "requestContext") return new HttpError(issue.path?.map(String).includes("iam") ? "forbidden" : "unauthorized");
+  if (part === "requestContext") return new HttpError("unauthorized");
   if (part === "body" && field === undefined) {
     // Before JSON parsing the body is a string: expecting one means there was none.
     if (issue.code === "invalid_type" && issue.expected === "string") return new HttpError("body_missing");

@@ -11,7 +11,7 @@ export const PaymentPath = z.object({ paymentId: z.string() });
 export const FindPaymentQuery = z.object({ businessOrderId: z.optional(Identifier("businessOrderId")) });
 
 export const Metadata = z
-  .record(z.string().check(z.maxLength(40)), z.string().check(z.maxLength(500)), { error: "metadata must be an object of string values." })
+  .record(z.string().check(z.minLength(1), z.maxLength(40)), z.string().check(z.maxLength(500)), { error: "metadata must be an object of string values, keys of 1 to 40 characters." })
   .check(
     z.refine((m) => Object.keys(m).length <= 20, { error: "metadata holds at most 20 keys." }),
     doc({ description: "Up to 20 string values (keys up to 40 characters, values up to 500) for the business system's own use; returned as given." }),

@@ -84,11 +84,6 @@ export const JwtAuthorized = z.object({
   authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().check(z.minLength(1)) }) }) }),
 });
 
-/** The API Gateway IAM authorizer's verified caller: a business system's role session. */
-export const IamAuthorized = z.object({
-  authorizer: z.object({ iam: z.object({ userArn: z.string().check(z.minLength(1)) }) }),
-});
-
 export const ErrorBody = z.object({
   code: z.string().check(doc({ description: "Stable, machine-readable (see the error catalogue)." })),
   message: z.string().check(doc({ description: "For humans; may change." })),
