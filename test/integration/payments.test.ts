@@ -27,7 +27,12 @@ describe("two-sided payment", () => {
     expect(paid.status).toBe(200);
     const event = await eventAt(t, "shop", payment.paymentId, "succeeded");
     expect(event).toMatchObject({ type: "payment.succeeded", deliveries: 1 });
-    expect((event.data as any).payment).toMatchObject({ paymentId: payment.paymentId, status: "PAID", amount: 1234, tradeNo: paid.body.tradeNo });
+    expect((event.data as any).payment).toMatchObject({
+      paymentId: payment.paymentId,
+      status: "PAID",
+      amount: 1234,
+      tradeNo: paid.body.tradeNo,
+    });
 
     const read = await t.business("shop").getPayment(payment.paymentId);
     expect(read.status).toBe(200);
@@ -43,7 +48,11 @@ describe("two-sided payment", () => {
 describe("create: every key replays its first answer, one payment per business order", () => {
   const shop = () => t.business("shop");
   const input = (order: string, overrides: Record<string, unknown> = {}) => ({
-    businessOrderId: order, amount: 2500, subject: "Tea set", userId: "idem-user", ...overrides,
+    businessOrderId: order,
+    amount: 2500,
+    subject: "Tea set",
+    userId: "idem-user",
+    ...overrides,
   });
   const newKey = (() => {
     let n = 0;
@@ -201,8 +210,9 @@ describe("cancel", () => {
     const canceled = await t.business("shop").cancelPayment(payment.paymentId);
     expect(canceled.status).toBe(200);
     expect(canceled.body).toMatchObject({ status: "CANCELED", attempts: [{ status: "CLOSED", closeReason: "canceled" }] });
-    const closeRequests = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>)
-      .filter((e) => e.kind === "close-request" && e.outTradeNo === attempt.outTradeNo);
+    const closeRequests = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>).filter(
+      (e) => e.kind === "close-request" && e.outTradeNo === attempt.outTradeNo,
+    );
     expect(closeRequests.length).toBeGreaterThanOrEqual(1);
     const late = await t.sim("/sim/pay", { orderString: attempt.orderString });
     expect(late.status).toBe(409);
@@ -286,15 +296,16 @@ describe("cancel", () => {
       }
       return close.call(this, outTradeNo);
     };
-    let cancel;
+    let cancel: Awaited<ReturnType<ReturnType<typeof t.business>["cancelPayment"]>>;
     try {
       cancel = await t.business("shop").cancelPayment(payment.paymentId);
     } finally {
       AlipayGateway.prototype.close = close;
     }
     expect(buyerPaidDuringCancel, "the cancel's close should have reached Alipay right after the buyer paid").toBe(true);
-    const closeRequests = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string; outcome: string }>)
-      .filter((e) => e.kind === "close-request" && e.outTradeNo === attempt.outTradeNo);
+    const closeRequests = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string; outcome: string }>).filter(
+      (e) => e.kind === "close-request" && e.outTradeNo === attempt.outTradeNo,
+    );
     expect(closeRequests.map((e) => e.outcome)).toEqual(["ACQ.TRADE_STATUS_ERROR"]);
     expect(await expectOneOutcome(payment.paymentId, cancel)).toBe("PAID");
     expect(await listRefundsNeeded(payment.paymentId)).toEqual([]);
@@ -304,41 +315,51 @@ describe("cancel", () => {
     const payments = await Promise.all(Array.from({ length: 8 }, (_, i) => t.openPayment(`race-${i}`, 2100 + i)));
     // Every buyer is at the cashier (a WAIT_BUYER_PAY trade): a close really closes it.
     for (const { attempt } of payments) expect((await t.sim("/sim/open", { orderString: attempt.orderString })).status).toBe(200);
-    const races = await Promise.all(payments.map(async ({ payment, attempt }, i) => {
-      const [pay, cancel] = await Promise.all([
-        sleep(i * 150).then(() => t.sim("/sim/pay", { orderString: attempt.orderString })),
-        t.business("shop").cancelPayment(payment.paymentId),
-      ]);
-      return { paymentId: payment.paymentId as string, pay, cancel };
-    }));
-    const outcomes = await Promise.all(races.map(async ({ paymentId, pay, cancel }) => {
-      const outcome = await expectOneOutcome(paymentId, cancel);
-      // The buyer's payment went through exactly when the payment is PAID.
-      expect(pay.status === 200, `${paymentId}: pay ${pay.status} ${JSON.stringify(pay.body)}, outcome ${outcome}`).toBe(outcome === "PAID");
-      expect(await listRefundsNeeded(paymentId)).toEqual([]);
-      return outcome;
-    }));
+    const races = await Promise.all(
+      payments.map(async ({ payment, attempt }, i) => {
+        const [pay, cancel] = await Promise.all([
+          sleep(i * 150).then(() => t.sim("/sim/pay", { orderString: attempt.orderString })),
+          t.business("shop").cancelPayment(payment.paymentId),
+        ]);
+        return { paymentId: payment.paymentId as string, pay, cancel };
+      }),
+    );
+    const outcomes = await Promise.all(
+      races.map(async ({ paymentId, pay, cancel }) => {
+        const outcome = await expectOneOutcome(paymentId, cancel);
+        // The buyer's payment went through exactly when the payment is PAID.
+        expect(pay.status === 200, `${paymentId}: pay ${pay.status} ${JSON.stringify(pay.body)}, outcome ${outcome}`).toBe(
+          outcome === "PAID",
+        );
+        expect(await listRefundsNeeded(paymentId)).toEqual([]);
+        return outcome;
+      }),
+    );
     expect(outcomes).toHaveLength(8);
   });
 
   it("a cancel racing the app's order-string requests leaves no payable attempt behind", async () => {
     // An Alipay that honours closes of order strings no buyer opened yet, so "payable" is observable.
     await t.sim("/sim/scenario", { closeBlocksPayment: true });
-    const created = await Promise.all(Array.from({ length: 4 }, (_, i) => t.createPayment({ userId: `cancel-race-${i}`, amount: 2300 + i })));
-    const handedOut = await Promise.all(created.map(async ({ body }, i) => {
-      const [cancel, ...strings] = await Promise.all([
-        sleep(i * 30).then(() => t.business("shop").cancelPayment(body.paymentId)),
-        t.orderString(`cancel-race-${i}`, body.paymentId),
-        t.orderString(`cancel-race-${i}`, body.paymentId),
-        sleep(20).then(() => t.orderString(`cancel-race-${i}`, body.paymentId)),
-      ]);
-      expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
-      for (const answer of strings) {
-        expect([200, 201, 409], JSON.stringify(answer.body)).toContain(answer.status);
-        if (answer.status === 409) expect(answer.body.code).toBe("payment_canceled");
-      }
-      return strings.filter((a) => a.status < 300).map((a) => a.body.orderString as string);
-    }));
+    const created = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => t.createPayment({ userId: `cancel-race-${i}`, amount: 2300 + i })),
+    );
+    const handedOut = await Promise.all(
+      created.map(async ({ body }, i) => {
+        const [cancel, ...strings] = await Promise.all([
+          sleep(i * 30).then(() => t.business("shop").cancelPayment(body.paymentId)),
+          t.orderString(`cancel-race-${i}`, body.paymentId),
+          t.orderString(`cancel-race-${i}`, body.paymentId),
+          sleep(20).then(() => t.orderString(`cancel-race-${i}`, body.paymentId)),
+        ]);
+        expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
+        for (const answer of strings) {
+          expect([200, 201, 409], JSON.stringify(answer.body)).toContain(answer.status);
+          if (answer.status === 409) expect(answer.body.code).toBe("payment_canceled");
+        }
+        return strings.filter((a) => a.status < 300).map((a) => a.body.orderString as string);
+      }),
+    );
     for (const { body } of created) {
       const stored = await getPayment(body.paymentId);
       expect(stored?.status).toBe("CANCELED");
@@ -360,16 +381,28 @@ describe("cancel", () => {
     const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
     expect(paid.status).toBe(200);
 
-    const [refund] = await waitFor(async () => {
-      const refunds = await listRefundsNeeded(payment.paymentId);
-      return refunds.length > 0 && refunds;
-    }, { what: "the refund-needed record" });
-    expect(refund).toMatchObject({ tradeNo: paid.body.tradeNo, amountFen: 2200, reason: "paid_after_close", status: "REFUND_NEEDED", businessId: "shop" });
+    const [refund] = await waitFor(
+      async () => {
+        const refunds = await listRefundsNeeded(payment.paymentId);
+        return refunds.length > 0 && refunds;
+      },
+      { what: "the refund-needed record" },
+    );
+    expect(refund).toMatchObject({
+      tradeNo: paid.body.tradeNo,
+      amountFen: 2200,
+      reason: "paid_after_close",
+      status: "REFUND_NEEDED",
+      businessId: "shop",
+    });
     expect(metric("RefundsNeeded")).toBeGreaterThan(refundsBefore);
-    await waitFor(async () => {
-      const sent = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ acknowledged: boolean }>;
-      return sent.some((n) => n.acknowledged);
-    }, { what: "the notification acknowledged" });
+    await waitFor(
+      async () => {
+        const sent = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ acknowledged: boolean }>;
+        return sent.some((n) => n.acknowledged);
+      },
+      { what: "the notification acknowledged" },
+    );
     const read = await t.business("shop").getPayment(payment.paymentId);
     expect(read.body).toMatchObject({ status: "CANCELED", attempts: [{ status: "CLOSED" }] });
     expect(read.body.tradeNo).toBeUndefined();
@@ -388,9 +421,13 @@ describe("events per business system", () => {
     const membership = t.stack.receivers.membership!;
     membership.setMode("down");
     const failuresBefore = metric("EventDeliveryFailures.membership");
-    const theirs = await Promise.all([1, 2, 3].map((i) => t.openPayment(`member-${i}`, 3000 + i, { system: "membership", subject: "Membership" })));
+    const theirs = await Promise.all(
+      [1, 2, 3].map((i) => t.openPayment(`member-${i}`, 3000 + i, { system: "membership", subject: "Membership" })),
+    );
     for (const { attempt } of theirs) expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(200);
-    await waitFor(async () => metric("EventDeliveryFailures.membership") >= failuresBefore + 3, { what: "membership's deliveries failing" });
+    await waitFor(async () => metric("EventDeliveryFailures.membership") >= failuresBefore + 3, {
+      what: "membership's deliveries failing",
+    });
 
     // Shop's events go out while membership's keep failing.
     const ours = await Promise.all([1, 2].map((i) => t.openPayment(`shopper-${i}`, 4000 + i)));
@@ -399,7 +436,10 @@ describe("events per business system", () => {
     for (const { payment } of ours) await eventAt(t, "shop", payment.paymentId, "succeeded", 4000);
     expect(Date.now() - paidAt).toBeLessThan(4000);
     // ...and membership's go on failing (retried with backoff), none delivered while it is down.
-    await waitFor(async () => metric("EventDeliveryFailures.membership") >= failuresBefore + 6, { what: "membership's retries failing", timeoutMs: 5000 });
+    await waitFor(async () => metric("EventDeliveryFailures.membership") >= failuresBefore + 6, {
+      what: "membership's retries failing",
+      timeoutMs: 5000,
+    });
     for (const { payment } of theirs) expect(eventsAt(t, "membership", payment.paymentId)).toEqual([]);
 
     membership.setMode("up");

@@ -59,7 +59,9 @@ describe("amount tampering from the app is impossible", () => {
     const token = await t.token("tamper-user");
     // An app that sends an amount anyway: ignored or refused, never applied.
     const withAmount = await t.api(`/v1/app/payments/${paymentId}/order-string`, {
-      method: "POST", token, body: { amount: 1, total_amount: "0.01", amountYuan: "0.01" },
+      method: "POST",
+      token,
+      body: { amount: 1, total_amount: "0.01", amountYuan: "0.01" },
     });
     expect(withAmount.status, JSON.stringify(withAmount.body)).toBeLessThan(500);
     const attempt = withAmount.status < 300 ? withAmount : await t.orderString("tamper-user", paymentId);
@@ -90,7 +92,10 @@ describe("amount tampering from the app is impossible", () => {
     const { payment, attempt } = await t.openPayment("tamper-user", 2700);
     const before = metric("NotificationsRejected.amount_mismatch");
     const sent = await t.sim("/sim/notify/forge", {
-      url: `${t.stack.urls.api}/alipay/notify`, outTradeNo: attempt.outTradeNo, mode: "valid", overrides: { total_amount: "0.01" },
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo: attempt.outTradeNo,
+      mode: "valid",
+      overrides: { total_amount: "0.01" },
     });
     expect(sent.body).toMatchObject({ httpStatus: 200, responseBody: "failure", acknowledged: false });
     expect(metric("NotificationsRejected.amount_mismatch")).toBe(before + 1);
@@ -132,8 +137,9 @@ describe("a business system sees only its own payments", () => {
     }
     // The cancel did nothing: not even a close at Alipay.
     await expectUntouched(paymentId);
-    const closes = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>)
-      .filter((e) => e.kind === "close-request" && e.outTradeNo === attempt.body.outTradeNo);
+    const closes = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>).filter(
+      (e) => e.kind === "close-request" && e.outTradeNo === attempt.body.outTradeNo,
+    );
     expect(closes).toEqual([]);
     // The owner still sees it.
     expect((await t.business("membership").getPayment(paymentId)).body).toMatchObject({ status: "OPEN", amount: 9900 });
@@ -206,9 +212,19 @@ describe("an app user sees only the payments they owe", () => {
     const claims = JSON.parse(Buffer.from(payload!, "base64url").toString()) as { exp: number };
     // The same claims with a later expiry, under the original signature.
     const extended = Buffer.from(JSON.stringify({ ...claims, exp: claims.exp + 3600 })).toString("base64url");
-    const tokens = [undefined, "", "garbage", `${header}.${extended}.${signature}`, `${header}.${payload}.`, await t.stack.issueToken("token-user", -1)];
+    const tokens = [
+      undefined,
+      "",
+      "garbage",
+      `${header}.${extended}.${signature}`,
+      `${header}.${payload}.`,
+      await t.stack.issueToken("token-user", -1),
+    ];
     for (const token of tokens) {
-      for (const [path, method] of [[`/v1/app/payments/${paymentId}/order-string`, "POST"], [`/v1/app/payments/${paymentId}`, "GET"]] as const) {
+      for (const [path, method] of [
+        [`/v1/app/payments/${paymentId}/order-string`, "POST"],
+        [`/v1/app/payments/${paymentId}`, "GET"],
+      ] as const) {
         const answer = await t.api(path, { method, ...(token !== undefined ? { token } : {}) });
         expect(answer.status, `${method} ${path} with ${String(token)}`).toBe(401);
       }
@@ -234,11 +250,19 @@ describe("SigV4 on the business routes", () => {
     const twentyMinutesAgo = new Date(Date.now() - 20 * 60_000);
     for (const route of routes) {
       const refusals = [
-        ["wrong secret", await sendSigned(t, { ...route, credentials: { ...shop, secretAccessKey: `${shop.secretAccessKey.slice(0, -1)}x` } })],
+        [
+          "wrong secret",
+          await sendSigned(t, { ...route, credentials: { ...shop, secretAccessKey: `${shop.secretAccessKey.slice(0, -1)}x` } }),
+        ],
         ["expired date", await sendSigned(t, { ...route, credentials: shop, signingDate: twentyMinutesAgo })],
-        ["unsigned", await t.api(`${route.path}${route.query ? `?${new URLSearchParams(route.query)}` : ""}`, {
-          method: route.method, ...(route.body ? { body: route.body } : {}), headers: route.headers ?? {},
-        })],
+        [
+          "unsigned",
+          await t.api(`${route.path}${route.query ? `?${new URLSearchParams(route.query)}` : ""}`, {
+            method: route.method,
+            ...(route.body ? { body: route.body } : {}),
+            headers: route.headers ?? {},
+          }),
+        ],
       ] as const;
       for (const [what, answer] of refusals) {
         expect(answer.status, `${route.method} ${route.path}: ${what}: ${JSON.stringify(answer.body)}`).toBe(403);
@@ -246,7 +270,9 @@ describe("SigV4 on the business routes", () => {
       }
     }
     const changed = await sendSigned(t, {
-      ...routes[0]!, credentials: shop, bodySent: createBody(order).replace('"amount":500', '"amount":1'),
+      ...routes[0]!,
+      credentials: shop,
+      bodySent: createBody(order).replace('"amount":500', '"amount":1'),
     });
     expect(changed.status).toBe(403);
     expect(changed.body.message).toMatch(/signature we calculated does not match/);
@@ -266,9 +292,20 @@ describe("SigV4 on the business routes", () => {
     const victim = await t.createPayment({ userId: "sig-user", amount: 502 });
     const order = businessOrderId("intruder");
     const answers = [
-      await sendSigned(t, { method: "POST", path: "/v1/payments", body: createBody(order), headers: { "idempotency-key": `in-${order}` }, credentials: intruder }),
+      await sendSigned(t, {
+        method: "POST",
+        path: "/v1/payments",
+        body: createBody(order),
+        headers: { "idempotency-key": `in-${order}` },
+        credentials: intruder,
+      }),
       await sendSigned(t, { method: "GET", path: `/v1/payments/${victim.body.paymentId}`, credentials: intruder }),
-      await sendSigned(t, { method: "GET", path: "/v1/payments", query: { businessOrderId: victim.body.businessOrderId }, credentials: intruder }),
+      await sendSigned(t, {
+        method: "GET",
+        path: "/v1/payments",
+        query: { businessOrderId: victim.body.businessOrderId },
+        credentials: intruder,
+      }),
       await sendSigned(t, { method: "POST", path: `/v1/payments/${victim.body.paymentId}/cancel`, credentials: intruder }),
     ];
     for (const answer of answers) {
@@ -284,12 +321,23 @@ describe("SigV4 on the business routes", () => {
     const retired = t.stack.businessCredentials.retired!;
     const now = Date.now();
     await putBusinessSystem({
-      ...businessKey("retired"), businessId: "retired", principals: [retired.roleArn], webhookUrl: `${t.stack.urls.receivers.shop}/events`,
-      webhookSecretRef: "file:/nonexistent", paymentExpirySeconds: 900, status: "DISABLED", createdAt: now, updatedAt: now,
+      ...businessKey("retired"),
+      businessId: "retired",
+      principals: [retired.roleArn],
+      webhookUrl: `${t.stack.urls.receivers.shop}/events`,
+      webhookSecretRef: "file:/nonexistent",
+      paymentExpirySeconds: 900,
+      status: "DISABLED",
+      createdAt: now,
+      updatedAt: now,
     });
     const order = businessOrderId("retired");
     const answer = await sendSigned(t, {
-      method: "POST", path: "/v1/payments", body: createBody(order), headers: { "idempotency-key": `ret-${order}` }, credentials: credentialsOf("retired"),
+      method: "POST",
+      path: "/v1/payments",
+      body: createBody(order),
+      headers: { "idempotency-key": `ret-${order}` },
+      credentials: credentialsOf("retired"),
     });
     expect(answer.status, JSON.stringify(answer.body)).toBe(403);
     expect(answer.body.code).toBe("forbidden");
@@ -302,7 +350,13 @@ describe("SigV4 on the business routes", () => {
     const malformed = [
       // No Idempotency-Key; a body that is not JSON; no or a malformed businessOrderId; malformed ids.
       await sendSigned(t, { method: "POST", path: "/v1/payments", body: createBody(order), credentials: intruder }),
-      await sendSigned(t, { method: "POST", path: "/v1/payments", body: "{not json", headers: { "idempotency-key": `in2-${order}` }, credentials: intruder }),
+      await sendSigned(t, {
+        method: "POST",
+        path: "/v1/payments",
+        body: "{not json",
+        headers: { "idempotency-key": `in2-${order}` },
+        credentials: intruder,
+      }),
       await sendSigned(t, { method: "GET", path: "/v1/payments", credentials: intruder }),
       await sendSigned(t, { method: "GET", path: "/v1/payments", query: { businessOrderId: "bad id!" }, credentials: intruder }),
       await sendSigned(t, { method: "GET", path: "/v1/payments/not-a-payment", credentials: intruder }),
@@ -315,42 +369,67 @@ describe("SigV4 on the business routes", () => {
 // --- Generated and hostile input -----------------------------------------------------------------
 
 const arbitraryCreateBody = fc.oneof(
-  fc.record({
-    businessOrderId: fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), fc.integer(), fc.constant("")),
-    amount: fc.oneof(fc.integer(), fc.double(), fc.maxSafeNat().map((n) => (n % 10_000_000_000) + 1), fc.maxSafeNat().map((n) => n + 10_000_000_001), fc.string(), fc.constant(null)),
-    subject: fc.oneof(fc.string(), fc.string({ unit: "grapheme", maxLength: 300 }), fc.constant(""), fc.constant("a/b=c&d")),
-    body: fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
-    userId: fc.oneof(fc.stringMatching(/^[\x21-\x7e]{1,128}$/), fc.string(), fc.constant(""), fc.integer()),
-    expiresInSeconds: fc.oneof(fc.integer(), fc.double(), fc.constant("600")),
-    metadata: fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.dictionary(fc.string(), fc.jsonValue()), fc.array(fc.string()), fc.string()),
-    // Fields of the answer a caller may try to set.
-    status: fc.jsonValue(),
-    businessId: fc.oneof(fc.constant("membership"), fc.jsonValue()),
-  }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+  fc
+    .record(
+      {
+        businessOrderId: fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), fc.integer(), fc.constant("")),
+        amount: fc.oneof(
+          fc.integer(),
+          fc.double(),
+          fc.maxSafeNat().map((n) => (n % 10_000_000_000) + 1),
+          fc.maxSafeNat().map((n) => n + 10_000_000_001),
+          fc.string(),
+          fc.constant(null),
+        ),
+        subject: fc.oneof(fc.string(), fc.string({ unit: "grapheme", maxLength: 300 }), fc.constant(""), fc.constant("a/b=c&d")),
+        body: fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
+        userId: fc.oneof(fc.stringMatching(/^[\x21-\x7e]{1,128}$/), fc.string(), fc.constant(""), fc.integer()),
+        expiresInSeconds: fc.oneof(fc.integer(), fc.double(), fc.constant("600")),
+        metadata: fc.oneof(
+          fc.dictionary(fc.string(), fc.string()),
+          fc.dictionary(fc.string(), fc.jsonValue()),
+          fc.array(fc.string()),
+          fc.string(),
+        ),
+        // Fields of the answer a caller may try to set.
+        status: fc.jsonValue(),
+        businessId: fc.oneof(fc.constant("membership"), fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    )
+    .map((v) => JSON.stringify(v)),
   // A valid request with one field made hostile, so every field's own check is reached.
-  fc.tuple(
-    fc.record({
-      businessOrderId: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
-      amount: fc.integer({ min: 1, max: 100_000 }),
-      subject: fc.stringMatching(/^[A-Za-z0-9 ]{1,40}$/).filter((v) => v.trim() !== ""),
-      userId: fc.stringMatching(/^[\x21-\x7e]{1,20}$/),
-    }),
-    fc.oneof(
-      fc.record({ amount: fc.oneof(fc.integer({ min: -5, max: 0 }), fc.constantFrom(0.5, 10_000_000_001, 1e21, "100", -0), fc.double()) }),
-      fc.record({ subject: fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom("", " ", "a/b", "a=b", "a&b", "tab\there", "x".repeat(257))) }),
-      fc.record({ body: fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom("", "a&b", "x".repeat(129)), fc.integer()) }),
-      fc.record({ userId: fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom("", "has space", "x".repeat(129)), fc.integer()) }),
-      fc.record({ expiresInSeconds: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(119, 120, 1_296_000, 1_296_001, "600")) }),
-      fc.record({ metadata: fc.oneof(
-        fc.dictionary(fc.string({ maxLength: 50 }), fc.string({ maxLength: 600 })),
-        fc.dictionary(fc.string(), fc.jsonValue()),
-        fc.array(fc.string()),
-        fc.string(),
-        fc.constant(Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"]))),
-      ) }),
-      fc.dictionary(fc.constantFrom("status", "paymentId", "businessId", "amountYuan", "__proto__", "constructor"), fc.jsonValue()),
-    ),
-  ).map(([valid, hostile]) => JSON.stringify({ ...valid, ...hostile })),
+  fc
+    .tuple(
+      fc.record({
+        businessOrderId: fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
+        amount: fc.integer({ min: 1, max: 100_000 }),
+        subject: fc.stringMatching(/^[A-Za-z0-9 ]{1,40}$/).filter((v) => v.trim() !== ""),
+        userId: fc.stringMatching(/^[\x21-\x7e]{1,20}$/),
+      }),
+      fc.oneof(
+        fc.record({
+          amount: fc.oneof(fc.integer({ min: -5, max: 0 }), fc.constantFrom(0.5, 10_000_000_001, 1e21, "100", -0), fc.double()),
+        }),
+        fc.record({
+          subject: fc.oneof(fc.string({ maxLength: 300 }), fc.constantFrom("", " ", "a/b", "a=b", "a&b", "tab\there", "x".repeat(257))),
+        }),
+        fc.record({ body: fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom("", "a&b", "x".repeat(129)), fc.integer()) }),
+        fc.record({ userId: fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom("", "has space", "x".repeat(129)), fc.integer()) }),
+        fc.record({ expiresInSeconds: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(119, 120, 1_296_000, 1_296_001, "600")) }),
+        fc.record({
+          metadata: fc.oneof(
+            fc.dictionary(fc.string({ maxLength: 50 }), fc.string({ maxLength: 600 })),
+            fc.dictionary(fc.string(), fc.jsonValue()),
+            fc.array(fc.string()),
+            fc.string(),
+            fc.constant(Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"]))),
+          ),
+        }),
+        fc.dictionary(fc.constantFrom("status", "paymentId", "businessId", "amountYuan", "__proto__", "constructor"), fc.jsonValue()),
+      ),
+    )
+    .map(([valid, hostile]) => JSON.stringify({ ...valid, ...hostile })),
   fc.json(),
   fc.string(),
   fc.dictionary(fc.string(), fc.jsonValue()).map((v) => JSON.stringify(v)),
@@ -402,32 +481,36 @@ const expectStableRefusal = (answer: { status: number; body: any }, what: string
 describe("create-payment under generated input", () => {
   it("never answers 5xx, explains every refusal with a stable code, and stores nothing half-written", async () => {
     const shop = t.business("shop");
-    await fc.assert(fc.asyncProperty(arbitraryCreateBody, arbitraryKey, async (body, key) => {
-      const headers: Record<string, string> = sendable(key) ? { "idempotency-key": key! } : {};
-      const answer = await shop.request("POST", "/v1/payments", { body, headers });
-      expectStableRefusal(answer, body);
-      if (answer.status < 300) {
-        expect(isValidAmountFen(answer.body.amount)).toBe(true);
-        expect(answer.body.status).toBe("OPEN");
-      }
-    }), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(arbitraryCreateBody, arbitraryKey, async (body, key) => {
+        const headers: Record<string, string> = sendable(key) ? { "idempotency-key": key! } : {};
+        const answer = await shop.request("POST", "/v1/payments", { body, headers });
+        expectStableRefusal(answer, body);
+        if (answer.status < 300) {
+          expect(isValidAmountFen(answer.body.amount)).toBe(true);
+          expect(answer.body.status).toBe("OPEN");
+        }
+      }),
+      { numRuns: 300 },
+    );
     await everythingStoredIsWhole();
   });
 
   it("refuses metadata with an empty key with 400 metadata_invalid (DynamoDB cannot store it)", async () => {
     const order = businessOrderId("meta");
     for (const [i, metadata] of ([{ "": "" }, { "": "value", ok: "yes" }] as Array<Record<string, string>>).entries()) {
-      const answer = await t.business("shop").createPayment({ businessOrderId: order, amount: 100, subject: "Meta", userId: "meta-user", metadata }, `meta-${order}-${i}`);
+      const answer = await t
+        .business("shop")
+        .createPayment({ businessOrderId: order, amount: 100, subject: "Meta", userId: "meta-user", metadata }, `meta-${order}-${i}`);
       expect(`${answer.status} ${answer.body.code}`, JSON.stringify(metadata)).toBe("400 metadata_invalid");
     }
     expect(await getPayment(derivePaymentId("shop", order))).toBeUndefined();
   });
 
   it("refuses an oversized body with 413", async () => {
-    const answer = await t.business("shop").createPayment(
-      { businessOrderId: businessOrderId("big"), amount: 1, subject: "x".repeat(20_000), userId: "big-user" },
-      "big-1",
-    );
+    const answer = await t
+      .business("shop")
+      .createPayment({ businessOrderId: businessOrderId("big"), amount: 1, subject: "x".repeat(20_000), userId: "big-user" }, "big-1");
     expect(answer.status).toBe(413);
     expect(answer.body.code).toBe("body_too_large");
   });
@@ -435,11 +518,14 @@ describe("create-payment under generated input", () => {
   it("answers ids and lookups that are not ours with a stable 4xx", async () => {
     const shop = t.business("shop");
     const strings = fc.string({ minLength: 1, maxLength: 120 }).filter((s) => s !== "." && s !== "..");
-    await fc.assert(fc.asyncProperty(strings, async (value) => {
-      expectStableRefusal(await shop.getPayment(value), `GET ${value}`);
-      expectStableRefusal(await shop.findPayment(value), `find ${value}`);
-      expectStableRefusal(await shop.cancelPayment(value), `cancel ${value}`);
-    }), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(strings, async (value) => {
+        expectStableRefusal(await shop.getPayment(value), `GET ${value}`);
+        expectStableRefusal(await shop.findPayment(value), `find ${value}`);
+        expectStableRefusal(await shop.cancelPayment(value), `cancel ${value}`);
+      }),
+      { numRuns: 60 },
+    );
     const missing = await shop.request("GET", "/v1/payments");
     expect(missing.status).toBe(400);
     expect(missing.body.code).toBe("business_order_id_missing");
@@ -455,15 +541,22 @@ describe("app routes under generated input", () => {
       fc.stringMatching(/^pay[0-9a-f]{29}$/),
       fc.constant(someoneElses.body.paymentId as string),
     );
-    await fc.assert(fc.asyncProperty(ids, fc.option(fc.jsonValue(), { nil: undefined }), async (id, body) => {
-      const path = `/v1/app/payments/${encodeURIComponent(id)}`;
-      const orderString = await t.api(`${path}/order-string`, { method: "POST", token, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-      expectStableRefusal(orderString, `order-string ${id}`);
-      expect(orderString.status).toBe(404);
-      const read = await t.api(path, { token });
-      expectStableRefusal(read, `read ${id}`);
-      expect(read.status).toBe(404);
-    }), { numRuns: 80 });
+    await fc.assert(
+      fc.asyncProperty(ids, fc.option(fc.jsonValue(), { nil: undefined }), async (id, body) => {
+        const path = `/v1/app/payments/${encodeURIComponent(id)}`;
+        const orderString = await t.api(`${path}/order-string`, {
+          method: "POST",
+          token,
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+        expectStableRefusal(orderString, `order-string ${id}`);
+        expect(orderString.status).toBe(404);
+        const read = await t.api(path, { token });
+        expectStableRefusal(read, `read ${id}`);
+        expect(read.status).toBe(404);
+      }),
+      { numRuns: 80 },
+    );
     expect((await getPayment(someoneElses.body.paymentId))?.attempts).toEqual([]);
   });
 });
@@ -473,19 +566,47 @@ describe("notify URL under generated and hostile input", () => {
     const { payment, attempt } = await t.openPayment("notify-user", 100);
     const rejectedBefore = metric("NotificationsRejected");
     const mismatchesBefore = metric("NotificationsRejected.amount_mismatch");
-    const field = fc.constantFrom("out_trade_no", "trade_status", "total_amount", "app_id", "seller_id", "sign", "sign_type", "trade_no", "notify_id", "x");
-    const value = fc.oneof(fc.string(), fc.constant(attempt.outTradeNo as string), fc.constant("TRADE_SUCCESS"), fc.constant("1.00"), fc.constant("RSA2"));
+    const field = fc.constantFrom(
+      "out_trade_no",
+      "trade_status",
+      "total_amount",
+      "app_id",
+      "seller_id",
+      "sign",
+      "sign_type",
+      "trade_no",
+      "notify_id",
+      "x",
+    );
+    const value = fc.oneof(
+      fc.string(),
+      fc.constant(attempt.outTradeNo as string),
+      fc.constant("TRADE_SUCCESS"),
+      fc.constant("1.00"),
+      fc.constant("RSA2"),
+    );
     const form = fc.dictionary(field, value);
     let runs = 0;
-    await fc.assert(fc.asyncProperty(fc.oneof(form.map((f) => new URLSearchParams(f).toString()), fc.string()), async (raw) => {
-      runs += 1;
-      const answer = await notify(raw);
-      expect(answer.status).toBe(200);
-      expect(answer.body).toBe("failure");
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          form.map((f) => new URLSearchParams(f).toString()),
+          fc.string(),
+        ),
+        async (raw) => {
+          runs += 1;
+          const answer = await notify(raw);
+          expect(answer.status).toBe(200);
+          expect(answer.body).toBe("failure");
+        },
+      ),
+      { numRuns: 150 },
+    );
     await expectUntouched(payment.paymentId);
     // Every one counted (amount_mismatch needs a valid signature: those are the leaked-key test's retries).
-    expect(metric("NotificationsRejected") - rejectedBefore - (metric("NotificationsRejected.amount_mismatch") - mismatchesBefore)).toBe(runs);
+    expect(metric("NotificationsRejected") - rejectedBefore - (metric("NotificationsRejected.amount_mismatch") - mismatchesBefore)).toBe(
+      runs,
+    );
   });
 
   it("refuses forged and mismatched notifications, each counted with its reason, and changes nothing", async () => {
@@ -517,10 +638,15 @@ describe("notify URL under generated and hostile input", () => {
     const paid = await t.openPayment("replay-user", 100);
     const victim = await t.openPayment("replay-user", 100);
     await t.sim("/sim/pay", { orderString: paid.attempt.orderString });
-    const sent = await waitFor(async () => {
-      const attempts = (await t.sim(`/sim/notifications?outTradeNo=${paid.attempt.outTradeNo}`)).body as Array<{ params: Record<string, string> }>;
-      return attempts.length > 0 && attempts;
-    }, { what: "the genuine notification" });
+    const sent = await waitFor(
+      async () => {
+        const attempts = (await t.sim(`/sim/notifications?outTradeNo=${paid.attempt.outTradeNo}`)).body as Array<{
+          params: Record<string, string>;
+        }>;
+        return attempts.length > 0 && attempts;
+      },
+      { what: "the genuine notification" },
+    );
     const replayed = new URLSearchParams({ ...sent[0]!.params, out_trade_no: victim.attempt.outTradeNo }).toString();
     const answer = await notify(replayed);
     expect(answer.body).toBe("failure");

@@ -58,7 +58,12 @@ export async function sendSigned(t: TestStack, request: SignedRequest): Promise<
   url.search = url.search.replace(/\+/g, "%20");
   const headers: Record<string, string> = { ...request.headers, host: url.host };
   if (request.body !== undefined) headers["content-type"] ??= "application/json";
-  const signer = new SignatureV4({ service: "execute-api", region: t.stack.service.region, credentials: request.credentials, sha256: Sha256 });
+  const signer = new SignatureV4({
+    service: "execute-api",
+    region: t.stack.service.region,
+    credentials: request.credentials,
+    sha256: Sha256,
+  });
   const signed = await signer.sign(
     {
       method: request.method,
@@ -74,7 +79,11 @@ export async function sendSigned(t: TestStack, request: SignedRequest): Promise<
   );
   const { host: _host, ...sendHeaders } = signed.headers;
   const sentBody = request.bodySent ?? request.body;
-  const response = await fetch(url, { method: request.method, headers: sendHeaders, ...(sentBody !== undefined ? { body: sentBody } : {}) });
+  const response = await fetch(url, {
+    method: request.method,
+    headers: sendHeaders,
+    ...(sentBody !== undefined ? { body: sentBody } : {}),
+  });
   const text = await response.text();
   checkResponse(request.method, `${url.pathname}${url.search}`, response.status, response.headers, text);
   let body: unknown = text;
@@ -91,7 +100,9 @@ export async function itemsWithSk(t: TestStack, sk: string | ((sk: string) => bo
   const items: Array<Record<string, any>> = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
-    const page = await dynamo().send(new ScanCommand({ TableName: t.stack.functionEnv.TABLE_NAME, ExclusiveStartKey, ConsistentRead: true }));
+    const page = await dynamo().send(
+      new ScanCommand({ TableName: t.stack.functionEnv.TABLE_NAME, ExclusiveStartKey, ConsistentRead: true }),
+    );
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
@@ -112,5 +123,7 @@ export function tamperOrderString(orderString: string, changes: Record<string, s
   const params = parseOrderString(orderString);
   params.biz_content = JSON.stringify({ ...bizContentOf(orderString), ...changes });
   if (key) params.sign = rsa2Sign(signContent(params), key);
-  return Object.entries(params).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
+    .join("&");
 }
