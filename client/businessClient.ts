@@ -84,7 +84,11 @@ export function createBusinessClient(options: BusinessClientOptions): BusinessCl
     sha256: Sha256,
   });
 
-  async function request<T>(method: string, path: string, { body, headers = {}, query = {} }: RequestOptions = {}): Promise<BusinessResponse<T>> {
+  async function request<T>(
+    method: string,
+    path: string,
+    { body, headers = {}, query = {} }: RequestOptions = {},
+  ): Promise<BusinessResponse<T>> {
     if (!path.startsWith("/")) throw new Error(`path must start with "/": ${path}`);
     const url = new URL(base);
     url.pathname = `${basePath}${path}`;
@@ -113,7 +117,11 @@ export function createBusinessClient(options: BusinessClientOptions): BusinessCl
     });
     // fetch sets Host itself (from the URL, the value signed).
     const { host: _host, ...sendHeaders } = signed.headers;
-    const response = await doFetch(url, { method: method.toUpperCase(), headers: sendHeaders, ...(text !== undefined ? { body: text } : {}) });
+    const response = await doFetch(url, {
+      method: method.toUpperCase(),
+      headers: sendHeaders,
+      ...(text !== undefined ? { body: text } : {}),
+    });
     const responseText = await response.text();
     const responseHeaders: Record<string, string> = {};
     response.headers.forEach((value, name) => {

@@ -20,7 +20,10 @@ async function checkPaymentHandler(event: SQSEvent, context: Context): Promise<S
   // A processor per invocation: it holds the batch's state, and the local stack runs several
   // invocations of one module at once.
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, withRetryBackoff({ queueUrl: checkQueueUrl, retryBaseSeconds }, checkRecord), processor, { context, ...oneAtATime });
+  return processPartialResponse(event, withRetryBackoff({ queueUrl: checkQueueUrl, retryBaseSeconds }, checkRecord), processor, {
+    context,
+    ...oneAtATime,
+  });
 }
 
 export const handler = middy(checkPaymentHandler)

@@ -10,10 +10,12 @@ import { type BusinessContext, businessCaller } from "../lib/business/caller.js"
 import { logger, metrics } from "../lib/observability.js";
 import { createPayment } from "../lib/payments/create.js";
 
-const CreatePaymentEvent = apiEvent(z.object({
-  headers: CreatePaymentHeaders,
-  body: JsonBody(CreatePaymentBody),
-}));
+const CreatePaymentEvent = apiEvent(
+  z.object({
+    headers: CreatePaymentHeaders,
+    body: JsonBody(CreatePaymentBody),
+  }),
+);
 
 async function createPaymentHandler(event: z.infer<typeof CreatePaymentEvent>, { business }: BusinessContext) {
   const answer = await createPayment(business, event.headers["idempotency-key"], event.body);

@@ -131,11 +131,13 @@ async function load(): Promise<Config> {
       timeoutMs: positiveInteger("ALIPAY_TIMEOUT_MS", 5000),
     },
     orderTtlSeconds: positiveInteger("ORDER_TTL_SECONDS", 900),
-    checkScheduleSeconds: required("CHECK_SCHEDULE_SECONDS").split(",").map((s) => {
-      const seconds = Number(s.trim());
-      if (!(seconds > 0)) throw new Error(`CHECK_SCHEDULE_SECONDS: bad entry "${s}"`);
-      return seconds;
-    }),
+    checkScheduleSeconds: required("CHECK_SCHEDULE_SECONDS")
+      .split(",")
+      .map((s) => {
+        const seconds = Number(s.trim());
+        if (!(seconds > 0)) throw new Error(`CHECK_SCHEDULE_SECONDS: bad entry "${s}"`);
+        return seconds;
+      }),
     retryBaseSeconds: positiveNumber("RETRY_BASE_SECONDS", 10),
     closeMarginSeconds: positiveNumber("CLOSE_MARGIN_SECONDS", 60, true),
     sweepLeaseSeconds: positiveNumber("SWEEP_LEASE_SECONDS", 300),

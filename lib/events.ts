@@ -12,7 +12,14 @@ import { type BusinessSystem, businessSystem } from "./business/registry.js";
 import { config, secret } from "./config.js";
 import { faultPoint } from "./faults.js";
 import { count, logger } from "./observability.js";
-import { type BusinessPaymentView, businessPaymentView, type EventType, eventId, eventTypeOf, type PaymentRecord } from "./payments/model.js";
+import {
+  type BusinessPaymentView,
+  businessPaymentView,
+  type EventType,
+  eventId,
+  eventTypeOf,
+  type PaymentRecord,
+} from "./payments/model.js";
 import { sendMessage } from "./queue.js";
 import { signatureHeader, signWebhook } from "./webhookSignature.js";
 

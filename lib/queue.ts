@@ -44,11 +44,13 @@ export function withRetryBackoff(
       const delay = backoffSeconds(receiveCount, retryBaseSeconds);
       logger.warn("message failed, will retry", { messageId: record.messageId, receiveCount, retryInSeconds: delay, error: String(error) });
       try {
-        await sqs().send(new ChangeMessageVisibilityCommand({
-          QueueUrl: queueUrl,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: delay,
-        }));
+        await sqs().send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queueUrl,
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: delay,
+          }),
+        );
       } catch (visibilityError) {
         // The queue's own visibility timeout still brings the message back.
         logger.warn("could not set retry backoff", { messageId: record.messageId, error: String(visibilityError) });
@@ -82,9 +84,11 @@ export class InOrderStreamProcessor extends BatchProcessor {
     this.prepare();
     const processed: Awaited<ReturnType<BatchProcessor["process"]>> = [];
     for (const record of this.records) {
-      processed.push(this.failureMessages.length > 0
-        ? this.failureHandler(this.toBatchType(record, this.eventType), new NotProcessedAfterFailure())
-        : await this.processRecord(record));
+      processed.push(
+        this.failureMessages.length > 0
+          ? this.failureHandler(this.toBatchType(record, this.eventType), new NotProcessedAfterFailure())
+          : await this.processRecord(record),
+      );
     }
     this.clean();
     return processed;

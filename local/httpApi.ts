@@ -394,7 +394,10 @@ function parseAmzDate(value: string): number | undefined {
 }
 
 function basicDate(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  return new Date(epochMs)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
 }
 
 /** The query as the signer takes it: decoded names and values, repeated names as lists. */

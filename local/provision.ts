@@ -16,11 +16,7 @@ export interface ProvisionedResource {
 }
 export type ResourceMap = Record<string, ProvisionedResource>;
 
-export async function provisionResources(
-  service: LocalService,
-  dynamo: DynamoDBClient,
-  sqs: SQSClient,
-): Promise<ResourceMap> {
+export async function provisionResources(service: LocalService, dynamo: DynamoDBClient, sqs: SQSClient): Promise<ResourceMap> {
   const resources: ResourceMap = {};
   const entries = Object.entries(service.resources);
   for (const [id, resource] of entries.filter(([, r]) => r.Type === "AWS::DynamoDB::Table")) {
@@ -64,10 +60,12 @@ async function createTable(resource: CfnResource, dynamo: DynamoDBClient, region
   }
   if (p.TimeToLiveSpecification?.Enabled) {
     try {
-      await dynamo.send(new UpdateTimeToLiveCommand({
-        TableName: p.TableName,
-        TimeToLiveSpecification: { AttributeName: p.TimeToLiveSpecification.AttributeName, Enabled: true },
-      }));
+      await dynamo.send(
+        new UpdateTimeToLiveCommand({
+          TableName: p.TableName,
+          TimeToLiveSpecification: { AttributeName: p.TimeToLiveSpecification.AttributeName, Enabled: true },
+        }),
+      );
     } catch (error) {
       // Already enabled on a table kept from an earlier run.
       if ((error as Error).name !== "ValidationException") throw error;

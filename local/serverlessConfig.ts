@@ -79,24 +79,30 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
       name,
       handler: fn.handler,
       timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
-      http: events.filter((e) => e.httpApi).map((e) => ({
-        method: String(e.httpApi.method).toUpperCase(),
-        path: e.httpApi.path,
-        auth: routeAuth(e.httpApi.authorizer, authorizers, `${name} ${e.httpApi.method} ${e.httpApi.path}`),
-      })),
-      sqs: events.filter((e) => e.sqs).map((e) => ({
-        queueLogicalId: e.sqs.arn["Fn::GetAtt"][0],
-        batchSize: Number(e.sqs.batchSize ?? 10),
-        reportBatchItemFailures: e.sqs.functionResponseType === "ReportBatchItemFailures",
-      })),
-      streams: events.filter((e) => e.stream).map((e) => ({
-        tableLogicalId: e.stream.arn["Fn::GetAtt"][0],
-        batchSize: Number(e.stream.batchSize ?? 100),
-        maximumRetryAttempts: Number(e.stream.maximumRetryAttempts ?? 10),
-        reportBatchItemFailures: e.stream.functionResponseType === "ReportBatchItemFailures",
-        filterPatterns: e.stream.filterPatterns ?? [],
-        onFailureQueueLogicalId: e.stream.destinations?.onFailure?.arn?.["Fn::GetAtt"]?.[0],
-      })),
+      http: events
+        .filter((e) => e.httpApi)
+        .map((e) => ({
+          method: String(e.httpApi.method).toUpperCase(),
+          path: e.httpApi.path,
+          auth: routeAuth(e.httpApi.authorizer, authorizers, `${name} ${e.httpApi.method} ${e.httpApi.path}`),
+        })),
+      sqs: events
+        .filter((e) => e.sqs)
+        .map((e) => ({
+          queueLogicalId: e.sqs.arn["Fn::GetAtt"][0],
+          batchSize: Number(e.sqs.batchSize ?? 10),
+          reportBatchItemFailures: e.sqs.functionResponseType === "ReportBatchItemFailures",
+        })),
+      streams: events
+        .filter((e) => e.stream)
+        .map((e) => ({
+          tableLogicalId: e.stream.arn["Fn::GetAtt"][0],
+          batchSize: Number(e.stream.batchSize ?? 100),
+          maximumRetryAttempts: Number(e.stream.maximumRetryAttempts ?? 10),
+          reportBatchItemFailures: e.stream.functionResponseType === "ReportBatchItemFailures",
+          filterPatterns: e.stream.filterPatterns ?? [],
+          onFailureQueueLogicalId: e.stream.destinations?.onFailure?.arn?.["Fn::GetAtt"]?.[0],
+        })),
       schedules: events.filter((e) => e.schedule).map((e) => String(e.schedule.rate ?? e.schedule)),
     };
   });
@@ -125,7 +131,8 @@ function routeAuth(authorizer: unknown, authorizers: Raw, where: string): RouteA
   // `authorizer: mobileJwt` is shorthand for `authorizer: { name: mobileJwt }`.
   const spec = (typeof authorizer === "string" ? { name: authorizer } : authorizer) as Raw;
   if (spec.type !== undefined && String(spec.type).toLowerCase() === "aws_iam") {
-    if (spec.name !== undefined || spec.id !== undefined) throw new Error(`serverless.yml: ${where}: an aws_iam authorizer takes no name or id`);
+    if (spec.name !== undefined || spec.id !== undefined)
+      throw new Error(`serverless.yml: ${where}: an aws_iam authorizer takes no name or id`);
     return { kind: "iam" };
   }
   if (spec.type !== undefined) throw new Error(`serverless.yml: ${where}: authorizer type ${String(spec.type)} is not supported locally`);
@@ -143,9 +150,7 @@ const variablePattern = /\$\{([^{}]+)\}/g;
 function resolveVariables(node: unknown, root: Raw, stage: string, env: NodeJS.ProcessEnv): unknown {
   if (Array.isArray(node)) return node.map((n) => resolveVariables(n, root, stage, env));
   if (node && typeof node === "object") {
-    return Object.fromEntries(
-      Object.entries(node).map(([k, v]) => [k, resolveVariables(v, root, stage, env)]),
-    );
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolveVariables(v, root, stage, env)]));
   }
   if (typeof node !== "string") return node;
   let text = node;
@@ -172,7 +177,11 @@ function resolveOne(expression: string, root: Raw, stage: string, env: NodeJS.Pr
   let value: unknown;
   if (ref === "sls:stage" || ref === "opt:stage") value = stage;
   else if (ref.startsWith("opt:")) value = undefined;
-  else if (ref.startsWith("self:")) value = ref.slice(5).split(".").reduce<any>((o, k) => o?.[k], root);
+  else if (ref.startsWith("self:"))
+    value = ref
+      .slice(5)
+      .split(".")
+      .reduce<any>((o, k) => o?.[k], root);
   else if (ref.startsWith("env:")) value = env[ref.slice(4)];
   else if (ref.startsWith("param:")) {
     const name = ref.slice(6);

@@ -26,13 +26,15 @@ export function startSqsPoller(options: {
   const loop = async () => {
     while (running) {
       try {
-        const { Messages = [] } = await options.sqs.send(new ReceiveMessageCommand({
-          QueueUrl: options.queueUrl,
-          MaxNumberOfMessages: Math.min(options.source.batchSize, 10),
-          WaitTimeSeconds: 1,
-          AttributeNames: ["All"],
-          MessageAttributeNames: ["All"],
-        }));
+        const { Messages = [] } = await options.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: options.queueUrl,
+            MaxNumberOfMessages: Math.min(options.source.batchSize, 10),
+            WaitTimeSeconds: 1,
+            AttributeNames: ["All"],
+            MessageAttributeNames: ["All"],
+          }),
+        );
         if (Messages.length === 0) continue;
         await invokeBatch(Messages, options);
       } catch (error) {
@@ -64,13 +66,16 @@ async function invokeBatch(messages: Message[], options: Parameters<typeof start
         ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
       },
       messageAttributes: Object.fromEntries(
-        Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, {
-          stringValue: v.StringValue,
-          binaryValue: undefined,
-          stringListValues: [],
-          binaryListValues: [],
-          dataType: v.DataType ?? "String",
-        }]),
+        Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+          k,
+          {
+            stringValue: v.StringValue,
+            binaryValue: undefined,
+            stringListValues: [],
+            binaryListValues: [],
+            dataType: v.DataType ?? "String",
+          },
+        ]),
       ),
       md5OfBody: m.MD5OfBody ?? "",
       eventSource: "aws:sqs",
@@ -81,17 +86,24 @@ async function invokeBatch(messages: Message[], options: Parameters<typeof start
   let failed: Set<string>;
   try {
     const response = await options.lambda.invoke(event);
-    failed = options.source.reportBatchItemFailures ? failedMessages(response, messages.map((m) => m.MessageId!)) : new Set();
+    failed = options.source.reportBatchItemFailures
+      ? failedMessages(
+          response,
+          messages.map((m) => m.MessageId!),
+        )
+      : new Set();
   } catch (error) {
     options.log(`${options.lambda.definition.name} failed, batch of ${messages.length} will be retried: ${String(error)}`);
     return;
   }
   const done = messages.filter((m) => !failed.has(m.MessageId!));
   if (done.length === 0) return;
-  await options.sqs.send(new DeleteMessageBatchCommand({
-    QueueUrl: options.queueUrl,
-    Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
-  }));
+  await options.sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: options.queueUrl,
+      Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+    }),
+  );
 }
 
 /**

@@ -38,7 +38,15 @@ export interface StackOptions {
 export interface LocalStack {
   service: LocalService;
   resources: ResourceMap;
-  urls: { api: string; alipay: string; cashier: string; receiver: string; receivers: Record<string, string>; dynamodb: string; sqs: string };
+  urls: {
+    api: string;
+    alipay: string;
+    cashier: string;
+    receiver: string;
+    receivers: Record<string, string>;
+    dynamodb: string;
+    sqs: string;
+  };
   /** The environment the functions run with (also set on process.env). */
   functionEnv: Record<string, string>;
   keysDir: string;
@@ -90,11 +98,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     for (const step of stopping.reverse()) await step().catch(() => undefined);
   };
   try {
-    const [dynamoDb, sqsEngine] = await Promise.all([
-      startDynamoDb(options.ports?.dynamodb),
-      startSqs(options.ports?.sqs),
-    ]);
-    stopping.push(() => dynamoDb.stop(), () => sqsEngine.stop());
+    const [dynamoDb, sqsEngine] = await Promise.all([startDynamoDb(options.ports?.dynamodb), startSqs(options.ports?.sqs)]);
+    stopping.push(
+      () => dynamoDb.stop(),
+      () => sqsEngine.stop(),
+    );
     const keys = ensureLocalKeys(keysDir);
     const apiPort = options.ports?.api ?? (await freePort());
     const alipayPort = options.ports?.alipay ?? (await freePort());
@@ -151,7 +159,12 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       const secretFile = webhookSecretFile(keysDir, businessId);
       ensureWebhookSecret(keysDir, businessId);
       // The secret is read per event, so a rotation (ops CLI) is followed without a restart.
-      receivers[businessId] = await startBusinessReceiver({ port, name: businessId, secret: () => readFileSync(secretFile, "utf8").trim(), log });
+      receivers[businessId] = await startBusinessReceiver({
+        port,
+        name: businessId,
+        secret: () => readFileSync(secretFile, "utf8").trim(),
+        log,
+      });
       stopping.push(() => closeServer(receivers[businessId]!.server));
     }
     await registerLocalBusinessSystems({
@@ -173,28 +186,32 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     for (const lambda of lambdas) {
       for (const source of lambda.definition.sqs) {
         const queue = resources[source.queueLogicalId]!;
-        pollers.push(startSqsPoller({
-          sqs,
-          queueUrl: queue.ref,
-          queueArn: queue.attributes.Arn!,
-          region: service.region,
-          source,
-          lambda,
-          log,
-        }));
+        pollers.push(
+          startSqsPoller({
+            sqs,
+            queueUrl: queue.ref,
+            queueArn: queue.attributes.Arn!,
+            region: service.region,
+            source,
+            lambda,
+            log,
+          }),
+        );
       }
       for (const source of lambda.definition.streams) {
         const table = resources[source.tableLogicalId]!;
-        pollers.push(startStreamPoller({
-          streams,
-          sqs,
-          streamArn: table.attributes.StreamArn!,
-          region: service.region,
-          source,
-          ...(source.onFailureQueueLogicalId ? { onFailureQueueUrl: resources[source.onFailureQueueLogicalId]!.ref } : {}),
-          lambda,
-          log,
-        }));
+        pollers.push(
+          startStreamPoller({
+            streams,
+            sqs,
+            streamArn: table.attributes.StreamArn!,
+            region: service.region,
+            source,
+            ...(source.onFailureQueueLogicalId ? { onFailureQueueUrl: resources[source.onFailureQueueLogicalId]!.ref } : {}),
+            lambda,
+            log,
+          }),
+        );
       }
       for (const rate of lambda.definition.schedules) {
         schedules[lambda.definition.name] = startSchedule(lambda, options.scheduleIntervalMs ?? rateToMs(rate), log);

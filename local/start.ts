@@ -21,7 +21,10 @@ const stack = await startStack({
 const { urls } = stack;
 // For tools that work against the running stack (the ops CLI's --local): where everything is.
 const stackFile = join(projectRoot, ".local", "stack.json");
-writeFileSync(stackFile, JSON.stringify({ urls, keysDir: stack.keysDir, functionEnv: stack.functionEnv, resources: stack.resources }, null, 2));
+writeFileSync(
+  stackFile,
+  JSON.stringify({ urls, keysDir: stack.keysDir, functionEnv: stack.functionEnv, resources: stack.resources }, null, 2),
+);
 console.log(`
   Alipay payment backend, local stack (stage "local"), up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s
 
@@ -37,7 +40,9 @@ console.log(`
     POST ${urls.api}/alipay/notify                          (Alipay's notify URL)
   Alipay gateway simulator          ${urls.alipay}/gateway.do
     cashier page                    ${urls.cashier}
-  Business receivers (samples)      ${Object.entries(urls.receivers).map(([id, url]) => `${id} ${url}/events`).join("   ")}
+  Business receivers (samples)      ${Object.entries(urls.receivers)
+    .map(([id, url]) => `${id} ${url}/events`)
+    .join("   ")}
                                     (what each received: <url>/_receiver/events)
   DynamoDB Local                    ${urls.dynamodb}   table ${stack.functionEnv.TABLE_NAME}
   SQS (fauxqs)                      ${urls.sqs}

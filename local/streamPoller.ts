@@ -33,17 +33,26 @@ export function startStreamPoller(options: {
     const { StreamDescription } = await options.streams.send(new DescribeStreamCommand({ StreamArn: options.streamArn }));
     for (const shard of StreamDescription?.Shards ?? []) {
       if (!shard.ShardId || shards.has(shard.ShardId)) continue;
-      shards.set(shard.ShardId, readShard(shard.ShardId).catch((error) => options.log(`stream poller: ${String(error)}`)));
+      shards.set(
+        shard.ShardId,
+        readShard(shard.ShardId).catch((error) => options.log(`stream poller: ${String(error)}`)),
+      );
     }
   };
   const readShard = async (shardId: string) => {
     let lastSequence: string | undefined;
     const iterator = async () =>
-      (await options.streams.send(new GetShardIteratorCommand({
-        StreamArn: options.streamArn,
-        ShardId: shardId,
-        ...(lastSequence ? { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", SequenceNumber: lastSequence } : { ShardIteratorType: "TRIM_HORIZON" }),
-      }))).ShardIterator;
+      (
+        await options.streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: options.streamArn,
+            ShardId: shardId,
+            ...(lastSequence
+              ? { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", SequenceNumber: lastSequence }
+              : { ShardIteratorType: "TRIM_HORIZON" }),
+          }),
+        )
+      ).ShardIterator;
     let next = await iterator();
     while (running && next) {
       let page;
@@ -56,7 +65,10 @@ export function startStreamPoller(options: {
       }
       const records = (page.Records ?? []).map((r) => toLambdaRecord(r, options.streamArn, options.region));
       if (records.length > 0) {
-        await deliver(records.filter((r) => matchesAny(r, options.source.filterPatterns)), shardId);
+        await deliver(
+          records.filter((r) => matchesAny(r, options.source.filterPatterns)),
+          shardId,
+        );
         lastSequence = records.at(-1)!.dynamodb!.SequenceNumber;
       }
       next = page.NextShardIterator;
@@ -89,19 +101,21 @@ export function startStreamPoller(options: {
     options.log(`${options.lambda.definition.name}: giving up on ${records.length} stream records`);
     if (!options.onFailureQueueUrl) return;
     // The shape Lambda sends to an on-failure destination: where in the stream, not the records.
-    await options.sqs.send(new SendMessageCommand({
-      QueueUrl: options.onFailureQueueUrl,
-      MessageBody: JSON.stringify({
-        requestContext: { condition: "RetryAttemptsExhausted", functionArn: options.lambda.definition.name },
-        DDBStreamBatchInfo: {
-          shardId,
-          startSequenceNumber: records[0]!.dynamodb!.SequenceNumber,
-          endSequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber,
-          batchSize: records.length,
-          streamArn: options.streamArn,
-        },
+    await options.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: options.onFailureQueueUrl,
+        MessageBody: JSON.stringify({
+          requestContext: { condition: "RetryAttemptsExhausted", functionArn: options.lambda.definition.name },
+          DDBStreamBatchInfo: {
+            shardId,
+            startSequenceNumber: records[0]!.dynamodb!.SequenceNumber,
+            endSequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber,
+            batchSize: records.length,
+            streamArn: options.streamArn,
+          },
+        }),
       }),
-    }));
+    );
   };
 
   const discovery = (async () => {

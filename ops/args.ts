@@ -3,16 +3,31 @@
 import { UsageError } from "./errors.js";
 
 export type CommandName =
-  | "payment show" | "payment find" | "payment recheck"
+  | "payment show"
+  | "payment find"
+  | "payment recheck"
   | "event replay"
-  | "dlq list" | "dlq redrive"
-  | "business add" | "business list" | "business show" | "business update"
-  | "business disable" | "business enable" | "business rotate-secret";
+  | "dlq list"
+  | "dlq redrive"
+  | "business add"
+  | "business list"
+  | "business show"
+  | "business update"
+  | "business disable"
+  | "business enable"
+  | "business rotate-secret";
 
 /** Options that belong to some commands (the global ones are fields of Invocation). */
 export type OptionName =
-  | "principal" | "webhook-url" | "payment-expiry-seconds" | "add-principal" | "remove-principal"
-  | "overlap-hours" | "business" | "business-order" | "limit";
+  | "principal"
+  | "webhook-url"
+  | "payment-expiry-seconds"
+  | "add-principal"
+  | "remove-principal"
+  | "overlap-hours"
+  | "business"
+  | "business-order"
+  | "limit";
 
 export interface Invocation {
   command?: CommandName;
@@ -135,7 +150,8 @@ Fix the cause first, or the messages come back to the DLQ after their retries.
 Exit status: 0 all moved; 1 a send or delete failed (the report says which), or the queue cannot be read.`,
   },
   "business add": {
-    usage: "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json]",
+    usage:
+      "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json]",
     summary: "register a business system; prints its webhook secret once",
     arity: 1,
     options: { principal: { repeatable: true, required: true }, "webhook-url": { required: true }, "payment-expiry-seconds": {} },
@@ -174,10 +190,16 @@ Read-only.
 Exit status: 0 shown; 1 no such system; 2 not a business id.`,
   },
   "business update": {
-    usage: "business update <businessId> [--webhook-url <url>] [--add-principal <roleArn> ...] [--remove-principal <roleArn> ...] [--payment-expiry-seconds N] [--json]",
+    usage:
+      "business update <businessId> [--webhook-url <url>] [--add-principal <roleArn> ...] [--remove-principal <roleArn> ...] [--payment-expiry-seconds N] [--json]",
     summary: "change a system's webhook URL, principals or payment expiry",
     arity: 1,
-    options: { "webhook-url": {}, "add-principal": { repeatable: true }, "remove-principal": { repeatable: true }, "payment-expiry-seconds": {} },
+    options: {
+      "webhook-url": {},
+      "add-principal": { repeatable: true },
+      "remove-principal": { repeatable: true },
+      "payment-expiry-seconds": {},
+    },
     help: `Changes what is given, in one conditional write: it applies only if nobody changed the system
 since it was read (else nothing is written: run it again). A system keeps at least one principal
 (disable it instead), and a role may belong to one system only: to move a role to another system,
@@ -261,7 +283,8 @@ export function helpText(topic = ""): string {
       ? `  ${usage}\n  ${"".padEnd(width)}  ${commands[name].summary}`
       : `  ${usage.padEnd(width)}  ${commands[name].summary}`;
   });
-  const intro = group ??
+  const intro =
+    group ??
     `Operates the Alipay payment center with the functions' own code (lib/), against the local stack
 (--local) or against AWS (export the functions' environment and AWS credentials first).
 Runbook: RUNBOOK.md.`;
@@ -269,7 +292,15 @@ Runbook: RUNBOOK.md.`;
 }
 
 const commandOptions: OptionName[] = [
-  "principal", "webhook-url", "payment-expiry-seconds", "add-principal", "remove-principal", "overlap-hours", "business", "business-order", "limit",
+  "principal",
+  "webhook-url",
+  "payment-expiry-seconds",
+  "add-principal",
+  "remove-principal",
+  "overlap-hours",
+  "business",
+  "business-order",
+  "limit",
 ];
 
 export function parseArgs(argv: string[]): Invocation {
@@ -277,7 +308,10 @@ export function parseArgs(argv: string[]): Invocation {
   const invocation: Invocation = { args: [], options: {}, local: false, json: false, verbose: false, help: false, helpTopic: "" };
   for (let i = 0; i < argv.length; i += 1) {
     const token = argv[i]!;
-    const [flag, inline] = token.startsWith("--") && token.includes("=") ? [token.slice(0, token.indexOf("=")), token.slice(token.indexOf("=") + 1)] : [token, undefined];
+    const [flag, inline] =
+      token.startsWith("--") && token.includes("=")
+        ? [token.slice(0, token.indexOf("=")), token.slice(token.indexOf("=") + 1)]
+        : [token, undefined];
     const value = () => {
       const next = inline ?? argv[(i += 1)];
       if (next === undefined || next === "") throw new UsageError(`${flag} needs a value`);
@@ -323,8 +357,13 @@ export function parseArgs(argv: string[]): Invocation {
   if (words.length === 0) throw new UsageError("no command given");
   const spec = commands[name as CommandName];
   if (!spec) {
-    if (replaced[name]) throw new UsageError(`"${name}" was replaced by "${replaced[name]}"`, `Run \`npm run ops -- ${replaced[name]!.split(" ")[0]} --help\`.`);
-    if (words[0]! in groups) throw new UsageError(`unknown command "${name}"`, `Run \`npm run ops -- ${words[0]} --help\` for its commands.`);
+    if (replaced[name])
+      throw new UsageError(
+        `"${name}" was replaced by "${replaced[name]}"`,
+        `Run \`npm run ops -- ${replaced[name]!.split(" ")[0]} --help\`.`,
+      );
+    if (words[0]! in groups)
+      throw new UsageError(`unknown command "${name}"`, `Run \`npm run ops -- ${words[0]} --help\` for its commands.`);
     throw new UsageError(`unknown command "${words.join(" ")}"`);
   }
   invocation.command = name as CommandName;
@@ -352,7 +391,8 @@ export function parseArgs(argv: string[]): Invocation {
   const [overlap] = invocation.options["overlap-hours"] ?? [];
   if (overlap !== undefined) {
     const hours = Number(overlap);
-    if (!/^\d+(\.\d+)?$/.test(overlap) || !(hours >= 0 && hours <= 720)) throw new UsageError(`--overlap-hours must be a number of hours from 0 to 720, not "${overlap}"`);
+    if (!/^\d+(\.\d+)?$/.test(overlap) || !(hours >= 0 && hours <= 720))
+      throw new UsageError(`--overlap-hours must be a number of hours from 0 to 720, not "${overlap}"`);
     invocation.overlapHours = hours;
   }
   return invocation;

@@ -45,7 +45,11 @@ export function secretGeneration(reference: string | undefined, businessId: stri
  * Stores a new secret at the first free generation from `from` on. Never overwrites: a secret
  * that exists may be in use (or was left by a write that failed afterwards), so it is skipped.
  */
-async function storeNewSecret(store: SecretStore, businessId: string, from: number): Promise<{ secret: string; reference: string; generation: number }> {
+async function storeNewSecret(
+  store: SecretStore,
+  businessId: string,
+  from: number,
+): Promise<{ secret: string; reference: string; generation: number }> {
   const secret = randomBytes(32).toString("hex");
   for (let generation = from; generation < from + 10; generation += 1) {
     const { location, reference } = secretLocation(store, businessId, generation);
@@ -53,7 +57,11 @@ async function storeNewSecret(store: SecretStore, businessId: string, from: numb
       return { secret, reference, generation };
     }
   }
-  throw new OpsError(`webhook secrets ${from} to ${from + 9} of ${businessId} all exist already`, 1, "Delete the unused ones (none of them is referenced by the registry), then run again.");
+  throw new OpsError(
+    `webhook secrets ${from} to ${from + 9} of ${businessId} all exist already`,
+    1,
+    "Delete the unused ones (none of them is referenced by the registry), then run again.",
+  );
 }
 
 /** False when something is stored there already. */
@@ -71,7 +79,9 @@ async function createSecret(store: SecretStore, location: string, value: string,
   const { SSMClient, PutParameterCommand } = await import("@aws-sdk/client-ssm");
   const client = new SSMClient({ maxAttempts: 3 });
   try {
-    await client.send(new PutParameterCommand({ Name: location, Value: value, Type: "SecureString", Overwrite: false, Description: description }));
+    await client.send(
+      new PutParameterCommand({ Name: location, Value: value, Type: "SecureString", Overwrite: false, Description: description }),
+    );
     return true;
   } catch (error) {
     if ((error as Error).name === "ParameterAlreadyExists") return false;
@@ -99,7 +109,10 @@ export function checkPrincipal(arn: string): string {
       `Register the role: arn:${session[1]}:iam::${session[3]}:role/${session[4]} (with its path, if it has one).`,
     );
   }
-  throw new UsageError(`"${arn}" is not an IAM role or user ARN`, "Expected arn:aws:iam::<12-digit account>:role/<name> (or :user/<name>).");
+  throw new UsageError(
+    `"${arn}" is not an IAM role or user ARN`,
+    "Expected arn:aws:iam::<12-digit account>:role/<name> (or :user/<name>).",
+  );
 }
 
 /** The IAM entity an ARN stands for: two ARNs of one role (with or without its path, or a session of it) are one principal. */
@@ -122,12 +135,19 @@ export function checkWebhookUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`"${raw}" is not a URL`, "Give the business system's webhook as an absolute URL, e.g. https://shop.example.com/payment-events");
+    throw new UsageError(
+      `"${raw}" is not a URL`,
+      "Give the business system's webhook as an absolute URL, e.g. https://shop.example.com/payment-events",
+    );
   }
   if (url.protocol !== "https:" && !(url.protocol === "http:" && loopbackHosts.has(url.hostname))) {
-    throw new UsageError(`webhook URL ${raw} must use https (http only for 127.0.0.1 / localhost)`, "Events carry payment data: they go over TLS.");
+    throw new UsageError(
+      `webhook URL ${raw} must use https (http only for 127.0.0.1 / localhost)`,
+      "Events carry payment data: they go over TLS.",
+    );
   }
-  if (url.username || url.password) throw new UsageError("the webhook URL must not hold credentials (events are authenticated by their signature)");
+  if (url.username || url.password)
+    throw new UsageError("the webhook URL must not hold credentials (events are authenticated by their signature)");
   if (url.hash) throw new UsageError("the webhook URL must not have a #fragment");
   if (raw.length > 2048) throw new UsageError("the webhook URL is longer than 2048 characters");
   return url.toString();
@@ -170,13 +190,14 @@ export function businessReport(system: BusinessSystem, now = Date.now()): Busine
     webhookUrl: system.webhookUrl,
     paymentExpirySeconds: system.paymentExpirySeconds,
     webhookSecretRef: system.webhookSecretRef,
-    rotation: previous && until !== undefined && until > now
-      ? { overlapActive: true, previousWebhookSecretRef: previous, previousSecretUntil: iso(until) }
-      : {
-        overlapActive: false,
-        ...(previous ? { previousWebhookSecretRef: previous } : {}),
-        ...(until !== undefined ? { previousSecretUntil: iso(until) } : {}),
-      },
+    rotation:
+      previous && until !== undefined && until > now
+        ? { overlapActive: true, previousWebhookSecretRef: previous, previousSecretUntil: iso(until) }
+        : {
+            overlapActive: false,
+            ...(previous ? { previousWebhookSecretRef: previous } : {}),
+            ...(until !== undefined ? { previousSecretUntil: iso(until) } : {}),
+          },
     createdAt: iso(system.createdAt),
     updatedAt: iso(system.updatedAt),
   };
@@ -194,7 +215,9 @@ const cacheSeconds = async () => (await config()).businessCacheSeconds;
 // --- reads ---
 
 async function readSystem(businessId: string): Promise<BusinessSystem | undefined> {
-  const { Item } = await dynamo().send(new GetCommand({ TableName: (await config()).tableName, Key: businessKey(businessId), ConsistentRead: true }));
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: (await config()).tableName, Key: businessKey(businessId), ConsistentRead: true }),
+  );
   return Item as BusinessSystem | undefined;
 }
 
@@ -242,7 +265,10 @@ export interface SecretReport extends ChangeReport {
   webhookSecret: string;
 }
 
-export async function addBusiness(input: AddInput, { secrets, now = Date.now() }: { secrets: SecretStore; now?: number }): Promise<SecretReport> {
+export async function addBusiness(
+  input: AddInput,
+  { secrets, now = Date.now() }: { secrets: SecretStore; now?: number },
+): Promise<SecretReport> {
   const businessId = checkBusinessId(input.businessId);
   if (input.principals.length === 0) throw new UsageError("business add: at least one --principal is required");
   const principals = [...new Set(input.principals.map(checkPrincipal))];
@@ -264,7 +290,9 @@ export async function addBusiness(input: AddInput, { secrets, now = Date.now() }
   };
   try {
     // lib's putBusinessSystem overwrites; a registration must never replace another one.
-    await dynamo().send(new PutCommand({ TableName: (await config()).tableName, Item: system, ConditionExpression: "attribute_not_exists(pk)" }));
+    await dynamo().send(
+      new PutCommand({ TableName: (await config()).tableName, Item: system, ConditionExpression: "attribute_not_exists(pk)" }),
+    );
   } catch (error) {
     if (isConditionFailure(error)) throw alreadyRegistered(businessId, stored.reference);
     throw error;
@@ -285,12 +313,14 @@ const alreadyRegistered = (businessId: string, orphan?: string) =>
  */
 async function replaceIfUnchanged(seen: BusinessSystem, next: BusinessSystem): Promise<void> {
   try {
-    await dynamo().send(new PutCommand({
-      TableName: (await config()).tableName,
-      Item: next,
-      ConditionExpression: "updatedAt = :seen",
-      ExpressionAttributeValues: { ":seen": seen.updatedAt },
-    }));
+    await dynamo().send(
+      new PutCommand({
+        TableName: (await config()).tableName,
+        Item: next,
+        ConditionExpression: "updatedAt = :seen",
+        ExpressionAttributeValues: { ":seen": seen.updatedAt },
+      }),
+    );
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     throw new OpsError(
@@ -329,14 +359,21 @@ async function systemToChange(businessId: string, ifUpdatedAt: number | undefine
   return system;
 }
 
-export async function updateBusiness(businessIdArg: string, input: UpdateInput, { now = Date.now(), ifUpdatedAt }: WriteOptions = {}): Promise<UpdateReport> {
+export async function updateBusiness(
+  businessIdArg: string,
+  input: UpdateInput,
+  { now = Date.now(), ifUpdatedAt }: WriteOptions = {},
+): Promise<UpdateReport> {
   const businessId = checkBusinessId(businessIdArg);
   const add = [...new Set((input.addPrincipals ?? []).map(checkPrincipal))];
   const remove = [...new Set((input.removePrincipals ?? []).map(checkPrincipal))];
   const webhookUrl = input.webhookUrl === undefined ? undefined : checkWebhookUrl(input.webhookUrl);
   const paymentExpirySeconds = checkExpiry(input.paymentExpirySeconds);
   if (add.length === 0 && remove.length === 0 && webhookUrl === undefined && paymentExpirySeconds === undefined) {
-    throw new UsageError("business update: nothing to change", "Give --webhook-url, --add-principal, --remove-principal or --payment-expiry-seconds.");
+    throw new UsageError(
+      "business update: nothing to change",
+      "Give --webhook-url, --add-principal, --remove-principal or --payment-expiry-seconds.",
+    );
   }
   const both = add.filter((p) => remove.includes(p));
   if (both.length > 0) throw new UsageError(`business update: ${both.join(", ")} both added and removed`);
@@ -345,7 +382,8 @@ export async function updateBusiness(businessIdArg: string, input: UpdateInput, 
   const changes: string[] = [];
   let principals = [...seen.principals];
   for (const principal of remove) {
-    if (!principals.includes(principal)) throw new OpsError(`${businessId} has no principal ${principal}`, 1, `Its principals: ${seen.principals.join(", ")}`);
+    if (!principals.includes(principal))
+      throw new OpsError(`${businessId} has no principal ${principal}`, 1, `Its principals: ${seen.principals.join(", ")}`);
     principals = principals.filter((p) => p !== principal);
     changes.push(`principal removed: ${principal}`);
   }
@@ -355,7 +393,11 @@ export async function updateBusiness(businessIdArg: string, input: UpdateInput, 
     changes.push(`principal added: ${principal}`);
   }
   if (principals.length === 0) {
-    throw new OpsError(`${businessId} would have no principal left`, 1, `Add another one in the same command, or disable the system instead (\`business disable ${businessId}\`).`);
+    throw new OpsError(
+      `${businessId} would have no principal left`,
+      1,
+      `Add another one in the same command, or disable the system instead (\`business disable ${businessId}\`).`,
+    );
   }
   if (add.length > 0) await checkPrincipalsFree(businessId, add);
   if (webhookUrl !== undefined && webhookUrl !== seen.webhookUrl) changes.push(`webhook URL: ${seen.webhookUrl} -> ${webhookUrl}`);
@@ -379,7 +421,11 @@ export interface StatusReport extends ChangeReport {
   changed: boolean;
 }
 
-export async function setBusinessStatus(businessIdArg: string, status: BusinessSystem["status"], { now = Date.now(), ifUpdatedAt }: WriteOptions = {}): Promise<StatusReport> {
+export async function setBusinessStatus(
+  businessIdArg: string,
+  status: BusinessSystem["status"],
+  { now = Date.now(), ifUpdatedAt }: WriteOptions = {},
+): Promise<StatusReport> {
   const businessId = checkBusinessId(businessIdArg);
   const seen = await systemToChange(businessId, ifUpdatedAt);
   if (seen.status === status) return { system: businessReport(seen, now), changed: false, takesEffectWithinSeconds: await cacheSeconds() };
@@ -394,12 +440,20 @@ export interface RotationReport extends SecretReport {
 
 export async function rotateWebhookSecret(
   businessIdArg: string,
-  { secrets, overlapHours = defaultOverlapHours, now = Date.now(), ifUpdatedAt }: WriteOptions & { secrets: SecretStore; overlapHours?: number },
+  {
+    secrets,
+    overlapHours = defaultOverlapHours,
+    now = Date.now(),
+    ifUpdatedAt,
+  }: WriteOptions & { secrets: SecretStore; overlapHours?: number },
 ): Promise<RotationReport> {
   const businessId = checkBusinessId(businessIdArg);
   if (!(overlapHours >= 0 && overlapHours <= 720)) throw new UsageError(`--overlap-hours must be from 0 to 720, not ${overlapHours}`);
   const seen = await systemToChange(businessId, ifUpdatedAt);
-  const overlapUntil = seen.previousWebhookSecretRef && seen.previousSecretUntil !== undefined && seen.previousSecretUntil > now ? seen.previousSecretUntil : undefined;
+  const overlapUntil =
+    seen.previousWebhookSecretRef && seen.previousSecretUntil !== undefined && seen.previousSecretUntil > now
+      ? seen.previousSecretUntil
+      : undefined;
   if (overlapUntil !== undefined && overlapHours > 0) {
     throw new OpsError(
       `${businessId} is still in the overlap of its last rotation (until ${iso(overlapUntil)}): rotating again would stop ${seen.previousWebhookSecretRef} signing early`,
@@ -407,19 +461,23 @@ export async function rotateWebhookSecret(
       "Wait until the overlap is over, or rotate with --overlap-hours 0 if a secret leaked (only the new one signs then).",
     );
   }
-  const next = Math.max(secretGeneration(seen.webhookSecretRef, businessId), secretGeneration(seen.previousWebhookSecretRef, businessId)) + 1;
+  const next =
+    Math.max(secretGeneration(seen.webhookSecretRef, businessId), secretGeneration(seen.previousWebhookSecretRef, businessId)) + 1;
   const stored = await storeNewSecret(secrets, businessId, next);
   const { previousWebhookSecretRef: _previous, previousSecretUntil: _until, ...rest } = seen;
   const rotated: BusinessSystem = {
     ...rest,
     webhookSecretRef: stored.reference,
-    ...(overlapHours > 0 ? { previousWebhookSecretRef: seen.webhookSecretRef, previousSecretUntil: now + Math.round(overlapHours * 3_600_000) } : {}),
+    ...(overlapHours > 0
+      ? { previousWebhookSecretRef: seen.webhookSecretRef, previousSecretUntil: now + Math.round(overlapHours * 3_600_000) }
+      : {}),
     updatedAt: touched(seen, now),
   };
   try {
     await replaceIfUnchanged(seen, rotated);
   } catch (error) {
-    if (error instanceof OpsError) throw new OpsError(`${error.message}. The secret just stored at ${stored.reference} is not used: delete it.`, 1, error.hint);
+    if (error instanceof OpsError)
+      throw new OpsError(`${error.message}. The secret just stored at ${stored.reference} is not used: delete it.`, 1, error.hint);
     throw error;
   }
   return {

@@ -48,16 +48,20 @@ export async function resolveQueues(requested: QueueName): Promise<QueuePair> {
   // arn:aws:sqs:<region>:<account>:<name>
   const [, , , , account, name] = arn.split(":");
   if (!name) throw new OpsError(`the ${queue} queue's RedrivePolicy names no dead-letter queue: ${policy}`);
-  const { QueueUrl } = await sqs().send(new GetQueueUrlCommand({ QueueName: name, ...(account ? { QueueOwnerAWSAccountId: account } : {}) }));
+  const { QueueUrl } = await sqs().send(
+    new GetQueueUrlCommand({ QueueName: name, ...(account ? { QueueOwnerAWSAccountId: account } : {}) }),
+  );
   if (!QueueUrl) throw new OpsError(`dead-letter queue ${name} not found`);
   return { queue, workQueueUrl, dlqUrl: QueueUrl };
 }
 
 async function approximateCount(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes } = await sqs().send(new GetQueueAttributesCommand({
-    QueueUrl: queueUrl,
-    AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-  }));
+  const { Attributes } = await sqs().send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
   return {
     visible: Number(Attributes?.ApproximateNumberOfMessages ?? 0),
     inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
@@ -65,15 +69,17 @@ async function approximateCount(queueUrl: string): Promise<{ visible: number; in
 }
 
 async function receive(queueUrl: string, max: number, visibilityTimeout: number): Promise<Message[]> {
-  const { Messages = [] } = await sqs().send(new ReceiveMessageCommand({
-    QueueUrl: queueUrl,
-    MaxNumberOfMessages: Math.max(1, Math.min(10, max)),
-    VisibilityTimeout: visibilityTimeout,
-    // Long polling asks every SQS server, so an empty answer means the queue is (nearly) empty.
-    WaitTimeSeconds: 1,
-    MessageSystemAttributeNames: ["All"],
-    MessageAttributeNames: ["All"],
-  }));
+  const { Messages = [] } = await sqs().send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: Math.max(1, Math.min(10, max)),
+      VisibilityTimeout: visibilityTimeout,
+      // Long polling asks every SQS server, so an empty answer means the queue is (nearly) empty.
+      WaitTimeSeconds: 1,
+      MessageSystemAttributeNames: ["All"],
+      MessageAttributeNames: ["All"],
+    }),
+  );
   return Messages;
 }
 
@@ -145,10 +151,12 @@ async function makeVisible(queueUrl: string, receiptHandles: string[]): Promise<
   for (let i = 0; i < receiptHandles.length; i += 10) {
     const batch = receiptHandles.slice(i, i + 10);
     try {
-      await sqs().send(new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: batch.map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 })),
-      }));
+      await sqs().send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: batch.map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 })),
+        }),
+      );
     } catch {
       // They become visible on their own when the short visibility timeout runs out.
     }
@@ -187,15 +195,23 @@ export async function redriveDlq(queue: QueueName, { limit = 100 }: { limit?: nu
       fresh += 1;
       let newMessageId: string | undefined;
       try {
-        ({ MessageId: newMessageId } = await sqs().send(new SendMessageCommand({
-          QueueUrl: pair.workQueueUrl,
-          MessageBody: message.Body ?? "",
-          ...(message.MessageAttributes ? { MessageAttributes: copyAttributes(message.MessageAttributes) } : {}),
-        })));
+        ({ MessageId: newMessageId } = await sqs().send(
+          new SendMessageCommand({
+            QueueUrl: pair.workQueueUrl,
+            MessageBody: message.Body ?? "",
+            ...(message.MessageAttributes ? { MessageAttributes: copyAttributes(message.MessageAttributes) } : {}),
+          }),
+        ));
       } catch (error) {
         report.failed.push({ messageId, error: String(error) });
         // This one and the rest of the page stay in the DLQ, visible again now.
-        await makeVisible(pair.dlqUrl, page.slice(i).map((m) => m.ReceiptHandle).filter((h): h is string => Boolean(h)));
+        await makeVisible(
+          pair.dlqUrl,
+          page
+            .slice(i)
+            .map((m) => m.ReceiptHandle)
+            .filter((h): h is string => Boolean(h)),
+        );
         break outer;
       }
       report.moved += 1;
@@ -214,13 +230,19 @@ export async function redriveDlq(queue: QueueName, { limit = 100 }: { limit?: nu
 }
 
 function copyAttributes(attributes: Record<string, MessageAttributeValue>): Record<string, MessageAttributeValue> {
-  return Object.fromEntries(Object.entries(attributes).map(([name, value]) => [name, {
-    DataType: value.DataType,
-    ...(value.StringValue !== undefined ? { StringValue: value.StringValue } : {}),
-    ...(value.BinaryValue !== undefined ? { BinaryValue: value.BinaryValue } : {}),
-  }]));
+  return Object.fromEntries(
+    Object.entries(attributes).map(([name, value]) => [
+      name,
+      {
+        DataType: value.DataType,
+        ...(value.StringValue !== undefined ? { StringValue: value.StringValue } : {}),
+        ...(value.BinaryValue !== undefined ? { BinaryValue: value.BinaryValue } : {}),
+      },
+    ]),
+  );
 }
 
 function checkLimit(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit must be an integer from 1 to 10000, not ${limit}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw new UsageError(`--limit must be an integer from 1 to 10000, not ${limit}`);
 }

@@ -41,8 +41,15 @@ export function loadStackFile(path = defaultStackFile, env: NodeJS.ProcessEnv = 
 
 /** What lib/config.ts requires of every command (the secrets are checked by the commands that use them). */
 const requiredVariables = [
-  "STAGE", "TABLE_NAME", "CHECK_QUEUE_URL", "EVENTS_QUEUE_URL", "ALIPAY_APP_ID", "ALIPAY_SELLER_ID",
-  "ALIPAY_GATEWAY_URL", "ALIPAY_NOTIFY_URL", "CHECK_SCHEDULE_SECONDS",
+  "STAGE",
+  "TABLE_NAME",
+  "CHECK_QUEUE_URL",
+  "EVENTS_QUEUE_URL",
+  "ALIPAY_APP_ID",
+  "ALIPAY_SELLER_ID",
+  "ALIPAY_GATEWAY_URL",
+  "ALIPAY_NOTIFY_URL",
+  "CHECK_SCHEDULE_SECONDS",
 ];
 
 /** Turns low-level failures into something an operator can act on. */
@@ -69,7 +76,11 @@ export function explain(error: unknown, { local }: { local: boolean }): OpsError
       );
     }
     if (/refused but the trade is not paid/.test(message)) {
-      return new OpsError(`Alipay refused to close the attempt: ${message}`, 1, "Look the trade up in the merchant console and escalate (RUNBOOK.md#stuck-orders).");
+      return new OpsError(
+        `Alipay refused to close the attempt: ${message}`,
+        1,
+        "Look the trade up in the merchant console and escalate (RUNBOOK.md#stuck-orders).",
+      );
     }
     return new OpsError(`Alipay could not be asked: ${message}`, 1, "Retry later; if it lasts, see RUNBOOK.md#check-dlq.");
   }

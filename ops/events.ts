@@ -30,13 +30,22 @@ export async function replayEvent(paymentId: string, { now = () => Date.now() }:
   // Read the registry afresh: a webhook URL or secret an operator just changed is used now,
   // not after this process's registry cache runs out.
   const system = (await listBusinessSystems({ fresh: true })).find((s) => s.businessId === event.businessId);
-  if (!system) throw new OpsError(`payment ${payment.paymentId} belongs to ${event.businessId}, which is not registered`, 1, "Register it again (`business add`) or find out why it was removed.");
+  if (!system)
+    throw new OpsError(
+      `payment ${payment.paymentId} belongs to ${event.businessId}, which is not registered`,
+      1,
+      "Register it again (`business add`) or find out why it was removed.",
+    );
   const signatures = (await signingSecrets(system, now())).length;
   try {
     await deliverEvent(event, now);
   } catch (error) {
     if (error instanceof DeliveryFailed) {
-      throw new OpsError(`event ${event.id} not delivered: ${error.message}`, 1, "Fix the business receiver (RUNBOOK.md#events-dlq), then replay again.");
+      throw new OpsError(
+        `event ${event.id} not delivered: ${error.message}`,
+        1,
+        "Fix the business receiver (RUNBOOK.md#events-dlq), then replay again.",
+      );
     }
     throw error;
   }

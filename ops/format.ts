@@ -37,29 +37,40 @@ export function formatPayment(payment: PaymentReport): string {
       ["order string", payment.orderString.present ? `${payment.orderString.length} chars (not shown)` : "none"],
     ]),
     payment.attempts.length === 0 ? "Attempts: none (the app has not asked for an order string)" : `Attempts: ${payment.attempts.length}`,
-    ...payment.attempts.map((a) =>
-      `  ${a.attemptNo}  ${a.outTradeNo}  ${a.status}  created ${a.createdAt}  payable until ${a.expiresAt}` +
-      (a.tradeNo ? `  trade ${a.tradeNo}` : "") +
-      (a.closedAt ? `  closed ${a.closedAt} (${a.closeReason ?? "?"})` : "")),
+    ...payment.attempts.map(
+      (a) =>
+        `  ${a.attemptNo}  ${a.outTradeNo}  ${a.status}  created ${a.createdAt}  payable until ${a.expiresAt}` +
+        (a.tradeNo ? `  trade ${a.tradeNo}` : "") +
+        (a.closedAt ? `  closed ${a.closedAt} (${a.closeReason ?? "?"})` : ""),
+    ),
     "History",
     ...payment.history.map((h) => `  ${h.at}  ${h.event}${h.detail ? `  ${h.detail}` : ""}`),
-    payment.refundsNeeded.length === 0 ? "Refunds needed: none" : `Refunds needed: ${payment.refundsNeeded.length} (RUNBOOK.md#refunds-needed)`,
-    ...payment.refundsNeeded.map((r) =>
-      `  trade ${r.tradeNo}${r.attemptNo !== undefined ? ` (attempt ${r.attemptNo})` : ""}  ${r.amount} fen = ${r.amountYuan} CNY  ${r.reason}  ${r.status}  detected ${r.detectedAt ?? "?"} via ${r.detectedVia ?? "?"}` +
-      (r.refundedAt || r.refundedBy ? `\n    refunded ${r.refundedAt ?? "?"} by ${r.refundedBy ?? "?"}${r.refundNote ? `: ${r.refundNote}` : ""}` : "")),
+    payment.refundsNeeded.length === 0
+      ? "Refunds needed: none"
+      : `Refunds needed: ${payment.refundsNeeded.length} (RUNBOOK.md#refunds-needed)`,
+    ...payment.refundsNeeded.map(
+      (r) =>
+        `  trade ${r.tradeNo}${r.attemptNo !== undefined ? ` (attempt ${r.attemptNo})` : ""}  ${r.amount} fen = ${r.amountYuan} CNY  ${r.reason}  ${r.status}  detected ${r.detectedAt ?? "?"} via ${r.detectedVia ?? "?"}` +
+        (r.refundedAt || r.refundedBy
+          ? `\n    refunded ${r.refundedAt ?? "?"} by ${r.refundedBy ?? "?"}${r.refundNote ? `: ${r.refundNote}` : ""}`
+          : ""),
+    ),
   ];
   return lines.join("\n");
 }
 
 export function formatRecheck(report: RecheckReport): string {
   const change = report.before.status === report.after.status ? report.after.status : `${report.before.status} -> ${report.after.status}`;
-  return [`Recheck of ${report.paymentId}: ${report.outcome} (${change})`, `  ${report.meaning}`, "", formatPayment(report.after)].join("\n");
+  return [`Recheck of ${report.paymentId}: ${report.outcome} (${change})`, `  ${report.meaning}`, "", formatPayment(report.after)].join(
+    "\n",
+  );
 }
 
 const truncate = (text: string, max = 500) => (text.length > max ? `${text.slice(0, max)}... (${text.length} chars)` : text);
 
 export function formatListing(listing: DlqListing): string {
-  const header = `Dead-letter queue of ${listing.queue}: ${listing.dlqUrl}\n  about ${listing.approximateCount} message(s); listed ${listing.messages.length}` +
+  const header =
+    `Dead-letter queue of ${listing.queue}: ${listing.dlqUrl}\n  about ${listing.approximateCount} message(s); listed ${listing.messages.length}` +
     (listing.truncated ? " (limit reached: there may be more, use --limit)" : "");
   if (listing.messages.length === 0) return `${header}\n  (empty)`;
   return [
@@ -116,7 +127,9 @@ export function formatBusinessList({ systems }: { systems: BusinessReport[] }): 
     s.rotation.overlapActive ? `overlap until ${s.rotation.previousSecretUntil}` : "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  return [header, ...table].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n");
+  return [header, ...table]
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "))
+    .join("\n");
 }
 
 const effect = (seconds: number) => `Takes effect within ${seconds} s (functions cache the registry for BUSINESS_CACHE_SECONDS).`;
@@ -133,19 +146,33 @@ function secretBlock(secret: string, businessId: string): string[] {
 }
 
 export function formatAdded(report: SecretReport): string {
-  return [`Registered business system ${report.system.businessId}.`, effect(report.takesEffectWithinSeconds), "", formatBusiness(report.system), ...secretBlock(report.webhookSecret, report.system.businessId)].join("\n");
+  return [
+    `Registered business system ${report.system.businessId}.`,
+    effect(report.takesEffectWithinSeconds),
+    "",
+    formatBusiness(report.system),
+    ...secretBlock(report.webhookSecret, report.system.businessId),
+  ].join("\n");
 }
 
 export function formatUpdated(report: UpdateReport): string {
-  if (report.changes.length === 0) return `Nothing changed: ${report.system.businessId} already is as asked.\n\n${formatBusiness(report.system)}`;
-  return [`Updated ${report.system.businessId}:`, ...report.changes.map((c) => `  ${c}`), effect(report.takesEffectWithinSeconds), "", formatBusiness(report.system)].join("\n");
+  if (report.changes.length === 0)
+    return `Nothing changed: ${report.system.businessId} already is as asked.\n\n${formatBusiness(report.system)}`;
+  return [
+    `Updated ${report.system.businessId}:`,
+    ...report.changes.map((c) => `  ${c}`),
+    effect(report.takesEffectWithinSeconds),
+    "",
+    formatBusiness(report.system),
+  ].join("\n");
 }
 
 export function formatStatus(report: StatusReport): string {
   if (!report.changed) return `${report.system.businessId} is already ${report.system.status}: nothing changed.`;
-  const meaning = report.system.status === "DISABLED"
-    ? "Its business API calls get 403; its payments and their events are untouched."
-    : "Its business API calls are accepted again.";
+  const meaning =
+    report.system.status === "DISABLED"
+      ? "Its business API calls get 403; its payments and their events are untouched."
+      : "Its business API calls are accepted again.";
   return [`${report.system.businessId} is now ${report.system.status}. ${meaning}`, effect(report.takesEffectWithinSeconds)].join("\n");
 }
 

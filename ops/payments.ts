@@ -105,9 +105,14 @@ export async function showPayment(paymentId: string, { now = Date.now() }: { now
 }
 
 /** The payment a business system created for one of its orders (the id is derived from both). */
-export async function findPayment(businessId: string, businessOrderId: string, { now = Date.now() }: { now?: number } = {}): Promise<PaymentReport> {
+export async function findPayment(
+  businessId: string,
+  businessOrderId: string,
+  { now = Date.now() }: { now?: number } = {},
+): Promise<PaymentReport> {
   const business = checkBusinessId(businessId);
-  if (!businessOrderId || businessOrderId.length > 256) throw new UsageError("--business-order must be the business system's order id (1-256 characters)");
+  if (!businessOrderId || businessOrderId.length > 256)
+    throw new UsageError("--business-order must be the business system's order id (1-256 characters)");
   const payment = await getPayment(derivePaymentId(business, businessOrderId));
   // The id is a hash of both: a stored payment of another system would be a collision, not a match.
   if (!payment || payment.businessId !== business || payment.businessOrderId !== businessOrderId) {
@@ -155,9 +160,10 @@ export function paymentReport(payment: PaymentRecord, refunds: Array<Record<stri
     ...(payment.expiredAt !== undefined ? { expiredAt: iso(payment.expiredAt)! } : {}),
     // Published from the table stream at the settling write; delivery shows in the logs and the DLQ.
     ...(settledType ? { event: { id: eventId(payment.paymentId, settledType), type: settledType } } : {}),
-    sweep: payment.sweepShard && payment.sweepAt !== undefined
-      ? { inIndex: true, nextCheckAt: iso(payment.sweepAt)!, dueNow: payment.sweepAt <= now }
-      : { inIndex: false },
+    sweep:
+      payment.sweepShard && payment.sweepAt !== undefined
+        ? { inIndex: true, nextCheckAt: iso(payment.sweepAt)!, dueNow: payment.sweepAt <= now }
+        : { inIndex: false },
     orderString: { present: Boolean(payment.orderString), length: payment.orderString?.length ?? 0 },
     history: (payment.history ?? []).map((entry) => ({
       at: iso(entry.at)!,
@@ -197,8 +203,10 @@ export interface RecheckReport {
 const meanings: Record<RecheckOutcome, string> = {
   paid: "Alipay has the payment: it is now PAID and payment.succeeded goes out through the table stream.",
   duplicate: "The payment was already PAID with this trade: nothing changed.",
-  refund_needed: "Alipay has money the payment cannot take (a closed attempt, or a second trade): recorded as refund needed (RUNBOOK.md#refunds-needed).",
-  closed: "The pending attempt can no longer be paid (closed at Alipay): the payment is EXPIRED if past its own expiry (payment.expired goes out), otherwise it stays OPEN and the app may get a new attempt.",
+  refund_needed:
+    "Alipay has money the payment cannot take (a closed attempt, or a second trade): recorded as refund needed (RUNBOOK.md#refunds-needed).",
+  closed:
+    "The pending attempt can no longer be paid (closed at Alipay): the payment is EXPIRED if past its own expiry (payment.expired goes out), otherwise it stays OPEN and the app may get a new attempt.",
   expired: "No attempt was payable and the payment is past its expiry: it is now EXPIRED and payment.expired goes out.",
   waiting: "Alipay has no payment yet and nothing has expired: the payment stays OPEN and is checked again.",
   settled: "The payment is already final (PAID, CANCELED or EXPIRED): nothing to do.",

@@ -24,7 +24,11 @@ function admit(ctx: SimulatorContext, order: CheckedOrder, nowMs: number): Trade
   if (existing) {
     expireIfDue(ctx, existing, nowMs);
     if (existing.totalFen !== order.totalFen) {
-      throw new SimulatorError(409, "ACQ.CONTEXT_INCONSISTENT", `交易信息被篡改: ${order.outTradeNo} exists with total_amount ${formatFen(existing.totalFen)}`);
+      throw new SimulatorError(
+        409,
+        "ACQ.CONTEXT_INCONSISTENT",
+        `交易信息被篡改: ${order.outTradeNo} exists with total_amount ${formatFen(existing.totalFen)}`,
+      );
     }
     if (existing.status === "TRADE_SUCCESS" || existing.status === "TRADE_FINISHED") {
       throw new SimulatorError(409, "ACQ.TRADE_HAS_SUCCESS", `交易已被支付: ${order.outTradeNo} (${existing.tradeNo})`);
@@ -47,9 +51,7 @@ function admit(ctx: SimulatorContext, order: CheckedOrder, nowMs: number): Trade
 }
 
 function createTrade(ctx: SimulatorContext, order: CheckedOrder, buyerId: string, nowMs: number): Trade {
-  const deadlines = [order.timeExpireMs, timeoutExpressDeadline(order.timeoutExpress, nowMs)].filter(
-    (t): t is number => t !== undefined,
-  );
+  const deadlines = [order.timeExpireMs, timeoutExpressDeadline(order.timeoutExpress, nowMs)].filter((t): t is number => t !== undefined);
   const trade: Trade = {
     appId: order.app.appId,
     sellerId: order.app.sellerId,

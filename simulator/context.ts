@@ -65,10 +65,13 @@ export function armExpiry(ctx: SimulatorContext, trade: Trade): void {
   if (trade.expiresAtMs === undefined || ctx.expiryTimers.has(trade)) return;
   const delay = trade.expiresAtMs - Date.now();
   if (delay > maxTimerMs) return;
-  const timer = setTimeout(() => {
-    ctx.expiryTimers.delete(trade);
-    expireIfDue(ctx, trade);
-  }, Math.max(0, delay));
+  const timer = setTimeout(
+    () => {
+      ctx.expiryTimers.delete(trade);
+      expireIfDue(ctx, trade);
+    },
+    Math.max(0, delay),
+  );
   ctx.expiryTimers.set(trade, timer);
 }
 

@@ -98,7 +98,14 @@ const tradeClose: Handler = (ctx, app, biz, params) => {
   const outTradeNo = trade?.outTradeNo ?? str(biz.out_trade_no);
   const record = (outcome: string) => {
     if (outTradeNo) {
-      ctx.ledger.record({ kind: "close-request", appId: app.app.appId, outTradeNo, atMs: Date.now(), tradeExisted: trade !== undefined, outcome });
+      ctx.ledger.record({
+        kind: "close-request",
+        appId: app.app.appId,
+        outTradeNo,
+        atMs: Date.now(),
+        tradeExisted: trade !== undefined,
+        outcome,
+      });
     }
   };
   if (!trade) {

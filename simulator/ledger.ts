@@ -76,9 +76,7 @@ export class Ledger {
   }
 
   closeRequestedBeforeTrade(appId: string, outTradeNo: string): boolean {
-    return this.events.some(
-      (e) => e.kind === "close-request" && e.appId === appId && e.outTradeNo === outTradeNo && !e.tradeExisted,
-    );
+    return this.events.some((e) => e.kind === "close-request" && e.appId === appId && e.outTradeNo === outTradeNo && !e.tradeExisted);
   }
 
   clear(): void {

@@ -7,14 +7,7 @@ import type { KeyObject } from "node:crypto";
 import { rsa2Sign, signContent, type Params } from "./signing.js";
 import { formatFen, formatGmt8, newNotifyId } from "./values.js";
 import type { Trade } from "./ledger.js";
-import type {
-  ForgeMode,
-  NotificationAttempt,
-  NotificationKind,
-  NotificationState,
-  Scenario,
-  SimulatorApp,
-} from "./types.js";
+import type { ForgeMode, NotificationAttempt, NotificationKind, NotificationState, Scenario, SimulatorApp } from "./types.js";
 
 /** Alipay's documented schedule: first send, then 4m, 10m, 10m, 1h, 2h, 6h, 15h. */
 export const alipayNotifySchedule: readonly number[] = [
@@ -150,7 +143,9 @@ export class Notifier {
     if (heldOne) {
       this.held.delete(tradeKey);
       pending.afterFirstAttempt = () => this.start(heldOne, 0);
-      this.options.log(`notify ${pending.notifyId} ${request.outTradeNo} ${request.params.trade_status}: sent before held ${heldOne.notifyId}`);
+      this.options.log(
+        `notify ${pending.notifyId} ${request.outTradeNo} ${request.params.trade_status}: sent before held ${heldOne.notifyId}`,
+      );
     } else if (request.scenario.reorder && !this.reorderUsed.has(tradeKey)) {
       this.reorderUsed.add(tradeKey);
       this.held.set(tradeKey, pending);
@@ -208,7 +203,13 @@ export class Notifier {
   }
 
   /** Sends one forged notification (no retries) and records it. */
-  async forge(url: string, base: Params, mode: ForgeMode, meta: { appId: string; outTradeNo: string }, otherKey: () => KeyObject): Promise<NotificationAttempt> {
+  async forge(
+    url: string,
+    base: Params,
+    mode: ForgeMode,
+    meta: { appId: string; outTradeNo: string },
+    otherKey: () => KeyObject,
+  ): Promise<NotificationAttempt> {
     const params: Params = { notify_time: formatGmt8(Date.now()), notify_id: newNotifyId(), ...base };
     const content = signContent(params, { excludeSignType: true });
     let sent: Params;
@@ -369,7 +370,10 @@ export class Notifier {
   }
 
   private record(
-    meta: Omit<NotificationAttempt, "sentAtMs" | "sentAt" | "durationMs" | "httpStatus" | "responseBody" | "acknowledged" | "dropped" | "error"> & { dropped?: boolean },
+    meta: Omit<
+      NotificationAttempt,
+      "sentAtMs" | "sentAt" | "durationMs" | "httpStatus" | "responseBody" | "acknowledged" | "dropped" | "error"
+    > & { dropped?: boolean },
     result: SendResult,
   ): NotificationAttempt {
     const sentAtMs = Date.now() - result.durationMs;

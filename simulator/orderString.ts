@@ -89,7 +89,11 @@ export function checkOrderString(orderString: string, apps: Map<string, KnownApp
     throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", "subject is required (at most 256 characters)");
   }
   if (biz.product_code !== undefined && biz.product_code !== "QUICK_MSECURITY_PAY") {
-    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `product_code for App Pay is QUICK_MSECURITY_PAY, got ${String(biz.product_code)}`);
+    throw new SimulatorError(
+      400,
+      "ACQ.INVALID_PARAMETER",
+      `product_code for App Pay is QUICK_MSECURITY_PAY, got ${String(biz.product_code)}`,
+    );
   }
   let timeExpireMs: number | undefined;
   if (biz.time_expire !== undefined) {

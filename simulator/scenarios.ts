@@ -93,9 +93,7 @@ export class FaultStore {
   take(method: string | undefined, outTradeNo: string | undefined): FaultInput | undefined {
     const fault = this.faults.find(
       (f) =>
-        f.remaining > 0 &&
-        (f.method === undefined || f.method === method) &&
-        (f.outTradeNo === undefined || f.outTradeNo === outTradeNo),
+        f.remaining > 0 && (f.method === undefined || f.method === method) && (f.outTradeNo === undefined || f.outTradeNo === outTradeNo),
     );
     if (!fault) return undefined;
     fault.remaining -= 1;

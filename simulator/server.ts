@@ -204,13 +204,7 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
     }
     const params: Params = { ...base };
     for (const [k, v] of Object.entries(input.overrides ?? {})) params[k] = String(v);
-    return ctx.notifier.forge(
-      input.url,
-      params,
-      input.mode,
-      { appId: params.app_id ?? "", outTradeNo: input.outTradeNo },
-      forgeryKey,
-    );
+    return ctx.notifier.forge(input.url, params, input.mode, { appId: params.app_id ?? "", outTradeNo: input.outTradeNo }, forgeryKey);
   };
 
   const hanging = new Set<ServerResponse>();
@@ -298,7 +292,9 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
       const appId = optionalString(body, "appId") ?? query("appId");
       if (method === "GET" && !tradeRoute[2]) {
         const trade = simulator.trade(outTradeNo, appId);
-        return trade ? sendJson(res, 200, trade) : sendJson(res, 404, { code: "ACQ.TRADE_NOT_EXIST", message: `no trade for ${outTradeNo}` });
+        return trade
+          ? sendJson(res, 200, trade)
+          : sendJson(res, 404, { code: "ACQ.TRADE_NOT_EXIST", message: `no trade for ${outTradeNo}` });
       }
       if (method === "POST" && tradeRoute[2] === "finish") return sendJson(res, 200, simulator.finish(outTradeNo, appId));
       if (method === "POST" && tradeRoute[2] === "expire") return sendJson(res, 200, simulator.expire(outTradeNo, appId));

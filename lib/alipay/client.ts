@@ -19,10 +19,10 @@ export async function alipay(timeoutMs?: number): Promise<AlipayGateway> {
   const key = timeoutMs ?? "default";
   const built = gateways.get(key);
   if (
-    built
-    && built.config === settings
-    && built.keys.appPrivateKey === keys.appPrivateKey
-    && built.keys.alipayPublicKey === keys.alipayPublicKey
+    built &&
+    built.config === settings &&
+    built.keys.appPrivateKey === keys.appPrivateKey &&
+    built.keys.alipayPublicKey === keys.alipayPublicKey
   ) {
     return built.gateway;
   }

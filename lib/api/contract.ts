@@ -31,7 +31,12 @@ export interface Operation {
 }
 
 const requestShapeErrors: ErrorCode[] = [
-  "body_missing", "body_too_large", "body_not_json", "body_not_object", "unknown_field", "field_invalid",
+  "body_missing",
+  "body_too_large",
+  "body_not_json",
+  "body_not_object",
+  "unknown_field",
+  "field_invalid",
 ];
 
 const replayedHeader = z.object({
@@ -40,40 +45,46 @@ const replayedHeader = z.object({
 
 const Iso = z.iso.datetime();
 const Yuan = z.string().check(z.regex(/^\d+\.\d{2}$/), doc({ example: "12.34", description: "The amount in yuan, as Alipay shows it." }));
-const PaymentStatus = z.enum(["OPEN", "PAID", "CANCELED", "EXPIRED"]).check(doc({
-  description: "OPEN until paid, canceled by its business system, or expired. PAID, CANCELED and EXPIRED are final.",
-}));
+const PaymentStatus = z.enum(["OPEN", "PAID", "CANCELED", "EXPIRED"]).check(
+  doc({
+    description: "OPEN until paid, canceled by its business system, or expired. PAID, CANCELED and EXPIRED are final.",
+  }),
+);
 
-const AttemptView = z.strictObject({
-  attemptNo: z.int().check(z.minimum(1)),
-  outTradeNo: z.string().check(doc({ description: "Alipay's out_trade_no of this attempt." })),
-  status: z.enum(["PENDING", "PAID", "CLOSED"]),
-  createdAt: Iso,
-  expiresAt: z.iso.datetime().check(doc({ description: "The order string's time_expire." })),
-  tradeNo: z.optional(z.string().check(doc({ description: "Alipay's trade_no, once paid." }))),
-  closedAt: z.optional(Iso),
-  closeReason: z.optional(z.string()),
-}).check(doc({ id: "Attempt" }));
+const AttemptView = z
+  .strictObject({
+    attemptNo: z.int().check(z.minimum(1)),
+    outTradeNo: z.string().check(doc({ description: "Alipay's out_trade_no of this attempt." })),
+    status: z.enum(["PENDING", "PAID", "CLOSED"]),
+    createdAt: Iso,
+    expiresAt: z.iso.datetime().check(doc({ description: "The order string's time_expire." })),
+    tradeNo: z.optional(z.string().check(doc({ description: "Alipay's trade_no, once paid." }))),
+    closedAt: z.optional(Iso),
+    closeReason: z.optional(z.string()),
+  })
+  .check(doc({ id: "Attempt" }));
 
-export const BusinessPayment = z.strictObject({
-  paymentId: z.string(),
-  businessOrderId: z.string(),
-  userId: z.string(),
-  status: PaymentStatus,
-  amount: AmountFen,
-  amountYuan: Yuan,
-  currency: z.literal("CNY"),
-  subject: z.string(),
-  body: z.optional(z.string()),
-  metadata: z.optional(z.record(z.string(), z.string())),
-  createdAt: Iso,
-  expiresAt: Iso,
-  tradeNo: z.optional(z.string()),
-  paidAt: z.optional(Iso),
-  canceledAt: z.optional(Iso),
-  expiredAt: z.optional(Iso),
-  attempts: z.array(AttemptView).check(doc({ description: "Every Alipay attempt, oldest first; at most the last one is PENDING." })),
-}).check(doc({ id: "Payment" }));
+export const BusinessPayment = z
+  .strictObject({
+    paymentId: z.string(),
+    businessOrderId: z.string(),
+    userId: z.string(),
+    status: PaymentStatus,
+    amount: AmountFen,
+    amountYuan: Yuan,
+    currency: z.literal("CNY"),
+    subject: z.string(),
+    body: z.optional(z.string()),
+    metadata: z.optional(z.record(z.string(), z.string())),
+    createdAt: Iso,
+    expiresAt: Iso,
+    tradeNo: z.optional(z.string()),
+    paidAt: z.optional(Iso),
+    canceledAt: z.optional(Iso),
+    expiredAt: z.optional(Iso),
+    attempts: z.array(AttemptView).check(doc({ description: "Every Alipay attempt, oldest first; at most the last one is PENDING." })),
+  })
+  .check(doc({ id: "Payment" }));
 
 const appPaymentShape = {
   paymentId: z.string(),
@@ -88,13 +99,15 @@ const appPaymentShape = {
 
 export const AppPayment = z.strictObject(appPaymentShape).check(doc({ id: "AppPayment" }));
 
-export const OrderString = z.strictObject({
-  ...appPaymentShape,
-  attemptNo: z.int().check(z.minimum(1)),
-  outTradeNo: z.string(),
-  orderString: z.string().check(doc({ description: "The signed App Pay order string: hand it to the Alipay SDK as is." })),
-  orderStringExpiresAt: Iso,
-}).check(doc({ id: "OrderString" }));
+export const OrderString = z
+  .strictObject({
+    ...appPaymentShape,
+    attemptNo: z.int().check(z.minimum(1)),
+    outTradeNo: z.string(),
+    orderString: z.string().check(doc({ description: "The signed App Pay order string: hand it to the Alipay SDK as is." })),
+    orderStringExpiresAt: Iso,
+  })
+  .check(doc({ id: "OrderString" }));
 
 export const operations = {
   createPayment: {
@@ -102,7 +115,8 @@ export const operations = {
     method: "post",
     path: "/v1/payments",
     summary: "Create a payment (the business system sets the amount)",
-    description: "One payment per businessOrderId: another key for the same business order answers the existing payment (200), or 409 payment_conflict when amount, subject or user differ. Every key replays its first answer.",
+    description:
+      "One payment per businessOrderId: another key for the same business order answers the existing payment (200), or 409 payment_conflict when amount, subject or user differ. Every key replays its first answer.",
     tags: ["business"],
     security: "businessIam",
     request: {
@@ -114,9 +128,21 @@ export const operations = {
       200: { description: "The business order's existing payment.", body: BusinessPayment, headers: replayedHeader },
     },
     errors: [
-      ...requestShapeErrors, "idempotency_key_missing", "idempotency_key_invalid", "business_order_id_invalid", "amount_invalid",
-      "subject_invalid", "body_invalid", "user_id_invalid", "expires_in_seconds_invalid", "metadata_invalid", "forbidden",
-      "payment_conflict", "concurrent_update", "idempotency_key_reused", "internal_error",
+      ...requestShapeErrors,
+      "idempotency_key_missing",
+      "idempotency_key_invalid",
+      "business_order_id_invalid",
+      "amount_invalid",
+      "subject_invalid",
+      "body_invalid",
+      "user_id_invalid",
+      "expires_in_seconds_invalid",
+      "metadata_invalid",
+      "forbidden",
+      "payment_conflict",
+      "concurrent_update",
+      "idempotency_key_reused",
+      "internal_error",
     ],
   },
   findPayment: {
@@ -146,19 +172,29 @@ export const operations = {
     method: "post",
     path: "/v1/payments/{paymentId}/cancel",
     summary: "Cancel a payment: no further attempts; the payable one is closed at Alipay first",
-    description: "Answers 409 already_paid when the buyer paid before the cancel took effect. Canceling a canceled payment answers it again.",
+    description:
+      "Answers 409 already_paid when the buyer paid before the cancel took effect. Canceling a canceled payment answers it again.",
     tags: ["business"],
     security: "businessIam",
     request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The canceled payment.", body: BusinessPayment } },
-    errors: ["forbidden", "payment_not_found", "already_paid", "payment_expired", "concurrent_update", "alipay_unavailable", "internal_error"],
+    errors: [
+      "forbidden",
+      "payment_not_found",
+      "already_paid",
+      "payment_expired",
+      "concurrent_update",
+      "alipay_unavailable",
+      "internal_error",
+    ],
   },
   getOrderString: {
     operationId: "getOrderString",
     method: "post",
     path: "/v1/app/payments/{paymentId}/order-string",
     summary: "Get the signed App Pay order string of a payment the user owes",
-    description: "Answers the payable attempt (200) or makes a new one (201) once the previous one can no longer be paid. Safe to repeat. No amount is ever sent by the app.",
+    description:
+      "Answers the payable attempt (200) or makes a new one (201) once the previous one can no longer be paid. Safe to repeat. No amount is ever sent by the app.",
     tags: ["app"],
     security: "appJwt",
     request: { pathParameters: PaymentPath },
@@ -167,8 +203,16 @@ export const operations = {
       200: { description: "The payable attempt's order string.", body: OrderString },
     },
     errors: [
-      "unauthorized", "payment_not_found", "already_paid", "payment_canceled", "payment_expired", "previous_attempt_expiring",
-      "too_many_attempts", "concurrent_update", "alipay_unavailable", "internal_error",
+      "unauthorized",
+      "payment_not_found",
+      "already_paid",
+      "payment_canceled",
+      "payment_expired",
+      "previous_attempt_expiring",
+      "too_many_attempts",
+      "concurrent_update",
+      "alipay_unavailable",
+      "internal_error",
     ],
   },
   getAppPayment: {
@@ -187,12 +231,17 @@ export const operations = {
     method: "post",
     path: "/alipay/notify",
     summary: "Alipay's asynchronous notifications",
-    description: "Verified with Alipay's public key and applied at most once. Answers the literal `success` only once the outcome is durable.",
+    description:
+      "Verified with Alipay's public key and applied at most once. Answers the literal `success` only once the outcome is durable.",
     tags: ["alipay"],
     security: "none",
     request: { rawBody: { contentType: "application/x-www-form-urlencoded", description: "Alipay's signed notification parameters." } },
     responses: {
-      200: { description: "`success` (applied or already applied) or `failure` (refused: forged or mismatched).", body: z.enum(["success", "failure"]), contentType: "text/plain" },
+      200: {
+        description: "`success` (applied or already applied) or `failure` (refused: forged or mismatched).",
+        body: z.enum(["success", "failure"]),
+        contentType: "text/plain",
+      },
       500: { description: "`failure`: not processed, Alipay sends it again.", body: z.literal("failure"), contentType: "text/plain" },
     },
     errors: [],

@@ -27,7 +27,10 @@ export const errorCatalogue = {
   payment_canceled: { status: 409, description: "The payment was canceled by its business system." },
   payment_expired: { status: 409, description: "The payment has expired (or expires within a minute)." },
   payment_conflict: { status: 409, description: "The business order already has a payment with a different amount, subject or user." },
-  previous_attempt_expiring: { status: 409, description: "The previous order string is still payable for a few seconds; retry in a minute." },
+  previous_attempt_expiring: {
+    status: 409,
+    description: "The previous order string is still payable for a few seconds; retry in a minute.",
+  },
   too_many_attempts: { status: 409, description: "The payment has had too many attempts." },
   concurrent_update: { status: 409, description: "Another request is changing the same record; retry shortly." },
   idempotency_key_reused: { status: 422, description: "The Idempotency-Key was already used with a different request." },

@@ -43,8 +43,10 @@ export function requestError(issues: readonly Issue[]): HttpError {
   if (part === "body" && field === undefined) {
     // Before JSON parsing the body is a string: expecting one means there was none.
     if (issue.code === "invalid_type" && issue.expected === "string") return new HttpError("body_missing");
-    return new HttpError(issue.code === "unrecognized_keys" ? "unknown_field" : "body_not_object",
-      issue.code === "unrecognized_keys" ? `Unknown field(s): ${(issue.keys ?? []).slice(0, 5).join(", ")}.` : undefined);
+    return new HttpError(
+      issue.code === "unrecognized_keys" ? "unknown_field" : "body_not_object",
+      issue.code === "unrecognized_keys" ? `Unknown field(s): ${(issue.keys ?? []).slice(0, 5).join(", ")}.` : undefined,
+    );
   }
   if (part === "body" && issue.code === "unrecognized_keys") {
     return new HttpError("unknown_field", `Unknown field(s): ${(issue.keys ?? []).slice(0, 5).join(", ")}.`);
@@ -53,7 +55,9 @@ export function requestError(issues: readonly Issue[]): HttpError {
     return new HttpError(issue.code === "invalid_type" ? "idempotency_key_missing" : "idempotency_key_invalid");
   }
   const code = field ? `${snakeCase(field)}_invalid` : "field_invalid";
-  return code in errorCatalogue ? new HttpError(code as ErrorCode, issue.message) : new HttpError("field_invalid", `${field}: ${issue.message}`);
+  return code in errorCatalogue
+    ? new HttpError(code as ErrorCode, issue.message)
+    : new HttpError("field_invalid", `${field}: ${issue.message}`);
 }
 
 /**

@@ -11,25 +11,38 @@ export const PaymentPath = z.object({ paymentId: z.string() });
 export const FindPaymentQuery = z.object({ businessOrderId: z.optional(Identifier("businessOrderId")) });
 
 export const Metadata = z
-  .record(z.string().check(z.minLength(1), z.maxLength(40)), z.string().check(z.maxLength(500)), { error: "metadata must be an object of string values, keys of 1 to 40 characters." })
+  .record(z.string().check(z.minLength(1), z.maxLength(40)), z.string().check(z.maxLength(500)), {
+    error: "metadata must be an object of string values, keys of 1 to 40 characters.",
+  })
   .check(
     z.refine((m) => Object.keys(m).length <= 20, { error: "metadata holds at most 20 keys." }),
-    doc({ description: "Up to 20 string values (keys up to 40 characters, values up to 500) for the business system's own use; returned as given." }),
+    doc({
+      description:
+        "Up to 20 string values (keys up to 40 characters, values up to 500) for the business system's own use; returned as given.",
+    }),
   );
 
-export const CreatePaymentBody = z.strictObject({
-  businessOrderId: Identifier("businessOrderId", "The business system's order id: one payment per business order."),
-  amount: AmountFen,
-  subject: AlipayText("subject", 256),
-  body: z.optional(AlipayText("body", 128)),
-  userId: z.string({ error: "userId must be the app user's id." }).check(
-    z.regex(/^[\x21-\x7e]{1,128}$/, { error: "userId must be 1 to 128 printable ASCII characters." }),
-    doc({ description: "The app user who pays: the subject of their JWT. Only they can get the order string." }),
-  ),
-  expiresInSeconds: z.optional(z.int({ error: "expiresInSeconds must be an integer." }).check(
-    z.minimum(120, { error: "expiresInSeconds must be at least 120." }),
-    z.maximum(15 * 24 * 3600, { error: "expiresInSeconds must be at most 1296000 (15 days)." }),
-    doc({ description: "How long the payment stays payable (default: the business system's setting)." }),
-  )),
-  metadata: z.optional(Metadata),
-}).check(doc({ id: "CreatePaymentRequest" }));
+export const CreatePaymentBody = z
+  .strictObject({
+    businessOrderId: Identifier("businessOrderId", "The business system's order id: one payment per business order."),
+    amount: AmountFen,
+    subject: AlipayText("subject", 256),
+    body: z.optional(AlipayText("body", 128)),
+    userId: z
+      .string({ error: "userId must be the app user's id." })
+      .check(
+        z.regex(/^[\x21-\x7e]{1,128}$/, { error: "userId must be 1 to 128 printable ASCII characters." }),
+        doc({ description: "The app user who pays: the subject of their JWT. Only they can get the order string." }),
+      ),
+    expiresInSeconds: z.optional(
+      z
+        .int({ error: "expiresInSeconds must be an integer." })
+        .check(
+          z.minimum(120, { error: "expiresInSeconds must be at least 120." }),
+          z.maximum(15 * 24 * 3600, { error: "expiresInSeconds must be at most 1296000 (15 days)." }),
+          doc({ description: "How long the payment stays payable (default: the business system's setting)." }),
+        ),
+    ),
+    metadata: z.optional(Metadata),
+  })
+  .check(doc({ id: "CreatePaymentRequest" }));

@@ -11,17 +11,21 @@ export const maxRequestBytes = 16 * 1024;
 /** Documentation for the OpenAPI document (zod's global registry). */
 export const doc = (meta: { id?: string; description?: string; example?: unknown }) => z.meta(meta);
 
-export const IdempotencyKey = z.string().check(
-  z.regex(/^[\x21-\x7e]{1,255}$/),
-  doc({ description: "A unique value per operation, reused on retries (1 to 255 printable ASCII characters)." }),
-);
+export const IdempotencyKey = z
+  .string()
+  .check(
+    z.regex(/^[\x21-\x7e]{1,255}$/),
+    doc({ description: "A unique value per operation, reused on retries (1 to 255 printable ASCII characters)." }),
+  );
 
 const amountMessage = `amount must be an integer number of fen from ${minAmountFen} to ${maxAmountFen}.`;
-export const AmountFen = z.int({ error: amountMessage }).check(
-  z.minimum(minAmountFen, { error: amountMessage }),
-  z.maximum(maxAmountFen, { error: amountMessage }),
-  doc({ description: "Integer fen (1 fen = 0.01 CNY).", example: 1234 }),
-);
+export const AmountFen = z
+  .int({ error: amountMessage })
+  .check(
+    z.minimum(minAmountFen, { error: amountMessage }),
+    z.maximum(maxAmountFen, { error: amountMessage }),
+    doc({ description: "Integer fen (1 fen = 0.01 CNY).", example: 1234 }),
+  );
 
 // Alipay refuses control characters and its own separators (/ = &) in subject and body.
 const forbiddenTextPattern = /[\u0000-\u001f\u007f/=&]/u;
@@ -39,10 +43,12 @@ export function AlipayText(name: string, maxLength: number) {
 }
 
 export const Identifier = (name: string, description?: string) =>
-  z.string({ error: `${name} must be 1 to 64 letters, digits, '_' or '-'.` }).check(
-    z.regex(/^[A-Za-z0-9_-]{1,64}$/, { error: `${name} must be 1 to 64 letters, digits, '_' or '-'.` }),
-    ...(description ? [doc({ description })] : []),
-  );
+  z
+    .string({ error: `${name} must be 1 to 64 letters, digits, '_' or '-'.` })
+    .check(
+      z.regex(/^[A-Za-z0-9_-]{1,64}$/, { error: `${name} must be 1 to 64 letters, digits, '_' or '-'.` }),
+      ...(description ? [doc({ description })] : []),
+    );
 
 const errorCode = (code: ErrorCode) => ({ errorCode: code });
 
@@ -50,16 +56,23 @@ const errorCode = (code: ErrorCode) => ({ errorCode: code });
 export function JsonBody<T extends z.ZodMiniType>(schema: T) {
   return z.pipe(
     z.pipe(
-      z.string().check(z.refine((raw) => Buffer.byteLength(raw, "utf8") <= maxRequestBytes, {
-        error: `The request body must be at most ${maxRequestBytes} bytes.`,
-        params: errorCode("body_too_large"),
-        abort: true,
-      })),
+      z.string().check(
+        z.refine((raw) => Buffer.byteLength(raw, "utf8") <= maxRequestBytes, {
+          error: `The request body must be at most ${maxRequestBytes} bytes.`,
+          params: errorCode("body_too_large"),
+          abort: true,
+        }),
+      ),
       z.transform((raw: string, context) => {
         try {
           return JSON.parse(raw) as unknown;
         } catch {
-          context.issues.push({ code: "custom", message: "The request body is not valid JSON.", params: errorCode("body_not_json"), input: raw });
+          context.issues.push({
+            code: "custom",
+            message: "The request body is not valid JSON.",
+            params: errorCode("body_not_json"),
+            input: raw,
+          });
           return z.NEVER;
         }
       }),
@@ -84,7 +97,9 @@ export const JwtAuthorized = z.object({
   authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().check(z.minLength(1)) }) }) }),
 });
 
-export const ErrorBody = z.object({
-  code: z.string().check(doc({ description: "Stable, machine-readable (see the error catalogue)." })),
-  message: z.string().check(doc({ description: "For humans; may change." })),
-}).check(doc({ id: "Error" }));
+export const ErrorBody = z
+  .object({
+    code: z.string().check(doc({ description: "Stable, machine-readable (see the error catalogue)." })),
+    message: z.string().check(doc({ description: "For humans; may change." })),
+  })
+  .check(doc({ id: "Error" }));

@@ -47,13 +47,15 @@ async function readAll(TableName: string): Promise<BusinessSystem[]> {
   const systems: BusinessSystem[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
-    const page = await dynamo().send(new QueryCommand({
-      TableName,
-      KeyConditionExpression: "pk = :pk",
-      ExpressionAttributeValues: { ":pk": "BUSINESS" },
-      ConsistentRead: true,
-      ExclusiveStartKey,
-    }));
+    const page = await dynamo().send(
+      new QueryCommand({
+        TableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": "BUSINESS" },
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
+    );
     systems.push(...((page.Items ?? []) as BusinessSystem[]));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);

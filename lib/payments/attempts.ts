@@ -16,7 +16,11 @@ export const minRemainingPayableMs = 60_000;
 /** Alipay's out_trade_no allows it, but a payment that needs this many attempts is being abused. */
 const maxAttempts = 50;
 
-export async function orderStringFor(userId: string, paymentId: string, now = Date.now()): Promise<{ statusCode: 200 | 201; view: OrderStringView }> {
+export async function orderStringFor(
+  userId: string,
+  paymentId: string,
+  now = Date.now(),
+): Promise<{ statusCode: 200 | 201; view: OrderStringView }> {
   const settings = await config();
   const marginMs = settings.closeMarginSeconds * 1000;
   // A lost race is settled by reading again; a few rounds cover any realistic contention.
@@ -27,14 +31,22 @@ export async function orderStringFor(userId: string, paymentId: string, now = Da
     if (pending) {
       if (pending.expiresAt - now >= minRemainingPayableMs) return { statusCode: 200, view: orderStringView(payment, pending) };
       // About to expire: a new string may only follow once this one can no longer be paid.
-      const outcome = await retireAttempt(payment, pending, {
-        reason: "replaced",
-        settleAs: settlementAfterClose(payment, now, marginMs),
-        closeMarginMs: marginMs,
-      }, now);
+      const outcome = await retireAttempt(
+        payment,
+        pending,
+        {
+          reason: "replaced",
+          settleAs: settlementAfterClose(payment, now, marginMs),
+          closeMarginMs: marginMs,
+        },
+        now,
+      );
       if (outcome === "paid" || outcome === "duplicate") throw new HttpError("already_paid", `Payment ${paymentId} is paid.`);
       if (outcome === "still_payable") {
-        throw new HttpError("previous_attempt_expiring", "The previous order string is still payable for a few seconds; retry in a minute.");
+        throw new HttpError(
+          "previous_attempt_expiring",
+          "The previous order string is still payable for a few seconds; retry in a minute.",
+        );
       }
       continue;
     }
@@ -43,7 +55,13 @@ export async function orderStringFor(userId: string, paymentId: string, now = Da
 
     const attempt = await buildAttempt(payment, now, settings.orderTtlSeconds);
     const orderString = (await alipay()).orderString(
-      { outTradeNo: attempt.outTradeNo, amountFen: payment.amountFen, subject: payment.subject, body: payment.body, expiresAtMs: attempt.expiresAt },
+      {
+        outTradeNo: attempt.outTradeNo,
+        amountFen: payment.amountFen,
+        subject: payment.subject,
+        body: payment.body,
+        expiresAtMs: attempt.expiresAt,
+      },
       now,
     );
     const sweepAt = nextCheckAt(attempt.createdAt, settings.checkScheduleSeconds, now, attempt.expiresAt + marginMs);
@@ -56,7 +74,8 @@ export async function orderStringFor(userId: string, paymentId: string, now = Da
     // A concurrent request (or our own write, retried by the SDK) made this attempt: hand out that one.
     const current = written.current;
     const theirs = current && pendingAttempt(current);
-    if (current && theirs?.attemptNo === attempt.attemptNo && current.orderString) return { statusCode: 200, view: orderStringView(current, theirs) };
+    if (current && theirs?.attemptNo === attempt.attemptNo && current.orderString)
+      return { statusCode: 200, view: orderStringView(current, theirs) };
   }
   throw new HttpError("concurrent_update");
 }

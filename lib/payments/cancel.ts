@@ -19,8 +19,14 @@ export async function cancelPayment(businessId: string, paymentId: string, now =
     if (attempt) {
       // Closed at Alipay even when Alipay has no trade yet: money that still arrives on that
       // order string is recorded as a refund, like any payment after a close.
-      const outcome = await retireAttempt(payment, attempt, { reason: "canceled", settleAs: { status: "CANCELED" }, closeMarginMs: marginMs, acceptUnknown: true }, now);
-      if (outcome === "paid" || outcome === "duplicate") throw new HttpError("already_paid", `Payment ${paymentId} was paid before it could be canceled.`);
+      const outcome = await retireAttempt(
+        payment,
+        attempt,
+        { reason: "canceled", settleAs: { status: "CANCELED" }, closeMarginMs: marginMs, acceptUnknown: true },
+        now,
+      );
+      if (outcome === "paid" || outcome === "duplicate")
+        throw new HttpError("already_paid", `Payment ${paymentId} was paid before it could be canceled.`);
     } else {
       const written = await settleOpen(payment, "CANCELED", "canceled by the business system", now);
       if (written.ok) count("PaymentsCanceled");

@@ -54,10 +54,15 @@ export async function checkPayment(paymentId: string, now = () => Date.now()): P
     }
   }
   // Past its time_expire (or closed at Alipay): make sure it can never be paid, then record it.
-  const outcome = await retireAttempt(payment, attempt, {
-    reason: "expired",
-    settleAs: settlementAfterClose(payment, now(), marginMs),
-    closeMarginMs: marginMs,
-  }, now());
+  const outcome = await retireAttempt(
+    payment,
+    attempt,
+    {
+      reason: "expired",
+      settleAs: settlementAfterClose(payment, now(), marginMs),
+      closeMarginMs: marginMs,
+    },
+    now(),
+  );
   return outcome === "still_payable" ? "waiting" : outcome;
 }

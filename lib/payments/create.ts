@@ -34,13 +34,23 @@ const keyRetentionSeconds = 7 * 24 * 3600;
 
 export function requestHash(input: CreatePaymentInput): string {
   const canonical = JSON.stringify([
-    input.businessOrderId, input.amount, input.subject, input.body ?? null, input.userId, input.expiresInSeconds ?? null,
+    input.businessOrderId,
+    input.amount,
+    input.subject,
+    input.body ?? null,
+    input.userId,
+    input.expiresInSeconds ?? null,
     input.metadata ? Object.entries(input.metadata).sort(([a], [b]) => (a < b ? -1 : 1)) : null,
   ]);
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-export async function createPayment(business: BusinessSystem, key: string, input: CreatePaymentInput, now = Date.now()): Promise<ApiAnswer> {
+export async function createPayment(
+  business: BusinessSystem,
+  key: string,
+  input: CreatePaymentInput,
+  now = Date.now(),
+): Promise<ApiAnswer> {
   const hash = requestHash(input);
   const payment = await buildPayment(business, input, now);
   const answer = (statusCode: number, body: unknown): IdempotencyRecord => ({
@@ -65,7 +75,10 @@ export async function createPayment(business: BusinessSystem, key: string, input
   if (!existing) throw new HttpError("concurrent_update");
   const conflict = existing.amountFen !== input.amount || existing.subject !== input.subject || existing.userId !== input.userId;
   const first = conflict
-    ? answer(409, { code: "payment_conflict", message: `Business order ${input.businessOrderId} already has payment ${existing.paymentId} with a different amount, subject or user.` })
+    ? answer(409, {
+        code: "payment_conflict",
+        message: `Business order ${input.businessOrderId} already has payment ${existing.paymentId} with a different amount, subject or user.`,
+      })
     : answer(200, businessPaymentView(existing));
   const remembered = await rememberAnswer(first);
   if (!remembered.stored) return replay(remembered.record ?? (await getIdempotencyRecord(business.businessId, key)), hash);

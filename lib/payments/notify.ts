@@ -58,7 +58,12 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   if (!payment || !attempt) return reject("unknown_order", params);
   if (yuanToFen(params.total_amount) !== payment.amountFen) return reject("amount_mismatch", params);
 
-  const context = { paymentId: payment.paymentId, attemptNo: attempt.attemptNo, notifyId: params.notify_id, tradeStatus: params.trade_status };
+  const context = {
+    paymentId: payment.paymentId,
+    attemptNo: attempt.attemptNo,
+    notifyId: params.notify_id,
+    tradeStatus: params.trade_status,
+  };
   switch (params.trade_status) {
     case "TRADE_SUCCESS":
     case "TRADE_FINISHED": {
@@ -68,13 +73,18 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
         return { kind: "ignored", detail: "refund" };
       }
       if (!params.trade_no) return reject("malformed", params);
-      const outcome = await applyPayment(payment, attempt.attemptNo, {
-        tradeNo: params.trade_no,
-        totalFen: payment.amountFen,
-        buyerId: params.buyer_id ?? params.buyer_open_id,
-        paidAt: fromAlipayTime(params.gmt_payment) ?? now,
-        via: "notify",
-      }, now);
+      const outcome = await applyPayment(
+        payment,
+        attempt.attemptNo,
+        {
+          tradeNo: params.trade_no,
+          totalFen: payment.amountFen,
+          buyerId: params.buyer_id ?? params.buyer_open_id,
+          paidAt: fromAlipayTime(params.gmt_payment) ?? now,
+          via: "notify",
+        },
+        now,
+      );
       logger.info("notification applied", { ...context, outcome });
       return { kind: outcome === "paid" ? "applied" : outcome };
     }

@@ -19,7 +19,8 @@ export async function readBusinessPayment(businessId: string, paymentId: string)
 
 export async function findBusinessPayment(businessId: string, businessOrderId: string): Promise<PaymentRecord> {
   const payment = await getPayment(derivePaymentId(businessId, businessOrderId));
-  if (!payment || payment.businessId !== businessId) throw new HttpError("payment_not_found", `No payment for business order ${businessOrderId}.`);
+  if (!payment || payment.businessId !== businessId)
+    throw new HttpError("payment_not_found", `No payment for business order ${businessOrderId}.`);
   return payment;
 }
 

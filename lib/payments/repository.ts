@@ -32,7 +32,9 @@ export interface IdempotencyRecord {
 export const idempotencyKey = (businessId: string, key: string) => ({ pk: `IDEMPOTENCY#${businessId}#${key}`, sk: "IDEMPOTENCY" as const });
 
 export async function getIdempotencyRecord(businessId: string, key: string): Promise<IdempotencyRecord | undefined> {
-  const { Item } = await dynamo().send(new GetCommand({ TableName: await table(), Key: idempotencyKey(businessId, key), ConsistentRead: true }));
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: await table(), Key: idempotencyKey(businessId, key), ConsistentRead: true }),
+  );
   return Item as IdempotencyRecord | undefined;
 }
 
@@ -45,15 +47,32 @@ export type InsertOutcome =
 export async function insertPayment(payment: PaymentRecord, answer: IdempotencyRecord): Promise<InsertOutcome> {
   const TableName = await table();
   try {
-    await dynamo().send(new TransactWriteCommand({
-      TransactItems: [
-        { Put: { TableName, Item: payment, ConditionExpression: "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
-        { Put: { TableName, Item: answer, ConditionExpression: "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
-      ],
-    }));
+    await dynamo().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName,
+              Item: payment,
+              ConditionExpression: "attribute_not_exists(pk)",
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            },
+          },
+          {
+            Put: {
+              TableName,
+              Item: answer,
+              ConditionExpression: "attribute_not_exists(pk)",
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            },
+          },
+        ],
+      }),
+    );
     return { kind: "created" };
   } catch (error) {
-    const reasons = (error as { CancellationReasons?: Array<{ Code?: string; Item?: Record<string, AttributeValue> }> }).CancellationReasons;
+    const reasons = (error as { CancellationReasons?: Array<{ Code?: string; Item?: Record<string, AttributeValue> }> })
+      .CancellationReasons;
     if ((error as Error).name !== "TransactionCanceledException" || !reasons) throw error;
     const item = (i: number) => (reasons[i]?.Item ? unmarshall(reasons[i]!.Item!) : undefined);
     // The key first: a concurrent copy of this very request is a replay, not a second create.
@@ -65,16 +84,20 @@ export async function insertPayment(payment: PaymentRecord, answer: IdempotencyR
 
 /** Remembers the answer a key received; false (and what is stored) when the key already has one. */
 export async function rememberAnswer(answer: IdempotencyRecord): Promise<{ stored: true } | { stored: false; record?: IdempotencyRecord }> {
-  const outcome = await conditional<IdempotencyRecord>(new PutCommand({
-    TableName: await table(),
-    Item: answer,
-    ConditionExpression: "attribute_not_exists(pk)",
-    ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-  }));
+  const outcome = await conditional<IdempotencyRecord>(
+    new PutCommand({
+      TableName: await table(),
+      Item: answer,
+      ConditionExpression: "attribute_not_exists(pk)",
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    }),
+  );
   return outcome.ok ? { stored: true } : { stored: false, record: outcome.current };
 }
 
-const history = (at: number, event: string, detail?: string): HistoryEntry[] => [detail === undefined ? { at, event } : { at, event, detail }];
+const history = (at: number, event: string, detail?: string): HistoryEntry[] => [
+  detail === undefined ? { at, event } : { at, event, detail },
+];
 
 export type WriteOutcome = { ok: true } | { ok: false; current?: PaymentRecord };
 
@@ -82,55 +105,65 @@ export type WriteOutcome = { ok: true } | { ok: false; current?: PaymentRecord }
  * Makes a new attempt the payment's payable one. Only while the payment is open and its last
  * attempt (if any) is closed: two payable attempts can never coexist.
  */
-export async function addAttempt(payment: PaymentRecord, attempt: Attempt, orderString: string, sweepAt: number, now: number): Promise<WriteOutcome> {
+export async function addAttempt(
+  payment: PaymentRecord,
+  attempt: Attempt,
+  orderString: string,
+  sweepAt: number,
+  now: number,
+): Promise<WriteOutcome> {
   const count = payment.attempts.length;
-  return conditional<PaymentRecord>(new UpdateCommand({
-    TableName: await table(),
-    Key: paymentKey(payment.paymentId),
-    UpdateExpression:
-      "SET attempts = list_append(attempts, :attempt), orderString = :orderString, sweepShard = :shard, sweepAt = :sweepAt, " +
-      "history = list_append(history, :history)",
-    ConditionExpression: `#status = :open AND size(attempts) = :count${count > 0 ? ` AND attempts[${count - 1}].#status = :closed` : ""}`,
-    ExpressionAttributeNames: { "#status": "status" },
-    ExpressionAttributeValues: {
-      ":attempt": [attempt],
-      ":orderString": orderString,
-      ":shard": sweepShard,
-      ":sweepAt": sweepAt,
-      ":history": history(now, "attempt", attempt.outTradeNo),
-      ":open": "OPEN",
-      ":count": count,
-      ...(count > 0 ? { ":closed": "CLOSED" } : {}),
-    },
-    ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-  }));
+  return conditional<PaymentRecord>(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: paymentKey(payment.paymentId),
+      UpdateExpression:
+        "SET attempts = list_append(attempts, :attempt), orderString = :orderString, sweepShard = :shard, sweepAt = :sweepAt, " +
+        "history = list_append(history, :history)",
+      ConditionExpression: `#status = :open AND size(attempts) = :count${count > 0 ? ` AND attempts[${count - 1}].#status = :closed` : ""}`,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":attempt": [attempt],
+        ":orderString": orderString,
+        ":shard": sweepShard,
+        ":sweepAt": sweepAt,
+        ":history": history(now, "attempt", attempt.outTradeNo),
+        ":open": "OPEN",
+        ":count": count,
+        ...(count > 0 ? { ":closed": "CLOSED" } : {}),
+      },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    }),
+  );
 }
 
 /** OPEN -> PAID through attempt `attemptNo`, out of the sweep index. The stream publishes the event. */
 export async function markPaid(paymentId: string, attemptNo: number, payment: Payment, now: number): Promise<WriteOutcome> {
   const i = attemptNo - 1;
-  return conditional<PaymentRecord>(new UpdateCommand({
-    TableName: await table(),
-    Key: paymentKey(paymentId),
-    UpdateExpression:
-      `SET #status = :paid, attempts[${i}].#status = :paid, attempts[${i}].tradeNo = :tradeNo, tradeNo = :tradeNo, ` +
-      "paidAt = :paidAt, paidVia = :via, history = list_append(history, :history)" +
-      (payment.buyerId ? ", buyerId = :buyerId" : "") +
-      " REMOVE orderString, sweepShard, sweepAt",
-    ConditionExpression: `#status = :open AND attempts[${i}].#status = :pending`,
-    ExpressionAttributeNames: { "#status": "status" },
-    ExpressionAttributeValues: {
-      ":paid": "PAID",
-      ":open": "OPEN",
-      ":pending": "PENDING",
-      ":tradeNo": payment.tradeNo,
-      ":paidAt": payment.paidAt,
-      ":via": payment.via,
-      ":history": history(now, "paid", `${payment.via} ${payment.tradeNo} attempt ${attemptNo}`),
-      ...(payment.buyerId ? { ":buyerId": payment.buyerId } : {}),
-    },
-    ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-  }));
+  return conditional<PaymentRecord>(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: paymentKey(paymentId),
+      UpdateExpression:
+        `SET #status = :paid, attempts[${i}].#status = :paid, attempts[${i}].tradeNo = :tradeNo, tradeNo = :tradeNo, ` +
+        "paidAt = :paidAt, paidVia = :via, history = list_append(history, :history)" +
+        (payment.buyerId ? ", buyerId = :buyerId" : "") +
+        " REMOVE orderString, sweepShard, sweepAt",
+      ConditionExpression: `#status = :open AND attempts[${i}].#status = :pending`,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":paid": "PAID",
+        ":open": "OPEN",
+        ":pending": "PENDING",
+        ":tradeNo": payment.tradeNo,
+        ":paidAt": payment.paidAt,
+        ":via": payment.via,
+        ":history": history(now, "paid", `${payment.via} ${payment.tradeNo} attempt ${attemptNo}`),
+        ...(payment.buyerId ? { ":buyerId": payment.buyerId } : {}),
+      },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    }),
+  );
 }
 
 export type Settlement =
@@ -139,108 +172,142 @@ export type Settlement =
   | { status: "OPEN"; sweepAt: number };
 
 /** Closes the pending attempt (it can no longer be paid at Alipay) and settles the payment as told. */
-export async function closeAttempt(paymentId: string, attemptNo: number, reason: string, then: Settlement, now: number): Promise<WriteOutcome> {
+export async function closeAttempt(
+  paymentId: string,
+  attemptNo: number,
+  reason: string,
+  then: Settlement,
+  now: number,
+): Promise<WriteOutcome> {
   const i = attemptNo - 1;
-  const settle = then.status === "OPEN"
-    ? { set: ", sweepAt = :sweepAt", remove: "", values: { ":sweepAt": then.sweepAt } }
-    : { set: `, #status = :final, ${then.status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now`, remove: ", sweepShard, sweepAt", values: { ":final": then.status } };
-  return conditional<PaymentRecord>(new UpdateCommand({
-    TableName: await table(),
-    Key: paymentKey(paymentId),
-    UpdateExpression:
-      `SET attempts[${i}].#status = :closed, attempts[${i}].closedAt = :now, attempts[${i}].closeReason = :reason, ` +
-      `history = list_append(history, :history)${settle.set} REMOVE orderString${settle.remove}`,
-    ConditionExpression: `#status = :open AND size(attempts) = :count AND attempts[${i}].#status = :pending`,
-    ExpressionAttributeNames: { "#status": "status" },
-    ExpressionAttributeValues: {
-      ":closed": "CLOSED",
-      ":open": "OPEN",
-      ":pending": "PENDING",
-      ":count": attemptNo,
-      ":now": now,
-      ":reason": reason,
-      ":history": history(now, then.status === "OPEN" ? "attempt closed" : then.status.toLowerCase(), `attempt ${attemptNo}: ${reason}`),
-      ...settle.values,
-    },
-    ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-  }));
+  const settle =
+    then.status === "OPEN"
+      ? { set: ", sweepAt = :sweepAt", remove: "", values: { ":sweepAt": then.sweepAt } }
+      : {
+          set: `, #status = :final, ${then.status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now`,
+          remove: ", sweepShard, sweepAt",
+          values: { ":final": then.status },
+        };
+  return conditional<PaymentRecord>(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: paymentKey(paymentId),
+      UpdateExpression:
+        `SET attempts[${i}].#status = :closed, attempts[${i}].closedAt = :now, attempts[${i}].closeReason = :reason, ` +
+        `history = list_append(history, :history)${settle.set} REMOVE orderString${settle.remove}`,
+      ConditionExpression: `#status = :open AND size(attempts) = :count AND attempts[${i}].#status = :pending`,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":closed": "CLOSED",
+        ":open": "OPEN",
+        ":pending": "PENDING",
+        ":count": attemptNo,
+        ":now": now,
+        ":reason": reason,
+        ":history": history(now, then.status === "OPEN" ? "attempt closed" : then.status.toLowerCase(), `attempt ${attemptNo}: ${reason}`),
+        ...settle.values,
+      },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    }),
+  );
 }
 
 /** OPEN -> CANCELED / EXPIRED for a payment with no payable attempt. */
-export async function settleOpen(payment: PaymentRecord, status: "CANCELED" | "EXPIRED", reason: string, now: number): Promise<WriteOutcome> {
+export async function settleOpen(
+  payment: PaymentRecord,
+  status: "CANCELED" | "EXPIRED",
+  reason: string,
+  now: number,
+): Promise<WriteOutcome> {
   const count = payment.attempts.length;
-  return conditional<PaymentRecord>(new UpdateCommand({
-    TableName: await table(),
-    Key: paymentKey(payment.paymentId),
-    UpdateExpression:
-      `SET #status = :final, ${status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now, history = list_append(history, :history) ` +
-      "REMOVE orderString, sweepShard, sweepAt",
-    ConditionExpression: `#status = :open AND size(attempts) = :count${count > 0 ? ` AND attempts[${count - 1}].#status <> :pending` : ""}`,
-    ExpressionAttributeNames: { "#status": "status" },
-    ExpressionAttributeValues: {
-      ":final": status,
-      ":open": "OPEN",
-      ":count": count,
-      ":now": now,
-      ":history": history(now, status.toLowerCase(), reason),
-      ...(count > 0 ? { ":pending": "PENDING" } : {}),
-    },
-    ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-  }));
+  return conditional<PaymentRecord>(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: paymentKey(payment.paymentId),
+      UpdateExpression:
+        `SET #status = :final, ${status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now, history = list_append(history, :history) ` +
+        "REMOVE orderString, sweepShard, sweepAt",
+      ConditionExpression: `#status = :open AND size(attempts) = :count${count > 0 ? ` AND attempts[${count - 1}].#status <> :pending` : ""}`,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":final": status,
+        ":open": "OPEN",
+        ":count": count,
+        ":now": now,
+        ":history": history(now, status.toLowerCase(), reason),
+        ...(count > 0 ? { ":pending": "PENDING" } : {}),
+      },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    }),
+  );
 }
 
 /** Records a payment that must be given back; true the first time this trade is recorded. */
-export async function recordRefundNeeded(payment: PaymentRecord, attemptNo: number, paid: Payment, reason: string, now: number): Promise<boolean> {
-  const outcome = await conditional(new PutCommand({
-    TableName: await table(),
-    Item: {
-      ...refundKey(payment.paymentId, paid.tradeNo),
-      paymentId: payment.paymentId,
-      businessId: payment.businessId,
-      attemptNo,
-      tradeNo: paid.tradeNo,
-      amountFen: paid.totalFen,
-      reason,
-      status: "REFUND_NEEDED",
-      detectedAt: now,
-      detectedVia: paid.via,
-    },
-    ConditionExpression: "attribute_not_exists(pk)",
-  }));
+export async function recordRefundNeeded(
+  payment: PaymentRecord,
+  attemptNo: number,
+  paid: Payment,
+  reason: string,
+  now: number,
+): Promise<boolean> {
+  const outcome = await conditional(
+    new PutCommand({
+      TableName: await table(),
+      Item: {
+        ...refundKey(payment.paymentId, paid.tradeNo),
+        paymentId: payment.paymentId,
+        businessId: payment.businessId,
+        attemptNo,
+        tradeNo: paid.tradeNo,
+        amountFen: paid.totalFen,
+        reason,
+        status: "REFUND_NEEDED",
+        detectedAt: now,
+        detectedVia: paid.via,
+      },
+      ConditionExpression: "attribute_not_exists(pk)",
+    }),
+  );
   return outcome.ok;
 }
 
 export async function listRefundsNeeded(paymentId: string): Promise<Array<Record<string, unknown>>> {
-  const { Items = [] } = await dynamo().send(new QueryCommand({
-    TableName: await table(),
-    KeyConditionExpression: "pk = :pk AND begins_with(sk, :refund)",
-    ExpressionAttributeValues: { ":pk": paymentKey(paymentId).pk, ":refund": "REFUND#" },
-    ConsistentRead: true,
-  }));
+  const { Items = [] } = await dynamo().send(
+    new QueryCommand({
+      TableName: await table(),
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :refund)",
+      ExpressionAttributeValues: { ":pk": paymentKey(paymentId).pk, ":refund": "REFUND#" },
+      ConsistentRead: true,
+    }),
+  );
   return Items;
 }
 
 /** Sets when the sweep next looks at a payment that still needs attention. */
 export async function scheduleCheck(paymentId: string, at: number): Promise<void> {
-  await conditional(new UpdateCommand({
-    TableName: await table(),
-    Key: paymentKey(paymentId),
-    UpdateExpression: "SET sweepAt = :at",
-    // Only while it still needs attention (a settled payment stays out of the index).
-    ConditionExpression: "attribute_exists(sweepShard)",
-    ExpressionAttributeValues: { ":at": at },
-  }));
+  await conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: paymentKey(paymentId),
+      UpdateExpression: "SET sweepAt = :at",
+      // Only while it still needs attention (a settled payment stays out of the index).
+      ConditionExpression: "attribute_exists(sweepShard)",
+      ExpressionAttributeValues: { ":at": at },
+    }),
+  );
 }
 
 /** The sweep claims a due payment for `leaseUntil`; false if another sweep claimed it first. */
 export async function claimForCheck(paymentId: string, seenSweepAt: number, leaseUntil: number): Promise<boolean> {
-  const outcome = await conditional(new UpdateCommand({
-    TableName: await table(),
-    Key: paymentKey(paymentId),
-    UpdateExpression: "SET sweepAt = :lease",
-    ConditionExpression: "sweepAt = :seen",
-    ExpressionAttributeValues: { ":lease": leaseUntil, ":seen": seenSweepAt },
-  }));
+  const outcome = await conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: paymentKey(paymentId),
+      UpdateExpression: "SET sweepAt = :lease",
+      ConditionExpression: "sweepAt = :seen",
+      ExpressionAttributeValues: { ":lease": leaseUntil, ":seen": seenSweepAt },
+    }),
+  );
   return outcome.ok;
 }
 
@@ -250,21 +317,25 @@ export async function duePayments(
   limit: number,
   startKey?: Record<string, unknown>,
 ): Promise<{ due: Array<{ paymentId: string; sweepAt: number }>; nextKey?: Record<string, unknown> }> {
-  const { Items = [], LastEvaluatedKey } = await dynamo().send(new QueryCommand({
-    TableName: await table(),
-    IndexName: "sweep",
-    KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
-    ExpressionAttributeValues: { ":shard": sweepShard, ":now": now },
-    Limit: limit,
-    ExclusiveStartKey: startKey,
-  }));
+  const { Items = [], LastEvaluatedKey } = await dynamo().send(
+    new QueryCommand({
+      TableName: await table(),
+      IndexName: "sweep",
+      KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
+      ExpressionAttributeValues: { ":shard": sweepShard, ":now": now },
+      Limit: limit,
+      ExclusiveStartKey: startKey,
+    }),
+  );
   return {
     due: Items.map((item) => ({ paymentId: String(item.pk).slice("PAYMENT#".length), sweepAt: Number(item.sweepAt) })),
     nextKey: LastEvaluatedKey,
   };
 }
 
-async function conditional<T = Record<string, unknown>>(command: UpdateCommand | PutCommand): Promise<{ ok: true } | { ok: false; current?: T }> {
+async function conditional<T = Record<string, unknown>>(
+  command: UpdateCommand | PutCommand,
+): Promise<{ ok: true } | { ok: false; current?: T }> {
   try {
     await dynamo().send(command as UpdateCommand);
     return { ok: true };

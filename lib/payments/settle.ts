@@ -50,13 +50,18 @@ export async function applyQueriedPayment(
     count("QueryAmountMismatches");
     throw new AlipayUnavailableError(`alipay.trade.query: amount ${trade.totalFen} differs from payment ${payment.paymentId}`);
   }
-  return applyPayment(payment, attempt.attemptNo, {
-    tradeNo: trade.tradeNo,
-    totalFen: trade.totalFen,
-    buyerId: trade.buyerId,
-    paidAt: fromAlipayTime(trade.paidAt) ?? now,
-    via: "query",
-  }, now);
+  return applyPayment(
+    payment,
+    attempt.attemptNo,
+    {
+      tradeNo: trade.tradeNo,
+      totalFen: trade.totalFen,
+      buyerId: trade.buyerId,
+      paidAt: fromAlipayTime(trade.paidAt) ?? now,
+      via: "query",
+    },
+    now,
+  );
 }
 
 export type RetireOutcome = PaymentOutcome | "closed" | "still_payable";
@@ -70,7 +75,12 @@ export type RetireOutcome = PaymentOutcome | "closed" | "still_payable";
 export async function retireAttempt(
   payment: PaymentRecord,
   attempt: Attempt,
-  { reason, settleAs, closeMarginMs, acceptUnknown = false }: { reason: string; settleAs: Settlement; closeMarginMs: number; acceptUnknown?: boolean },
+  {
+    reason,
+    settleAs,
+    closeMarginMs,
+    acceptUnknown = false,
+  }: { reason: string; settleAs: Settlement; closeMarginMs: number; acceptUnknown?: boolean },
   now: number,
 ): Promise<RetireOutcome> {
   const gateway = await alipay();

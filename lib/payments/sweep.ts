@@ -37,10 +37,12 @@ export async function sweep(options: { now?: number; remainingMs: () => number; 
     faultPoint("sweep.afterClaim");
     for (let i = 0; i < claimed.length; i += 10) {
       const batch = claimed.slice(i, i + 10);
-      const { Failed = [] } = await sqs().send(new SendMessageBatchCommand({
-        QueueUrl: settings.checkQueueUrl,
-        Entries: batch.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
-      }));
+      const { Failed = [] } = await sqs().send(
+        new SendMessageBatchCommand({
+          QueueUrl: settings.checkQueueUrl,
+          Entries: batch.map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) })),
+        }),
+      );
       // A failed entry keeps its lease and is claimed again when it runs out.
       result.enqueued += batch.length - Failed.length;
     }

@@ -42,7 +42,13 @@ const createPaymentEvent = (system: string, body: unknown, key: string) => {
     isBase64Encoded: false,
     requestContext: {
       http: { method: "POST", path: "/v1/payments" },
-      authorizer: { iam: identityOf(credential.accessKeyId, { secretAccessKey: credential.secretAccessKey, roleArn: credential.roleArn, sessionName: credential.sessionName }) },
+      authorizer: {
+        iam: identityOf(credential.accessKeyId, {
+          secretAccessKey: credential.secretAccessKey,
+          roleArn: credential.roleArn,
+          sessionName: credential.sessionName,
+        }),
+      },
     },
   };
 };
@@ -54,13 +60,22 @@ const orderStringEvent = (user: string, paymentId: string) => ({
   headers: {},
   pathParameters: { paymentId },
   isBase64Encoded: false,
-  requestContext: { http: { method: "POST", path: `/v1/app/payments/${paymentId}/order-string` }, authorizer: { jwt: { claims: { sub: user }, scopes: [] } } },
+  requestContext: {
+    http: { method: "POST", path: `/v1/app/payments/${paymentId}/order-string` },
+    authorizer: { jwt: { claims: { sub: user }, scopes: [] } },
+  },
 });
 const sqsEvent = (body: unknown) => ({
-  Records: [{
-    messageId: `m-${Date.now()}`, receiptHandle: "r", body: JSON.stringify(body),
-    attributes: { ApproximateReceiveCount: "1" }, messageAttributes: {}, eventSource: "aws:sqs",
-  }],
+  Records: [
+    {
+      messageId: `m-${Date.now()}`,
+      receiptHandle: "r",
+      body: JSON.stringify(body),
+      attributes: { ApproximateReceiveCount: "1" },
+      messageAttributes: {},
+      eventSource: "aws:sqs",
+    },
+  ],
 });
 
 describe("Lambda bundles", () => {
@@ -106,8 +121,15 @@ describe("Lambda bundles", () => {
   });
 
   it("refuse a caller that is no registered business system", async () => {
-    const event = createPaymentEvent("shop", { businessOrderId: businessOrderId("bundle"), amount: 100, subject: "Bundled", userId: "bundle-user" }, `b-${Date.now()}`);
-    event.requestContext.authorizer.iam = { ...event.requestContext.authorizer.iam, userArn: "arn:aws:sts::000000000000:assumed-role/stranger/s" };
+    const event = createPaymentEvent(
+      "shop",
+      { businessOrderId: businessOrderId("bundle"), amount: 100, subject: "Bundled", userId: "bundle-user" },
+      `b-${Date.now()}`,
+    );
+    event.requestContext.authorizer.iam = {
+      ...event.requestContext.authorizer.iam,
+      userArn: "arn:aws:sts::000000000000:assumed-role/stranger/s",
+    };
     const refused = await handlers.createPayment!(event, context);
     expect(refused.statusCode).toBe(403);
     expect(JSON.parse(refused.body).code).toBe("forbidden");
@@ -117,12 +139,25 @@ describe("Lambda bundles", () => {
     const { payment, attempt } = await t.openPayment("bundle-user", 100);
     await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 100 });
     await t.sim("/sim/pay", { orderString: attempt.orderString });
-    const [sent] = await waitFor(async () => {
-      const all = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ params: Record<string, string> }>;
-      return all.length > 0 && all;
-    }, { what: "a notification" });
+    const [sent] = await waitFor(
+      async () => {
+        const all = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ params: Record<string, string> }>;
+        return all.length > 0 && all;
+      },
+      { what: "a notification" },
+    );
     const notify = (params: Record<string, string>) =>
-      handlers.alipayNotify!({ version: "2.0", rawPath: "/alipay/notify", headers: {}, body: new URLSearchParams(params).toString(), isBase64Encoded: false, requestContext: {} }, context);
+      handlers.alipayNotify!(
+        {
+          version: "2.0",
+          rawPath: "/alipay/notify",
+          headers: {},
+          body: new URLSearchParams(params).toString(),
+          isBase64Encoded: false,
+          requestContext: {},
+        },
+        context,
+      );
     expect((await notify({ ...sent!.params, total_amount: "99.00" })).body).toBe("failure");
     expect((await getPayment(payment.paymentId))?.status).toBe("OPEN");
     expect((await notify(sent!.params)).body).toBe("success");

@@ -22,10 +22,13 @@ async function openAndPay(user: string) {
 const delivered = (paymentId: string) => eventAt(t, "shop", paymentId, "succeeded");
 
 const firstAttemptClosed = (paymentId: string, what: string) =>
-  waitFor(async () => {
-    const p = await getPayment(paymentId);
-    return p?.attempts[0]?.status === "CLOSED" && p;
-  }, { what });
+  waitFor(
+    async () => {
+      const p = await getPayment(paymentId);
+      return p?.attempts[0]?.status === "CLOSED" && p;
+    },
+    { what },
+  );
 
 describe("crash recovery", () => {
   it("after the PAID write, before answering Alipay: Alipay's retry is a no-op and the event goes out once", async () => {
@@ -37,10 +40,16 @@ describe("crash recovery", () => {
     expect(payment.history.filter((h) => h.event === "paid")).toHaveLength(1);
     expect(payment.paidVia).toBe("notify");
     // The crashed request was not acknowledged, so Alipay sent it again.
-    const sent = await waitFor(async () => {
-      const all = (await t.sim(`/sim/notifications?outTradeNo=${outTradeNo}`)).body as Array<{ httpStatus: number; acknowledged: boolean }>;
-      return all.some((a) => a.acknowledged) && all;
-    }, { what: "Alipay's retry acknowledged" });
+    const sent = await waitFor(
+      async () => {
+        const all = (await t.sim(`/sim/notifications?outTradeNo=${outTradeNo}`)).body as Array<{
+          httpStatus: number;
+          acknowledged: boolean;
+        }>;
+        return all.some((a) => a.acknowledged) && all;
+      },
+      { what: "Alipay's retry acknowledged" },
+    );
     expect(sent[0]?.httpStatus).toBe(500);
     await sleep(500);
     expect(eventsAt(t, "shop", paymentId).map((e) => [e.id, e.deliveries])).toEqual([[eventIdOf(paymentId, "succeeded"), 1]]);
@@ -58,10 +67,13 @@ describe("crash recovery", () => {
   it("after the webhook POST, before the message is acknowledged: SQS delivers again and the receiver dedupes", async () => {
     armFault("delivery.afterPost");
     const { paymentId } = await openAndPay("quinn");
-    const event = await waitFor(async () => {
-      const e = t.stack.receivers.shop!.events.get(eventIdOf(paymentId, "succeeded"));
-      return e && e.deliveries >= 2 && e;
-    }, { what: "the redelivery" });
+    const event = await waitFor(
+      async () => {
+        const e = t.stack.receivers.shop!.events.get(eventIdOf(paymentId, "succeeded"));
+        return e && e.deliveries >= 2 && e;
+      },
+      { what: "the redelivery" },
+    );
     expect(event.deliveries).toBe(2);
   });
 
@@ -70,10 +82,13 @@ describe("crash recovery", () => {
     await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 100 });
     armFault("sweep.afterClaim", 2);
     await t.sim("/sim/pay", { orderString: attempt.orderString });
-    const paid = await waitFor(async () => {
-      const p = await getPayment(payment.paymentId);
-      return p?.status === "PAID" && p;
-    }, { what: "paid found by a later sweep" });
+    const paid = await waitFor(
+      async () => {
+        const p = await getPayment(payment.paymentId);
+        return p?.status === "PAID" && p;
+      },
+      { what: "paid found by a later sweep" },
+    );
     expect(paid.paidVia).toBe("query");
     await delivered(payment.paymentId);
   });
@@ -85,8 +100,9 @@ describe("crash recovery", () => {
     expect(closed.attempts[0]).toMatchObject({ status: "CLOSED", closeReason: "expired" });
     expect(closed.status).toBe("OPEN");
     // Closed at Alipay by the crashed check and again by its retry.
-    const closes = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>)
-      .filter((e) => e.kind === "close-request" && e.outTradeNo === `${payment.paymentId}_1`);
+    const closes = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>).filter(
+      (e) => e.kind === "close-request" && e.outTradeNo === `${payment.paymentId}_1`,
+    );
     expect(closes.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -104,7 +120,11 @@ describe("crash recovery", () => {
     const retried = await orderStringFor("tom", payment.paymentId, later);
     expect(retried).toMatchObject({ statusCode: 201, view: { attemptNo: 2, outTradeNo: `${payment.paymentId}_2` } });
     expect(await getPayment(payment.paymentId)).toMatchObject({
-      status: "OPEN", attempts: [{ attemptNo: 1, status: "CLOSED" }, { attemptNo: 2, status: "PENDING" }],
+      status: "OPEN",
+      attempts: [
+        { attemptNo: 1, status: "CLOSED" },
+        { attemptNo: 2, status: "PENDING" },
+      ],
     });
     expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(409);
     expect((await t.sim("/sim/pay", { orderString: retried.view.orderString })).status).toBe(200);

@@ -14,14 +14,18 @@ const t = useStack({ env: { LOCAL_ORDER_TTL_SECONDS: "4" } });
 const closeMarginMs = Number(testTimes.LOCAL_CLOSE_MARGIN_SECONDS) * 1000;
 
 const closeRequests = async (outTradeNo: string) =>
-  ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>)
-    .filter((e) => e.kind === "close-request" && e.outTradeNo === outTradeNo);
+  ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>).filter(
+    (e) => e.kind === "close-request" && e.outTradeNo === outTradeNo,
+  );
 
 const firstAttemptClosed = (paymentId: string) =>
-  waitFor(async () => {
-    const p = await getPayment(paymentId);
-    return p?.attempts[0]?.status === "CLOSED" && p;
-  }, { what: "the first attempt closed" });
+  waitFor(
+    async () => {
+      const p = await getPayment(paymentId);
+      return p?.attempts[0]?.status === "CLOSED" && p;
+    },
+    { what: "the first attempt closed" },
+  );
 
 describe("attempt expiry", () => {
   it("closes an unpaid attempt at Alipay once its time_expire has passed; the payment stays OPEN until its own expiry, then EXPIRED with payment.expired", async () => {
@@ -63,7 +67,11 @@ describe("attempt expiry", () => {
 
     const event = await eventAt(t, "shop", payment.paymentId, "expired");
     expect(event).toMatchObject({ type: "payment.expired", deliveries: 1 });
-    expect((event.data as any).payment).toMatchObject({ paymentId: payment.paymentId, status: "EXPIRED", attempts: [{ status: "CLOSED" }] });
+    expect((event.data as any).payment).toMatchObject({
+      paymentId: payment.paymentId,
+      status: "EXPIRED",
+      attempts: [{ status: "CLOSED" }],
+    });
     const again = await t.orderString("mia", payment.paymentId);
     expect(again.status).toBe(409);
     expect(again.body.code).toBe("payment_expired");
@@ -82,10 +90,13 @@ describe("attempt expiry", () => {
     await sleep(Math.max(0, expiresAt - Date.now() - 700));
     const pay = await t.sim("/sim/pay", { orderString: attempt.orderString });
     expect(pay.status).toBe(200);
-    const settled = await waitFor(async () => {
-      const p = await getPayment(payment.paymentId);
-      return p && p.attempts[0]?.status !== "PENDING" && p;
-    }, { what: "the attempt settled" });
+    const settled = await waitFor(
+      async () => {
+        const p = await getPayment(payment.paymentId);
+        return p && p.attempts[0]?.status !== "PENDING" && p;
+      },
+      { what: "the attempt settled" },
+    );
     expect(settled).toMatchObject({ status: "PAID", paidVia: "query", tradeNo: pay.body.tradeNo, attempts: [{ status: "PAID" }] });
     const event = await eventAt(t, "shop", payment.paymentId, "succeeded");
     expect((event.data as any).payment).toMatchObject({ status: "PAID", tradeNo: pay.body.tradeNo });
@@ -97,11 +108,14 @@ describe("attempt expiry", () => {
     // Past the first attempt's time_expire plus the margin: whoever comes first (the app or the
     // sweep) closes it at Alipay before a second attempt is written.
     await sleep(Math.max(0, expiresAt + closeMarginMs + 50 - Date.now()));
-    const second = await waitFor(async () => {
-      const answer = await t.orderString("olga", payment.paymentId);
-      if (answer.status === 409 && answer.body.code === "concurrent_update") return false;
-      return answer;
-    }, { what: "the second order string" });
+    const second = await waitFor(
+      async () => {
+        const answer = await t.orderString("olga", payment.paymentId);
+        if (answer.status === 409 && answer.body.code === "concurrent_update") return false;
+        return answer;
+      },
+      { what: "the second order string" },
+    );
     expect(second.status, JSON.stringify(second.body)).toBe(201);
     expect(second.body).toMatchObject({ attemptNo: 2, outTradeNo: `${payment.paymentId}_2` });
     const stored = (await getPayment(payment.paymentId))!;
@@ -118,7 +132,12 @@ describe("attempt expiry", () => {
     expect(pay.status).toBe(200);
     const event = await eventAt(t, "shop", payment.paymentId, "succeeded");
     expect((event.data as any).payment).toMatchObject({
-      status: "PAID", tradeNo: pay.body.tradeNo, attempts: [{ attemptNo: 1, status: "CLOSED" }, { attemptNo: 2, status: "PAID", tradeNo: pay.body.tradeNo }],
+      status: "PAID",
+      tradeNo: pay.body.tradeNo,
+      attempts: [
+        { attemptNo: 1, status: "CLOSED" },
+        { attemptNo: 2, status: "PAID", tradeNo: pay.body.tradeNo },
+      ],
     });
   });
 });

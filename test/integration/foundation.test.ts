@@ -11,31 +11,41 @@ const t = useStack();
 
 describe("local stack", () => {
   const clients = () => ({
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: "us-east-1", credentials: localCredentials })),
+    dynamo: DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: t.stack.urls.dynamodb, region: "us-east-1", credentials: localCredentials }),
+    ),
     sqs: new SQSClient({ endpoint: t.stack.urls.sqs, region: "us-east-1", credentials: localCredentials }),
   });
 
   it("creates the table from infra/tables.yml, sparse sweep index and TTL included", async () => {
     const infra = readYaml("infra/tables.yml") as {
-      Resources: { OrdersTable: { Properties: { GlobalSecondaryIndexes: Array<{ IndexName: string }>; TimeToLiveSpecification: { AttributeName: string } } } };
+      Resources: {
+        OrdersTable: {
+          Properties: { GlobalSecondaryIndexes: Array<{ IndexName: string }>; TimeToLiveSpecification: { AttributeName: string } };
+        };
+      };
     };
     const { Table } = await clients().dynamo.send(new DescribeTableCommand({ TableName: t.stack.functionEnv.TABLE_NAME }));
     expect(Table?.TableName).toBe("alipay-pay-local-orders");
     expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(
       infra.Resources.OrdersTable.Properties.GlobalSecondaryIndexes.map((i) => i.IndexName),
     );
-    const { TimeToLiveDescription } = await clients().dynamo.send(new DescribeTimeToLiveCommand({ TableName: t.stack.functionEnv.TABLE_NAME }));
+    const { TimeToLiveDescription } = await clients().dynamo.send(
+      new DescribeTimeToLiveCommand({ TableName: t.stack.functionEnv.TABLE_NAME }),
+    );
     // Idempotency keys are forgotten through it.
     expect(TimeToLiveDescription?.AttributeName).toBe(infra.Resources.OrdersTable.Properties.TimeToLiveSpecification.AttributeName);
     expect(TimeToLiveDescription?.TimeToLiveStatus).toBe("ENABLED");
   });
 
   it("registers the sample business systems, each with its own receiver and webhook secret", async () => {
-    const { Items = [] } = await clients().dynamo.send(new QueryCommand({
-      TableName: t.stack.functionEnv.TABLE_NAME,
-      KeyConditionExpression: "pk = :pk",
-      ExpressionAttributeValues: { ":pk": "BUSINESS" },
-    }));
+    const { Items = [] } = await clients().dynamo.send(
+      new QueryCommand({
+        TableName: t.stack.functionEnv.TABLE_NAME,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": "BUSINESS" },
+      }),
+    );
     expect(Items.map((i) => i.businessId).sort()).toEqual(["membership", "shop"]);
     for (const system of Items) {
       expect(system).toMatchObject({ status: "ACTIVE", webhookUrl: `${t.stack.urls.receivers[system.businessId]}/events` });
@@ -46,11 +56,14 @@ describe("local stack", () => {
 
   it("refuses a second conditional put of the same key in the real DynamoDB engine", async () => {
     const { dynamo } = clients();
-    const put = () => dynamo.send(new PutCommand({
-      TableName: t.stack.functionEnv.TABLE_NAME,
-      Item: { pk: "TEST#conditional", sk: "TEST" },
-      ConditionExpression: "attribute_not_exists(pk)",
-    }));
+    const put = () =>
+      dynamo.send(
+        new PutCommand({
+          TableName: t.stack.functionEnv.TABLE_NAME,
+          Item: { pk: "TEST#conditional", sk: "TEST" },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
     await put();
     await expect(put()).rejects.toMatchObject({ name: "ConditionalCheckFailedException" });
   });
@@ -64,10 +77,13 @@ describe("local stack", () => {
     // A poison message: the check worker cannot parse it, fails it, backs off, and after
     // maxReceiveCount receives SQS moves it to the dead-letter queue.
     await sqs.send(new SendMessageCommand({ QueueUrl: queue.ref, MessageBody: "not json" }));
-    const dead = await waitFor(async () => {
-      const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq.ref, WaitTimeSeconds: 1, AttributeNames: ["All"] }));
-      return Messages?.[0];
-    }, { timeoutMs: 40_000, what: "the poison message in the DLQ" });
+    const dead = await waitFor(
+      async () => {
+        const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq.ref, WaitTimeSeconds: 1, AttributeNames: ["All"] }));
+        return Messages?.[0];
+      },
+      { timeoutMs: 40_000, what: "the poison message in the DLQ" },
+    );
     expect(dead.Body).toBe("not json");
     expect(Number(dead.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(4);
   });
@@ -77,7 +93,10 @@ describe("local stack", () => {
     expect(created.status).toBe(201);
     const unauthenticated = await t.api(`/v1/app/payments/${created.body.paymentId}/order-string`, { method: "POST" });
     expect(unauthenticated.status).toBe(401);
-    const unsigned = await t.api("/v1/payments", { body: { businessOrderId: "x", amount: 1, subject: "s", userId: "alice" }, headers: { "idempotency-key": "unsigned" } });
+    const unsigned = await t.api("/v1/payments", {
+      body: { businessOrderId: "x", amount: 1, subject: "s", userId: "alice" },
+      headers: { "idempotency-key": "unsigned" },
+    });
     expect(unsigned.status).toBe(403);
     const token = await fetch(`${t.stack.urls.api}/_dev/token?sub=alice`).then((r) => r.json() as Promise<{ token: string }>);
     expect(token.token.split(".")).toHaveLength(3);

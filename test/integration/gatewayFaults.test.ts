@@ -27,28 +27,45 @@ afterEach(() => {
 async function paidWithoutNotification(user: string) {
   const { payment, attempt } = await t.openPayment(user, 2000);
   await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 100 });
-  return { paymentId: payment.paymentId as string, outTradeNo: attempt.outTradeNo as string, orderString: attempt.orderString as string, expiresAt: Date.parse(attempt.orderStringExpiresAt) };
+  return {
+    paymentId: payment.paymentId as string,
+    outTradeNo: attempt.outTradeNo as string,
+    orderString: attempt.orderString as string,
+    expiresAt: Date.parse(attempt.orderStringExpiresAt),
+  };
 }
 
 async function deadLetters(queue: "CheckDeadLetterQueue" | "EventsDeadLetterQueue", match: (body: string) => boolean) {
-  return waitFor(async () => {
-    const { Messages = [] } = await sqs().send(new ReceiveMessageCommand({
-      QueueUrl: t.stack.resources[queue]!.ref, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 0,
-    }));
-    return Messages.find((m) => match(m.Body ?? ""));
-  }, { timeoutMs: 45_000, what: `a message in ${queue}` });
+  return waitFor(
+    async () => {
+      const { Messages = [] } = await sqs().send(
+        new ReceiveMessageCommand({
+          QueueUrl: t.stack.resources[queue]!.ref,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 0,
+        }),
+      );
+      return Messages.find((m) => match(m.Body ?? ""));
+    },
+    { timeoutMs: 45_000, what: `a message in ${queue}` },
+  );
 }
 
 describe("gateway faults", () => {
   it.each(["rate-limit", "5xx", "timeout", "system-error", "unknown-error"] as const)(
-    "retries the check after %s and still finds the payment", async (mode) => {
+    "retries the check after %s and still finds the payment",
+    async (mode) => {
       const payment = await paidWithoutNotification(`u-${mode}`);
       await t.sim("/sim/faults", { method: "alipay.trade.query", outTradeNo: payment.outTradeNo, mode, count: 2 });
       await t.sim("/sim/pay", { orderString: payment.orderString });
-      const paid = await waitFor(async () => {
-        const p = await getPayment(payment.paymentId);
-        return p?.status === "PAID" && p;
-      }, { timeoutMs: 30_000, what: "paid after retries" });
+      const paid = await waitFor(
+        async () => {
+          const p = await getPayment(payment.paymentId);
+          return p?.status === "PAID" && p;
+        },
+        { timeoutMs: 30_000, what: "paid after retries" },
+      );
       expect(paid.paidVia).toBe("query");
       expect(paid.attempts).toMatchObject([{ attemptNo: 1, status: "PAID" }]);
       const pending = (await t.sim("/sim/faults")).body as unknown[];
@@ -82,15 +99,19 @@ describe("gateway faults", () => {
     };
     await t.sim("/sim/pay", { orderString: payment.orderString });
     // Let the attempt expire so the check goes on to close it.
-    const settled = await waitFor(async () => {
-      const p = await getPayment(payment.paymentId);
-      return p && p.attempts[0]?.status !== "PENDING" && p;
-    }, { timeoutMs: 30_000, what: "attempt settled" });
+    const settled = await waitFor(
+      async () => {
+        const p = await getPayment(payment.paymentId);
+        return p && p.attempts[0]?.status !== "PENDING" && p;
+      },
+      { timeoutMs: 30_000, what: "attempt settled" },
+    );
     expect(settled.status).toBe("PAID");
     expect(settled.attempts).toMatchObject([{ status: "PAID" }]);
     expect(staleAfterExpiry).toBe(1);
-    const closeRequests = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>)
-      .filter((e) => e.kind === "close-request" && e.outTradeNo === payment.outTradeNo);
+    const closeRequests = ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string }>).filter(
+      (e) => e.kind === "close-request" && e.outTradeNo === payment.outTradeNo,
+    );
     expect(closeRequests.length).toBeGreaterThanOrEqual(1);
   });
 });
@@ -146,12 +167,20 @@ describe("business receiver misbehaving", () => {
     await t.sim("/sim/pay", { orderString: attempt.orderString });
     const dead = await deadLetters("EventsDeadLetterQueue", (b) => b.includes(payment.paymentId));
     expect(JSON.parse(dead.Body!)).toMatchObject({
-      id: eventIdOf(payment.paymentId, "succeeded"), type: "payment.succeeded", businessId: "shop", data: { payment: { paymentId: payment.paymentId, status: "PAID" } },
+      id: eventIdOf(payment.paymentId, "succeeded"),
+      type: "payment.succeeded",
+      businessId: "shop",
+      data: { payment: { paymentId: payment.paymentId, status: "PAID" } },
     });
-    const { Attributes } = await sqs().send(new GetQueueAttributesCommand({
-      QueueUrl: t.stack.resources.EventsDeadLetterQueue!.ref, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    }));
-    expect(Number(Attributes?.ApproximateNumberOfMessages) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible)).toBeGreaterThanOrEqual(1);
+    const { Attributes } = await sqs().send(
+      new GetQueueAttributesCommand({
+        QueueUrl: t.stack.resources.EventsDeadLetterQueue!.ref,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
+    expect(
+      Number(Attributes?.ApproximateNumberOfMessages) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
+    ).toBeGreaterThanOrEqual(1);
     expect(t.stack.receivers.shop!.events.has(eventIdOf(payment.paymentId, "succeeded"))).toBe(false);
     // The payment itself is settled whatever its webhook does.
     expect((await getPayment(payment.paymentId))?.status).toBe("PAID");

@@ -115,22 +115,28 @@ export function useStack(options: StackOptions = {}): TestStack {
     if (!clients.has(system)) {
       const credential = harness.stack.businessCredentials[system];
       if (!credential) throw new Error(`no business system ${system}`);
-      clients.set(system, createBusinessClient({
-        baseUrl: harness.stack.urls.api,
-        region: harness.stack.service.region,
-        credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
-        fetch: checkedFetch,
-      }));
+      clients.set(
+        system,
+        createBusinessClient({
+          baseUrl: harness.stack.urls.api,
+          region: harness.stack.service.region,
+          credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
+          fetch: checkedFetch,
+        }),
+      );
     }
     return clients.get(system)!;
   };
   harness.createPayment = async (input, { system = "shop", key = `key-${Date.now()}-${(keyCounter += 1)}` } = {}) => {
-    const response = await harness.business(system).createPayment({
-      businessOrderId: businessOrderId(system),
-      amount: 1234,
-      subject: "Coffee beans",
-      ...input,
-    }, key);
+    const response = await harness.business(system).createPayment(
+      {
+        businessOrderId: businessOrderId(system),
+        amount: 1234,
+        subject: "Coffee beans",
+        ...input,
+      },
+      key,
+    );
     return { status: response.status, body: response.body, headers: new Headers(response.headers as Record<string, string>) };
   };
   harness.orderString = async (user, paymentId) =>

@@ -25,14 +25,18 @@ async function openAndPay(user: string, amount = 1234, scenario?: Record<string,
 }
 
 const paidPayment = (paymentId: string, what = "payment paid") =>
-  waitFor(async () => {
-    const p = await getPayment(paymentId);
-    return p?.status === "PAID" && p;
-  }, { what });
+  waitFor(
+    async () => {
+      const p = await getPayment(paymentId);
+      return p?.status === "PAID" && p;
+    },
+    { what },
+  );
 
 const closeRequests = async (outTradeNo: string) =>
-  ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string; atMs: number }>)
-    .filter((e) => e.kind === "close-request" && e.outTradeNo === outTradeNo);
+  ((await t.sim("/sim/events")).body as Array<{ kind: string; outTradeNo: string; atMs: number }>).filter(
+    (e) => e.kind === "close-request" && e.outTradeNo === outTradeNo,
+  );
 
 const metric = (name: string) => metricCounts.get(name) ?? 0;
 
@@ -49,7 +53,14 @@ async function orderStringAt(user: string, paymentId: string, now: number) {
 describe("happy path", () => {
   it("gets paid through the notification and delivers one payment.succeeded to the owning business system", async () => {
     const { payment, attempt, trade } = await openAndPay("alice", 1234);
-    expect(attempt).toMatchObject({ status: "OPEN", amount: 1234, amountYuan: "12.34", currency: "CNY", attemptNo: 1, outTradeNo: `${payment.paymentId}_1` });
+    expect(attempt).toMatchObject({
+      status: "OPEN",
+      amount: 1234,
+      amountYuan: "12.34",
+      currency: "CNY",
+      attemptNo: 1,
+      outTradeNo: `${payment.paymentId}_1`,
+    });
     expect(decodeURIComponent(attempt.orderString)).toContain(`"out_trade_no":"${attempt.outTradeNo}"`);
     expect(decodeURIComponent(attempt.orderString)).toContain(`"total_amount":"12.34"`);
     expect(decodeURIComponent(attempt.orderString)).toContain("time_expire");
@@ -57,7 +68,12 @@ describe("happy path", () => {
     const event = await eventAt(t, "shop", payment.paymentId, "succeeded");
     expect(event).toMatchObject({ id: eventIdOf(payment.paymentId, "succeeded"), type: "payment.succeeded", deliveries: 1 });
     expect((event.data as any).payment).toMatchObject({
-      paymentId: payment.paymentId, businessOrderId: payment.businessOrderId, status: "PAID", amount: 1234, amountYuan: "12.34", tradeNo: trade.tradeNo,
+      paymentId: payment.paymentId,
+      businessOrderId: payment.businessOrderId,
+      status: "PAID",
+      amount: 1234,
+      amountYuan: "12.34",
+      tradeNo: trade.tradeNo,
       attempts: [{ attemptNo: 1, status: "PAID", tradeNo: trade.tradeNo }],
     });
 
@@ -75,7 +91,10 @@ describe("happy path", () => {
     expect(stored.orderString).toBeUndefined();
     expect(stored.history.map((h) => h.event)).toEqual(["created", "attempt", "paid"]);
     // Acknowledged with the literal `success`.
-    const sent = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ acknowledged: boolean; responseBody: string }>;
+    const sent = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{
+      acknowledged: boolean;
+      responseBody: string;
+    }>;
     expect(sent.some((a) => a.acknowledged && a.responseBody === "success")).toBe(true);
     // Membership never hears of shop's payment.
     expect(eventsAt(t, "membership", payment.paymentId)).toEqual([]);
@@ -104,10 +123,13 @@ describe("missed and duplicated notifications", () => {
     const paidBefore = metric("PaymentsSucceeded");
     const { payment, attempt } = await openAndPay("carol", 4321, { duplicate: 19 });
     // The sweep's check of the same payment races the 20 notifications.
-    const notified = waitFor(async () => {
-      const sent = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ httpStatus: number | null }>;
-      return sent.filter((a) => a.httpStatus !== null).length >= 20 && sent;
-    }, { what: "20 notification copies answered" });
+    const notified = waitFor(
+      async () => {
+        const sent = (await t.sim(`/sim/notifications?outTradeNo=${attempt.outTradeNo}`)).body as Array<{ httpStatus: number | null }>;
+        return sent.filter((a) => a.httpStatus !== null).length >= 20 && sent;
+      },
+      { what: "20 notification copies answered" },
+    );
     await Promise.all([checkPayment(payment.paymentId), t.stack.schedules.sweep!.fire(), checkPayment(payment.paymentId), notified]);
     await eventAt(t, "shop", payment.paymentId, "succeeded");
     expect((await notified).every((a) => a.httpStatus === 200)).toBe(true);
@@ -115,7 +137,9 @@ describe("missed and duplicated notifications", () => {
     expect(stored.history.filter((h) => h.event === "paid")).toHaveLength(1);
     expect(metric("PaymentsSucceeded") - paidBefore).toBe(1);
     await sleep(1000);
-    expect(eventsAt(t, "shop", payment.paymentId).map((e) => [e.id, e.deliveries])).toEqual([[eventIdOf(payment.paymentId, "succeeded"), 1]]);
+    expect(eventsAt(t, "shop", payment.paymentId).map((e) => [e.id, e.deliveries])).toEqual([
+      [eventIdOf(payment.paymentId, "succeeded"), 1],
+    ]);
     expect(await listRefundsNeeded(payment.paymentId)).toEqual([]);
   });
 });
@@ -195,14 +219,18 @@ describe("identity and idempotency", () => {
     ["{oops", "body_not_json"],
   ] as const)("refuses %j with %s", async (change, code) => {
     const body = typeof change === "string" ? change : { businessOrderId: "a", amount: 1, subject: "s", userId: "ivan", ...change };
-    const answer = await t.business("shop").request("POST", "/v1/payments", { body, headers: { "idempotency-key": `bad-${code}-${Math.random()}` } });
+    const answer = await t
+      .business("shop")
+      .request("POST", "/v1/payments", { body, headers: { "idempotency-key": `bad-${code}-${Math.random()}` } });
     expect(answer.status).toBe(400);
     expect(answer.body.code).toBe(code);
     expect(answer.body.message).toEqual(expect.any(String));
   });
 
   it("requires an Idempotency-Key", async () => {
-    const answer = await t.business("shop").request("POST", "/v1/payments", { body: { businessOrderId: "a", amount: 1, subject: "s", userId: "ivan" } });
+    const answer = await t
+      .business("shop")
+      .request("POST", "/v1/payments", { body: { businessOrderId: "a", amount: 1, subject: "s", userId: "ivan" } });
     expect(answer.status).toBe(400);
     expect(answer.body.code).toBe("idempotency_key_missing");
   });
@@ -220,7 +248,12 @@ describe("forged and mismatched notifications", () => {
   ] as const)("%s %j changes nothing (%s)", async (mode, overrides, reason) => {
     const { payment, attempt } = await t.openPayment("judy", 700);
     const before = metric(`NotificationsRejected.${reason}`);
-    const forged = await t.sim("/sim/notify/forge", { url: `${t.stack.urls.api}/alipay/notify`, outTradeNo: attempt.outTradeNo, mode, overrides });
+    const forged = await t.sim("/sim/notify/forge", {
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo: attempt.outTradeNo,
+      mode,
+      overrides,
+    });
     expect(forged.status).toBe(200);
     expect(forged.body.responseBody ?? forged.body.attempt?.responseBody).toBe("failure");
     expect(await getPayment(payment.paymentId)).toMatchObject({ status: "OPEN", attempts: [{ attemptNo: 1, status: "PENDING" }] });
@@ -231,7 +264,12 @@ describe("forged and mismatched notifications", () => {
     const { payment } = await t.openPayment("judy", 700);
     for (const outTradeNo of ["p_not_ours_123", `${payment.paymentId}_2`, `pay${"0".repeat(29)}_1`]) {
       const before = metric("NotificationsRejected.unknown_order");
-      const forged = await t.sim("/sim/notify/forge", { url: `${t.stack.urls.api}/alipay/notify`, outTradeNo, mode: "valid", overrides: { total_amount: "7.00" } });
+      const forged = await t.sim("/sim/notify/forge", {
+        url: `${t.stack.urls.api}/alipay/notify`,
+        outTradeNo,
+        mode: "valid",
+        overrides: { total_amount: "7.00" },
+      });
       expect(forged.body.responseBody ?? forged.body.attempt?.responseBody, outTradeNo).toBe("failure");
       expect(metric("NotificationsRejected.unknown_order"), outTradeNo).toBe(before + 1);
     }
@@ -262,11 +300,19 @@ describe("late payments", () => {
     const before = metric("RefundsNeeded.paid_after_close");
     // Alipay tells us the trade closed; then a payment for it shows up (forged as validly signed).
     await t.sim("/sim/notify/forge", {
-      url: `${t.stack.urls.api}/alipay/notify`, outTradeNo: attempt.outTradeNo, mode: "valid", overrides: { trade_status: "TRADE_CLOSED", total_amount: "9.00" },
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo: attempt.outTradeNo,
+      mode: "valid",
+      overrides: { trade_status: "TRADE_CLOSED", total_amount: "9.00" },
     });
-    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "OPEN", attempts: [{ status: "CLOSED", closeReason: "alipay_closed" }] });
+    expect(await getPayment(payment.paymentId)).toMatchObject({
+      status: "OPEN",
+      attempts: [{ status: "CLOSED", closeReason: "alipay_closed" }],
+    });
     const late = await t.sim("/sim/notify/forge", {
-      url: `${t.stack.urls.api}/alipay/notify`, outTradeNo: attempt.outTradeNo, mode: "valid",
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo: attempt.outTradeNo,
+      mode: "valid",
       overrides: { trade_status: "TRADE_SUCCESS", total_amount: "9.00", trade_no: "2026112522001400000000000001" },
     });
     expect(late.body.responseBody ?? late.body.attempt?.responseBody).toBe("success");
@@ -319,7 +365,10 @@ describe("a new attempt only once the previous one can no longer be paid", () =>
     const expiresAt = Date.parse(attempt.orderStringExpiresAt);
     const later = expiresAt + closeMarginMs + 1000;
     const answer = await orderStringAt("olga", payment.paymentId, later);
-    expect(answer).toMatchObject({ statusCode: 201, view: { attemptNo: 2, outTradeNo: `${payment.paymentId}_2`, status: "OPEN", amount: 1300 } });
+    expect(answer).toMatchObject({
+      statusCode: 201,
+      view: { attemptNo: 2, outTradeNo: `${payment.paymentId}_2`, status: "OPEN", amount: 1300 },
+    });
     const second = (answer as Awaited<ReturnType<typeof orderStringFor>>).view;
     expect(second.orderString).not.toBe(attempt.orderString);
     expect(decodeURIComponent(second.orderString)).toContain(`"out_trade_no":"${payment.paymentId}_2"`);
@@ -339,16 +388,22 @@ describe("a new attempt only once the previous one can no longer be paid", () =>
       ["attempt", `${payment.paymentId}_2`],
     ]);
     // Asking again now answers attempt 2.
-    expect(await orderStringAt("olga", payment.paymentId, later)).toMatchObject({ statusCode: 200, view: { attemptNo: 2, orderString: second.orderString } });
+    expect(await orderStringAt("olga", payment.paymentId, later)).toMatchObject({
+      statusCode: 200,
+      view: { attemptNo: 2, orderString: second.orderString },
+    });
 
     // The first string: Alipay refuses it, or the money is recorded for a refund; never a success.
     const refundsBefore = metric("RefundsNeeded.paid_after_close");
     const payFirst = await t.sim("/sim/pay", { orderString: attempt.orderString });
     if (payFirst.status === 200) {
-      const [refund] = await waitFor(async () => {
-        const refunds = await listRefundsNeeded(payment.paymentId);
-        return refunds.length > 0 && refunds;
-      }, { what: "the payment on the closed attempt recorded as a refund" });
+      const [refund] = await waitFor(
+        async () => {
+          const refunds = await listRefundsNeeded(payment.paymentId);
+          return refunds.length > 0 && refunds;
+        },
+        { what: "the payment on the closed attempt recorded as a refund" },
+      );
       expect(refund).toMatchObject({ attemptNo: 1, tradeNo: payFirst.body.tradeNo, amountFen: 1300, reason: "paid_after_close" });
       expect(metric("RefundsNeeded.paid_after_close")).toBe(refundsBefore + 1);
     } else {
@@ -360,11 +415,16 @@ describe("a new attempt only once the previous one can no longer be paid", () =>
     const paySecond = await t.sim("/sim/pay", { orderString: second.orderString });
     expect(paySecond.status).toBe(200);
     const paid = await paidPayment(payment.paymentId);
-    expect(paid).toMatchObject({ tradeNo: paySecond.body.tradeNo, attempts: [{ status: "CLOSED" }, { status: "PAID", tradeNo: paySecond.body.tradeNo }] });
+    expect(paid).toMatchObject({
+      tradeNo: paySecond.body.tradeNo,
+      attempts: [{ status: "CLOSED" }, { status: "PAID", tradeNo: paySecond.body.tradeNo }],
+    });
     expect(paid.history.filter((h) => h.event === "paid")).toHaveLength(1);
     const event = await eventAt(t, "shop", payment.paymentId, "succeeded");
     expect((event.data as any).payment).toMatchObject({ status: "PAID", tradeNo: paySecond.body.tradeNo });
     await sleep(1000);
-    expect(eventsAt(t, "shop", payment.paymentId).map((e) => [e.id, e.deliveries])).toEqual([[eventIdOf(payment.paymentId, "succeeded"), 1]]);
+    expect(eventsAt(t, "shop", payment.paymentId).map((e) => [e.id, e.deliveries])).toEqual([
+      [eventIdOf(payment.paymentId, "succeeded"), 1],
+    ]);
   });
 });

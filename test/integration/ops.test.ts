@@ -48,7 +48,11 @@ const buyerId = "2088123456789012";
 const registryCacheRunsOut = () => new Promise((r) => setTimeout(r, 1_300));
 const files = (): SecretStore => ({ kind: "file", dir: t.stack.keysDir });
 const code = (error: unknown) => (error instanceof OpsError ? error.exitCode : undefined);
-const failure = async (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as Error);
+const failure = async (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error as Error,
+  );
 
 interface Opened {
   payment: { paymentId: string; businessOrderId: string };
@@ -63,15 +67,19 @@ async function pay(opened: Opened, scenario?: Record<string, unknown>) {
 }
 
 const delivered = async (paymentId: string, { system = "shop", kind = "succeeded" } = {}) => {
-  await waitFor(async () => t.stack.receivers[system]!.events.get(`evt_${paymentId}_${kind}`), { what: `event of ${paymentId} delivered to ${system}` });
+  await waitFor(async () => t.stack.receivers[system]!.events.get(`evt_${paymentId}_${kind}`), {
+    what: `event of ${paymentId} delivered to ${system}`,
+  });
   return (await getPayment(paymentId))!;
 };
 
 async function dlqDepth(logicalId: "CheckDeadLetterQueue" | "EventsDeadLetterQueue"): Promise<number> {
-  const { Attributes } = await sqs().send(new GetQueueAttributesCommand({
-    QueueUrl: t.stack.resources[logicalId]!.ref,
-    AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-  }));
+  const { Attributes } = await sqs().send(
+    new GetQueueAttributesCommand({
+      QueueUrl: t.stack.resources[logicalId]!.ref,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
   return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
@@ -91,10 +99,11 @@ async function startCapturingWebhook() {
     url,
     received,
     deliveriesOf: (eventId: string) => received.filter((r) => r.event.id === eventId),
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -136,11 +145,18 @@ describe("business systems", () => {
       webhookSecretRef: `file:${secretFile}`,
       rotation: { overlapActive: false },
     });
-    expect(await businessSystem("books", { fresh: true })).toMatchObject({ businessId: "books", status: "ACTIVE", webhookSecretRef: `file:${secretFile}` });
+    expect(await businessSystem("books", { fresh: true })).toMatchObject({
+      businessId: "books",
+      status: "ACTIVE",
+      webhookSecretRef: `file:${secretFile}`,
+    });
 
     const listing = await listBusinesses();
     expect(listing.systems.map((s) => s.businessId)).toEqual(["books", "membership", "shop"]);
-    expect(listing.systems.find((s) => s.businessId === "shop")).toMatchObject({ principals: [t.stack.businessCredentials.shop!.roleArn], status: "ACTIVE" });
+    expect(listing.systems.find((s) => s.businessId === "shop")).toMatchObject({
+      principals: [t.stack.businessCredentials.shop!.roleArn],
+      status: "ACTIVE",
+    });
     const shopSecret = readFileSync(join(t.stack.keysDir, "webhook-shop.txt"), "utf8").trim();
     const shown = await showBusiness("books");
     for (const output of [JSON.stringify(listing), formatBusinessList(listing), JSON.stringify(shown), formatBusiness(shown)]) {
@@ -150,7 +166,9 @@ describe("business systems", () => {
     expect(formatBusinessList(listing)).toMatch(/^books\s+ACTIVE\s+arn:aws:iam::123456789012:role\/books-payments-caller\s/m);
 
     // Never twice, and never over another registration.
-    const again = await failure(addBusiness({ businessId: "books", principals: [booksRole], webhookUrl: webhook.url }, { secrets: files() }));
+    const again = await failure(
+      addBusiness({ businessId: "books", principals: [booksRole], webhookUrl: webhook.url }, { secrets: files() }),
+    );
     expect(again?.message).toMatch(/already registered/);
     expect(code(again)).toBe(1);
     expect(existsSync(join(t.stack.keysDir, "webhook-books-2.txt"))).toBe(false);
@@ -158,7 +176,17 @@ describe("business systems", () => {
 
   it("refuses bad ids, ARNs, URLs and a caller that belongs to another system", async () => {
     const add = (input: Partial<Parameters<typeof addBusiness>[0]>) =>
-      failure(addBusiness({ businessId: "newbiz", principals: [booksRole.replace("books", "newbiz")], webhookUrl: "https://newbiz.example.com/events", ...input }, { secrets: files() }));
+      failure(
+        addBusiness(
+          {
+            businessId: "newbiz",
+            principals: [booksRole.replace("books", "newbiz")],
+            webhookUrl: "https://newbiz.example.com/events",
+            ...input,
+          },
+          { secrets: files() },
+        ),
+      );
     for (const businessId of ["Books", "b", "1books", "books_2", "x".repeat(33)]) {
       const error = await add({ businessId });
       expect(code(error), businessId).toBe(2);
@@ -170,7 +198,12 @@ describe("business systems", () => {
     expect(code(session)).toBe(2);
     expect((session as OpsError).hint).toContain("arn:aws:iam::000000000000:role/newbiz-caller");
     expect(code(await add({ principals: [] }))).toBe(2);
-    for (const webhookUrl of ["http://newbiz.example.com/events", "newbiz.example.com/events", "https://user:pw@newbiz.example.com/events", "ftp://x/y"]) {
+    for (const webhookUrl of [
+      "http://newbiz.example.com/events",
+      "newbiz.example.com/events",
+      "https://user:pw@newbiz.example.com/events",
+      "ftp://x/y",
+    ]) {
       expect(code(await add({ webhookUrl })), webhookUrl).toBe(2);
     }
     expect(code(await add({ paymentExpirySeconds: 60 }))).toBe(2);
@@ -178,7 +211,9 @@ describe("business systems", () => {
     expect(code(taken)).toBe(1);
     expect(taken?.message).toMatch(/already calls for business system shop/);
     // The same role with a path is the same role.
-    expect((await add({ principals: [booksRole.replace("role/", "role/team/")] }))?.message).toMatch(/already calls for business system books/);
+    expect((await add({ principals: [booksRole.replace("role/", "role/team/")] }))?.message).toMatch(
+      /already calls for business system books/,
+    );
     expect(await businessSystem("newbiz", { fresh: true })).toBeUndefined();
     expect(existsSync(join(t.stack.keysDir, "webhook-newbiz-1.txt"))).toBe(false);
     // On AWS the secret is an SSM SecureString of the stage.
@@ -223,7 +258,9 @@ describe("business systems", () => {
     const opened = (await t.openPayment("reader", 1500, { system: "membership" })) as Opened;
     await pay(opened);
     const firstEventId = `evt_${opened.payment.paymentId}_succeeded`;
-    const [before] = await waitFor(async () => webhook.deliveriesOf(firstEventId).length > 0 && webhook.deliveriesOf(firstEventId), { what: "books' first event" });
+    const [before] = await waitFor(async () => webhook.deliveriesOf(firstEventId).length > 0 && webhook.deliveriesOf(firstEventId), {
+      what: "books' first event",
+    });
     expect(singleSignatures(before!.signature)).toHaveLength(1);
     expect(verifyWebhook(firstSecret, before!.body, before!.signature)).toBe(true);
 
@@ -235,7 +272,10 @@ describe("business systems", () => {
     expect(rotated.generation).toBe(2);
     expect(readFileSync(join(t.stack.keysDir, "webhook-books-2.txt"), "utf8")).toBe(secondSecret);
     expect(rotated.system.webhookSecretRef).toBe(`file:${join(t.stack.keysDir, "webhook-books-2.txt")}`);
-    expect(rotated.system.rotation).toMatchObject({ overlapActive: true, previousWebhookSecretRef: `file:${join(t.stack.keysDir, "webhook-books-1.txt")}` });
+    expect(rotated.system.rotation).toMatchObject({
+      overlapActive: true,
+      previousWebhookSecretRef: `file:${join(t.stack.keysDir, "webhook-books-1.txt")}`,
+    });
     const until = Date.parse((rotated.system.rotation as { previousSecretUntil: string }).previousSecretUntil);
     expect(until - startedAt).toBeGreaterThanOrEqual(24 * 3_600_000 - 1_000);
     expect(until - startedAt).toBeLessThanOrEqual(24 * 3_600_000 + 5_000);
@@ -250,21 +290,34 @@ describe("business systems", () => {
     const next = (await t.openPayment("reader", 1600, { system: "membership" })) as Opened;
     await pay(next);
     const eventId = `evt_${next.payment.paymentId}_succeeded`;
-    const [during] = await waitFor(async () => webhook.deliveriesOf(eventId).length > 0 && webhook.deliveriesOf(eventId), { what: "books' event during the overlap" });
+    const [during] = await waitFor(async () => webhook.deliveriesOf(eventId).length > 0 && webhook.deliveriesOf(eventId), {
+      what: "books' event during the overlap",
+    });
     const signatures = singleSignatures(during!.signature);
     expect(signatures).toHaveLength(2);
     // A receiver that knows either secret accepts it; each signature is made with one of them.
     expect(verifyWebhook(firstSecret, during!.body, during!.signature)).toBe(true);
     expect(verifyWebhook(secondSecret, during!.body, during!.signature)).toBe(true);
-    expect(signatures.map((s) => [verifyWebhook(secondSecret, during!.body, s), verifyWebhook(firstSecret, during!.body, s)])).toEqual([[true, false], [false, true]]);
+    expect(signatures.map((s) => [verifyWebhook(secondSecret, during!.body, s), verifyWebhook(firstSecret, during!.body, s)])).toEqual([
+      [true, false],
+      [false, true],
+    ]);
     expect(verifyWebhook("0".repeat(64), during!.body, during!.signature)).toBe(false);
 
     // A replay during the overlap is signed the same way.
     const replay = await replayEvent(opened.payment.paymentId);
-    expect(replay).toMatchObject({ eventId: firstEventId, type: "payment.succeeded", businessId: "books", webhookUrl: webhook.url, signatures: 2 });
+    expect(replay).toMatchObject({
+      eventId: firstEventId,
+      type: "payment.succeeded",
+      businessId: "books",
+      webhookUrl: webhook.url,
+      signatures: 2,
+    });
     const replayed = webhook.deliveriesOf(firstEventId).at(-1)!;
     expect(webhook.deliveriesOf(firstEventId)).toHaveLength(2);
-    expect(verifyWebhook(firstSecret, replayed.body, replayed.signature) && verifyWebhook(secondSecret, replayed.body, replayed.signature)).toBe(true);
+    expect(
+      verifyWebhook(firstSecret, replayed.body, replayed.signature) && verifyWebhook(secondSecret, replayed.body, replayed.signature),
+    ).toBe(true);
 
     // A leaked secret: rotate with no overlap, only the newest signs.
     const leaked = await rotateWebhookSecret("books", { secrets: files(), overlapHours: 0 });
@@ -279,15 +332,28 @@ describe("business systems", () => {
 
   it("updates only what is asked, conditionally: concurrent changes never undo each other", async () => {
     const seen = await showBusiness("books");
-    const changed = await updateBusiness("books", { webhookUrl: `${webhook.url}?v=2`, paymentExpirySeconds: 600 }, { ifUpdatedAt: Date.parse(seen.updatedAt) });
+    const changed = await updateBusiness(
+      "books",
+      { webhookUrl: `${webhook.url}?v=2`, paymentExpirySeconds: 600 },
+      { ifUpdatedAt: Date.parse(seen.updatedAt) },
+    );
     expect(changed.changes).toHaveLength(2);
-    expect(changed.system).toMatchObject({ webhookUrl: `${webhook.url}?v=2`, paymentExpirySeconds: 600, principals: seen.principals, webhookSecretRef: seen.webhookSecretRef });
+    expect(changed.system).toMatchObject({
+      webhookUrl: `${webhook.url}?v=2`,
+      paymentExpirySeconds: 600,
+      principals: seen.principals,
+      webhookSecretRef: seen.webhookSecretRef,
+    });
     // Written against the version seen before that change: refused.
-    expect((await failure(updateBusiness("books", { paymentExpirySeconds: 900 }, { ifUpdatedAt: Date.parse(seen.updatedAt) })))?.message).toMatch(/was changed at/);
+    expect(
+      (await failure(updateBusiness("books", { paymentExpirySeconds: 900 }, { ifUpdatedAt: Date.parse(seen.updatedAt) })))?.message,
+    ).toMatch(/was changed at/);
     expect((await failure(updateBusiness("books", {})))?.message).toMatch(/nothing to change/);
     expect((await failure(updateBusiness("books", { removePrincipals: [spareRole] })))?.message).toMatch(/has no principal/);
     expect((await failure(updateBusiness("nobody", { paymentExpirySeconds: 900 })))?.message).toMatch(/no business system nobody/);
-    expect((await failure(updateBusiness("books", { removePrincipals: [booksRole, membershipRole] })))?.message).toMatch(/no principal left/);
+    expect((await failure(updateBusiness("books", { removePrincipals: [booksRole, membershipRole] })))?.message).toMatch(
+      /no principal left/,
+    );
 
     // Five operators at once, each adding a role: every write either lands or fails as a conflict;
     // whatever landed is in the item (no lost update).
@@ -364,43 +430,66 @@ describe("payment show and find", () => {
     expect(JSON.stringify(before)).not.toContain(opened.attempt.orderString.slice(-40));
     expect(before.event).toBeUndefined();
     const stored = (await getPayment(opened.payment.paymentId))!;
-    expect(before.sweep).toEqual({ inIndex: true, nextCheckAt: new Date(stored.sweepAt!).toISOString(), dueNow: stored.sweepAt! <= Date.now() });
+    expect(before.sweep).toEqual({
+      inIndex: true,
+      nextCheckAt: new Date(stored.sweepAt!).toISOString(),
+      dueNow: stored.sweepAt! <= Date.now(),
+    });
 
     const tradeNo = "2099010122001400000000000001";
     await recordRefundNeeded(stored, 1, { tradeNo, totalFen: 990, paidAt: Date.now(), via: "notify" }, "paid_after_close", Date.now());
     const after = await showPayment(opened.payment.paymentId);
-    expect(after.refundsNeeded).toEqual([expect.objectContaining({
-      tradeNo,
-      attemptNo: 1,
-      amount: 990,
-      amountYuan: "9.90",
-      reason: "paid_after_close",
-      status: "REFUND_NEEDED",
-      detectedVia: "notify",
-    })]);
+    expect(after.refundsNeeded).toEqual([
+      expect.objectContaining({
+        tradeNo,
+        attemptNo: 1,
+        amount: 990,
+        amountYuan: "9.90",
+        reason: "paid_after_close",
+        status: "REFUND_NEEDED",
+        detectedVia: "notify",
+      }),
+    ]);
     expect(formatPayment(after)).toContain("Refunds needed: 1");
     // A scan for open refunds finds it.
-    const { Items = [] } = await dynamo().send(new ScanCommand({
-      TableName: t.stack.functionEnv.TABLE_NAME,
-      FilterExpression: "begins_with(sk, :refund) AND #status = :needed",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":refund": "REFUND#", ":needed": "REFUND_NEEDED" },
-      ProjectionExpression: "paymentId, businessId, tradeNo, amountFen, reason, detectedAt",
-    }));
-    expect(Items).toContainEqual(expect.objectContaining({ paymentId: opened.payment.paymentId, businessId: "shop", tradeNo, amountFen: 990 }));
+    const { Items = [] } = await dynamo().send(
+      new ScanCommand({
+        TableName: t.stack.functionEnv.TABLE_NAME,
+        FilterExpression: "begins_with(sk, :refund) AND #status = :needed",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":refund": "REFUND#", ":needed": "REFUND_NEEDED" },
+        ProjectionExpression: "paymentId, businessId, tradeNo, amountFen, reason, detectedAt",
+      }),
+    );
+    expect(Items).toContainEqual(
+      expect.objectContaining({ paymentId: opened.payment.paymentId, businessId: "shop", tradeNo, amountFen: 990 }),
+    );
 
     // Recorded by hand as RUNBOOK.md#refunds-needed says: shown with who refunded it and when.
     const refundedAt = Date.now();
-    await dynamo().send(new UpdateCommand({
-      TableName: t.stack.functionEnv.TABLE_NAME,
-      Key: { pk: `PAYMENT#${opened.payment.paymentId}`, sk: `REFUND#${tradeNo}` },
-      ConditionExpression: "#status = :needed",
-      UpdateExpression: "SET #status = :done, refundedAt = :at, refundedBy = :who, refundNote = :note",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":needed": "REFUND_NEEDED", ":done": "REFUNDED_MANUALLY", ":at": refundedAt, ":who": "ops", ":note": "R-1" },
-    }));
+    await dynamo().send(
+      new UpdateCommand({
+        TableName: t.stack.functionEnv.TABLE_NAME,
+        Key: { pk: `PAYMENT#${opened.payment.paymentId}`, sk: `REFUND#${tradeNo}` },
+        ConditionExpression: "#status = :needed",
+        UpdateExpression: "SET #status = :done, refundedAt = :at, refundedBy = :who, refundNote = :note",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":needed": "REFUND_NEEDED",
+          ":done": "REFUNDED_MANUALLY",
+          ":at": refundedAt,
+          ":who": "ops",
+          ":note": "R-1",
+        },
+      }),
+    );
     const recorded = await showPayment(opened.payment.paymentId);
-    expect(recorded.refundsNeeded[0]).toMatchObject({ status: "REFUNDED_MANUALLY", refundedAt: new Date(refundedAt).toISOString(), refundedBy: "ops", refundNote: "R-1" });
+    expect(recorded.refundsNeeded[0]).toMatchObject({
+      status: "REFUNDED_MANUALLY",
+      refundedAt: new Date(refundedAt).toISOString(),
+      refundedBy: "ops",
+      refundNote: "R-1",
+    });
     expect(formatPayment(recorded)).toContain("by ops: R-1");
   });
 
@@ -448,7 +537,9 @@ describe("payment recheck", () => {
     expect(explained.message).toMatch(/^Alipay could not be asked: alipay\.trade\.query/);
     expect(explained.exitCode).toBe(1);
     // An amount mismatch is not "Alipay unavailable" to an operator: it is about money.
-    const mismatch = explain(new AlipayUnavailableError(`alipay.trade.query: amount 1 differs from payment ${opened.payment.paymentId}`), { local: false });
+    const mismatch = explain(new AlipayUnavailableError(`alipay.trade.query: amount 1 differs from payment ${opened.payment.paymentId}`), {
+      local: false,
+    });
     expect(mismatch.message).toMatch(/^Alipay reports a payment of another amount/);
     expect(mismatch.hint).toContain("RUNBOOK.md#stuck-orders");
     expect((await getPayment(opened.payment.paymentId))?.status).toBe("OPEN");
@@ -491,7 +582,10 @@ describe("dlq", () => {
     expect(redrive.moved).toBe(1);
     expect(redrive.failed).toEqual([]);
     expect(redrive.notDeleted).toEqual([]);
-    expect(JSON.parse(redrive.movedMessages[0]!.body)).toMatchObject({ id: eventId, data: { payment: { paymentId: opened.payment.paymentId } } });
+    expect(JSON.parse(redrive.movedMessages[0]!.body)).toMatchObject({
+      id: eventId,
+      data: { payment: { paymentId: opened.payment.paymentId } },
+    });
     expect(redrive.remaining).toBe(0);
     // Nothing else re-sends an event: the redriven message is what delivers it.
     await delivered(opened.payment.paymentId);
@@ -512,10 +606,13 @@ describe("dlq", () => {
 
     const redrive = await redriveDlq("check", { limit: 5 });
     expect(redrive.moved).toBe(1);
-    const paid = await waitFor(async () => {
-      const payment = await getPayment(opened.payment.paymentId);
-      return payment?.status === "PAID" && payment;
-    }, { what: "paid by the redriven check" });
+    const paid = await waitFor(
+      async () => {
+        const payment = await getPayment(opened.payment.paymentId);
+        return payment?.status === "PAID" && payment;
+      },
+      { what: "paid by the redriven check" },
+    );
     expect(paid.paidVia).toBe("query");
     expect(await dlqDepth("CheckDeadLetterQueue")).toBe(0);
     expect((await redriveDlq("check")).moved).toBe(0);
@@ -536,7 +633,14 @@ describe("event replay", () => {
     const before = t.stack.receiver.events.get(eventId)!.deliveries;
 
     const report = await replayEvent(opened.payment.paymentId);
-    expect(report).toMatchObject({ paymentId: opened.payment.paymentId, eventId, type: "payment.succeeded", businessId: "shop", outcome: "delivered", signatures: 1 });
+    expect(report).toMatchObject({
+      paymentId: opened.payment.paymentId,
+      eventId,
+      type: "payment.succeeded",
+      businessId: "shop",
+      outcome: "delivered",
+      signatures: 1,
+    });
     expect(report.webhookUrl).toBe(`${t.stack.urls.receivers.shop}/events`);
     expect(t.stack.receiver.events.get(eventId)!.deliveries).toBe(before + 1);
     expect(t.stack.receiver.rejected).toBe(0);
@@ -553,7 +657,11 @@ describe("event replay", () => {
     expect((await t.business("membership").cancelPayment(opened.payment.paymentId)).status).toBe(200);
     await delivered(opened.payment.paymentId, { system: "membership", kind: "canceled" });
     const report = await replayEvent(opened.payment.paymentId);
-    expect(report).toMatchObject({ eventId: `evt_${opened.payment.paymentId}_canceled`, type: "payment.canceled", businessId: "membership" });
+    expect(report).toMatchObject({
+      eventId: `evt_${opened.payment.paymentId}_canceled`,
+      type: "payment.canceled",
+      businessId: "membership",
+    });
     expect(t.stack.receivers.membership!.events.get(report.eventId)!.deliveries).toBe(2);
 
     const open = (await t.openPayment("ops-replay-open")) as Opened;
@@ -580,10 +688,19 @@ describe("the CLI entry", () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     for (const command of [
-      "payment show <paymentId>", "payment find --business <businessId> --business-order <businessOrderId>", "payment recheck <paymentId>",
-      "dlq list <check|events>", "dlq redrive <check|events>", "event replay <paymentId>", "business add <businessId> --principal <roleArn>",
-      "business list", "business show <businessId>", "business update <businessId>", "business disable <businessId>",
-      "business enable <businessId>", "business rotate-secret <businessId>",
+      "payment show <paymentId>",
+      "payment find --business <businessId> --business-order <businessOrderId>",
+      "payment recheck <paymentId>",
+      "dlq list <check|events>",
+      "dlq redrive <check|events>",
+      "event replay <paymentId>",
+      "business add <businessId> --principal <roleArn>",
+      "business list",
+      "business show <businessId>",
+      "business update <businessId>",
+      "business disable <businessId>",
+      "business enable <businessId>",
+      "business rotate-secret <businessId>",
     ]) {
       expect(help.stdout).toContain(command);
     }
@@ -603,14 +720,31 @@ describe("the CLI entry", () => {
     await pay(opened);
     await delivered(opened.payment.paymentId);
     const stackFile = join(dir, "stack.json");
-    writeFileSync(stackFile, JSON.stringify({ urls: t.stack.urls, keysDir: t.stack.keysDir, functionEnv: t.stack.functionEnv, resources: t.stack.resources }));
+    writeFileSync(
+      stackFile,
+      JSON.stringify({ urls: t.stack.urls, keysDir: t.stack.keysDir, functionEnv: t.stack.functionEnv, resources: t.stack.resources }),
+    );
 
     const shown = await cli(["payment", "show", opened.payment.paymentId, "--stack-file", stackFile, "--json"]);
     expect(shown.stderr).toBe("");
     expect(shown.code).toBe(0);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ paymentId: opened.payment.paymentId, status: "PAID", businessId: "shop", buyerId: "2088********9012" });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      paymentId: opened.payment.paymentId,
+      status: "PAID",
+      businessId: "shop",
+      buyerId: "2088********9012",
+    });
     expect(shown.stdout).not.toContain(buyerId);
-    const found = await cli(["payment", "find", "--business", "shop", "--business-order", opened.payment.businessOrderId, "--stack-file", stackFile]);
+    const found = await cli([
+      "payment",
+      "find",
+      "--business",
+      "shop",
+      "--business-order",
+      opened.payment.businessOrderId,
+      "--stack-file",
+      stackFile,
+    ]);
     expect(found.code).toBe(0);
     expect(found.stdout).toContain(`Payment ${opened.payment.paymentId}  PAID`);
 
@@ -620,7 +754,19 @@ describe("the CLI entry", () => {
     expect(unknown.stdout).toBe("");
 
     // Registering through the CLI: the secret is printed once, and only by this command.
-    const added = await cli(["business", "add", "clinic", "--principal", "arn:aws:iam::123456789012:role/clinic-caller", "--webhook-url", "https://clinic.example.com/events", "--payment-expiry-seconds", "900", "--stack-file", stackFile]);
+    const added = await cli([
+      "business",
+      "add",
+      "clinic",
+      "--principal",
+      "arn:aws:iam::123456789012:role/clinic-caller",
+      "--webhook-url",
+      "https://clinic.example.com/events",
+      "--payment-expiry-seconds",
+      "900",
+      "--stack-file",
+      stackFile,
+    ]);
     expect(added.stderr).toBe("");
     expect(added.code).toBe(0);
     const secret = readFileSync(join(t.stack.keysDir, "webhook-clinic-1.txt"), "utf8");
@@ -628,9 +774,21 @@ describe("the CLI entry", () => {
     expect(added.stdout).toContain("Takes effect within 1 s");
     const listed = await cli(["business", "list", "--stack-file", stackFile]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^clinic\s+ACTIVE\s+arn:aws:iam::123456789012:role\/clinic-caller\s+https:\/\/clinic\.example\.com\/events\s+900s/m);
+    expect(listed.stdout).toMatch(
+      /^clinic\s+ACTIVE\s+arn:aws:iam::123456789012:role\/clinic-caller\s+https:\/\/clinic\.example\.com\/events\s+900s/m,
+    );
     expect(listed.stdout).not.toContain(secret);
-    const badArn = await cli(["business", "add", "clinic2", "--principal", "clinic-caller", "--webhook-url", "https://clinic.example.com/events", "--stack-file", stackFile]);
+    const badArn = await cli([
+      "business",
+      "add",
+      "clinic2",
+      "--principal",
+      "clinic-caller",
+      "--webhook-url",
+      "https://clinic.example.com/events",
+      "--stack-file",
+      stackFile,
+    ]);
     expect(badArn.code).toBe(2);
     expect(badArn.stderr).toContain("is not an IAM role or user ARN");
     const disabled = await cli(["business", "disable", "clinic", "--stack-file", stackFile]);
@@ -647,8 +805,9 @@ describe("RUNBOOK.md", () => {
     const alarms = readFileSync(join(projectRoot, "infra", "alarms.yml"), "utf8");
     const anchors = [...alarms.matchAll(/RUNBOOK\.md#([\w-]+)/g)].map((m) => m[1]!);
     expect(anchors.length).toBeGreaterThanOrEqual(20);
-    const missing = anchors.filter((anchor) =>
-      !runbook.includes(`<a id="${anchor}"></a>`) && !new RegExp(`^## ${anchor}$`, "m").test(runbook));
+    const missing = anchors.filter(
+      (anchor) => !runbook.includes(`<a id="${anchor}"></a>`) && !new RegExp(`^## ${anchor}$`, "m").test(runbook),
+    );
     expect(missing).toEqual([]);
   });
 

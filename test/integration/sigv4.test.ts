@@ -84,7 +84,8 @@ afterAll(async () => {
 });
 
 const shop = () => ({ accessKeyId: credentials.shop!.accessKeyId, secretAccessKey: credentials.shop!.secretAccessKey });
-const client = (creds: AwsCredentials = shop(), signingRegion = region) => createBusinessClient({ baseUrl, region: signingRegion, credentials: creds });
+const client = (creds: AwsCredentials = shop(), signingRegion = region) =>
+  createBusinessClient({ baseUrl, region: signingRegion, credentials: creds });
 
 /** Signs a request with the AWS SDK's signer; the caller may then change what it sends. */
 async function sign(
@@ -127,7 +128,11 @@ describe("aws_iam routes (SigV4, verified by the emulated API Gateway)", () => {
     expect(response.status).toBe(200);
     expect(response.body.routeKey).toBe("POST /v1/payments");
     expect(JSON.parse(response.body.body)).toEqual({
-      businessOrderId: "order-42", amount: 1234, subject: "Coffee beans", userId: "alice", metadata: { cart: "c-1" },
+      businessOrderId: "order-42",
+      amount: 1234,
+      subject: "Coffee beans",
+      userId: "alice",
+      metadata: { cart: "c-1" },
     });
     const iam = response.body.authorizer.iam;
     expect(Object.keys(response.body.authorizer)).toEqual(["iam"]);
@@ -212,16 +217,33 @@ describe("aws_iam routes (SigV4, verified by the emulated API Gateway)", () => {
 
   it("refuses a credential scope of another date, region or service", async () => {
     const request = await sign("GET", "/v1/payments/pay_1");
-    const otherDate = { ...request, headers: { ...request.headers, authorization: request.headers.authorization!.replace(/\/\d{8}\//, "/20200101/") } };
+    const otherDate = {
+      ...request,
+      headers: { ...request.headers, authorization: request.headers.authorization!.replace(/\/\d{8}\//, "/20200101/") },
+    };
     expect((await send(otherDate)).body.message).toMatch(/^Date in Credential scope does not match/);
     const otherRegion = await client(shop(), "us-east-1").getPayment("pay_1");
-    expect(otherRegion).toMatchObject({ status: 403, body: { message: "Credential should be scoped to a valid region, not 'us-east-1'. " } });
+    expect(otherRegion).toMatchObject({
+      status: 403,
+      body: { message: "Credential should be scoped to a valid region, not 'us-east-1'. " },
+    });
     const signer = new SignatureV4({ service: "lambda", region, credentials: shop(), sha256: Sha256 });
     const url = new URL("/v1/payments/pay_1", baseUrl);
-    const lambda = await signer.sign({ method: "GET", protocol: "http:", hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host } });
+    const lambda = await signer.sign({
+      method: "GET",
+      protocol: "http:",
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      query: {},
+      headers: { host: url.host },
+    });
     const { host: _host, ...headers } = lambda.headers;
     const otherService = await send({ url: url.toString(), method: "GET", headers });
-    expect(otherService).toMatchObject({ status: 403, body: { message: "Credential should be scoped to correct service: 'execute-api'. " } });
+    expect(otherService).toMatchObject({
+      status: 403,
+      body: { message: "Credential should be scoped to correct service: 'execute-api'. " },
+    });
   });
 
   it("refuses a body changed after signing (with or without x-amz-content-sha256)", async () => {
@@ -237,7 +259,16 @@ describe("aws_iam routes (SigV4, verified by the emulated API Gateway)", () => {
     // Signed without the header at all: the verifier hashes the body it received.
     const signer = new SignatureV4({ service: "execute-api", region, credentials: shop(), sha256: Sha256, applyChecksum: false });
     const url = new URL("/v1/payments", baseUrl);
-    const bare = await signer.sign({ method: "POST", protocol: "http:", hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host, "content-type": "application/json" }, body });
+    const bare = await signer.sign({
+      method: "POST",
+      protocol: "http:",
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      query: {},
+      headers: { host: url.host, "content-type": "application/json" },
+      body,
+    });
     const { host: _h, ...bareHeaders } = bare.headers;
     expect(bareHeaders["x-amz-content-sha256"]).toBeUndefined();
     expect((await send({ url: url.toString(), method: "POST", headers: bareHeaders, body })).status).toBe(200);
@@ -261,7 +292,10 @@ describe("aws_iam routes (SigV4, verified by the emulated API Gateway)", () => {
     expect(otherMethod.body.message).toMatch(mismatch);
     expect((await send({ ...request, headers: { ...request.headers, "idempotency-key": "other" } })).status).toBe(403);
     // host must be signed
-    const unsignedHost = { ...request, headers: { ...request.headers, authorization: request.headers.authorization!.replace("SignedHeaders=", "SignedHeaders=x-") } };
+    const unsignedHost = {
+      ...request,
+      headers: { ...request.headers, authorization: request.headers.authorization!.replace("SignedHeaders=", "SignedHeaders=x-") },
+    };
     expect((await send(unsignedHost)).status).toBe(403);
   });
 });

@@ -44,8 +44,7 @@ beforeEach(() => {
   receiver.respond = () => ({ status: 200, body: "success" });
 });
 
-const query = (outTradeNo: string) =>
-  sdk.exec("alipay.trade.query", { bizContent: { out_trade_no: outTradeNo } }, { validateSign: true });
+const query = (outTradeNo: string) => sdk.exec("alipay.trade.query", { bizContent: { out_trade_no: outTradeNo } }, { validateSign: true });
 const refund = (outTradeNo: string, amount: string, outRequestNo?: string) =>
   sdk.exec(
     "alipay.trade.refund",
@@ -82,7 +81,9 @@ describe("money and time helpers", () => {
 describe("App Pay order strings", () => {
   it("pays an order string from sdkExecute and creates an Alipay-shaped trade", async () => {
     const outTradeNo = newOutTradeNo();
-    const res = await postJson(`${sim.url}/sim/pay`, { orderString: orderString(sdk, outTradeNo, { totalAmount: "12.34", notifyUrl: receiver.url }) });
+    const res = await postJson(`${sim.url}/sim/pay`, {
+      orderString: orderString(sdk, outTradeNo, { totalAmount: "12.34", notifyUrl: receiver.url }),
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ outTradeNo, totalAmount: "12.34", status: "TRADE_SUCCESS", appId: APP_ID });
     expect(res.body.tradeNo).toMatch(/^\d{8}22001\d{15}$/);
@@ -102,9 +103,13 @@ describe("App Pay order strings", () => {
     expect(refused.body.code).toBe("isv.invalid-signature");
 
     const stranger = merchantSdk(sim.gatewayUrl, { privateKey: keys().stranger.privateKeyPkcs8 });
-    expect((await postJson(`${sim.url}/sim/pay`, { orderString: orderString(stranger, outTradeNo) })).body.code).toBe("isv.invalid-signature");
+    expect((await postJson(`${sim.url}/sim/pay`, { orderString: orderString(stranger, outTradeNo) })).body.code).toBe(
+      "isv.invalid-signature",
+    );
     const unknownApp = merchantSdk(sim.gatewayUrl, { appId: "2021009999999999" });
-    expect((await postJson(`${sim.url}/sim/pay`, { orderString: orderString(unknownApp, outTradeNo) })).body.code).toBe("isv.invalid-app-id");
+    expect((await postJson(`${sim.url}/sim/pay`, { orderString: orderString(unknownApp, outTradeNo) })).body.code).toBe(
+      "isv.invalid-app-id",
+    );
     expect(sim.trade(outTradeNo)).toBeUndefined();
     // The genuine one still pays.
     expect(sim.pay(good).status).toBe("TRADE_SUCCESS");
@@ -260,7 +265,12 @@ describe("refunds", () => {
     const { outTradeNo, tradeNo } = await paidTrade("10.00");
     const seen = receiver.received.length;
 
-    expect(await refund(outTradeNo, "3.00", "R1")).toMatchObject({ code: "10000", fund_change: "Y", refund_fee: "3.00", trade_no: tradeNo });
+    expect(await refund(outTradeNo, "3.00", "R1")).toMatchObject({
+      code: "10000",
+      fund_change: "Y",
+      refund_fee: "3.00",
+      trade_no: tradeNo,
+    });
     expect(await refund(outTradeNo, "3.00", "R1")).toMatchObject({ code: "10000", fund_change: "N", refund_fee: "3.00" });
     expect(await refund(outTradeNo, "4.00", "R1")).toMatchObject({ code: "40004", sub_code: "ACQ.DISCORDANT_REPEAT_REQUEST" });
     expect(await refund(outTradeNo, "7.01", "R2")).toMatchObject({ code: "40004", sub_code: "ACQ.REASON_TRADE_REFUND_FEE_ERR" });
@@ -273,8 +283,18 @@ describe("refunds", () => {
     expect(sim.trade(outTradeNo)).toMatchObject({ refundedFen: 1000, status: "TRADE_CLOSED", closedReason: "full-refund" });
 
     const refundQuery = (outRequestNo: string) =>
-      sdk.exec("alipay.trade.fastpay.refund.query", { bizContent: { out_trade_no: outTradeNo, out_request_no: outRequestNo } }, { validateSign: true });
-    expect(await refundQuery("R1")).toMatchObject({ code: "10000", refund_status: "REFUND_SUCCESS", refund_amount: "3.00", total_amount: "10.00", out_request_no: "R1" });
+      sdk.exec(
+        "alipay.trade.fastpay.refund.query",
+        { bizContent: { out_trade_no: outTradeNo, out_request_no: outRequestNo } },
+        { validateSign: true },
+      );
+    expect(await refundQuery("R1")).toMatchObject({
+      code: "10000",
+      refund_status: "REFUND_SUCCESS",
+      refund_amount: "3.00",
+      total_amount: "10.00",
+      out_request_no: "R1",
+    });
     const missing = await refundQuery("R9");
     expect(missing.code).toBe("10000");
     expect(missing.refund_status).toBeUndefined();
@@ -301,7 +321,9 @@ describe("refunds", () => {
     expect(await refund(finished.outTradeNo, "1.00", "F1")).toMatchObject({ code: "40004", sub_code: "ACQ.TRADE_HAS_FINISHED" });
     expect((await query(finished.outTradeNo)).trade_status).toBe("TRADE_FINISHED");
     await sim.whenIdle();
-    expect(receiver.received.some((r) => r.params.out_trade_no === finished.outTradeNo && r.params.trade_status === "TRADE_FINISHED")).toBe(true);
+    expect(receiver.received.some((r) => r.params.out_trade_no === finished.outTradeNo && r.params.trade_status === "TRADE_FINISHED")).toBe(
+      true,
+    );
   });
 
   it("does no floating-point arithmetic on amounts", async () => {

@@ -109,7 +109,9 @@ describe("notification shape and signature", () => {
     // Any change breaks it; the old double-decoding checkNotifySign cannot cope with the % in the values.
     expect(verifyNotification(sdk, { ...p, total_amount: "0.01" })).toBe(false);
     expect(verifyNotification(merchantSdk(sim.gatewayUrl), { ...p, seller_id: "2088999999999999" })).toBe(false);
-    expect(sim.notifications({ outTradeNo })).toMatchObject([{ attempt: 1, copy: 0, acknowledged: true, httpStatus: 200, responseBody: "success" }]);
+    expect(sim.notifications({ outTradeNo })).toMatchObject([
+      { attempt: 1, copy: 0, acknowledged: true, httpStatus: 200, responseBody: "success" },
+    ]);
   });
 
   it("forged notifications fail checkNotifySignV2 (bad signature, other key, tampered amount); a valid one passes", async () => {
@@ -235,7 +237,12 @@ describe("scenarios", () => {
     const got = forOrder(outTradeNo);
     expect(got).toHaveLength(3);
     expect(new Set(got.map((g) => g.params.notify_id)).size).toBe(1);
-    expect(sim.notifications({ outTradeNo }).map((a) => a.copy).sort()).toEqual([0, 1, 2]);
+    expect(
+      sim
+        .notifications({ outTradeNo })
+        .map((a) => a.copy)
+        .sort(),
+    ).toEqual([0, 1, 2]);
     for (const g of got) expect(verifyNotification(sdk, g.params)).toBe(true);
   });
 
@@ -284,6 +291,10 @@ describe("reset", () => {
     expect(s.notificationStates()).toEqual([]);
     await s.whenIdle(100);
     const info = (await (await fetch(`${s.url}/sim/info`)).json()) as Record<string, unknown>;
-    expect(info).toMatchObject({ gatewayUrl: s.gatewayUrl, apps: [{ appId: APP_ID, sellerId: SELLER_ID }], alipayPublicKey: keys().alipay.publicKey });
+    expect(info).toMatchObject({
+      gatewayUrl: s.gatewayUrl,
+      apps: [{ appId: APP_ID, sellerId: SELLER_ID }],
+      alipayPublicKey: keys().alipay.publicKey,
+    });
   });
 });

@@ -9,7 +9,12 @@ import { verifySigV4, type IamOptions } from "../../local/httpApi.js";
 const credentials = { accessKeyId: "AKIAEXAMPLEEXAMPLE01", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
 const iam: IamOptions = {
   region: "ap-southeast-1",
-  principals: new Map([[credentials.accessKeyId, { ...credentials, roleArn: "arn:aws:iam::000000000000:role/shop-payments-caller", sessionName: "shop-local" }]]),
+  principals: new Map([
+    [
+      credentials.accessKeyId,
+      { ...credentials, roleArn: "arn:aws:iam::000000000000:role/shop-payments-caller", sessionName: "shop-local" },
+    ],
+  ]),
 };
 
 interface Captured {
@@ -26,7 +31,12 @@ function capturingClient(options: { baseUrl?: string; answer?: Response } = {}) 
     region: "ap-southeast-1",
     credentials,
     fetch: (async (input: URL, init: RequestInit) => {
-      sent.push({ url: new URL(input), method: init.method!, headers: init.headers as Record<string, string>, body: init.body as string | undefined });
+      sent.push({
+        url: new URL(input),
+        method: init.method!,
+        headers: init.headers as Record<string, string>,
+        body: init.body as string | undefined,
+      });
       return options.answer ?? new Response(JSON.stringify({ ok: true }), { status: 201, headers: { "content-type": "application/json" } });
     }) as typeof fetch,
   });
@@ -34,7 +44,10 @@ function capturingClient(options: { baseUrl?: string; answer?: Response } = {}) 
 }
 
 /** The request as the server receives it: Host from the URL, the path and query as sent. */
-function received(request: Captured, change: Partial<{ url: string; method: string; headers: Record<string, string> }> = {}): IncomingMessage {
+function received(
+  request: Captured,
+  change: Partial<{ url: string; method: string; headers: Record<string, string> }> = {},
+): IncomingMessage {
   const url = new URL(change.url ?? request.url.toString());
   const headers: Record<string, string> = { host: url.host };
   for (const [k, v] of Object.entries(change.headers ?? request.headers)) headers[k.toLowerCase()] = v;
@@ -46,7 +59,10 @@ const verify = (request: IncomingMessage, body: string | undefined) => verifySig
 describe("business client signing", () => {
   it("signs createPayment with SigV4 for execute-api, and the verifier accepts it", async () => {
     const { client, sent } = capturingClient();
-    const response = await client.createPayment({ businessOrderId: "order-42", amount: 1234, subject: "Coffee beans", userId: "alice" }, "key-1");
+    const response = await client.createPayment(
+      { businessOrderId: "order-42", amount: 1234, subject: "Coffee beans", userId: "alice" },
+      "key-1",
+    );
     expect(response).toEqual({ status: 201, headers: { "content-type": "application/json" }, body: { ok: true } });
     const [request] = sent as [Captured];
     expect(request.method).toBe("POST");
@@ -63,7 +79,10 @@ describe("business client signing", () => {
     );
     expect(request.headers["x-amz-date"]).toMatch(/^\d{8}T\d{6}Z$/);
     const verdict = await verify(received(request), request.body);
-    expect(verdict).toEqual({ ok: true, identity: expect.objectContaining({ userArn: "arn:aws:sts::000000000000:assumed-role/shop-payments-caller/shop-local" }) });
+    expect(verdict).toEqual({
+      ok: true,
+      identity: expect.objectContaining({ userArn: "arn:aws:sts::000000000000:assumed-role/shop-payments-caller/shop-local" }),
+    });
   });
 
   it("builds each helper's request and every one verifies; any change does not", async () => {
@@ -108,7 +127,12 @@ describe("business client signing", () => {
       region: "ap-southeast-1",
       credentials: { ...credentials, secretAccessKey: "not-the-secret" },
       fetch: (async (input: URL, init: RequestInit) => {
-        sent.push({ url: new URL(input), method: init.method!, headers: init.headers as Record<string, string>, body: init.body as string | undefined });
+        sent.push({
+          url: new URL(input),
+          method: init.method!,
+          headers: init.headers as Record<string, string>,
+          body: init.body as string | undefined,
+        });
         return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
       }) as typeof fetch,
     });

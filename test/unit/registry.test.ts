@@ -6,7 +6,9 @@ describe("a caller's principal against a registered role", () => {
   it("matches the role's sessions and the role itself", () => {
     expect(principalMatches("arn:aws:sts::123456789012:assumed-role/shop-payments/i-0abc", role)).toBe(true);
     expect(principalMatches(role, role)).toBe(true);
-    expect(principalMatches("arn:aws:sts::123456789012:assumed-role/shop-payments/s", "arn:aws:iam::123456789012:role/team/shop-payments")).toBe(true);
+    expect(
+      principalMatches("arn:aws:sts::123456789012:assumed-role/shop-payments/s", "arn:aws:iam::123456789012:role/team/shop-payments"),
+    ).toBe(true);
   });
   it("does not match another role, account or partition, or a prefix", () => {
     expect(principalMatches("arn:aws:sts::123456789012:assumed-role/shop-payments-2/s", role)).toBe(false);

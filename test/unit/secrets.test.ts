@@ -133,10 +133,12 @@ describe("ssm: secrets", () => {
     parameters.set("/alipay-pay/test/business-webhook-secret", "from-ssm\n");
     expect(await secret("ssm:/alipay-pay/test/business-webhook-secret")).toBe("from-ssm");
     expect(get).toHaveBeenCalledWith("/alipay-pay/test/business-webhook-secret", { decrypt: true, maxAge: 1 });
-    expect(ssmRequests).toEqual([{
-      target: "AmazonSSM.GetParameter",
-      body: { Name: "/alipay-pay/test/business-webhook-secret", WithDecryption: true },
-    }]);
+    expect(ssmRequests).toEqual([
+      {
+        target: "AmazonSSM.GetParameter",
+        body: { Name: "/alipay-pay/test/business-webhook-secret", WithDecryption: true },
+      },
+    ]);
 
     // Cached: no second request within the TTL.
     parameters.set("/alipay-pay/test/business-webhook-secret", "rotated-in-ssm");
@@ -161,11 +163,12 @@ describe("ssm: secrets", () => {
 });
 
 describe("the Alipay gateway (lib/alipay/client.ts)", () => {
-  const keyPair = () => generateKeyPairSync("rsa", {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: "spki", format: "pem" },
-    privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  });
+  const keyPair = () =>
+    generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    });
 
   it("is kept while its keys are current and rebuilt once a rotated key is read", async () => {
     const app = keyPair();

@@ -44,7 +44,9 @@ describe("local stream event filtering (serverless.yml's filter of publishEvents
     for (const status of ["PAID", "CANCELED", "EXPIRED"] as const) {
       const r = record("MODIFY", payment("OPEN"), payment(status));
       expect(matchesAny(r, patterns), status).toBe(true);
-      expect(paymentEventOf(r)?.type, status).toBe({ PAID: "payment.succeeded", CANCELED: "payment.canceled", EXPIRED: "payment.expired" }[status]);
+      expect(paymentEventOf(r)?.type, status).toBe(
+        { PAID: "payment.succeeded", CANCELED: "payment.canceled", EXPIRED: "payment.expired" }[status],
+      );
     }
   });
 
@@ -52,7 +54,10 @@ describe("local stream event filtering (serverless.yml's filter of publishEvents
     const refund = { pk: "PAYMENT#pay0123456789abcdef0123456789a", sk: "REFUND#2026", status: "REFUND_NEEDED" };
     const business = { pk: "BUSINESS", sk: "shop", status: "ACTIVE" };
     const dropped: Array<[string, DynamoDBRecord]> = [
-      ["OPEN -> OPEN (an attempt added or closed)", record("MODIFY", payment("OPEN"), { ...payment("OPEN"), attempts: [{ attemptNo: 1 }] })],
+      [
+        "OPEN -> OPEN (an attempt added or closed)",
+        record("MODIFY", payment("OPEN"), { ...payment("OPEN"), attempts: [{ attemptNo: 1 }] }),
+      ],
       ["PAID -> PAID", record("MODIFY", payment("PAID"), payment("PAID"))],
       ["CANCELED -> EXPIRED", record("MODIFY", payment("CANCELED"), payment("EXPIRED"))],
       ["INSERT of an open payment", record("INSERT", undefined, payment("OPEN"))],
@@ -60,7 +65,10 @@ describe("local stream event filtering (serverless.yml's filter of publishEvents
       ["REMOVE", record("REMOVE", payment("OPEN"), undefined)],
       ["a refund-needed record", record("INSERT", undefined, refund)],
       ["a business system", record("MODIFY", business, { ...business, status: "DISABLED" })],
-      ["an item other than the payment going from OPEN to PAID", record("MODIFY", { ...payment("OPEN"), sk: "OTHER" }, { ...payment("PAID"), sk: "OTHER" })],
+      [
+        "an item other than the payment going from OPEN to PAID",
+        record("MODIFY", { ...payment("OPEN"), sk: "OTHER" }, { ...payment("PAID"), sk: "OTHER" }),
+      ],
     ];
     for (const [what, r] of dropped) {
       expect(matchesAny(r, patterns), what).toBe(false);

@@ -34,7 +34,9 @@ describe("webhook signature during a secret rotation", () => {
     expect(verifyWebhook("old-secret", `${body} `, header, 1000)).toBe(false);
   });
   it("with one bad and one good v1, verifies with the good secret only", () => {
-    const good = signWebhook("good-secret", body, 1000).split(",").find((p) => p.startsWith("v1="))!;
+    const good = signWebhook("good-secret", body, 1000)
+      .split(",")
+      .find((p) => p.startsWith("v1="))!;
     const bad = `v1=${"0".repeat(64)}`;
     for (const header of [`t=1000,${bad},${good}`, `t=1000,${good},${bad}`]) {
       expect(verifyWebhook("good-secret", body, header, 1000), header).toBe(true);
@@ -44,7 +46,9 @@ describe("webhook signature during a secret rotation", () => {
     expect(verifyWebhook("good-secret", body, `t=1000,${bad},${good.slice(0, -2)}`, 1000)).toBe(false);
   });
   it("compares the whole v1 value: a good digest followed by other characters is not the signature", () => {
-    const good = signWebhook("good-secret", body, 1000).split(",").find((p) => p.startsWith("v1="))!;
+    const good = signWebhook("good-secret", body, 1000)
+      .split(",")
+      .find((p) => p.startsWith("v1="))!;
     for (const suffix of ["0", "zz", "00"]) {
       expect(verifyWebhook("good-secret", body, `t=1000,${good}${suffix}`, 1000), suffix).toBe(false);
     }
