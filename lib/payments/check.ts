@@ -8,8 +8,8 @@
 import { alipay } from "../alipay/client.js";
 import { config } from "../config.js";
 import { count, logger } from "../observability.js";
-import { pendingAttempt } from "./model.js";
-import { getPayment, scheduleCheck, settleOpen } from "./repository.js";
+import { lastAttempt, type PaymentRecord, pendingAttempt } from "./model.js";
+import { endWatch, getPayment, scheduleCheck, settleOpen } from "./repository.js";
 import { nextCheckAt } from "./schedule.js";
 import { applyQueriedPayment, retireAttempt, settlementAfterClose } from "./settle.js";
 
@@ -24,10 +24,10 @@ export interface CheckMessage {
 export async function checkPayment(paymentId: string, now = () => Date.now()): Promise<CheckOutcome> {
   const payment = await getPayment(paymentId);
   if (!payment) return "not_found";
-  // Settling writes take the payment out of the sweep index themselves.
-  if (payment.status !== "OPEN") return "settled";
   const settings = await config();
   const marginMs = settings.closeMarginSeconds * 1000;
+  // Settling writes take the payment out of the sweep index themselves, unless it is watched.
+  if (payment.status !== "OPEN") return payment.sweepShard === undefined ? "settled" : watchSettled(payment, marginMs, now);
   // Still open long after it should have been settled: something keeps failing (alarmed).
   if (now() > payment.expiresAt + marginMs + stuckAfterMs) {
     count("StuckPayments");
@@ -65,4 +65,29 @@ export async function checkPayment(paymentId: string, now = () => Date.now()): P
     now(),
   );
   return outcome === "still_payable" ? "waiting" : outcome;
+}
+
+/**
+ * A settled payment whose last attempt was closed before Alipay had a trade for it: that order
+ * string can be paid until its time_expire. Ask Alipay (money found is recorded as a refund, never
+ * a success) until then, and once after; then the payment leaves the sweep index.
+ */
+async function watchSettled(payment: PaymentRecord, marginMs: number, now: () => number): Promise<CheckOutcome> {
+  const attempt = lastAttempt(payment);
+  if (attempt) {
+    const trade = await (await alipay()).query(attempt.outTradeNo);
+    const paid = await applyQueriedPayment(payment, attempt, trade, now());
+    if (paid) {
+      // Recorded (as a refund); the attempt is paid at Alipay, so it cannot be paid again.
+      await endWatch(payment.paymentId);
+      return paid;
+    }
+    const watchUntil = attempt.expiresAt + marginMs;
+    if (now() < watchUntil) {
+      await scheduleCheck(payment.paymentId, nextCheckAt(attempt.createdAt, (await config()).checkScheduleSeconds, now(), watchUntil));
+      return "waiting";
+    }
+  }
+  await endWatch(payment.paymentId);
+  return "settled";
 }

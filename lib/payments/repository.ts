@@ -167,7 +167,11 @@ export async function markPaid(paymentId: string, attemptNo: number, payment: Pa
 }
 
 export type Settlement =
-  | { status: "CANCELED" | "EXPIRED" }
+  /**
+   * Settled. `watchUntil`: the closed attempt may still be paid at Alipay until then (its close
+   * found no trade yet), so the payment stays in the sweep index to be asked once more.
+   */
+  | { status: "CANCELED" | "EXPIRED"; watchUntil?: number }
   /** The payment stays open; the sweep looks at it again at `sweepAt` (its expiry). */
   | { status: "OPEN"; sweepAt: number };
 
@@ -184,9 +188,9 @@ export async function closeAttempt(
     then.status === "OPEN"
       ? { set: ", sweepAt = :sweepAt", remove: "", values: { ":sweepAt": then.sweepAt } }
       : {
-          set: `, #status = :final, ${then.status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now`,
-          remove: ", sweepShard, sweepAt",
-          values: { ":final": then.status },
+          set: `, #status = :final, ${then.status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now${then.watchUntil ? ", sweepAt = :watch" : ""}`,
+          remove: then.watchUntil ? "" : ", sweepShard, sweepAt",
+          values: { ":final": then.status, ...(then.watchUntil ? { ":watch": then.watchUntil } : {}) },
         };
   return conditional<PaymentRecord>(
     new UpdateCommand({
@@ -281,6 +285,20 @@ export async function listRefundsNeeded(paymentId: string): Promise<Array<Record
     }),
   );
   return Items;
+}
+
+/** A settled payment leaves the sweep index once its last watch is over. */
+export async function endWatch(paymentId: string): Promise<void> {
+  await conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: paymentKey(paymentId),
+      UpdateExpression: "REMOVE sweepShard, sweepAt",
+      ConditionExpression: "#status <> :open",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":open": "OPEN" },
+    }),
+  );
 }
 
 /** Sets when the sweep next looks at a payment that still needs attention. */

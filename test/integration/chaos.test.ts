@@ -22,16 +22,12 @@ describe("chaos", () => {
   }, 300_000);
 });
 
-describe("found by the chaos run (lib/ not fixed here)", () => {
-  // BUG (lib/payments/cancel.ts + settle.ts retireAttempt with acceptUnknown): a cancel closes the
-  // pending attempt at Alipay while Alipay has no trade for it yet (the buyer has not opened the
-  // cashier): the close answers ACQ.TRADE_NOT_EXIST and the payment becomes CANCELED, out of the
-  // sweep index. The order string stays payable at Alipay until its time_expire, and nothing ever
-  // asks Alipay about that attempt again: the money is found only if a notification arrives. With
-  // every notification lost, it is paid at Alipay, CANCELED here and never recorded as
-  // refund-needed (`npm run chaos`, CHAOS_SEED=41743: 1 lost of 1,000).
-  // `it.fails` while the bug is there: make it `it` once lib/ queries such an attempt after its time_expire.
-  it.fails("records money paid after a cancel even when every notification is lost", async () => {
+describe("found by the chaos run", () => {
+  // A cancel closes the pending attempt while Alipay has no trade for it yet: the order string stays
+  // payable at Alipay until its time_expire. The canceled payment stays watched by the sweep until
+  // then, so money paid on it is found by query and recorded as refund-needed even with every
+  // notification lost (`npm run chaos`, CHAOS_SEED=41743 found it: 1 lost of 1,000).
+  it("records money paid after a cancel even when every notification is lost", async () => {
     const user = "chaos-cancel-then-pay";
     const created = await t.createPayment({ userId: user, amount: 4321 });
     expect(created.status).toBe(201);
@@ -54,5 +50,7 @@ describe("found by the chaos run (lib/ not fixed here)", () => {
     }, { timeoutMs: 30_000, what: `a refund-needed record for ${paymentId}` }).catch(() => []);
     expect((await getPayment(paymentId))?.status).toBe("CANCELED");
     expect(refunds.map((r) => r.tradeNo)).toEqual([paid.body.tradeNo]);
+    // The watch is over once the money is found: the payment leaves the sweep index.
+    await waitFor(async () => (await getPayment(paymentId))?.sweepShard === undefined, { what: "the watch to end" });
   }, 60_000);
 });
