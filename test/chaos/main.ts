@@ -1,4 +1,5 @@
 // `npm run chaos`: the full chaos run (1,000 payments by default) with its figures.
+import "./quietLogs.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
