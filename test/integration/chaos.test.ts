@@ -10,7 +10,14 @@ const t = useStack(chaosStackOptions);
 describe("chaos", () => {
   it("loses nothing, pays nothing twice, leaves nothing stuck and routes every event to its own system under every kind of fault", async () => {
     // Unpaid payments expire 72 s after creation (test/chaos/settings.ts): the run settles after that.
-    const report = await runChaos(t.stack, { payments: 60, concurrency: 12, dynamoFailureRate: 0.05, cancelRate: 0.1, settleTimeoutMs: 120_000, seed: 20261125 });
+    const report = await runChaos(t.stack, {
+      payments: 60,
+      concurrency: 12,
+      dynamoFailureRate: 0.05,
+      cancelRate: 0.1,
+      settleTimeoutMs: 120_000,
+      seed: 20261125,
+    });
     console.log(formatReport(report));
     expect(report.problems).toEqual([]);
     expect(report.payments).toBe(60);
@@ -44,10 +51,13 @@ describe("found by the chaos run", () => {
     expect(paid.status).toBe(200);
 
     // The attempt's time_expire (6 s) and Alipay's whole notification schedule (~18 s here) pass.
-    const refunds = await waitFor(async () => {
-      const found = await listRefundsNeeded(paymentId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: 30_000, what: `a refund-needed record for ${paymentId}` }).catch(() => []);
+    const refunds = await waitFor(
+      async () => {
+        const found = await listRefundsNeeded(paymentId);
+        return found.length > 0 ? found : undefined;
+      },
+      { timeoutMs: 30_000, what: `a refund-needed record for ${paymentId}` },
+    ).catch(() => []);
     expect((await getPayment(paymentId))?.status).toBe("CANCELED");
     expect(refunds.map((r) => r.tradeNo)).toEqual([paid.body.tradeNo]);
     // The watch is over once the money is found: the payment leaves the sweep index.

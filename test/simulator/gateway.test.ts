@@ -173,7 +173,7 @@ describe("gateway signatures", () => {
   });
 
   it("signs the exact response bytes (with Alipay's escaped slashes)", async () => {
-    const response = await fetch(sim.gatewayUrl + "?" + new URLSearchParams({ app_id: APP_ID, method: "alipay.trade.query" }));
+    const response = await fetch(`${sim.gatewayUrl}?${new URLSearchParams({ app_id: APP_ID, method: "alipay.trade.query" })}`);
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toMatch(/^\{"alipay_trade_query_response":\{.*\},"sign":"[A-Za-z0-9+/=]+"\}$/);
@@ -388,7 +388,7 @@ describe("cashier and control API", () => {
     expect(html).toContain("<textarea");
     expect(html).toContain("/sim/pay");
     expect(html).not.toMatch(/<(script|link)[^>]+(src|href)=/);
-    const root = await fetch(sim.url + "/", { redirect: "manual" });
+    const root = await fetch(`${sim.url}/`, { redirect: "manual" });
     expect(root.status).toBe(302);
     expect(root.headers.get("location")).toBe("/cashier");
   });
