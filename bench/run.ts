@@ -94,8 +94,8 @@ function summary(file: string): string {
   const lifecycle = of("lifecycle");
   if (lifecycle) {
     out.push(
-      `- Item writes per paid order: ${num(lifecycle.total.writes)} (target <= ${lifecycle.targetWrites}: ${lifecycle.meetsTarget ? "met" : "NOT met"}); ` +
-        `${num(lifecycle.total.reads)} reads, ${num(lifecycle.total.wcu)} WCU (${num(lifecycle.total.indexWcu)} on the sweep index), ${num(lifecycle.total.rcu)} RCU per order.`,
+      `- Item writes per paid payment: ${num(lifecycle.total.writes)} (the one-sided flow's target <= ${lifecycle.targetWrites}: ${lifecycle.meetsTarget ? "met" : "not met"}); ` +
+        `${num(lifecycle.total.requests)} DynamoDB requests, ${num(lifecycle.total.reads)} reads, ${num(lifecycle.total.wcu)} WCU (${num(lifecycle.total.indexWcu)} on the sweep index), ${num(lifecycle.total.rcu)} RCU per payment.`,
     );
   }
   const sweep = of("sweep");
@@ -103,7 +103,7 @@ function summary(file: string): string {
     const rows = sweep.rows as Array<{ settled: number; queryRequests: number; rcu: number }>;
     out.push(
       `- Sweep reads: ${rows.map((r) => `${num(r.queryRequests)} Query / ${num(r.rcu)} RCU with ${num(r.settled)} settled`).join("; ")} — ` +
-        `${sweep.flat ? "flat, as required" : "GROWS with settled orders"}.`,
+        `${sweep.flat ? "flat, as required" : "GROWS with settled payments"}.`,
     );
   }
   const handlers = of("handlers");

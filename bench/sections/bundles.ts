@@ -1,4 +1,4 @@
-// 4. Per function: the size of its bundle (esbuild, minified, as serverless.yml's custom.esbuild
+// 5. Per function: the size of its bundle (esbuild, minified, as serverless.yml's custom.esbuild
 // builds it) and its cold init time: a fresh `node` process that require()s the bundle, timed
 // with process.hrtime around the require (median of several runs). `@aws-sdk/*` stays external,
 // as on Lambda whose runtime provides it; here it resolves from node_modules through NODE_PATH,
@@ -45,6 +45,9 @@ export async function run(): Promise<void> {
   const functionsDir = join(projectRoot, "functions");
   const names = readdirSync(functionsDir).filter((f) => f.endsWith(".ts")).map((f) => basename(f, ".ts")).sort();
   const outDir = mkdtempSync(join(tmpdir(), "alipay-pay-bench-bundles-"));
+  // Built from the working tree as it is now: say when, and what it held.
+  const builtAt = new Date().toISOString();
+  const tree = workingTree();
   try {
     progress(`bundles: building ${names.length} functions with esbuild`);
     const figures: FunctionFigures[] = [];
@@ -106,13 +109,14 @@ export async function run(): Promise<void> {
       f.externals.map((e) => e.replace("@aws-sdk/", "")).join(" "),
     ]);
     console.log(table(
-      `4. Bundles (esbuild: bundle, minify, node22, cjs, @aws-sdk/* external) and cold init (require in a fresh node, median of ${runs})`,
+      `5. Bundles (esbuild: bundle, minify, node22, cjs, @aws-sdk/* external) and cold init (require in a fresh node, median of ${runs})`,
       ["function", "bundle", "gzip", `<= ${targetBytes / 1024} KB`, "init ms", "min-max", "own ms*", `<= ${targetInitMs} ms`, "no-sdk KB**", "no-sdk ms**", "@aws-sdk externals"],
       rows,
       [
         `* own ms: the same require with the @aws-sdk externals already loaded: the bundle's own share of init.`,
         `** What-if, not deployable: the same function built with alipay-sdk replaced by an empty stub (the weight alipay-sdk brings).`,
         `A fresh node process itself takes ${num(median(nodeBoot), 0)} ms to start and exit (not included). Node ${process.version} here; Lambda runs nodejs22.x on arm64.`,
+        `Built ${builtAt} from the working tree at ${tree.commit}${tree.changed.length ? `, with uncommitted changes in ${tree.changed.join(", ")}` : " (clean)"}.`,
       ],
     ));
 
@@ -123,7 +127,7 @@ export async function run(): Promise<void> {
     const weightRows: Cell[][] = top.map((pkg) => [pkg, ...figures.map((f) => (f.packages[pkg] ? num(f.packages[pkg]! / 1024, 1) : "-"))]);
     weightRows.push(["(everything else)", ...figures.map((f) => num(Object.entries(f.packages).filter(([p]) => !top.includes(p)).reduce((n, [, b]) => n + b, 0) / 1024, 1))]);
     console.log(table(
-      `4b. What the bundles are made of (KB of minified output per package, from esbuild's metafile)`,
+      `5b. What the bundles are made of (KB of minified output per package, from esbuild's metafile)`,
       ["package", ...figures.map((f) => f.name)],
       weightRows,
       [
@@ -133,6 +137,8 @@ export async function run(): Promise<void> {
     ));
     report("bundles", {
       runs,
+      builtAt,
+      tree,
       nodeBootMs: median(nodeBoot),
       functions: figures.map((f) => ({
         name: f.name,
@@ -188,6 +194,23 @@ function child(env: Record<string, string>): number {
     encoding: "utf8",
   });
   return (JSON.parse(out) as { ms: number }).ms;
+}
+
+/** The commit the bundles are built on, and what the bundled sources hold beyond it. */
+function workingTree(): { commit: string; changed: string[] } {
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync("git", args, { cwd: projectRoot, encoding: "utf8" }).trim();
+    } catch {
+      return "";
+    }
+  };
+  const changed = git("status", "--porcelain", "--", "functions", "lib", "esbuild.config.cjs", "package-lock.json")
+    .split("\n").filter(Boolean).map((line) => line.slice(3));
+  const dirs = [...new Set(changed.map((path) => (path.includes("/") ? `${path.slice(0, path.lastIndexOf("/"))}/` : path)))].sort();
+  const subject = git("log", "-1", "--format=%s");
+  const commit = git("log", "-1", "--format=%h");
+  return { commit: commit ? `${commit} ("${subject.length > 60 ? `${subject.slice(0, 59)}…` : subject}")` : "unknown", changed: dirs };
 }
 
 function wallOf(run: () => unknown): number {

@@ -1,4 +1,4 @@
-// 5. RSA2 (SHA256withRSA, 2048-bit) sign and verify per operation: the CPU floor of createOrder
+// 4. RSA2 (SHA256withRSA, 2048-bit) sign and verify per operation: the CPU floor of getOrderString
 // (it signs the order string) and of alipayNotify (it verifies Alipay's signature). node:crypto
 // directly, with a parsed KeyObject and with the PEM text parsed on every call (what alipay-sdk
 // does), and alipay-sdk's own sdkExecute / checkNotifySignV2 as the code calls them.
@@ -31,12 +31,12 @@ export async function run(): Promise<void> {
     camelcase: false,
   });
 
-  // What createOrder signs (as lib/alipay/gateway.ts asks for it).
+  // What getOrderString signs (as lib/alipay/gateway.ts asks for it).
   const orderParams = () => ({
     timestamp: toAlipayTime(Date.now()),
     notify_url: "https://pay.example.com/alipay/notify",
     bizContent: {
-      out_trade_no: "p3dddb5ba410a80cfd6ff1e858e90a32",
+      out_trade_no: "pay3dddb5ba410a80cfd6ff1e858e90a_1",
       total_amount: fenToYuan(1234),
       subject: "Coffee beans 250g",
       body: "Single origin, whole beans",
@@ -58,7 +58,7 @@ export async function run(): Promise<void> {
         appId,
         sellerId: "2088000000000001",
         tradeNo: newTradeNo(now),
-        outTradeNo: "p3dddb5ba410a80cfd6ff1e858e90a32",
+        outTradeNo: "pay3dddb5ba410a80cfd6ff1e858e90a_1",
         status: "TRADE_SUCCESS",
         totalFen: 1234,
         subject: "Coffee beans 250g",
@@ -115,11 +115,11 @@ export async function run(): Promise<void> {
     results.push({ name: c.name, payload: c.payload, opsPerSecond: (ops / elapsed) * 1000, microsPerOp: perOpUs, ops });
   }
   console.log(table(
-    `5. RSA2 (SHA256withRSA, 2048-bit) per operation, one core`,
+    `4. RSA2 (SHA256withRSA, 2048-bit) per operation, one core`,
     ["operation", "payload", "ops/s", "µs/op", "ops timed"],
     rows,
     [
-      `Payloads: the order string createOrder signs (${orderContent.length} B signed), a TRADE_SUCCESS notification (${notifyContent.length} B signed).`,
+      `Payloads: the order string getOrderString signs (${orderContent.length} B signed), a TRADE_SUCCESS notification (${notifyContent.length} B signed).`,
       `alipay-sdk passes the PEM text to node:crypto on every call, so each sign/verify also parses the key; sdkExecute adds JSON and URL encoding.`,
       `checkNotifySignV2 verifies twice for a genuine notification: first with sign_type in the signed text (Alipay leaves it out), then without.`,
     ],

@@ -1,14 +1,16 @@
-// 3. Handler throughput in-process: the createOrder and alipayNotify Lambda handlers called
-// directly with API Gateway v2 events against DynamoDB Local, N requests one after the other and
-// N with 8 in flight. Side by side, a baseline: the same createOrder handler wrapped with
-// @aws-lambda-powertools/idempotency (makeIdempotent, DynamoDBPersistenceLayer on its own table,
-// keyed on the Idempotency-Key header), measured in the same run.
+// 3. Handler throughput in-process: the createPayment, getOrderString and alipayNotify Lambda
+// handlers called directly with API Gateway v2 events against DynamoDB Local, N requests one after
+// the other and N with 8 in flight. Side by side, a baseline: the same createPayment handler
+// wrapped with @aws-lambda-powertools/idempotency (makeIdempotent, DynamoDBPersistenceLayer on its
+// own table, keyed on the Idempotency-Key header), measured in the same run.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { identityOf } from "../../local/httpApi.js";
+import { outTradeNo } from "../../lib/payments/model.js";
 import { loadPrivateKey } from "../../simulator/keys.js";
 import { notifyContentType, tradeNotificationParams } from "../../simulator/notifier.js";
 import { rsa2Sign, signContent, type Params } from "../../simulator/signing.js";
@@ -18,7 +20,7 @@ import { envInt, num, percentile, progress, report, table, type Cell } from "../
 import { instrument, scope, type Meter } from "../lib/meter.js";
 import { startBenchStack } from "../lib/stack.js";
 
-type HttpHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 interface Run {
   name: string;
@@ -33,14 +35,16 @@ interface Run {
   sqsMessages: number;
 }
 
-interface CreatedOrder {
-  orderId: string;
+interface CreatedPayment {
+  paymentId: string;
+  userId: string;
   amountFen: number;
   subject: string;
   createdAtMs: number;
 }
 
 const idempotencyTable = "bench-idempotency";
+const business = "shop";
 
 export async function run(): Promise<void> {
   const n = envInt("BENCH_N", 300, 60);
@@ -51,9 +55,9 @@ export async function run(): Promise<void> {
   const bench = await startBenchStack();
   try {
     const { stack, meter } = bench;
-    // Before the configuration is first read: the paid events go to a queue nobody consumes, so
-    // no delivery worker runs behind the notify measurement.
-    process.env.EVENTS_QUEUE_URL = await bench.sinkQueue("bench-handlers-events-sink");
+    // Before the configuration is read again: the events go to a queue nobody consumes, so no
+    // delivery worker runs behind the notify measurement.
+    bench.setFunctionEnv({ EVENTS_QUEUE_URL: await bench.sinkQueue("bench-handlers-events-sink") });
     const admin = new DynamoDBClient({});
     await admin.send(new CreateTableCommand({
       TableName: idempotencyTable,
@@ -64,42 +68,59 @@ export async function run(): Promise<void> {
     admin.destroy();
 
     // Loaded now, as in a Lambda: the environment is there before the code.
-    const createOrder = (await import("../../functions/createOrder.js")).handler as unknown as HttpHandler;
+    const createPayment = (await import("../../functions/createPayment.js")).handler as unknown as HttpHandler;
+    const getOrderString = (await import("../../functions/getOrderString.js")).handler as unknown as HttpHandler;
     const alipayNotify = (await import("../../functions/alipayNotify.js")).handler as unknown as HttpHandler;
     const { makeIdempotent, IdempotencyConfig } = await import("@aws-lambda-powertools/idempotency");
     const { DynamoDBPersistenceLayer } = await import("@aws-lambda-powertools/idempotency/dynamodb");
     const baselineClient = new DynamoDBClient({ maxAttempts: 3 });
     instrument(baselineClient, meter);
-    const baseline = makeIdempotent(createOrder, {
+    const baseline = makeIdempotent(createPayment, {
       persistenceStore: new DynamoDBPersistenceLayer({ tableName: idempotencyTable, awsSdkV3Client: baselineClient }),
       config: new IdempotencyConfig({ eventKeyJmesPath: 'headers."idempotency-key"' }),
     }) as HttpHandler;
 
+    // The business system's caller, as API Gateway's IAM authorizer reports it.
+    const credential = stack.businessCredentials[business]!;
+    const iam = identityOf(credential.accessKeyId, { secretAccessKey: credential.secretAccessKey, roleArn: credential.roleArn, sessionName: credential.sessionName });
     const alipayKey = loadPrivateKey(readFileSync(join(stack.keysDir, "alipay-private.pem"), "utf8"));
     const app = { appId: stack.functionEnv.ALIPAY_APP_ID!, sellerId: stack.functionEnv.ALIPAY_SELLER_ID!, appPublicKey: "" };
     let serial = 0;
     const newCreate = () => {
       serial += 1;
-      const user = `bench-user-${serial % 50}`;
-      const input = { merchantOrderId: `cart-${serial}-${randomUUID().slice(0, 8)}`, amount: 100 + (serial % 9000), subject: "Coffee beans 250g" };
-      return { user, key: `key-${randomUUID()}`, body: JSON.stringify(input), input };
+      const input = {
+        businessOrderId: `cart-${serial}-${randomUUID().slice(0, 8)}`,
+        amount: 100 + (serial % 9000),
+        subject: "Coffee beans 250g",
+        userId: `bench-user-${serial % 50}`,
+      };
+      return { key: `key-${randomUUID()}`, body: JSON.stringify(input), input };
     };
     type CreateCall = ReturnType<typeof newCreate>;
-    const createEvent = (c: CreateCall) => apiEvent("POST /orders", "/orders", c.body, { "idempotency-key": c.key, "content-type": "application/json" }, c.user);
-    const notifyEvent = (o: CreatedOrder) => {
+    const createEvent = (c: CreateCall) =>
+      apiEvent("POST /v1/payments", "/v1/payments", c.body, { "idempotency-key": c.key, "content-type": "application/json" }, { iam });
+    const orderStringEvent = (p: CreatedPayment) => apiEvent(
+      "POST /v1/app/payments/{paymentId}/order-string",
+      `/v1/app/payments/${p.paymentId}/order-string`,
+      undefined,
+      {},
+      { jwt: { claims: { sub: p.userId }, scopes: [] } },
+      { paymentId: p.paymentId },
+    );
+    const notifyEvent = (p: CreatedPayment) => {
       const buyerId = newBuyerId();
       const paidAtMs = Date.now();
       const trade: Trade = {
         appId: app.appId,
         sellerId: app.sellerId,
         tradeNo: newTradeNo(paidAtMs),
-        outTradeNo: o.orderId,
+        outTradeNo: outTradeNo(p.paymentId, 1),
         status: "TRADE_SUCCESS",
-        totalFen: o.amountFen,
-        subject: o.subject,
+        totalFen: p.amountFen,
+        subject: p.subject,
         buyerId,
         buyerLogonId: maskedLogonId(buyerId),
-        createdAtMs: o.createdAtMs,
+        createdAtMs: p.createdAtMs,
         paidAtMs,
         refunds: [],
         refundedFen: 0,
@@ -110,19 +131,21 @@ export async function run(): Promise<void> {
       return apiEvent("POST /alipay/notify", "/alipay/notify", new URLSearchParams(params).toString(), { "content-type": notifyContentType });
     };
 
-    const created = (calls: CreateCall[], results: APIGatewayProxyStructuredResultV2[]): CreatedOrder[] =>
+    const created = (calls: CreateCall[], results: APIGatewayProxyStructuredResultV2[]): CreatedPayment[] =>
       results.flatMap((r, i) => {
         if (r.statusCode !== 201) return [];
-        const view = JSON.parse(String(r.body)) as { orderId: string };
-        return [{ orderId: view.orderId, amountFen: calls[i]!.input.amount, subject: calls[i]!.input.subject, createdAtMs: Date.now() }];
+        const view = JSON.parse(String(r.body)) as { paymentId: string };
+        const input = calls[i]!.input;
+        return [{ paymentId: view.paymentId, userId: input.userId, amountFen: input.amount, subject: input.subject, createdAtMs: Date.now() }];
       });
 
-    // Warm-up (uncounted): cold start of each handler, config, keys, SDK connections.
+    // Warm-up (uncounted): cold start of each handler, config, keys, the registry, SDK connections.
     progress(`handlers: warm-up`);
     const warmCalls = Array.from({ length: warmupCalls }, newCreate);
-    const warmOrders = created(warmCalls, await sequential(warmCalls, (c) => createOrder(createEvent(c), lambdaContext("createOrder"))));
-    await sequential(Array.from({ length: warmupCalls }, newCreate), (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent")));
-    await sequential(warmOrders, (o) => alipayNotify(notifyEvent(o), lambdaContext("alipayNotify")));
+    const warmPayments = created(warmCalls, await sequential(warmCalls, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
+    await sequential(Array.from({ length: warmupCalls }, newCreate), (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent")));
+    await sequential(warmPayments, (p) => getOrderString(orderStringEvent(p), lambdaContext("getOrderString")));
+    await sequential(warmPayments, (p) => alipayNotify(notifyEvent(p), lambdaContext("alipayNotify")));
 
     const runs: Run[] = [];
     for (const [mode, width] of [["sequential", 1], [`concurrency ${concurrency}`, concurrency]] as const) {
@@ -133,23 +156,27 @@ export async function run(): Promise<void> {
       const baseCalls = [Array.from({ length: half }, newCreate), Array.from({ length: n - half }, newCreate)];
       const ours: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
       const base: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
-      ours.push(await measure(meter, "ours", oursCalls[0]!, width, (c) => createOrder(createEvent(c), lambdaContext("createOrder"))));
-      base.push(await measure(meter, "baseline", baseCalls[0]!, width, (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent"))));
-      base.push(await measure(meter, "baseline", baseCalls[1]!, width, (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent"))));
-      ours.push(await measure(meter, "ours", oursCalls[1]!, width, (c) => createOrder(createEvent(c), lambdaContext("createOrder"))));
+      ours.push(await measure(meter, "ours", oursCalls[0]!, width, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
+      base.push(await measure(meter, "baseline", baseCalls[0]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))));
+      base.push(await measure(meter, "baseline", baseCalls[1]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))));
+      ours.push(await measure(meter, "ours", oursCalls[1]!, width, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
       const created201 = (r: APIGatewayProxyStructuredResultV2) => r.statusCode === 201;
       runs.push(combine("create (ours)", mode, ours, created201));
       runs.push(combine("create (Powertools baseline)", mode, base, created201));
 
       // Replays: the same key and body again (a client retry): the stored answer comes back.
-      const replayOurs = await measure(meter, "ours", [...oursCalls[0]!, ...oursCalls[1]!], width, (c) => createOrder(createEvent(c), lambdaContext("createOrder")));
-      const replayBase = await measure(meter, "baseline", [...baseCalls[0]!, ...baseCalls[1]!], width, (c) => baseline(createEvent(c), lambdaContext("createOrderIdempotent")));
+      const replayOurs = await measure(meter, "ours", [...oursCalls[0]!, ...oursCalls[1]!], width, (c) => createPayment(createEvent(c), lambdaContext("createPayment")));
+      const replayBase = await measure(meter, "baseline", [...baseCalls[0]!, ...baseCalls[1]!], width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent")));
       runs.push(combine("create replay (ours)", mode, [replayOurs], (r) => r.statusCode === 201 && r.headers?.["idempotent-replayed"] === "true"));
       runs.push(combine("create replay (Powertools baseline)", mode, [replayBase], created201));
 
-      // Notify: the orders just created by our handler, paid; signatures made beforehand.
-      const orders = created([...oursCalls[0]!, ...oursCalls[1]!], [...ours[0]!.results, ...ours[1]!.results]);
-      const events = orders.map(notifyEvent);
+      // The app's order string for the payments just created by our handler (a new attempt, signed).
+      const payments = created([...oursCalls[0]!, ...oursCalls[1]!], [...ours[0]!.results, ...ours[1]!.results]);
+      const orderStrings = await measure(meter, "order string", payments, width, (p) => getOrderString(orderStringEvent(p), lambdaContext("getOrderString")));
+      runs.push(combine("order string (ours)", mode, [orderStrings], created201));
+
+      // Notify: those attempts, paid; signatures made beforehand.
+      const events = payments.map(notifyEvent);
       const notify = await measure(meter, "notify", events, width, (e) => alipayNotify(e, lambdaContext("alipayNotify")));
       runs.push(combine("notify (ours)", mode, [notify], (r) => r.statusCode === 200 && r.body === "success"));
     }
@@ -197,9 +224,10 @@ export async function run(): Promise<void> {
       rows,
       [
         ...ratioLines,
-        `Baseline = the same createOrder handler inside makeIdempotent (Powertools idempotency ${powertoolsVersion()}, DynamoDBPersistenceLayer, key = headers."idempotency-key"): its records add to our own.`,
+        `Baseline = the same createPayment handler inside makeIdempotent (Powertools idempotency ${powertoolsVersion()}, DynamoDBPersistenceLayer, key = headers."idempotency-key"): its records add to our own.`,
         `Throughput is bounded by DynamoDB Local (Java) sharing ${cpus().length} cores with Node here; read it as relative, not as Lambda/DynamoDB figures.`,
-        `A baseline replay is a conditional PutItem that fails (the record exists): it reports no capacity here, but DynamoDB bills it as a write (>= 1 WCU); ours is a GetItem (1 RCU).`,
+        `A replay is a write that fails its condition, reporting no capacity here although DynamoDB bills it: ours the create's TransactWriteItems (payment + key answer, the stored answer comes back with the cancellation reasons), the baseline's a conditional PutItem (>= 1 WCU).`,
+        `Order string: a GetItem, the RSA2 signature of the order string, an UpdateItem adding the attempt. The business registry is read once per BUSINESS_CACHE_SECONDS (60 s), in the warm-up.`,
       ],
     ));
     report("handlers", {
@@ -295,8 +323,15 @@ function powertoolsVersion(): string {
   }
 }
 
-/** An API Gateway HTTP API (payload 2.0) event as local/httpApi.ts builds it; `sub` = the JWT subject. */
-function apiEvent(routeKey: string, path: string, body: string, headers: Record<string, string>, sub?: string): APIGatewayProxyEventV2WithJWTAuthorizer {
+/** An API Gateway HTTP API (payload 2.0) event as local/httpApi.ts builds it, with the authorizer's answer (JWT claims or IAM caller). */
+function apiEvent(
+  routeKey: string,
+  path: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+  authorizer?: Record<string, unknown>,
+  pathParameters?: Record<string, string>,
+): APIGatewayProxyEventV2 {
   const now = Date.now();
   return {
     version: "2.0",
@@ -304,7 +339,8 @@ function apiEvent(routeKey: string, path: string, body: string, headers: Record<
     rawPath: path,
     rawQueryString: "",
     headers: { host: "localhost", "user-agent": "bench", ...headers },
-    body,
+    ...(body !== undefined ? { body } : {}),
+    ...(pathParameters ? { pathParameters } : {}),
     isBase64Encoded: false,
     requestContext: {
       accountId: "000000000000",
@@ -317,9 +353,9 @@ function apiEvent(routeKey: string, path: string, body: string, headers: Record<
       stage: "$default",
       time: new Date(now).toISOString(),
       timeEpoch: now,
-      ...(sub ? { authorizer: { principalId: "", integrationLatency: 0, jwt: { claims: { sub }, scopes: [] } } } : {}),
+      ...(authorizer ? { authorizer } : {}),
     },
-  } as APIGatewayProxyEventV2WithJWTAuthorizer;
+  } as APIGatewayProxyEventV2;
 }
 
 function lambdaContext(functionName: string): Context {

@@ -1,13 +1,14 @@
-// 2. What one sweep reads with 10,000 and 100,000 settled orders in the table and 100 pending
-// orders due: settled orders are not in the sparse `sweep` index, so the sweep's reads must not
-// grow with them. Orders are written straight into the table with BatchWriteItem (not through the
-// API); the sweep is `sweep()` from lib/orders/sweep.ts, run in this process with the stack's
+// 2. What one sweep reads with 10,000 and 100,000 settled payments in the table, 1,000 open
+// payments not due yet and 100 payments due: settled payments are not in the sparse `sweep` index
+// and open ones are keyed there by when they are due, so the sweep's reads must not grow with
+// either. Payments are written straight into the table with BatchWriteItem (not through the API);
+// the sweep is `sweep()` from lib/payments/sweep.ts, run in this process with the stack's
 // configuration. Its check messages go to a queue nobody consumes, so no check worker runs
 // behind the measurement.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../../lib/aws.js";
-import { orderKey, paidEventId, sweepShard, type OrderRecord } from "../../lib/orders/model.js";
+import { derivePaymentId, outTradeNo, paymentKey, sweepShard, type PaymentRecord } from "../../lib/payments/model.js";
 import { localCredentials } from "../../local/engines.js";
 import { envInt, envList, num, progress, report, table, type Cell } from "../lib/format.js";
 import { itemSizeBytes } from "../lib/itemSize.js";
@@ -17,84 +18,90 @@ import { startBenchStack } from "../lib/stack.js";
 export async function run(): Promise<void> {
   const sizes = envList("BENCH_SETTLED", [10_000, 100_000], [10_000]).sort((a, b) => a - b);
   const pendingCount = envInt("BENCH_PENDING", 100, 100);
-  // The Scan contrast: DynamoDB Local scans slowly (~3 minutes for 100,000 orders), so by default
+  const notDueCount = envInt("BENCH_OPEN", 1000, 1000);
+  // The Scan contrast: DynamoDB Local scans slowly (~3 minutes for 100,000 payments), so by default
   // only the smallest size. BENCH_SCAN=0 none, =first (default), =all.
   const scanMode = process.env.BENCH_SCAN ?? "first";
   progress(`sweep: starting the local stack`);
   const bench = await startBenchStack();
   try {
     const { stack, meter } = bench;
-    // Before the configuration is first read: the sweep's check messages go to a dead end.
-    process.env.CHECK_QUEUE_URL = await bench.sinkQueue("bench-sweep-checks-sink");
+    // Before the configuration is read again: the sweep's check messages go to a dead end.
+    bench.setFunctionEnv({ CHECK_QUEUE_URL: await bench.sinkQueue("bench-sweep-checks-sink") });
     // Loaded now, as in a Lambda: the environment is there before the code (log level, metrics).
     const { config } = await import("../../lib/config.js");
     const { alipay } = await import("../../lib/alipay/client.js");
-    const { sweep } = await import("../../lib/orders/sweep.js");
+    const { sweep } = await import("../../lib/payments/sweep.js");
     const settings = await config();
     const tableName = settings.tableName;
     const loader = DynamoDBDocumentClient.from(
       new DynamoDBClient({ endpoint: stack.urls.dynamodb, region: stack.service.region, credentials: localCredentials, maxAttempts: 10 }),
       { marshallOptions: { removeUndefinedValues: true } },
     );
-    // A real order string, so the items have their real size.
     const now = Date.now();
+    // A real order string, so the items have their real size.
     const orderString = (await alipay()).orderString({
-      outTradeNo: "p0123456789abcdef0123456789abcde",
+      outTradeNo: outTradeNo(derivePaymentId("shop", "cart-pending-0"), 1),
       amountFen: 1234,
       subject: "Coffee beans 250g",
       body: "Single origin, whole beans",
       expiresAtMs: now + 900_000,
     });
-    const settled = (i: number): OrderRecord => {
-      const orderId = `ps${String(i).padStart(30, "0")}`;
-      const createdAt = now - 86_400_000 - i * 1000;
-      const paidAt = createdAt + 42_000;
+    const base = (businessOrderId: string, createdAt: number) => {
+      const paymentId = derivePaymentId("shop", businessOrderId);
       return {
-        ...orderKey(orderId),
-        orderId,
-        userId: `user-${i % 5000}`,
-        merchantOrderId: `cart-${i}`,
+        ...paymentKey(paymentId),
+        paymentId,
+        businessId: "shop",
+        businessOrderId,
+        userId: `user-${createdAt % 5000}`,
         amountFen: 1234,
         subject: "Coffee beans 250g",
         body: "Single origin, whole beans",
-        status: "PAID",
         createdAt,
-        expiresAt: createdAt + 900_000,
-        orderString,
-        requestHash: "9f".repeat(32),
-        tradeNo: `2026112522001${String(i).padStart(15, "0")}`,
+        expiresAt: createdAt + 1_800_000,
+      };
+    };
+    const settled = (i: number): PaymentRecord => {
+      const createdAt = now - 86_400_000 - i * 1000;
+      const paidAt = createdAt + 42_000;
+      const tradeNo = `2026112522001${String(i).padStart(15, "0")}`;
+      const payment = base(`cart-${i}`, createdAt);
+      return {
+        ...payment,
+        status: "PAID",
+        attempts: [{ attemptNo: 1, outTradeNo: outTradeNo(payment.paymentId, 1), status: "PAID", createdAt: createdAt + 2000, expiresAt: createdAt + 902_000, tradeNo }],
+        tradeNo,
         buyerId: "2088102177846241",
         paidAt,
         paidVia: "notify",
-        eventId: paidEventId(orderId),
         history: [
           { at: createdAt, event: "created" },
-          { at: paidAt, event: "paid", detail: `notify 2026112522001${String(i).padStart(15, "0")}` },
+          { at: createdAt + 2000, event: "attempt", detail: outTradeNo(payment.paymentId, 1) },
+          { at: paidAt, event: "paid", detail: `notify ${tradeNo} attempt 1` },
         ],
       };
     };
-    const pending = (i: number, at: number): OrderRecord => {
-      const orderId = `pp${String(i).padStart(30, "0")}`;
+    // Open, its first attempt pending, due a little while ago (oldest first).
+    const pending = (i: number, at: number): PaymentRecord => {
       const createdAt = at - 120_000;
+      const payment = base(`cart-pending-${i}`, createdAt);
       return {
-        ...orderKey(orderId),
-        orderId,
-        userId: `user-${i}`,
-        merchantOrderId: `cart-pending-${i}`,
-        amountFen: 1234,
-        subject: "Coffee beans 250g",
-        body: "Single origin, whole beans",
-        status: "PENDING",
-        createdAt,
-        expiresAt: createdAt + 900_000,
+        ...payment,
+        status: "OPEN",
+        attempts: [{ attemptNo: 1, outTradeNo: outTradeNo(payment.paymentId, 1), status: "PENDING", createdAt: createdAt + 2000, expiresAt: createdAt + 902_000 }],
         orderString,
-        requestHash: "9f".repeat(32),
         sweepShard,
-        // Due a little while ago, oldest first.
         sweepAt: at - 60_000 + i,
-        history: [{ at: createdAt, event: "created" }],
+        history: [{ at: createdAt, event: "created" }, { at: createdAt + 2000, event: "attempt", detail: outTradeNo(payment.paymentId, 1) }],
       };
     };
+    // Open, no order string asked for yet: in the index from birth, due at its expiry.
+    const notDue = (i: number): PaymentRecord => {
+      const payment = base(`cart-open-${i}`, now - i * 1000);
+      return { ...payment, status: "OPEN", attempts: [], sweepShard, sweepAt: payment.expiresAt + 60_000, history: [{ at: payment.createdAt, event: "created" }] };
+    };
+    await load(loader, tableName, 0, notDueCount, notDue);
 
     const rows: Cell[][] = [];
     const results: unknown[] = [];
@@ -103,9 +110,9 @@ export async function run(): Promise<void> {
       const started = performance.now();
       await load(loader, tableName, loaded, size, settled);
       const loadSeconds = (performance.now() - started) / 1000;
-      progress(`sweep: ${num(size)} settled orders in the table (${num(size - loaded)} written in ${num(loadSeconds)} s)`);
+      progress(`sweep: ${num(size)} settled payments in the table (${num(size - loaded)} written in ${num(loadSeconds)} s)`);
       loaded = size;
-      // The due orders (again): the previous sweep leased them into the future.
+      // The due payments (again): the previous sweep leased them into the future.
       const at = Date.now();
       await load(loader, tableName, 0, pendingCount, (i) => pending(i, at));
 
@@ -176,18 +183,19 @@ export async function run(): Promise<void> {
     const first = results[0] as { queryRequests: number; rcu: number };
     const flat = results.every((r) => (r as typeof first).queryRequests === first.queryRequests && (r as typeof first).rcu === first.rcu);
     console.log(table(
-      `2. One sweep with settled orders in the table and ${pendingCount} pending orders due`,
-      ["settled orders", "due", "found", "Query reqs", "index items", "RCU", "claim writes", "WCU", "SQS batches", "sweep ms", "Scan reqs*", "Scan RCU*", "Scan ms*"],
+      `2. One sweep with settled payments in the table, ${num(notDueCount)} open payments not due yet and ${pendingCount} due`,
+      ["settled payments", "due", "found", "Query reqs", "index items", "RCU", "claim writes", "WCU", "SQS batches", "sweep ms", "Scan reqs*", "Scan RCU*", "Scan ms*"],
       rows,
       [
-        `Sweep reads independent of settled orders: ${flat ? "yes" : "NO"} (Query on the sparse KEYS_ONLY index, pages of 100; RCU as reported by DynamoDB Local).`,
-        `Claims are one conditional UpdateItem per due order (the lease moves sweepAt, an index key: table + index WCU).`,
-        `* For contrast, not what the code does: a full-table Scan for due orders (Select COUNT) reads every settled order, so its RCU grow linearly` +
+        `Sweep reads independent of settled payments: ${flat ? "yes" : "NO"} (Query on the sparse KEYS_ONLY index, sweepAt <= now, pages of 100; RCU as reported by DynamoDB Local).`,
+        `Open payments are in the index from creation (due at their expiry): the ${num(notDueCount)} not yet due are outside the Query's key range and never read.`,
+        `Claims are one conditional UpdateItem per due payment (the lease moves sweepAt, an index key: table + index WCU).`,
+        `* For contrast, not what the code does: a full-table Scan for due payments (Select COUNT) reads every settled payment, so its RCU grow linearly` +
           (scanMode === "all" ? "." : ` (measured on the first size only; BENCH_SCAN=all for every size, slow on DynamoDB Local).`),
-        `Item size of a settled order ≈ ${num(itemSizeBytes(settled(0)))} B, of a pending one ≈ ${num(itemSizeBytes(pending(0, now)))} B.`,
+        `Item size of a settled (PAID) payment ≈ ${num(itemSizeBytes(settled(0)))} B, of a due one with its pending attempt and order string ≈ ${num(itemSizeBytes(pending(0, now)))} B, of an open one without attempt ≈ ${num(itemSizeBytes(notDue(0)))} B.`,
       ],
     ));
-    report("sweep", { rows: results, flat });
+    report("sweep", { rows: results, flat, openNotDue: notDueCount });
   } finally {
     await bench.stop();
   }
