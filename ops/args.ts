@@ -15,7 +15,8 @@ export type CommandName =
   | "business update"
   | "business disable"
   | "business enable"
-  | "business rotate-secret";
+  | "business rotate-secret"
+  | "business try";
 
 /** Options that belong to some commands (the global ones are fields of Invocation). */
 export type OptionName =
@@ -27,7 +28,9 @@ export type OptionName =
   | "overlap-hours"
   | "business"
   | "business-order"
-  | "limit";
+  | "limit"
+  | "api-url"
+  | "region";
 
 export interface Invocation {
   command?: CommandName;
@@ -246,13 +249,41 @@ ${takeEffect}
 
 ${exitStatusWrite}`,
   },
+  "business try": {
+    usage: "business try <businessId> [--api-url <url>] [--region <region>] [--json]",
+    summary: "sign a harmless API call as the system: is its onboarding done?",
+    arity: 1,
+    options: { "api-url": {}, region: {} },
+    help: `Checks a business system's onboarding end to end: signs GET /v1/payments?businessOrderId=ops-onboarding-check
+as the system's caller with the business client (client/businessClient.ts, SigV4 as their server
+signs) and explains the answer. Read-only: no such business order exists, nothing is created.
+  404 payment_not_found -> authorized: its callers reach the business API              exit 0
+  403                   -> refused: whether the registry has the system, whether it is
+                           ACTIVE, its registered role ARNs, and what to do             exit 1
+  anything else         -> its status and body                                        exit 1
+
+Against AWS: --api-url (the business API's base URL) is required; the region is --region or
+AWS_REGION; the call is signed with the credentials of the default provider chain, so assume one of
+the system's registered roles first (e.g. AWS_PROFILE=<a profile of that role>). The API does not
+say which system a caller is: with the functions' environment exported and an identity that can read
+the table, the answer is checked against the registry too; else check with \`business show\`.
+With --local (or a local stack's --stack-file): the API is the stack's urls.api and the call is
+signed with the system's local credentials (<keysDir>/business-credentials.json: the sample systems
+shop and membership only). Credentials are never printed.
+Registry changes take BUSINESS_CACHE_SECONDS to apply: a system just added or enabled is refused
+until then.
+
+Exit status: 0 authorized; 1 refused, another answer, no local credentials, the API unreachable;
+2 a bad business id, URL or region, or no --api-url against AWS.`,
+  },
 };
 
 const groups: Record<string, string> = {
   payment: "Payments: look at one, find one by business order, or run the check worker on it now.",
   dlq: "Dead-letter queues of the check and events work queues.",
   event: "Payment events for the business systems.",
-  business: "Business systems: register, change, disable and rotate the webhook secret of the systems that create payments.",
+  business:
+    "Business systems: register, change, disable and rotate the webhook secret of the systems that create payments, and try their access.",
 };
 
 /** Commands of earlier versions, so an operator following an old note is told what replaced them. */
@@ -301,6 +332,8 @@ const commandOptions: OptionName[] = [
   "business",
   "business-order",
   "limit",
+  "api-url",
+  "region",
 ];
 
 export function parseArgs(argv: string[]): Invocation {

@@ -28,7 +28,8 @@ async function main(argv: string[]): Promise<number> {
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
     }
     const { runCommand } = await import("./commands.js");
-    const result = await runCommand(invocation, stack?.keysDir ? { keysDir: stack.keysDir } : {});
+    const apiUrl = typeof stack?.urls?.api === "string" ? stack.urls.api : undefined;
+    const result = await runCommand(invocation, { ...(stack?.keysDir ? { keysDir: stack.keysDir } : {}), ...(apiUrl ? { apiUrl } : {}) });
     console.log(invocation.json ? JSON.stringify(result.data, null, 2) : result.text);
     return result.ok ? 0 : 1;
   } catch (error) {

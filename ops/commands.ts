@@ -10,6 +10,7 @@ import {
   showBusiness,
   updateBusiness,
 } from "./business.js";
+import { tryBusiness, tryTarget } from "./businessTry.js";
 import { checkQueueName, listDlq, redriveDlq } from "./dlq.js";
 import { replayEvent } from "./events.js";
 import {
@@ -23,6 +24,7 @@ import {
   formatReplay,
   formatRotated,
   formatStatus,
+  formatTry,
   formatUpdated,
 } from "./format.js";
 import { findPayment, recheckPayment, showPayment } from "./payments.js";
@@ -31,6 +33,7 @@ export { findPayment, recheckPayment, showPayment } from "./payments.js";
 export { listDlq, redriveDlq, resolveQueues } from "./dlq.js";
 export { replayEvent } from "./events.js";
 export { addBusiness, listBusinesses, rotateWebhookSecret, setBusinessStatus, showBusiness, updateBusiness } from "./business.js";
+export { tryBusiness } from "./businessTry.js";
 
 export interface CommandResult {
   data: unknown;
@@ -42,6 +45,8 @@ export interface CommandResult {
 export interface CommandContext {
   /** The local stack's keys dir (from its stack file): new webhook secrets are files there, not SSM parameters. */
   keysDir?: string;
+  /** The stack file's urls.api: where `business try` calls unless --api-url says. */
+  apiUrl?: string;
 }
 
 export async function runCommand(invocation: Invocation, context: CommandContext = {}): Promise<CommandResult> {
@@ -109,6 +114,21 @@ export async function runCommand(invocation: Invocation, context: CommandContext
         ...(invocation.overlapHours !== undefined ? { overlapHours: invocation.overlapHours } : {}),
       });
       return { data, text: formatRotated(data), ok: true };
+    }
+    case "business try": {
+      const target = tryTarget(
+        {
+          ...(option("api-url") !== undefined ? { apiUrl: option("api-url")! } : {}),
+          ...(option("region") !== undefined ? { region: option("region")! } : {}),
+        },
+        {
+          local: invocation.local,
+          ...(context.apiUrl ? { stackApiUrl: context.apiUrl } : {}),
+          ...(context.keysDir ? { keysDir: context.keysDir } : {}),
+        },
+      );
+      const data = await tryBusiness(first!, target);
+      return { data, text: formatTry(data), ok: data.ok };
     }
     default:
       throw new Error(`no command to run`);

@@ -1,6 +1,7 @@
 // Human-readable output of each command (--json prints the returned data instead).
 import type { DlqListing, RedriveReport } from "./dlq.js";
 import type { BusinessReport, RotationReport, SecretReport, StatusReport, UpdateReport } from "./business.js";
+import type { TryReport } from "./businessTry.js";
 import type { ReplayReport } from "./events.js";
 import type { PaymentReport, RecheckReport } from "./payments.js";
 
@@ -185,5 +186,25 @@ export function formatRotated(report: RotationReport): string {
     overlap,
     effect(report.takesEffectWithinSeconds),
     ...secretBlock(report.webhookSecret, report.system.businessId),
+  ].join("\n");
+}
+
+export function formatTry(report: TryReport): string {
+  const body = typeof report.response.body === "string" ? report.response.body : JSON.stringify(report.response.body);
+  const registry = report.registry.read
+    ? report.registry.registered
+      ? `${report.businessId} ${report.registry.status}, roles ${report.registry.principals.join(", ") || "none"}`
+      : `${report.businessId} not registered`
+    : `not read (${report.registry.error})`;
+  return [
+    report.summary,
+    rows([
+      ["API", `${report.api.url} (${report.api.region})`],
+      ["signed with", `${report.signedWith.source}${report.signedWith.roleArn ? ` of ${report.signedWith.roleArn}` : ""} (never shown)`],
+      ["call", `${report.call.method} ${report.call.path}`],
+      ["answer", `${report.response.status} ${truncate(body ?? "", 300)}`],
+      ["registry", registry],
+    ]),
+    ...report.hints,
   ].join("\n");
 }

@@ -33,6 +33,7 @@ import { listDlq, redriveDlq } from "../../ops/dlq.js";
 import { explain } from "../../ops/environment.js";
 import { OpsError } from "../../ops/errors.js";
 import { replayEvent } from "../../ops/events.js";
+import { tryBusiness, tryTarget } from "../../ops/businessTry.js";
 import { formatBusiness, formatBusinessList, formatListing, formatPayment } from "../../ops/format.js";
 import { findPayment, recheckPayment, showPayment } from "../../ops/payments.js";
 import { useStack, waitFor } from "./harness.js";
@@ -126,6 +127,11 @@ describe("business systems", () => {
   });
   afterAll(async () => {
     await webhook?.close();
+    // Give membership its caller back (the other tests use it as the sample system).
+    const books = await showBusiness("books");
+    await updateBusiness("books", { removePrincipals: books.principals.filter((p) => p !== booksRole) });
+    await updateBusiness("membership", { addPrincipals: [membershipRole], removePrincipals: [spareRole] });
+    await registryCacheRunsOut();
   });
 
   it("adds a system: a new secret in the keys dir, printed once, never listed", async () => {
@@ -367,14 +373,6 @@ describe("business systems", () => {
     const after = await showBusiness("books");
     expect(after.principals.filter((p) => roles.includes(p)).sort()).toEqual(landed.sort());
     expect(after.principals).toEqual(expect.arrayContaining([booksRole, membershipRole]));
-  });
-
-  afterAll(async () => {
-    // Give membership its caller back (the other tests use it as the sample system).
-    const books = await showBusiness("books");
-    await updateBusiness("books", { removePrincipals: books.principals.filter((p) => p !== booksRole) });
-    await updateBusiness("membership", { addPrincipals: [membershipRole], removePrincipals: [spareRole] });
-    await registryCacheRunsOut();
   });
 });
 
@@ -670,19 +668,121 @@ describe("event replay", () => {
   });
 });
 
+// Only what a shell needs: none of the functions' variables this process has.
+const bareEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir() };
+
+/** The real CLI entry, as an operator runs it. */
+const cli = (args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
+    execFile("npx", ["tsx", "ops/cli.ts", ...args], { cwd: projectRoot, env: bareEnv, timeout: 30_000 }, (error, stdout, stderr) => {
+      const exitCode = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+      resolveRun({ code: exitCode, stdout, stderr });
+    });
+  });
+
+/** What `npm start` writes to .local/stack.json, for this test's stack. */
+const writeStackFile = (dir: string) => {
+  const stackFile = join(dir, "stack.json");
+  writeFileSync(
+    stackFile,
+    JSON.stringify({ urls: t.stack.urls, keysDir: t.stack.keysDir, functionEnv: t.stack.functionEnv, resources: t.stack.resources }),
+  );
+  return stackFile;
+};
+
+describe("business try", () => {
+  const dir = mkdtempSync(join(tmpdir(), "alipay-pay-ops-try-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const local = () => ({ apiUrl: t.stack.urls.api, region: t.stack.service.region, keysDir: t.stack.keysDir });
+  const shopRole = () => t.stack.businessCredentials.shop!.roleArn;
+  const shopKeys = () => [t.stack.businessCredentials.shop!.accessKeyId, t.stack.businessCredentials.shop!.secretAccessKey];
+
+  it("authorizes shop: a call signed with its local credentials reaches the business API, and creates nothing", async () => {
+    const report = await tryBusiness("shop", local());
+    expect(report).toMatchObject({
+      outcome: "authorized",
+      ok: true,
+      summary: "authorized: shop's callers reach the business API",
+      call: { method: "GET", path: "/v1/payments?businessOrderId=ops-onboarding-check" },
+      signedWith: { source: "local credentials", roleArn: shopRole() },
+      response: { status: 404, body: { code: "payment_not_found" } },
+      registry: { read: true, registered: true, status: "ACTIVE", callerRegisteredFor: ["shop"] },
+      registryCacheSeconds: 1,
+    });
+    expect(JSON.stringify(report)).not.toContain(shopKeys()[0]);
+    expect(JSON.stringify(report)).not.toContain(shopKeys()[1]);
+  });
+
+  it("explains a disabled system's 403 (registered, DISABLED, its roles, the cache), through the CLI too; enabled, it passes again", async () => {
+    const stackFile = writeStackFile(dir);
+    try {
+      expect((await setBusinessStatus("shop", "DISABLED")).changed).toBe(true);
+      await registryCacheRunsOut();
+      const report = await tryBusiness("shop", local());
+      expect(report).toMatchObject({
+        outcome: "refused",
+        ok: false,
+        summary: "refused: shop's callers get 403 from the business API",
+        response: { status: 403, body: { code: "forbidden" } },
+        registry: { read: true, registered: true, status: "DISABLED", principals: [shopRole()] },
+      });
+      const hints = report.hints.join("\n");
+      expect(hints).toContain("shop is registered and DISABLED: its calls are refused until `business enable shop`");
+      expect(hints).toContain(`Its registered roles: ${shopRole()}. The caller must assume one of them.`);
+      expect(hints).toContain("BUSINESS_CACHE_SECONDS (1 s here)");
+
+      const refused = await cli(["business", "try", "shop", "--stack-file", stackFile]);
+      expect(refused.stderr).toBe("");
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/^refused: shop's callers get 403 from the business API$/m);
+      expect(refused.stdout).toContain("business enable shop");
+      for (const key of shopKeys()) expect(refused.stdout).not.toContain(key);
+    } finally {
+      await setBusinessStatus("shop", "ACTIVE");
+      await registryCacheRunsOut();
+    }
+    const authorized = await cli(["business", "try", "shop", "--stack-file", stackFile, "--json"]);
+    expect(authorized.stderr).toBe("");
+    expect(authorized.code).toBe(0);
+    expect(JSON.parse(authorized.stdout)).toMatchObject({ outcome: "authorized", response: { status: 404 } });
+    for (const key of shopKeys()) expect(authorized.stdout).not.toContain(key);
+  });
+
+  it("fails clearly for an unknown id, a system without local credentials, a malformed id, and no API URL against AWS", async () => {
+    const unknown = await failure(tryBusiness("nosuch", local()));
+    expect(code(unknown)).toBe(1);
+    expect(unknown?.message).toBe("no business system nosuch: it is not in the registry and has no local credentials");
+    expect((unknown as OpsError).hint).toContain("local credentials exist for: shop, membership");
+
+    const role = "arn:aws:iam::123456789012:role/onboarding-caller";
+    await addBusiness(
+      { businessId: "onboarding", principals: [role], webhookUrl: "https://onboarding.example.com/events" },
+      { secrets: files() },
+    );
+    const noCredentials = await failure(tryBusiness("onboarding", local()));
+    expect(code(noCredentials)).toBe(1);
+    expect(noCredentials?.message).toBe(
+      "onboarding has no local credentials: the local stack signs only as its sample systems (shop, membership)",
+    );
+    expect((noCredentials as OpsError).hint).toContain(`Its registered callers: ${role}.`);
+
+    expect(code(await failure(tryBusiness("Shop!", local())))).toBe(2);
+    expect(code(await failure(Promise.resolve().then(() => tryTarget({ region: "ap-southeast-1" }, { local: false }))))).toBe(2);
+    expect(tryTarget({ apiUrl: "https://pay.example.com", region: "eu-west-1" }, { local: false })).toEqual({
+      apiUrl: "https://pay.example.com",
+      region: "eu-west-1",
+    });
+    expect(() => parseArgs(["business", "try", "shop", "--limit", "3"])).toThrow("business try takes no --limit");
+    expect(parseArgs(["business", "try", "shop", "--api-url", "https://pay.example.com", "--region", "eu-west-1"]).options).toEqual({
+      "api-url": ["https://pay.example.com"],
+      region: ["eu-west-1"],
+    });
+  });
+});
+
 describe("the CLI entry", () => {
   const dir = mkdtempSync(join(tmpdir(), "alipay-pay-ops-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  // Only what a shell needs: none of the functions' variables this process has.
-  const bareEnv = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? tmpdir() };
-
-  const cli = (args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
-      execFile("npx", ["tsx", "ops/cli.ts", ...args], { cwd: projectRoot, env: bareEnv, timeout: 30_000 }, (error, stdout, stderr) => {
-        const exitCode = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolveRun({ code: exitCode, stdout, stderr });
-      });
-    });
 
   it("prints help, exits 1 or 2 with a clear message on errors, and works against a stack file", async () => {
     const help = await cli(["--help"]);
@@ -701,6 +801,7 @@ describe("the CLI entry", () => {
       "business disable <businessId>",
       "business enable <businessId>",
       "business rotate-secret <businessId>",
+      "business try <businessId>",
     ]) {
       expect(help.stdout).toContain(command);
     }
@@ -719,11 +820,7 @@ describe("the CLI entry", () => {
     const opened = (await t.openPayment("ops-cli")) as Opened;
     await pay(opened);
     await delivered(opened.payment.paymentId);
-    const stackFile = join(dir, "stack.json");
-    writeFileSync(
-      stackFile,
-      JSON.stringify({ urls: t.stack.urls, keysDir: t.stack.keysDir, functionEnv: t.stack.functionEnv, resources: t.stack.resources }),
-    );
+    const stackFile = writeStackFile(dir);
 
     const shown = await cli(["payment", "show", opened.payment.paymentId, "--stack-file", stackFile, "--json"]);
     expect(shown.stderr).toBe("");
