@@ -77,7 +77,7 @@ export class AlipayGateway {
   async query(outTradeNo: string): Promise<TradeQueryResult> {
     const result = await this.call("alipay.trade.query", { out_trade_no: outTradeNo });
     if (result.code === "40004" && result.sub_code === "ACQ.TRADE_NOT_EXIST") return { kind: "not_found" };
-    this.expectSuccess("alipay.trade.query", result);
+    this.expectSuccess("alipay.trade.query", outTradeNo, result);
     const totalFen = yuanToFen(result.total_amount);
     if (totalFen === undefined || typeof result.trade_no !== "string") {
       throw new AlipayUnavailableError(`alipay.trade.query: malformed answer for ${outTradeNo}`);
@@ -99,7 +99,7 @@ export class AlipayGateway {
     if (result.sub_code === "ACQ.TRADE_STATUS_ERROR" || result.sub_code === "ACQ.REASON_TRADE_STATUS_INVALID") {
       return "refused";
     }
-    this.expectSuccess("alipay.trade.close", result);
+    this.expectSuccess("alipay.trade.close", outTradeNo, result);
     return "closed";
   }
 
@@ -117,15 +117,67 @@ export class AlipayGateway {
     try {
       return await this.sdk.exec(method, { timestamp: toAlipayTime(Date.now()), bizContent }, { validateSign: true });
     } catch (error) {
-      throw new AlipayUnavailableError(`${method}: ${(error as Error).message}`, { cause: error });
+      // Not the SDK's message, nor the SDK's error as `cause` (loggers print causes): its signature
+      // and format errors quote the whole response, buyer ids included. Codes and our ids only.
+      throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no ?? ""}: ${describeSdkFailure(method, error)}`);
     }
   }
 
-  private expectSuccess(method: string, result: AlipayAnswer): void {
+  private expectSuccess(method: string, outTradeNo: string, result: AlipayAnswer): void {
     if (result.code === "10000") return;
-    const detail = `${method}: ${result.code} ${result.sub_code ?? ""} ${result.sub_msg ?? result.msg ?? ""}`.trim();
+    // Codes only: msg / sub_msg are free text from Alipay (the gateway quotes request data in some).
+    const detail = `${method} ${outTradeNo}: ${result.code} ${result.sub_code ?? ""}`.trim();
     if (retryableCodes.has(result.code ?? "") || retryableSubCodes.has(result.sub_code ?? "")) throw new AlipayUnavailableError(detail);
     // Anything else is a bug or misconfiguration on our side: also retried, then dead-lettered and alarmed.
     throw new AlipayUnavailableError(`unexpected answer ${detail}`);
+  }
+}
+
+/**
+ * What went wrong in an SDK call, as codes: the error's name and code, the kind of failure, the
+ * HTTP status, Alipay's trace id, and Alipay's code / sub_code when the response carries them.
+ * Never the SDK's message text, which for signature and format failures is the signed response.
+ */
+export function describeSdkFailure(method: string, error: unknown): string {
+  const failure = (error ?? {}) as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    traceId?: unknown;
+    responseDataRaw?: unknown;
+    cause?: { name?: unknown; code?: unknown };
+  };
+  const message = typeof failure.message === "string" ? failure.message : "";
+  const parts: string[] = [typeof failure.name === "string" ? failure.name : "Error"];
+  if (typeof failure.code === "string" && failure.code) parts.push(`code ${failure.code}`);
+  const status = /status: (\d{3})/.exec(message)?.[1];
+  if (message.startsWith("HttpClient Request error")) {
+    // Timeouts and refused connections: the underlying error's name and code say which.
+    const cause = failure.cause ?? {};
+    parts.push(`transport ${[cause.name, cause.code].filter((v) => typeof v === "string" && v).join(" ") || "failure"}`);
+  } else if (status) {
+    parts.push(`http ${status}`);
+  } else if (message.includes("验签")) {
+    parts.push("response signature invalid");
+  } else if (message.includes("格式错误")) {
+    parts.push("malformed response");
+  }
+  const answer = answerCodes(method, failure.responseDataRaw);
+  if (answer) parts.push(answer);
+  if (typeof failure.traceId === "string" && /^[\w-]{1,64}$/.test(failure.traceId)) parts.push(`traceId ${failure.traceId}`);
+  return parts.join(", ");
+}
+
+/** Alipay's code and sub_code out of a raw response, when it is JSON with the method's answer. */
+function answerCodes(method: string, raw: unknown): string | undefined {
+  if (typeof raw !== "string") return undefined;
+  try {
+    const parsed = JSON.parse(raw) as Record<string, unknown>;
+    const answer = (parsed[`${method.replaceAll(".", "_")}_response`] ?? parsed.error_response) as AlipayAnswer | undefined;
+    const code = typeof answer?.code === "string" && /^\d{1,6}$/.test(answer.code) ? answer.code : undefined;
+    const subCode = typeof answer?.sub_code === "string" && /^[\w.-]{1,64}$/.test(answer.sub_code) ? answer.sub_code : undefined;
+    return code ? `answer ${code}${subCode ? ` ${subCode}` : ""}` : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -104,7 +104,9 @@ export async function retireAttempt(
       await recordClosed(payment, attempt, "alipay_closed", settleAs, now);
       return "closed";
     }
-    throw new AlipayUnavailableError(`close of ${attempt.outTradeNo} refused but the trade is not paid: ${JSON.stringify(again)}`);
+    // The trade's status, never the query result itself: it names the buyer.
+    const seen = again.kind === "trade" ? `${again.status} ${again.tradeNo}` : "no trade";
+    throw new AlipayUnavailableError(`close of ${attempt.outTradeNo} refused but the trade is not paid: ${seen}`);
   }
   // Alipay had no trade to close: the order string stays payable until its time_expire, so a
   // settled payment is watched until then (the check worker asks once more; money is then refunded).
