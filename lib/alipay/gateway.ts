@@ -4,7 +4,10 @@
 // AlipayUnavailableError so the caller's retry machinery takes over.
 import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
+import { normaliseAlipayKeys } from "./keys.js";
 import { toAlipayTime } from "./time.js";
+
+export { AlipayKeyError } from "./keys.js";
 
 export class AlipayUnavailableError extends Error {
   override name = "AlipayUnavailableError";
@@ -45,12 +48,14 @@ type AlipayAnswer = Record<string, string | undefined>;
 export class AlipayGateway {
   private readonly sdk: AlipaySdk;
 
+  /** Throws AlipayKeyError, naming the key and the problem, when a key cannot be used (checked once, here). */
   constructor(private readonly settings: AlipayGatewaySettings) {
+    const keys = normaliseAlipayKeys(settings);
     this.sdk = new AlipaySdk({
       appId: settings.appId,
-      privateKey: settings.appPrivateKey.trim(),
-      alipayPublicKey: settings.alipayPublicKey.trim(),
-      keyType: settings.appPrivateKey.includes("BEGIN RSA PRIVATE KEY") ? "PKCS1" : "PKCS8",
+      privateKey: keys.appPrivateKey,
+      alipayPublicKey: keys.alipayPublicKey,
+      keyType: "PKCS8",
       signType: "RSA2",
       gateway: settings.gatewayUrl,
       timeout: settings.timeoutMs,
