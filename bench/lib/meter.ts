@@ -96,7 +96,17 @@ export class Meter {
   /** DynamoDB figures of the given scopes (all when omitted). */
   summary(counts: Counts = this.counts, scopes?: string[]): Summary {
     const sum: Summary = {
-      requests: 0, readRequests: 0, writeRequests: 0, itemWrites: 0, itemsRead: 0, rcu: 0, wcu: 0, indexRcu: 0, indexWcu: 0, errors: 0, byOp: {},
+      requests: 0,
+      readRequests: 0,
+      writeRequests: 0,
+      itemWrites: 0,
+      itemsRead: 0,
+      rcu: 0,
+      wcu: 0,
+      indexRcu: 0,
+      indexWcu: 0,
+      errors: 0,
+      byOp: {},
     };
     for (const [who, ops] of counts) {
       if (scopes && !scopes.includes(who)) continue;
@@ -216,7 +226,8 @@ function capacityOf(consumed: unknown): [number, number] {
   let indexes = 0;
   for (const c of list) {
     total += c.CapacityUnits ?? 0;
-    for (const i of [...Object.values(c.GlobalSecondaryIndexes ?? {}), ...Object.values(c.LocalSecondaryIndexes ?? {})]) indexes += i.CapacityUnits ?? 0;
+    for (const i of [...Object.values(c.GlobalSecondaryIndexes ?? {}), ...Object.values(c.LocalSecondaryIndexes ?? {})])
+      indexes += i.CapacityUnits ?? 0;
   }
   return [total, indexes];
 }

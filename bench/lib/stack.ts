@@ -43,9 +43,11 @@ function attributeLambdas(): void {
   const original = LocalLambda.prototype.invoke;
   LocalLambda.prototype.invoke = function invoke(this: LocalLambda, event: unknown) {
     running += 1;
-    return scope.run(this.definition.name, () => original.call(this, event)).finally(() => {
-      running -= 1;
-    });
+    return scope
+      .run(this.definition.name, () => original.call(this, event))
+      .finally(() => {
+        running -= 1;
+      });
   };
 }
 
@@ -102,7 +104,11 @@ function setFunctionEnv(vars: Record<string, string>): void {
 }
 
 /** Polls `probe` until it answers something truthy. */
-export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -43,7 +43,10 @@ interface FunctionFigures {
 export async function run(): Promise<void> {
   const runs = envInt("BENCH_COLD_RUNS", 7, 3);
   const functionsDir = join(projectRoot, "functions");
-  const names = readdirSync(functionsDir).filter((f) => f.endsWith(".ts")).map((f) => basename(f, ".ts")).sort();
+  const names = readdirSync(functionsDir)
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => basename(f, ".ts"))
+    .sort();
   const outDir = mkdtempSync(join(tmpdir(), "alipay-pay-bench-bundles-"));
   // Built from the working tree as it is now: say when, and what it held.
   const builtAt = new Date().toISOString();
@@ -108,33 +111,67 @@ export async function run(): Promise<void> {
       f.usesAlipaySdk ? num(median(f.withoutSdkInitMs), 1) : "-",
       f.externals.map((e) => e.replace("@aws-sdk/", "")).join(" "),
     ]);
-    console.log(table(
-      `5. Bundles (esbuild: bundle, minify, node22, cjs, @aws-sdk/* external) and cold init (require in a fresh node, median of ${runs})`,
-      ["function", "bundle", "gzip", `<= ${targetBytes / 1024} KB`, "init ms", "min-max", "own ms*", `<= ${targetInitMs} ms`, "no-sdk KB**", "no-sdk ms**", "@aws-sdk externals"],
-      rows,
-      [
-        `* own ms: the same require with the @aws-sdk externals already loaded: the bundle's own share of init.`,
-        `** What-if, not deployable: the same function built with alipay-sdk replaced by an empty stub (the weight alipay-sdk brings).`,
-        `A fresh node process itself takes ${num(median(nodeBoot), 0)} ms to start and exit (not included). Node ${process.version} here; Lambda runs nodejs22.x on arm64.`,
-        `Built ${builtAt} from the working tree at ${tree.commit}${tree.changed.length ? `, with uncommitted changes in ${tree.changed.join(", ")}` : " (clean)"}.`,
-      ],
-    ));
+    console.log(
+      table(
+        `5. Bundles (esbuild: bundle, minify, node22, cjs, @aws-sdk/* external) and cold init (require in a fresh node, median of ${runs})`,
+        [
+          "function",
+          "bundle",
+          "gzip",
+          `<= ${targetBytes / 1024} KB`,
+          "init ms",
+          "min-max",
+          "own ms*",
+          `<= ${targetInitMs} ms`,
+          "no-sdk KB**",
+          "no-sdk ms**",
+          "@aws-sdk externals",
+        ],
+        rows,
+        [
+          `* own ms: the same require with the @aws-sdk externals already loaded: the bundle's own share of init.`,
+          `** What-if, not deployable: the same function built with alipay-sdk replaced by an empty stub (the weight alipay-sdk brings).`,
+          `A fresh node process itself takes ${num(median(nodeBoot), 0)} ms to start and exit (not included). Node ${process.version} here; Lambda runs nodejs22.x on arm64.`,
+          `Built ${builtAt} from the working tree at ${tree.commit}${tree.changed.length ? `, with uncommitted changes in ${tree.changed.join(", ")}` : " (clean)"}.`,
+        ],
+      ),
+    );
 
     // What the weight is: the heaviest packages, per function (KB of minified output).
     const totals = new Map<string, number>();
     for (const f of figures) for (const [pkg, bytes] of Object.entries(f.packages)) totals.set(pkg, Math.max(totals.get(pkg) ?? 0, bytes));
-    const top = [...totals].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([pkg]) => pkg);
+    const top = [...totals]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 14)
+      .map(([pkg]) => pkg);
     const weightRows: Cell[][] = top.map((pkg) => [pkg, ...figures.map((f) => (f.packages[pkg] ? num(f.packages[pkg]! / 1024, 1) : "-"))]);
-    weightRows.push(["(everything else)", ...figures.map((f) => num(Object.entries(f.packages).filter(([p]) => !top.includes(p)).reduce((n, [, b]) => n + b, 0) / 1024, 1))]);
-    console.log(table(
-      `5b. What the bundles are made of (KB of minified output per package, from esbuild's metafile)`,
-      ["package", ...figures.map((f) => f.name)],
-      weightRows,
-      [
-        `alipay-sdk brings urllib -> undici (+ qs -> side-channel -> object-inspect), formstream/urllib -> mime, mime-types -> mime-db, crypto-js, @fidm/x509 -> tweetnacl, @fidm/asn1, bignumber.js.`,
-        `Functions importing alipay-sdk: ${figures.filter((f) => f.usesAlipaySdk).map((f) => f.name).join(", ") || "none"}.`,
-      ],
-    ));
+    weightRows.push([
+      "(everything else)",
+      ...figures.map((f) =>
+        num(
+          Object.entries(f.packages)
+            .filter(([p]) => !top.includes(p))
+            .reduce((n, [, b]) => n + b, 0) / 1024,
+          1,
+        ),
+      ),
+    ]);
+    console.log(
+      table(
+        `5b. What the bundles are made of (KB of minified output per package, from esbuild's metafile)`,
+        ["package", ...figures.map((f) => f.name)],
+        weightRows,
+        [
+          `alipay-sdk brings urllib -> undici (+ qs -> side-channel -> object-inspect), formstream/urllib -> mime, mime-types -> mime-db, crypto-js, @fidm/x509 -> tweetnacl, @fidm/asn1, bignumber.js.`,
+          `Functions importing alipay-sdk: ${
+            figures
+              .filter((f) => f.usesAlipaySdk)
+              .map((f) => f.name)
+              .join(", ") || "none"
+          }.`,
+        ],
+      ),
+    );
     report("bundles", {
       runs,
       builtAt,
@@ -151,7 +188,11 @@ export async function run(): Promise<void> {
         withoutAlipaySdkBytes: f.usesAlipaySdk ? f.withoutSdkBytes : undefined,
         withoutAlipaySdkInitMedianMs: f.usesAlipaySdk ? median(f.withoutSdkInitMs) : undefined,
         externals: f.externals,
-        topPackages: Object.fromEntries(Object.entries(f.packages).sort((a, b) => b[1] - a[1]).slice(0, 10)),
+        topPackages: Object.fromEntries(
+          Object.entries(f.packages)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 10),
+        ),
       })),
     });
   } finally {
@@ -206,7 +247,9 @@ function workingTree(): { commit: string; changed: string[] } {
     }
   };
   const changed = git("status", "--porcelain", "--", "functions", "lib", "esbuild.config.cjs", "package-lock.json")
-    .split("\n").filter(Boolean).map((line) => line.slice(3));
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.slice(3));
   const dirs = [...new Set(changed.map((path) => (path.includes("/") ? `${path.slice(0, path.lastIndexOf("/"))}/` : path)))].sort();
   const subject = git("log", "-1", "--format=%s");
   const commit = git("log", "-1", "--format=%h");

@@ -77,13 +77,21 @@ export async function run(): Promise<void> {
   if (!sdk.checkNotifySignV2({ ...notification })) throw new Error("checkNotifySignV2 refused a valid notification");
 
   const cases: Array<{ name: string; payload: string; op: () => unknown }> = [
-    { name: "sign, node:crypto, KeyObject", payload: "order string", op: () => createSign("RSA-SHA256").update(orderContent, "utf8").sign(appKey, "base64") },
+    {
+      name: "sign, node:crypto, KeyObject",
+      payload: "order string",
+      op: () => createSign("RSA-SHA256").update(orderContent, "utf8").sign(appKey, "base64"),
+    },
     {
       name: "sign, node:crypto, PEM parsed per call",
       payload: "order string",
       op: () => createSign("RSA-SHA256").update(orderContent, "utf8").sign(app.privateKeyPkcs8, "base64"),
     },
-    { name: "AlipaySdk.sdkExecute (app pay order string)", payload: "order string", op: () => sdk.sdkExecute("alipay.trade.app.pay", orderParams()) },
+    {
+      name: "AlipaySdk.sdkExecute (app pay order string)",
+      payload: "order string",
+      op: () => sdk.sdkExecute("alipay.trade.app.pay", orderParams()),
+    },
     {
       name: "verify, node:crypto, KeyObject",
       payload: "notification",
@@ -114,15 +122,12 @@ export async function run(): Promise<void> {
     rows.push([c.name, c.payload, num((ops / elapsed) * 1000, 0), num(perOpUs, 0), ops]);
     results.push({ name: c.name, payload: c.payload, opsPerSecond: (ops / elapsed) * 1000, microsPerOp: perOpUs, ops });
   }
-  console.log(table(
-    `4. RSA2 (SHA256withRSA, 2048-bit) per operation, one core`,
-    ["operation", "payload", "ops/s", "µs/op", "ops timed"],
-    rows,
-    [
+  console.log(
+    table(`4. RSA2 (SHA256withRSA, 2048-bit) per operation, one core`, ["operation", "payload", "ops/s", "µs/op", "ops timed"], rows, [
       `Payloads: the order string getOrderString signs (${orderContent.length} B signed), a TRADE_SUCCESS notification (${notifyContent.length} B signed).`,
       `alipay-sdk passes the PEM text to node:crypto on every call, so each sign/verify also parses the key; sdkExecute adds JSON and URL encoding.`,
       `checkNotifySignV2 verifies twice for a genuine notification: first with sign_type in the signed text (Alipay leaves it out), then without.`,
-    ],
-  ));
+    ]),
+  );
   report("crypto", { durationMs, orderBytes: orderContent.length, notifyBytes: notifyContent.length, results });
 }

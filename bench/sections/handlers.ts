@@ -59,12 +59,14 @@ export async function run(): Promise<void> {
     // delivery worker runs behind the notify measurement.
     bench.setFunctionEnv({ EVENTS_QUEUE_URL: await bench.sinkQueue("bench-handlers-events-sink") });
     const admin = new DynamoDBClient({});
-    await admin.send(new CreateTableCommand({
-      TableName: idempotencyTable,
-      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }));
+    await admin.send(
+      new CreateTableCommand({
+        TableName: idempotencyTable,
+        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
     admin.destroy();
 
     // Loaded now, as in a Lambda: the environment is there before the code.
@@ -82,7 +84,11 @@ export async function run(): Promise<void> {
 
     // The business system's caller, as API Gateway's IAM authorizer reports it.
     const credential = stack.businessCredentials[business]!;
-    const iam = identityOf(credential.accessKeyId, { secretAccessKey: credential.secretAccessKey, roleArn: credential.roleArn, sessionName: credential.sessionName });
+    const iam = identityOf(credential.accessKeyId, {
+      secretAccessKey: credential.secretAccessKey,
+      roleArn: credential.roleArn,
+      sessionName: credential.sessionName,
+    });
     const alipayKey = loadPrivateKey(readFileSync(join(stack.keysDir, "alipay-private.pem"), "utf8"));
     const app = { appId: stack.functionEnv.ALIPAY_APP_ID!, sellerId: stack.functionEnv.ALIPAY_SELLER_ID!, appPublicKey: "" };
     let serial = 0;
@@ -99,14 +105,15 @@ export async function run(): Promise<void> {
     type CreateCall = ReturnType<typeof newCreate>;
     const createEvent = (c: CreateCall) =>
       apiEvent("POST /v1/payments", "/v1/payments", c.body, { "idempotency-key": c.key, "content-type": "application/json" }, { iam });
-    const orderStringEvent = (p: CreatedPayment) => apiEvent(
-      "POST /v1/app/payments/{paymentId}/order-string",
-      `/v1/app/payments/${p.paymentId}/order-string`,
-      undefined,
-      {},
-      { jwt: { claims: { sub: p.userId }, scopes: [] } },
-      { paymentId: p.paymentId },
-    );
+    const orderStringEvent = (p: CreatedPayment) =>
+      apiEvent(
+        "POST /v1/app/payments/{paymentId}/order-string",
+        `/v1/app/payments/${p.paymentId}/order-string`,
+        undefined,
+        {},
+        { jwt: { claims: { sub: p.userId }, scopes: [] } },
+        { paymentId: p.paymentId },
+      );
     const notifyEvent = (p: CreatedPayment) => {
       const buyerId = newBuyerId();
       const paidAtMs = Date.now();
@@ -126,9 +133,15 @@ export async function run(): Promise<void> {
         refundedFen: 0,
       };
       // As simulator/notifier.ts sends them: notify_time and notify_id first, `sign` last.
-      const params: Params = { notify_time: formatGmt8(paidAtMs), notify_id: newNotifyId(paidAtMs), ...tradeNotificationParams(trade, app) };
+      const params: Params = {
+        notify_time: formatGmt8(paidAtMs),
+        notify_id: newNotifyId(paidAtMs),
+        ...tradeNotificationParams(trade, app),
+      };
       params.sign = rsa2Sign(signContent(params, { excludeSignType: true }), alipayKey);
-      return apiEvent("POST /alipay/notify", "/alipay/notify", new URLSearchParams(params).toString(), { "content-type": notifyContentType });
+      return apiEvent("POST /alipay/notify", "/alipay/notify", new URLSearchParams(params).toString(), {
+        "content-type": notifyContentType,
+      });
     };
 
     const created = (calls: CreateCall[], results: APIGatewayProxyStructuredResultV2[]): CreatedPayment[] =>
@@ -136,19 +149,29 @@ export async function run(): Promise<void> {
         if (r.statusCode !== 201) return [];
         const view = JSON.parse(String(r.body)) as { paymentId: string };
         const input = calls[i]!.input;
-        return [{ paymentId: view.paymentId, userId: input.userId, amountFen: input.amount, subject: input.subject, createdAtMs: Date.now() }];
+        return [
+          { paymentId: view.paymentId, userId: input.userId, amountFen: input.amount, subject: input.subject, createdAtMs: Date.now() },
+        ];
       });
 
     // Warm-up (uncounted): cold start of each handler, config, keys, the registry, SDK connections.
     progress(`handlers: warm-up`);
     const warmCalls = Array.from({ length: warmupCalls }, newCreate);
-    const warmPayments = created(warmCalls, await sequential(warmCalls, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
-    await sequential(Array.from({ length: warmupCalls }, newCreate), (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent")));
+    const warmPayments = created(
+      warmCalls,
+      await sequential(warmCalls, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))),
+    );
+    await sequential(Array.from({ length: warmupCalls }, newCreate), (c) =>
+      baseline(createEvent(c), lambdaContext("createPaymentIdempotent")),
+    );
     await sequential(warmPayments, (p) => getOrderString(orderStringEvent(p), lambdaContext("getOrderString")));
     await sequential(warmPayments, (p) => alipayNotify(notifyEvent(p), lambdaContext("alipayNotify")));
 
     const runs: Run[] = [];
-    for (const [mode, width] of [["sequential", 1], [`concurrency ${concurrency}`, concurrency]] as const) {
+    for (const [mode, width] of [
+      ["sequential", 1],
+      [`concurrency ${concurrency}`, concurrency],
+    ] as const) {
       progress(`handlers: ${mode}, ${n} requests each`);
       // ABBA: ours, baseline, baseline, ours (halves), so drift of the engine hits both alike.
       const half = Math.ceil(n / 2);
@@ -157,22 +180,34 @@ export async function run(): Promise<void> {
       const ours: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
       const base: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
       ours.push(await measure(meter, "ours", oursCalls[0]!, width, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
-      base.push(await measure(meter, "baseline", baseCalls[0]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))));
-      base.push(await measure(meter, "baseline", baseCalls[1]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))));
+      base.push(
+        await measure(meter, "baseline", baseCalls[0]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))),
+      );
+      base.push(
+        await measure(meter, "baseline", baseCalls[1]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))),
+      );
       ours.push(await measure(meter, "ours", oursCalls[1]!, width, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
       const created201 = (r: APIGatewayProxyStructuredResultV2) => r.statusCode === 201;
       runs.push(combine("create (ours)", mode, ours, created201));
       runs.push(combine("create (Powertools baseline)", mode, base, created201));
 
       // Replays: the same key and body again (a client retry): the stored answer comes back.
-      const replayOurs = await measure(meter, "ours", [...oursCalls[0]!, ...oursCalls[1]!], width, (c) => createPayment(createEvent(c), lambdaContext("createPayment")));
-      const replayBase = await measure(meter, "baseline", [...baseCalls[0]!, ...baseCalls[1]!], width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent")));
-      runs.push(combine("create replay (ours)", mode, [replayOurs], (r) => r.statusCode === 201 && r.headers?.["idempotent-replayed"] === "true"));
+      const replayOurs = await measure(meter, "ours", [...oursCalls[0]!, ...oursCalls[1]!], width, (c) =>
+        createPayment(createEvent(c), lambdaContext("createPayment")),
+      );
+      const replayBase = await measure(meter, "baseline", [...baseCalls[0]!, ...baseCalls[1]!], width, (c) =>
+        baseline(createEvent(c), lambdaContext("createPaymentIdempotent")),
+      );
+      runs.push(
+        combine("create replay (ours)", mode, [replayOurs], (r) => r.statusCode === 201 && r.headers?.["idempotent-replayed"] === "true"),
+      );
       runs.push(combine("create replay (Powertools baseline)", mode, [replayBase], created201));
 
       // The app's order string for the payments just created by our handler (a new attempt, signed).
       const payments = created([...oursCalls[0]!, ...oursCalls[1]!], [...ours[0]!.results, ...ours[1]!.results]);
-      const orderStrings = await measure(meter, "order string", payments, width, (p) => getOrderString(orderStringEvent(p), lambdaContext("getOrderString")));
+      const orderStrings = await measure(meter, "order string", payments, width, (p) =>
+        getOrderString(orderStringEvent(p), lambdaContext("getOrderString")),
+      );
       runs.push(combine("order string (ours)", mode, [orderStrings], created201));
 
       // Notify: those attempts, paid; signatures made beforehand.
@@ -218,18 +253,20 @@ export async function run(): Promise<void> {
         ratios[`${mode} ${what}`] = { requestRatio, wcuRatio: Number.isFinite(wcuRatio) ? wcuRatio : null, timeRatio };
       }
     }
-    console.log(table(
-      `3. Handlers in-process against DynamoDB Local (N = ${n} per row; ${warmupCalls} warm-up calls each, uncounted)`,
-      ["handler", "mode", "N", "req/s", "mean ms", "p50 ms", "p99 ms", "DDB req/call", "RCU/call", "WCU/call", "SQS msg/call", "failed"],
-      rows,
-      [
-        ...ratioLines,
-        `Baseline = the same createPayment handler inside makeIdempotent (Powertools idempotency ${powertoolsVersion()}, DynamoDBPersistenceLayer, key = headers."idempotency-key"): its records add to our own.`,
-        `Throughput is bounded by DynamoDB Local (Java) sharing ${cpus().length} cores with Node here; read it as relative, not as Lambda/DynamoDB figures.`,
-        `A replay is a write that fails its condition, reporting no capacity here although DynamoDB bills it: ours the create's TransactWriteItems (payment + key answer, the stored answer comes back with the cancellation reasons), the baseline's a conditional PutItem (>= 1 WCU).`,
-        `Order string: a GetItem, the RSA2 signature of the order string, an UpdateItem adding the attempt. The business registry is read once per BUSINESS_CACHE_SECONDS (60 s), in the warm-up.`,
-      ],
-    ));
+    console.log(
+      table(
+        `3. Handlers in-process against DynamoDB Local (N = ${n} per row; ${warmupCalls} warm-up calls each, uncounted)`,
+        ["handler", "mode", "N", "req/s", "mean ms", "p50 ms", "p99 ms", "DDB req/call", "RCU/call", "WCU/call", "SQS msg/call", "failed"],
+        rows,
+        [
+          ...ratioLines,
+          `Baseline = the same createPayment handler inside makeIdempotent (Powertools idempotency ${powertoolsVersion()}, DynamoDBPersistenceLayer, key = headers."idempotency-key"): its records add to our own.`,
+          `Throughput is bounded by DynamoDB Local (Java) sharing ${cpus().length} cores with Node here; read it as relative, not as Lambda/DynamoDB figures.`,
+          `A replay is a write that fails its condition, reporting no capacity here although DynamoDB bills it: ours the create's TransactWriteItems (payment + key answer, the stored answer comes back with the cancellation reasons), the baseline's a conditional PutItem (>= 1 WCU).`,
+          `Order string: a GetItem, the RSA2 signature of the order string, an UpdateItem adding the attempt. The business registry is read once per BUSINESS_CACHE_SECONDS (60 s), in the warm-up.`,
+        ],
+      ),
+    );
     report("handlers", {
       n,
       concurrency,
@@ -275,14 +312,16 @@ async function measure<T, R>(meter: Meter, who: string, items: T[], width: numbe
   let next = 0;
   const t0 = performance.now();
   await scope.run(who, () =>
-    Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        const started = performance.now();
-        results[i] = await call(items[i]!);
-        latencies[i] = performance.now() - started;
-      }
-    })),
+    Promise.all(
+      Array.from({ length: Math.min(width, items.length) }, async () => {
+        while (next < items.length) {
+          const i = next++;
+          const started = performance.now();
+          results[i] = await call(items[i]!);
+          latencies[i] = performance.now() - started;
+        }
+      }),
+    ),
   );
   const wallMs = performance.now() - t0;
   const counts = meter.since(before);
@@ -291,7 +330,12 @@ async function measure<T, R>(meter: Meter, who: string, items: T[], width: numbe
   return { results, latencies, wallMs, dynamoRequests: s.requests, rcu: s.rcu, wcu: s.wcu, sqsMessages };
 }
 
-function combine(name: string, mode: string, parts: Array<Measured<APIGatewayProxyStructuredResultV2>>, ok: (r: APIGatewayProxyStructuredResultV2) => boolean): Run {
+function combine(
+  name: string,
+  mode: string,
+  parts: Array<Measured<APIGatewayProxyStructuredResultV2>>,
+  ok: (r: APIGatewayProxyStructuredResultV2) => boolean,
+): Run {
   const results = parts.flatMap((p) => p.results);
   return {
     name,
@@ -317,7 +361,11 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.le
 
 function powertoolsVersion(): string {
   try {
-    return (JSON.parse(readFileSync(join(process.cwd(), "node_modules/@aws-lambda-powertools/idempotency/package.json"), "utf8")) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(join(process.cwd(), "node_modules/@aws-lambda-powertools/idempotency/package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
   } catch {
     return "2.x";
   }

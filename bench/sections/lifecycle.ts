@@ -41,7 +41,9 @@ export async function run(): Promise<void> {
       credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
     });
     const token = await stack.issueToken(user);
-    const raw = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: stack.urls.dynamodb, region: stack.service.region, credentials: localCredentials }));
+    const raw = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: stack.urls.dynamodb, region: stack.service.region, credentials: localCredentials }),
+    );
     const tableName = stack.functionEnv.TABLE_NAME!;
     const read = async (key: Record<string, string>) => (await raw.send(new GetCommand({ TableName: tableName, Key: key }))).Item!;
 
@@ -71,7 +73,13 @@ export async function run(): Promise<void> {
     }
 
     const totals = perPayment.map((c) => meter.summary(c));
-    const identical = totals.every((t) => t.requests === totals[0]!.requests && t.itemWrites === totals[0]!.itemWrites && t.wcu === totals[0]!.wcu && t.rcu === totals[0]!.rcu);
+    const identical = totals.every(
+      (t) =>
+        t.requests === totals[0]!.requests &&
+        t.itemWrites === totals[0]!.itemWrites &&
+        t.wcu === totals[0]!.wcu &&
+        t.rcu === totals[0]!.rcu,
+    );
     const scopes = [...new Set(perPayment.flatMap((c) => [...c.keys()]))];
     const extra = scopes.filter((s) => !steps.some((step) => step.fn === s));
     const rows: Cell[][] = [];
@@ -101,22 +109,24 @@ export async function run(): Promise<void> {
     const bytes = Object.fromEntries(Object.entries(sizes).map(([k, item]) => [k, itemSizeBytes(item)])) as Record<string, number>;
     const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
     const p = (v: number[], q: number) => percentile(sorted(v), q);
-    console.log(table(
-      `1. DynamoDB per paid payment (business create -> app order string -> pay -> notify -> event delivered), mean of ${payments} payments over HTTP`,
-      ["step (function)", "requests", "reads", "item writes", "RCU", "WCU", "WCU: index", "SQS msgs", "operations"],
-      rows,
-      [
-        `Every payment counted the same: ${identical ? "yes" : "NO (figures are means)"}. RCU/WCU as reported by DynamoDB Local (ReturnConsumedCapacity); "WCU: index" = part spent on the sparse sweep GSI.`,
-        `Item writes per paid payment: ${num(t.writes)} (create ${num(writesOf("createPayment"))} in one TransactWriteItems: payment + the Idempotency-Key's answer; ` +
-          `order string ${num(writesOf("getOrderString"))}: the attempt; PAID ${num(writesOf("alipayNotify"))}; publish + delivery ${num(writesOf("publishEvents", "deliverEvent"))}; the stream reads are the platform's, not counted). ` +
-          `The one-sided flow's target <= ${targetWrites}: ${meets ? "met" : `not met (${num(t.writes - targetWrites)} over: the attempt write of the separate order-string call)`}.`,
-        `Item sizes: payment ≈ ${num(bytes.created!)} B at creation, ≈ ${num(bytes.withAttempt!)} B with its attempt and order string, ≈ ${num(bytes.paid!)} B once paid (order string removed); ` +
-          `Idempotency-Key answer ≈ ${num(bytes.idempotency!)} B (1 KB per WCU, x2 inside a transaction).`,
-        `The business registry (one Query per container every BUSINESS_CACHE_SECONDS = 60 s, as in AWS) is read during the warm-up only; the local stack's 1 s would add a Query to some payments.`,
-        `Latency (local, p50 / p99): POST /v1/payments ${num(p(createMs, 50))} / ${num(p(createMs, 99))} ms; order string ${num(p(orderStringMs, 50))} / ${num(p(orderStringMs, 99))} ms; ` +
-          `pay -> event at the receiver ${num(p(payToEventMs, 50))} / ${num(p(payToEventMs, 99))} ms.`,
-      ],
-    ));
+    console.log(
+      table(
+        `1. DynamoDB per paid payment (business create -> app order string -> pay -> notify -> event delivered), mean of ${payments} payments over HTTP`,
+        ["step (function)", "requests", "reads", "item writes", "RCU", "WCU", "WCU: index", "SQS msgs", "operations"],
+        rows,
+        [
+          `Every payment counted the same: ${identical ? "yes" : "NO (figures are means)"}. RCU/WCU as reported by DynamoDB Local (ReturnConsumedCapacity); "WCU: index" = part spent on the sparse sweep GSI.`,
+          `Item writes per paid payment: ${num(t.writes)} (create ${num(writesOf("createPayment"))} in one TransactWriteItems: payment + the Idempotency-Key's answer; ` +
+            `order string ${num(writesOf("getOrderString"))}: the attempt; PAID ${num(writesOf("alipayNotify"))}; publish + delivery ${num(writesOf("publishEvents", "deliverEvent"))}; the stream reads are the platform's, not counted). ` +
+            `The one-sided flow's target <= ${targetWrites}: ${meets ? "met" : `not met (${num(t.writes - targetWrites)} over: the attempt write of the separate order-string call)`}.`,
+          `Item sizes: payment ≈ ${num(bytes.created!)} B at creation, ≈ ${num(bytes.withAttempt!)} B with its attempt and order string, ≈ ${num(bytes.paid!)} B once paid (order string removed); ` +
+            `Idempotency-Key answer ≈ ${num(bytes.idempotency!)} B (1 KB per WCU, x2 inside a transaction).`,
+          `The business registry (one Query per container every BUSINESS_CACHE_SECONDS = 60 s, as in AWS) is read during the warm-up only; the local stack's 1 s would add a Query to some payments.`,
+          `Latency (local, p50 / p99): POST /v1/payments ${num(p(createMs, 50))} / ${num(p(createMs, 99))} ms; order string ${num(p(orderStringMs, 50))} / ${num(p(orderStringMs, 99))} ms; ` +
+            `pay -> event at the receiver ${num(p(payToEventMs, 50))} / ${num(p(payToEventMs, 99))} ms.`,
+        ],
+      ),
+    );
     report("lifecycle", {
       payments,
       identical,
@@ -143,7 +153,10 @@ function opsOf(meter: Meter, fn: string, payments: number): string {
   const counts = meter.counts.get(fn);
   if (!counts) return "";
   return [...counts]
-    .map(([op, s]) => `${op} x${num(s.requests / payments)}${s.items !== s.requests && op.startsWith("Transact") ? ` (${num(s.items / payments)} items)` : ""}`)
+    .map(
+      ([op, s]) =>
+        `${op} x${num(s.requests / payments)}${s.items !== s.requests && op.startsWith("Transact") ? ` (${num(s.items / payments)} items)` : ""}`,
+    )
     .join(", ");
 }
 
@@ -158,7 +171,10 @@ async function lifecycle(
   const businessOrderId = `cart-${tag}-${Date.now()}`;
   const key = `bench-${businessOrderId}`;
   const t0 = performance.now();
-  const created = await client.createPayment({ businessOrderId, amount: 1234, subject: "Coffee beans 250g", body: "Single origin, whole beans", userId: user }, key);
+  const created = await client.createPayment(
+    { businessOrderId, amount: 1234, subject: "Coffee beans 250g", body: "Single origin, whole beans", userId: user },
+    key,
+  );
   const createMs = performance.now() - t0;
   if (created.status !== 201) throw new Error(`POST /v1/payments answered ${created.status}: ${JSON.stringify(created.body)}`);
   const paymentId = (created.body as { paymentId: string }).paymentId;
@@ -167,7 +183,10 @@ async function lifecycle(
   await hooks.afterCreate?.(paymentId);
 
   const t1 = performance.now();
-  const answer = await fetch(`${stack.urls.api}/v1/app/payments/${paymentId}/order-string`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  const answer = await fetch(`${stack.urls.api}/v1/app/payments/${paymentId}/order-string`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
   const attempt = (await answer.json()) as { orderString: string };
   const orderStringMs = performance.now() - t1;
   if (answer.status !== 201) throw new Error(`order string answered ${answer.status}: ${JSON.stringify(attempt)}`);

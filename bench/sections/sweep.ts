@@ -70,7 +70,16 @@ export async function run(): Promise<void> {
       return {
         ...payment,
         status: "PAID",
-        attempts: [{ attemptNo: 1, outTradeNo: outTradeNo(payment.paymentId, 1), status: "PAID", createdAt: createdAt + 2000, expiresAt: createdAt + 902_000, tradeNo }],
+        attempts: [
+          {
+            attemptNo: 1,
+            outTradeNo: outTradeNo(payment.paymentId, 1),
+            status: "PAID",
+            createdAt: createdAt + 2000,
+            expiresAt: createdAt + 902_000,
+            tradeNo,
+          },
+        ],
         tradeNo,
         buyerId: "2088102177846241",
         paidAt,
@@ -89,17 +98,35 @@ export async function run(): Promise<void> {
       return {
         ...payment,
         status: "OPEN",
-        attempts: [{ attemptNo: 1, outTradeNo: outTradeNo(payment.paymentId, 1), status: "PENDING", createdAt: createdAt + 2000, expiresAt: createdAt + 902_000 }],
+        attempts: [
+          {
+            attemptNo: 1,
+            outTradeNo: outTradeNo(payment.paymentId, 1),
+            status: "PENDING",
+            createdAt: createdAt + 2000,
+            expiresAt: createdAt + 902_000,
+          },
+        ],
         orderString,
         sweepShard,
         sweepAt: at - 60_000 + i,
-        history: [{ at: createdAt, event: "created" }, { at: createdAt + 2000, event: "attempt", detail: outTradeNo(payment.paymentId, 1) }],
+        history: [
+          { at: createdAt, event: "created" },
+          { at: createdAt + 2000, event: "attempt", detail: outTradeNo(payment.paymentId, 1) },
+        ],
       };
     };
     // Open, no order string asked for yet: in the index from birth, due at its expiry.
     const notDue = (i: number): PaymentRecord => {
       const payment = base(`cart-open-${i}`, now - i * 1000);
-      return { ...payment, status: "OPEN", attempts: [], sweepShard, sweepAt: payment.expiresAt + 60_000, history: [{ at: payment.createdAt, event: "created" }] };
+      return {
+        ...payment,
+        status: "OPEN",
+        attempts: [],
+        sweepShard,
+        sweepAt: payment.expiresAt + 60_000,
+        history: [{ at: payment.createdAt, event: "created" }],
+      };
     };
     await load(loader, tableName, 0, notDueCount, notDue);
 
@@ -134,13 +161,15 @@ export async function run(): Promise<void> {
         await scope.run("scan", async () => {
           let startKey: Record<string, unknown> | undefined;
           do {
-            const page = await dynamo().send(new ScanCommand({
-              TableName: tableName,
-              Select: "COUNT",
-              FilterExpression: "sweepShard = :due AND sweepAt <= :now",
-              ExpressionAttributeValues: { ":due": sweepShard, ":now": Date.now() },
-              ExclusiveStartKey: startKey,
-            }));
+            const page = await dynamo().send(
+              new ScanCommand({
+                TableName: tableName,
+                Select: "COUNT",
+                FilterExpression: "sweepShard = :due AND sweepAt <= :now",
+                ExpressionAttributeValues: { ":due": sweepShard, ":now": Date.now() },
+                ExclusiveStartKey: startKey,
+              }),
+            );
             scanned += page.ScannedCount ?? 0;
             startKey = page.LastEvaluatedKey;
           } while (startKey);
@@ -182,19 +211,35 @@ export async function run(): Promise<void> {
     loader.destroy();
     const first = results[0] as { queryRequests: number; rcu: number };
     const flat = results.every((r) => (r as typeof first).queryRequests === first.queryRequests && (r as typeof first).rcu === first.rcu);
-    console.log(table(
-      `2. One sweep with settled payments in the table, ${num(notDueCount)} open payments not due yet and ${pendingCount} due`,
-      ["settled payments", "due", "found", "Query reqs", "index items", "RCU", "claim writes", "WCU", "SQS batches", "sweep ms", "Scan reqs*", "Scan RCU*", "Scan ms*"],
-      rows,
-      [
-        `Sweep reads independent of settled payments: ${flat ? "yes" : "NO"} (Query on the sparse KEYS_ONLY index, sweepAt <= now, pages of 100; RCU as reported by DynamoDB Local).`,
-        `Open payments are in the index from creation (due at their expiry): the ${num(notDueCount)} not yet due are outside the Query's key range and never read.`,
-        `Claims are one conditional UpdateItem per due payment (the lease moves sweepAt, an index key: table + index WCU).`,
-        `* For contrast, not what the code does: a full-table Scan for due payments (Select COUNT) reads every settled payment, so its RCU grow linearly` +
-          (scanMode === "all" ? "." : ` (measured on the first size only; BENCH_SCAN=all for every size, slow on DynamoDB Local).`),
-        `Item size of a settled (PAID) payment ≈ ${num(itemSizeBytes(settled(0)))} B, of a due one with its pending attempt and order string ≈ ${num(itemSizeBytes(pending(0, now)))} B, of an open one without attempt ≈ ${num(itemSizeBytes(notDue(0)))} B.`,
-      ],
-    ));
+    console.log(
+      table(
+        `2. One sweep with settled payments in the table, ${num(notDueCount)} open payments not due yet and ${pendingCount} due`,
+        [
+          "settled payments",
+          "due",
+          "found",
+          "Query reqs",
+          "index items",
+          "RCU",
+          "claim writes",
+          "WCU",
+          "SQS batches",
+          "sweep ms",
+          "Scan reqs*",
+          "Scan RCU*",
+          "Scan ms*",
+        ],
+        rows,
+        [
+          `Sweep reads independent of settled payments: ${flat ? "yes" : "NO"} (Query on the sparse KEYS_ONLY index, sweepAt <= now, pages of 100; RCU as reported by DynamoDB Local).`,
+          `Open payments are in the index from creation (due at their expiry): the ${num(notDueCount)} not yet due are outside the Query's key range and never read.`,
+          `Claims are one conditional UpdateItem per due payment (the lease moves sweepAt, an index key: table + index WCU).`,
+          `* For contrast, not what the code does: a full-table Scan for due payments (Select COUNT) reads every settled payment, so its RCU grow linearly` +
+            (scanMode === "all" ? "." : ` (measured on the first size only; BENCH_SCAN=all for every size, slow on DynamoDB Local).`),
+          `Item size of a settled (PAID) payment ≈ ${num(itemSizeBytes(settled(0)))} B, of a due one with its pending attempt and order string ≈ ${num(itemSizeBytes(pending(0, now)))} B, of an open one without attempt ≈ ${num(itemSizeBytes(notDue(0)))} B.`,
+        ],
+      ),
+    );
     report("sweep", { rows: results, flat, openNotDue: notDueCount });
   } finally {
     await bench.stop();

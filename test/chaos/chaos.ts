@@ -130,22 +130,29 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   const cancelRate = options.cancelRate ?? 0.05;
   log(`chaos: ${options.payments} payments, seed ${options.seed}`);
 
-  const clients = Object.fromEntries(systems.map((id) => {
-    const credential = stack.businessCredentials[id];
-    if (!credential) throw new Error(`the local stack has no credentials for business system ${id}`);
-    return [id, createBusinessClient({
-      baseUrl: stack.urls.api,
-      region: stack.service.region,
-      credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
-    })];
-  })) as Record<SystemId, BusinessClient>;
+  const clients = Object.fromEntries(
+    systems.map((id) => {
+      const credential = stack.businessCredentials[id];
+      if (!credential) throw new Error(`the local stack has no credentials for business system ${id}`);
+      return [
+        id,
+        createBusinessClient({
+          baseUrl: stack.urls.api,
+          region: stack.service.region,
+          credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
+        }),
+      ];
+    }),
+  ) as Record<SystemId, BusinessClient>;
   const app = async (path: string, token: string, method = "POST") => {
     const response = await fetch(`${stack.urls.api}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
     return { status: response.status, body: (await response.json().catch(() => ({}))) as any };
   };
   const sim = async (path: string, body: unknown) => {
     const response = await fetch(`${stack.urls.alipay}${path}`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
     });
     return { status: response.status, body: (await response.json()) as any };
   };
@@ -184,21 +191,28 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       receiverDown = true;
       flapping.setMode("down");
       countFault(`${flappingSystem} receiver down (up to 2.5 s)`);
-      setTimeout(() => {
-        flapping.setMode("up");
-        receiverDown = false;
-        receiverUpSince = Date.now();
-      }, 500 + rand() * 2000);
+      setTimeout(
+        () => {
+          flapping.setMode("up");
+          receiverDown = false;
+          receiverUpSince = Date.now();
+        },
+        500 + rand() * 2000,
+      );
     }
   }, 400);
 
   const plans: Plan[] = Array.from({ length: options.payments }, (_, i) => {
-    const cancel: CancelKind = rand() < cancelRate
-      ? pick(["before the order string", "while pending", "racing the payment", "racing the payment", "after the payment"] as const)
-      : "none";
-    const buyer: Buyer = cancel === "racing the payment" || cancel === "after the payment"
-      ? "in time"
-      : rand() < 0.6 ? "in time" : pick(["second attempt", "late", "never"] as const);
+    const cancel: CancelKind =
+      rand() < cancelRate
+        ? pick(["before the order string", "while pending", "racing the payment", "racing the payment", "after the payment"] as const)
+        : "none";
+    const buyer: Buyer =
+      cancel === "racing the payment" || cancel === "after the payment"
+        ? "in time"
+        : rand() < 0.6
+          ? "in time"
+          : pick(["second attempt", "late", "never"] as const);
     return {
       system: systems[i % 2]!,
       user: `chaos-user-${i % 50}`,
@@ -243,7 +257,9 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
         const again = await clients[plan.system].createPayment(input, `${plan.key}-again`);
         if (again.status >= 500 || again.body?.code === "concurrent_update") continue;
         if ((again.status !== 200 && again.status !== 201) || again.body.paymentId !== payment.paymentId) {
-          problems.push(`${plan.key}: create with a new key answered ${again.status} ${JSON.stringify(again.body)}, not payment ${payment.paymentId}`);
+          problems.push(
+            `${plan.key}: create with a new key answered ${again.status} ${JSON.stringify(again.body)}, not payment ${payment.paymentId}`,
+          );
         }
         break;
       }
@@ -267,7 +283,8 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       for (const answer of answers) {
         if (answer.status === 200 || answer.status === 201) {
           // Two payable strings of one payment must never exist at once.
-          if (got && got.outTradeNo !== answer.body.outTradeNo) problems.push(`${outcome.paymentId}: two order strings at once (${got.outTradeNo}, ${answer.body.outTradeNo})`);
+          if (got && got.outTradeNo !== answer.body.outTradeNo)
+            problems.push(`${outcome.paymentId}: two order strings at once (${got.outTradeNo}, ${answer.body.outTradeNo})`);
           got ??= answer.body as OrderStringAnswer;
         } else if (answer.status >= 500 || answer.body?.code === "concurrent_update" || answer.body?.code === "previous_attempt_expiring") {
           retry = true;
@@ -312,11 +329,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   const misbehave = async (outcome: Outcome, outTradeNo: string) => {
     const scenario: Record<string, unknown> = { outTradeNo };
     const r = rand();
-    if (r < 0.15) (scenario.dropFirst = 100), countFault("notifications all lost");
-    else if (r < 0.35) (scenario.dropFirst = 1 + Math.floor(rand() * 3)), countFault("notifications partly lost");
-    if (rand() < 0.25) (scenario.duplicate = 1 + Math.floor(rand() * 3)), countFault("notifications duplicated");
-    if (rand() < 0.2) (scenario.delayMs = Math.floor(rand() * 3000)), countFault("notifications delayed");
-    if (rand() < 0.1) (scenario.reorder = true), countFault("notifications reordered");
+    const set = (knob: string, value: unknown, fault: string) => {
+      scenario[knob] = value;
+      countFault(fault);
+    };
+    if (r < 0.15) set("dropFirst", 100, "notifications all lost");
+    else if (r < 0.35) set("dropFirst", 1 + Math.floor(rand() * 3), "notifications partly lost");
+    if (rand() < 0.25) set("duplicate", 1 + Math.floor(rand() * 3), "notifications duplicated");
+    if (rand() < 0.2) set("delayMs", Math.floor(rand() * 3000), "notifications delayed");
+    if (rand() < 0.1) set("reorder", true, "notifications reordered");
     await sim("/sim/scenario", scenario);
     const { outTradeNo: _, ...told } = scenario;
     if (Object.keys(told).length) outcome.misbehaviour.push(`${outTradeNo}: notifications ${JSON.stringify(told)}`);
@@ -346,7 +367,8 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     if (plan.cancel === "before the order string") {
       await cancel(outcome);
       const after = await orderString(outcome, token);
-      if (after && outcome.cancelAnswer === "200") problems.push(`${outcome.paymentId}: order string ${after.outTradeNo} handed out after the payment was canceled`);
+      if (after && outcome.cancelAnswer === "200")
+        problems.push(`${outcome.paymentId}: order string ${after.outTradeNo} handed out after the payment was canceled`);
       return;
     }
     let attempt = await orderString(outcome, token);
@@ -361,7 +383,9 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       await cancel(outcome);
       if (rand() < 0.5 && Date.now() < Date.parse(attempt.orderStringExpiresAt) - 300) {
         const paid = await sim("/sim/pay", { orderString: attempt.orderString });
-        countFault(paid.status === 200 ? "buyer paid after the cancel (accepted by Alipay)" : "buyer paid after the cancel (refused by Alipay)");
+        countFault(
+          paid.status === 200 ? "buyer paid after the cancel (accepted by Alipay)" : "buyer paid after the cancel (refused by Alipay)",
+        );
       }
       return;
     }
@@ -394,7 +418,8 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       case "late": {
         await sleep(Math.max(0, Date.parse(attempt.orderStringExpiresAt) - Date.now() + 1200));
         const paid = await sim("/sim/pay", { orderString: attempt.orderString });
-        if (paid.status === 200) problems.push(`${outcome.paymentId}: the simulator accepted the expired order string ${attempt.outTradeNo}`);
+        if (paid.status === 200)
+          problems.push(`${outcome.paymentId}: the simulator accepted the expired order string ${attempt.outTradeNo}`);
         break;
       }
       case "never":
@@ -406,7 +431,8 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     if (rand() < 0.3) {
       await sleep(rand() * 1000);
       const read = await app(`/v1/app/payments/${outcome.paymentId}`, token, "GET");
-      if (read.status >= 400 && read.status < 500) problems.push(`${outcome.paymentId}: app read answered ${read.status} ${JSON.stringify(read.body)}`);
+      if (read.status >= 400 && read.status < 500)
+        problems.push(`${outcome.paymentId}: app read answered ${read.status} ${JSON.stringify(read.body)}`);
     }
   };
 
@@ -438,8 +464,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   };
   const eventAt = (system: string, id: string) => stack.receivers[system]!.events.get(id);
   /** The trade numbers of this payment's refund-needed records. */
-  const refundsOf = async (paymentId: string) =>
-    new Set((await listRefundsNeeded(paymentId)).map((r) => String(r.tradeNo)));
+  const refundsOf = async (paymentId: string) => new Set((await listRefundsNeeded(paymentId)).map((r) => String(r.tradeNo)));
 
   interface Seen {
     payment?: PaymentRecord;
@@ -457,7 +482,9 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     const { payment } = seen;
     if (!payment || payment.status === "OPEN") return false;
     if (!eventAt(outcome.plan.system, eventId(payment.paymentId, eventTypeOf[payment.status]))) return false;
-    return seen.trades.every((t) => !isPaidAtAlipay(t.status) || (payment.status === "PAID" && payment.tradeNo === t.tradeNo) || seen.refunds.has(t.tradeNo));
+    return seen.trades.every(
+      (t) => !isPaidAtAlipay(t.status) || (payment.status === "PAID" && payment.tradeNo === t.tradeNo) || seen.refunds.has(t.tradeNo),
+    );
   };
 
   let seen = new Map<string, Seen>();
@@ -466,12 +493,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   // When the last payment that settles did: one that never does (a problem) waits for the timeout.
   let settledAt = settleStart;
   let unsettled = outcomes.length;
-  for (let pending = outcomes; ;) {
+  for (let pending = outcomes; ; ) {
     trades = await ledger();
     const looked = await Promise.all(pending.map(async (o) => [o.paymentId, await look(o, trades)] as const));
     for (const [id, s] of looked) seen.set(id, s);
     pending = pending.filter((o) => !settled(o, seen.get(o.paymentId)!));
-    if (pending.length < unsettled) (settledAt = Date.now()), (unsettled = pending.length);
+    if (pending.length < unsettled) {
+      settledAt = Date.now();
+      unsettled = pending.length;
+    }
     if (pending.length === 0 || Date.now() - settleStart > options.settleTimeoutMs) break;
     if (Date.now() - lastLog > 5000) {
       const open = pending.filter((o) => seen.get(o.paymentId)?.payment?.status === "OPEN").length;
@@ -488,8 +518,18 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   seen = new Map(await Promise.all(outcomes.map(async (o) => [o.paymentId, await look(o, trades)] as const)));
 
   // The verdict, payment by payment.
-  let lost = 0, stuck = 0, wrongState = 0, doublePaid = 0, doubleFulfilled = 0, duplicateDeliveries = 0, misroutedEvents = 0;
-  let canceled = 0, cancelRequests = 0, cancelAnsweredPaid = 0, canceledRefundNeeded = 0, refundsNeeded = 0, attempts = 0;
+  const found = { lost: 0, stuck: 0, wrongState: 0, doublePaid: 0, doubleFulfilled: 0, misroutedEvents: 0, unsettledInDlq: 0 };
+  const flag = (kind: keyof typeof found, text: string) => {
+    found[kind] += 1;
+    problems.push(text);
+  };
+  let duplicateDeliveries = 0;
+  let canceled = 0,
+    cancelRequests = 0,
+    cancelAnsweredPaid = 0,
+    canceledRefundNeeded = 0,
+    refundsNeeded = 0,
+    attempts = 0;
   const finalStatus: Record<string, number> = {};
   const eventsDelivered: Record<string, number> = {};
   const ours = new Map(outcomes.map((o) => [o.paymentId, o]));
@@ -500,7 +540,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     const receiver = stack.receivers[system]!;
     eventsDelivered[system] = receiver.events.size;
     if (receiver.rejected > 0) {
-      misroutedEvents += receiver.rejected;
+      found.misroutedEvents += receiver.rejected;
       problems.push(`${system} receiver rejected ${receiver.rejected} events with a bad signature (another system's secret?)`);
     }
     for (const event of receiver.events.values()) {
@@ -509,8 +549,10 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       const owner = payment?.paymentId ? ours.get(payment.paymentId) : undefined;
       const businessId = (event as { businessId?: string }).businessId ?? payment?.businessId;
       if (!owner || owner.plan.system !== system || (businessId !== undefined && businessId !== system)) {
-        misroutedEvents += 1;
-        problems.push(`${event.id} (${event.type}) delivered to ${system}, but the payment belongs to ${owner?.plan.system ?? "nobody we know"}`);
+        flag(
+          "misroutedEvents",
+          `${event.id} (${event.type}) delivered to ${system}, but the payment belongs to ${owner?.plan.system ?? "nobody we know"}`,
+        );
       }
       if (event.type === "payment.succeeded" && owner) {
         const key = `${owner.plan.system}/${owner.plan.businessOrderId}`;
@@ -519,44 +561,50 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     }
   }
   for (const [key, ids] of succeededByOrder) {
-    if (ids.size > 1) (doubleFulfilled += 1), problems.push(`${key} fulfilled twice: ${[...ids].join(", ")}`);
+    if (ids.size > 1) flag("doubleFulfilled", `${key} fulfilled twice: ${[...ids].join(", ")}`);
   }
 
   for (const outcome of outcomes) {
     const { paymentId, plan } = outcome;
     const { payment, trades: own, refunds } = seen.get(paymentId)!;
-    const problem = (text: string) =>
-      problems.push(`${paymentId} (${plan.system}, buyer ${plan.buyer}, cancel ${plan.cancel}${outcome.misbehaviour.length ? `; ${outcome.misbehaviour.join("; ")}` : ""}): ${text}`);
+    const fail = (kind: keyof typeof found, text: string) =>
+      flag(
+        kind,
+        `${paymentId} (${plan.system}, buyer ${plan.buyer}, cancel ${plan.cancel}${outcome.misbehaviour.length ? `; ${outcome.misbehaviour.join("; ")}` : ""}): ${text}`,
+      );
     if (!payment) {
-      lost += 1;
-      problem("no payment item");
+      fail("lost", "no payment item");
       continue;
     }
     finalStatus[payment.status] = (finalStatus[payment.status] ?? 0) + 1;
     attempts += payment.attempts.length;
     refundsNeeded += refunds.size;
     const paidTrades = own.filter((t) => isPaidAtAlipay(t.status));
-    if (payment.status === "OPEN") (stuck += 1), problem("still OPEN");
+    if (payment.status === "OPEN") fail("stuck", "still OPEN");
 
     // Every fen at Alipay is either the payment's trade or recorded as refund-needed.
     for (const trade of paidTrades) {
       const isThePayment = payment.status === "PAID" && payment.tradeNo === trade.tradeNo;
-      if (!isThePayment && !refunds.has(trade.tradeNo)) (lost += 1), problem(`paid at Alipay (${trade.outTradeNo}, ${trade.tradeNo}), local ${payment.status}, no refund-needed record`);
-      if (trade.totalFen !== plan.amount) (wrongState += 1), problem(`Alipay collected ${trade.totalFen} fen for a payment of ${plan.amount}`);
+      if (!isThePayment && !refunds.has(trade.tradeNo))
+        fail("lost", `paid at Alipay (${trade.outTradeNo}, ${trade.tradeNo}), local ${payment.status}, no refund-needed record`);
+      if (trade.totalFen !== plan.amount) fail("wrongState", `Alipay collected ${trade.totalFen} fen for a payment of ${plan.amount}`);
     }
     const kept = paidTrades.filter((t) => !refunds.has(t.tradeNo));
-    if (kept.length > 1 || payment.history.filter((h) => h.event === "paid").length > 1) (doublePaid += 1), problem(`paid twice: ${kept.map((t) => t.tradeNo).join(", ")}`);
+    if (kept.length > 1 || payment.history.filter((h) => h.event === "paid").length > 1)
+      fail("doublePaid", `paid twice: ${kept.map((t) => t.tradeNo).join(", ")}`);
 
     if (payment.status === "PAID") {
-      if (!paidTrades.some((t) => t.tradeNo === payment.tradeNo)) (wrongState += 1), problem(`PAID locally (${payment.tradeNo}) but not at Alipay`);
-      if (!eventAt(plan.system, eventId(paymentId, "payment.succeeded"))) (lost += 1), problem("PAID but payment.succeeded never delivered");
+      if (!paidTrades.some((t) => t.tradeNo === payment.tradeNo)) fail("wrongState", `PAID locally (${payment.tradeNo}) but not at Alipay`);
+      if (!eventAt(plan.system, eventId(paymentId, "payment.succeeded"))) fail("lost", "PAID but payment.succeeded never delivered");
     }
     if (payment.status !== "OPEN") {
       const type = eventTypeOf[payment.status];
-      if (payment.status !== "PAID" && !eventAt(plan.system, eventId(paymentId, type))) (wrongState += 1), problem(`${payment.status} but ${type} never delivered`);
-      if (payment.attempts.some((a) => a.status === "PENDING")) (wrongState += 1), problem(`${payment.status} with an attempt still PENDING`);
+      if (payment.status !== "PAID" && !eventAt(plan.system, eventId(paymentId, type)))
+        fail("wrongState", `${payment.status} but ${type} never delivered`);
+      if (payment.attempts.some((a) => a.status === "PENDING")) fail("wrongState", `${payment.status} with an attempt still PENDING`);
       for (const event of stack.receivers[plan.system]!.events.values()) {
-        if (event.id.startsWith(`evt_${paymentId}_`) && event.type !== type) (wrongState += 1), problem(`${payment.status} but ${event.type} was delivered`);
+        if (event.id.startsWith(`evt_${paymentId}_`) && event.type !== type)
+          fail("wrongState", `${payment.status} but ${event.type} was delivered`);
       }
     }
 
@@ -564,27 +612,32 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     if (plan.cancel !== "none") cancelRequests += 1;
     if (payment.status === "CANCELED") {
       canceled += 1;
-      if (plan.cancel === "none") (wrongState += 1), problem("CANCELED but nobody canceled it");
-      if (outcome.cancelAnswer !== "200") (wrongState += 1), problem(`CANCELED but the cancel answered ${outcome.cancelAnswer}`);
+      if (plan.cancel === "none") fail("wrongState", "CANCELED but nobody canceled it");
+      if (outcome.cancelAnswer !== "200") fail("wrongState", `CANCELED but the cancel answered ${outcome.cancelAnswer}`);
       if (paidTrades.length > 0) canceledRefundNeeded += 1;
     }
-    if (outcome.cancelAnswer === "200" && payment.status !== "CANCELED") (wrongState += 1), problem(`the cancel answered 200 but the payment is ${payment.status}`);
+    if (outcome.cancelAnswer === "200" && payment.status !== "CANCELED")
+      fail("wrongState", `the cancel answered 200 but the payment is ${payment.status}`);
     if (outcome.cancelAnswer === "already_paid") {
       if (payment.status === "PAID") cancelAnsweredPaid += 1;
-      else (wrongState += 1), problem(`the cancel answered already_paid but the payment is ${payment.status}`);
+      else fail("wrongState", `the cancel answered already_paid but the payment is ${payment.status}`);
     }
-    if (outcome.cancelAnswer === "payment_expired" && payment.status !== "EXPIRED") (wrongState += 1), problem(`the cancel answered payment_expired but the payment is ${payment.status}`);
-    if (payment.status === "PAID" && plan.cancel === "before the order string") (wrongState += 1), problem("canceled before any order string, yet PAID");
+    if (outcome.cancelAnswer === "payment_expired" && payment.status !== "EXPIRED")
+      fail("wrongState", `the cancel answered payment_expired but the payment is ${payment.status}`);
+    if (payment.status === "PAID" && plan.cancel === "before the order string")
+      fail("wrongState", "canceled before any order string, yet PAID");
   }
 
   // Dead-letter queues: only messages about payments that are now settled are acceptable.
   const sqs = new SQSClient({ endpoint: stack.urls.sqs, region: stack.service.region, credentials: localCredentials });
-  let unsettledInDlq = 0, staleInDlq = 0;
+  let staleInDlq = 0;
   for (const dlq of ["CheckDeadLetterQueue", "EventsDeadLetterQueue", "PublishFailuresQueue"]) {
     const url = stack.resources[dlq]?.ref;
     if (!url) continue;
     for (let page = 0; page < 100; page += 1) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }),
+      );
       if (Messages.length === 0) break;
       for (const message of Messages) {
         // A check message names the payment; an event carries it in its data.
@@ -592,7 +645,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
         const paymentId = body.paymentId ?? body.data?.payment?.paymentId;
         const outcome = paymentId ? ours.get(paymentId) : undefined;
         if (outcome && settled(outcome, seen.get(outcome.paymentId)!)) staleInDlq += 1;
-        else (unsettledInDlq += 1), problems.push(`${dlq} holds ${message.Body} for an unsettled payment`);
+        else flag("unsettledInDlq", `${dlq} holds ${message.Body} for an unsettled payment`);
       }
     }
   }
@@ -608,20 +661,20 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     finalStatus,
     attempts,
     faults,
-    lost,
-    doublePaid,
-    doubleFulfilled,
+    lost: found.lost,
+    doublePaid: found.doublePaid,
+    doubleFulfilled: found.doubleFulfilled,
     duplicateDeliveries,
-    stuck,
-    wrongState,
-    misroutedEvents,
+    stuck: found.stuck,
+    wrongState: found.wrongState,
+    misroutedEvents: found.misroutedEvents,
     canceled,
     cancelRequests,
     cancelAnsweredPaid,
     canceledRefundNeeded,
     refundsNeeded,
     eventsDelivered,
-    unsettledInDlq,
+    unsettledInDlq: found.unsettledInDlq,
     staleInDlq,
     secondsToSettle,
     secondsAfterLastExpiry: Math.max(0, (settledAt - lastExpiry) / 1000),
@@ -633,12 +686,25 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
 
 export function formatReport(report: ChaosReport): string {
   const rows: Array<[string, string | number]> = [
-    ["payments", `${report.payments} (${Object.entries(report.bySystem).map(([s, n]) => `${s} ${n}`).join(", ")})`],
+    [
+      "payments",
+      `${report.payments} (${Object.entries(report.bySystem)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(", ")})`,
+    ],
     ["  paid by the buyer (simulator ledger)", report.paidAtAlipay],
     ["  not paid (abandoned, expired, paid too late)", report.abandoned],
-    ["  final status", Object.entries(report.finalStatus).sort().map(([s, n]) => `${s} ${n}`).join(", ")],
+    [
+      "  final status",
+      Object.entries(report.finalStatus)
+        .sort()
+        .map(([s, n]) => `${s} ${n}`)
+        .join(", "),
+    ],
     ["  Alipay attempts (order strings made)", report.attempts],
-    ...Object.entries(report.faults).sort().map(([k, v]) => [`fault: ${k}`, v] as [string, number]),
+    ...Object.entries(report.faults)
+      .sort()
+      .map(([k, v]) => [`fault: ${k}`, v] as [string, number]),
     ["lost (paid but neither PAID + delivered nor refund-needed)", report.lost],
     ["double paid", report.doublePaid],
     ["double fulfilled", report.doubleFulfilled],
@@ -649,11 +715,19 @@ export function formatReport(report: ChaosReport): string {
     ["  cancel lost the race: PAID, cancel answered 409", report.cancelAnsweredPaid],
     ["  canceled but paid: money recorded refund-needed", report.canceledRefundNeeded],
     ["refund-needed records", report.refundsNeeded],
-    ["events delivered", `${Object.entries(report.eventsDelivered).map(([s, n]) => `${s} ${n}`).join(", ")} (${report.flappingSystem} flapped)`],
+    [
+      "events delivered",
+      `${Object.entries(report.eventsDelivered)
+        .map(([s, n]) => `${s} ${n}`)
+        .join(", ")} (${report.flappingSystem} flapped)`,
+    ],
     ["DLQ messages for unsettled payments", report.unsettledInDlq],
     ["DLQ messages already recovered (stale)", report.staleInDlq],
     ["duplicate deliveries (receiver deduped)", report.duplicateDeliveries],
-    ["time to settle after faults stopped (s)", `${report.secondsToSettle.toFixed(1)}${report.unsettledAtTimeout ? ` (then ${report.unsettledAtTimeout} never settled)` : ""}`],
+    [
+      "time to settle after faults stopped (s)",
+      `${report.secondsToSettle.toFixed(1)}${report.unsettledAtTimeout ? ` (then ${report.unsettledAtTimeout} never settled)` : ""}`,
+    ],
     ["  of which after the last payment's expiry (s)", report.secondsAfterLastExpiry.toFixed(1)],
     ["total time (s)", report.secondsTotal.toFixed(1)],
   ];
