@@ -5,7 +5,7 @@ import type { Trade } from "./ledger.js";
 import type { KnownApp } from "./orderString.js";
 import { alipayJson, htmlEscape, rsa2Sign, rsa2Verify, signContent, type Params } from "./signing.js";
 import { formatFen, formatGmt8, parseGmt8, parseYuan } from "./values.js";
-import type { FaultInput } from "./types.js";
+import type { FaultInput, FaultMode } from "./types.js";
 
 export type GatewayOutcome = { kind: "answer"; body: string } | { kind: "5xx" } | { kind: "timeout" };
 
@@ -34,10 +34,16 @@ const missingArguments = (subCode: string, subMsg: string): Inner => ({
   sub_msg: subMsg,
 });
 
-const faultAnswers: Record<"rate-limit" | "unknown-error" | "system-error", Inner> = {
+const faultAnswers: Record<Exclude<FaultMode, "5xx" | "timeout">, Inner> = {
   "rate-limit": { code: "40005", msg: "Call Limited", sub_code: "isv.app-call-limited", sub_msg: "调用频次超限" },
   "unknown-error": { code: "20000", msg: "Service Currently Unavailable", sub_code: "isp.unknow-error", sub_msg: "系统繁忙" },
   "system-error": business("ACQ.SYSTEM_ERROR", "系统错误"),
+  "unsigned-system-error": {
+    code: "20000",
+    msg: "Service Currently Unavailable",
+    sub_code: "aop.ACQ.SYSTEM_ERROR",
+    sub_msg: "系统繁忙",
+  },
 };
 
 const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
@@ -231,7 +237,7 @@ function bizOutTradeNo(params: Params): string | undefined {
 
 function faultOutcome(ctx: SimulatorContext, key: string, fault: FaultInput): GatewayOutcome {
   if (fault.mode === "5xx" || fault.mode === "timeout") return { kind: fault.mode };
-  return answer(ctx, key, faultAnswers[fault.mode], true);
+  return answer(ctx, key, faultAnswers[fault.mode], fault.mode !== "unsigned-system-error");
 }
 
 /** One gateway request, given its merged query + form parameters. */

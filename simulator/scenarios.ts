@@ -66,7 +66,7 @@ export class ScenarioStore {
   }
 }
 
-const modes: readonly FaultMode[] = ["5xx", "timeout", "rate-limit", "unknown-error", "system-error"];
+const modes: readonly FaultMode[] = ["5xx", "timeout", "rate-limit", "unknown-error", "system-error", "unsigned-system-error"];
 
 interface ArmedFault extends FaultInput {
   remaining: number;

@@ -160,7 +160,11 @@ export interface Scenario {
   closeBlocksPayment: boolean;
 }
 
-export type FaultMode = "5xx" | "timeout" | "rate-limit" | "unknown-error" | "system-error";
+/**
+ * `unsigned-system-error`: 20000 aop.ACQ.SYSTEM_ERROR without a signature, as Alipay answers when
+ * something fails before its signing step (the others are signed).
+ */
+export type FaultMode = "5xx" | "timeout" | "rate-limit" | "unknown-error" | "system-error" | "unsigned-system-error";
 
 export interface FaultInput {
   /** Gateway method to match (any when omitted). */

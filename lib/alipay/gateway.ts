@@ -45,13 +45,33 @@ const retryableSubCodes = new Set(["ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR"]);
 /** A gateway method's answer: Alipay's envelope fields and the method's own, all strings. */
 type AlipayAnswer = Record<string, string | undefined>;
 
+/** An answer that came without a signature: never acted upon, but its code and sub_code are kept. */
+class UnsignedAnswerError extends Error {
+  override name = "UnsignedAnswerError";
+  constructor(readonly responseDataRaw: string) {
+    super("unsigned answer");
+  }
+}
+
+/**
+ * alipay-sdk, telling an unsigned answer apart. Alipay leaves some error answers unsigned (a bad app
+ * id or signature, 20000 aop.ACQ.SYSTEM_ERROR); the SDK then fails inside node:crypto with a
+ * TypeError that drops Alipay's code and sub_code, exactly what tells a misconfiguration apart.
+ */
+class VerifyingSdk extends AlipaySdk {
+  override checkResponseSign(responseDataRaw: string, responseKey: string, serverSign: string, traceId: string): void {
+    if (!serverSign) throw new UnsignedAnswerError(responseDataRaw);
+    super.checkResponseSign(responseDataRaw, responseKey, serverSign, traceId);
+  }
+}
+
 export class AlipayGateway {
   private readonly sdk: AlipaySdk;
 
   /** Throws AlipayKeyError, naming the key and the problem, when a key cannot be used (checked once, here). */
   constructor(private readonly settings: AlipayGatewaySettings) {
     const keys = normaliseAlipayKeys(settings);
-    this.sdk = new AlipaySdk({
+    this.sdk = new VerifyingSdk({
       appId: settings.appId,
       privateKey: keys.appPrivateKey,
       alipayPublicKey: keys.alipayPublicKey,
