@@ -4,11 +4,19 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 
+// Without timeouts a request to a stalled connection waits for the function's own timeout, and the
+// SDK's retries never get their turn. These bound each try (the SDK retries up to maxAttempts, so a
+// call takes at most ~3 x 3 s, inside the 10 s API function timeout); both calls are millisecond
+// calls when healthy. Options, not a NodeHttpHandler instance: the SDK builds its own handler from
+// them, so @smithy/node-http-handler is not bundled (the runtime's SDK brings it). Recent handlers
+// only warn when requestTimeout passes unless told to throw.
+const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true };
+
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqsClient: SQSClient | undefined;
 
 export function dynamo(): DynamoDBDocumentClient {
-  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 3 }), {
+  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 3, requestHandler }), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return documentClient;
@@ -16,7 +24,7 @@ export function dynamo(): DynamoDBDocumentClient {
 
 export function sqs(): SQSClient {
   // Queue URLs name their own host; the configured endpoint (AWS's, or the local one) is used instead.
-  sqsClient ??= new SQSClient({ maxAttempts: 3, useQueueUrlAsEndpoint: false });
+  sqsClient ??= new SQSClient({ maxAttempts: 3, useQueueUrlAsEndpoint: false, requestHandler });
   return sqsClient;
 }
 
