@@ -14,8 +14,32 @@ export async function sendMessage(queueUrl: string, body: unknown, delaySeconds 
 /** 12 hours is the most SQS allows for a message's visibility. */
 const maxVisibilitySeconds = 43_200;
 
-export function backoffSeconds(receiveCount: number, baseSeconds: number): number {
-  return Math.min(maxVisibilitySeconds, Math.round(baseSeconds * 2 ** Math.max(0, receiveCount - 1)));
+/**
+ * The longest wait the workers put between two attempts at a message: capped at an hour, a peer
+ * that comes back is retried within the hour, and how long a queue keeps trying follows from its
+ * maxReceiveCount (see `retryWindowSeconds`).
+ */
+export const maxRetryDelaySeconds = 3600;
+
+/** How long a message that failed its `receiveCount`-th attempt waits: base doubling, capped. */
+export function backoffSeconds(receiveCount: number, baseSeconds: number, capSeconds = maxVisibilitySeconds): number {
+  return Math.min(capSeconds, Math.round(baseSeconds * 2 ** Math.max(0, receiveCount - 1)));
+}
+
+/**
+ * The retry window of a queue whose messages fail every attempt: `lastAttemptSeconds` after its
+ * first attempt a message is tried for the last (maxReceiveCount-th) time, and `deadLetterSeconds`
+ * after it the backoff of that attempt runs out and SQS moves it to the dead-letter queue (on the
+ * next receive). Processing time comes on top: up to the consumer's timeout per attempt.
+ */
+export function retryWindowSeconds(
+  maxReceiveCount: number,
+  baseSeconds: number,
+  capSeconds = maxRetryDelaySeconds,
+): { lastAttemptSeconds: number; deadLetterSeconds: number } {
+  let lastAttemptSeconds = 0;
+  for (let receive = 1; receive < maxReceiveCount; receive++) lastAttemptSeconds += backoffSeconds(receive, baseSeconds, capSeconds);
+  return { lastAttemptSeconds, deadLetterSeconds: lastAttemptSeconds + backoffSeconds(maxReceiveCount, baseSeconds, capSeconds) };
 }
 
 /**
@@ -28,7 +52,7 @@ export const oneAtATime = { processInParallel: false, throwOnFullBatchFailure: f
 /**
  * Wraps an SQS record handler: every log line about the message carries its id (and the keys the
  * handler appends: paymentId, eventId); on a failure the message's visibility is extended to
- * `backoffSeconds(receive count)` before the error goes back to the batch processor, which reports
+ * `backoffSeconds(receive count)` (capped at `maxRetryDelaySeconds`) before the error goes back to the batch processor, which reports
  * the message in `batchItemFailures`.
  */
 export function withRetryBackoff(
@@ -41,7 +65,7 @@ export function withRetryBackoff(
       await handle(record);
     } catch (error) {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? 1);
-      const delay = backoffSeconds(receiveCount, retryBaseSeconds);
+      const delay = backoffSeconds(receiveCount, retryBaseSeconds, maxRetryDelaySeconds);
       logger.warn("message failed, will retry", { messageId: record.messageId, receiveCount, retryInSeconds: delay, error: String(error) });
       try {
         await sqs().send(

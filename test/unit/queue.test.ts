@@ -1,0 +1,45 @@
+// Retry arithmetic of the work queues (issue 10): capped exponential backoff, and the events queue's
+// maxReceiveCount in serverless.yml keeps a business system's events retrying for at least 72 hours
+// before they dead-letter, within the queue's message retention.
+import { describe, expect, it } from "vitest";
+import { readYaml } from "../../local/serverlessConfig.js";
+import { backoffSeconds, maxRetryDelaySeconds, retryWindowSeconds } from "../../lib/queue.js";
+
+const hours = (seconds: number) => seconds / 3600;
+const config = readYaml("serverless.yml") as { params: Record<string, Record<string, string | number>> };
+const production = config.params.default!;
+const queues = readYaml("infra/queues.yml") as { Resources: Record<string, { Properties: { MessageRetentionPeriod: number } }> };
+
+describe("retry backoff", () => {
+  it("doubles from the base and stops at the one-hour cap", () => {
+    expect([1, 2, 3, 9, 10, 11, 80].map((n) => backoffSeconds(n, 10, maxRetryDelaySeconds))).toEqual([10, 20, 40, 2560, 3600, 3600, 3600]);
+    expect(maxRetryDelaySeconds).toBe(3600);
+  });
+
+  it("sums the waits between attempts: the last attempt, then the dead-letter queue", () => {
+    // 6 attempts at base 10: waits 10, 20, 40, 80, 160 before attempts 2-6, then 320 before the DLQ.
+    expect(retryWindowSeconds(6, 10)).toEqual({ lastAttemptSeconds: 310, deadLetterSeconds: 630 });
+    // 81 attempts: 10 + ... + 2560 = 5110 s over attempts 1-9, then 71 capped hours before the 81st.
+    expect(retryWindowSeconds(81, 10)).toEqual({ lastAttemptSeconds: 5110 + 71 * 3600, deadLetterSeconds: 5110 + 72 * 3600 });
+  });
+
+  it("retries a business system's events for at least 72 hours before they dead-letter (production params)", () => {
+    const maxReceiveCount = Number(production.eventsMaxReceiveCount);
+    const base = Number(production.retryBaseSeconds);
+    const window = retryWindowSeconds(maxReceiveCount, base);
+    expect(hours(window.lastAttemptSeconds)).toBeGreaterThanOrEqual(72);
+    // No more attempts than that: one fewer would give up before 72 h.
+    expect(hours(retryWindowSeconds(maxReceiveCount - 1, base).lastAttemptSeconds)).toBeLessThan(72);
+    // The queue keeps a message (counted from when it was sent) past its dead-lettering, with every
+    // attempt taking up to deliverEvent's 30 s timeout; SQS keeps messages at most 14 days.
+    const retention = Number(queues.Resources.EventsQueue!.Properties.MessageRetentionPeriod);
+    expect(retention).toBeGreaterThan(window.deadLetterSeconds + maxReceiveCount * 30);
+    expect(retention).toBeLessThanOrEqual(14 * 24 * 3600);
+  });
+
+  it("keeps the local stage's compressed retries short, so the tests stay fast", () => {
+    const local = config.params.local!;
+    const base = Number(String(local.retryBaseSeconds).match(/'([\d.]+)'/)?.[1] ?? local.retryBaseSeconds);
+    expect(retryWindowSeconds(Number(local.eventsMaxReceiveCount), base).deadLetterSeconds).toBeLessThan(120);
+  });
+});
