@@ -3,7 +3,7 @@
 // the receiver answers `success`.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { KeyObject } from "node:crypto";
+import { createSign, type KeyObject } from "node:crypto";
 import { rsa2Sign, signContent, type Params } from "./signing.js";
 import { formatFen, formatGmt8, newNotifyId } from "./values.js";
 import type { Trade } from "./ledger.js";
@@ -219,6 +219,14 @@ export class Notifier {
         break;
       case "other-key":
         sent = { ...params, sign: rsa2Sign(content, otherKey()) };
+        break;
+      case "valid-rsa1":
+        // The legacy RSA (SHA1withRSA) signature type: the content to sign excludes sign_type either way.
+        sent = {
+          ...params,
+          sign_type: "RSA",
+          sign: createSign("RSA-SHA1").update(content, "utf8").sign(this.options.privateKey, "base64"),
+        };
         break;
       case "bad-signature": {
         const good = rsa2Sign(content, this.options.privateKey);

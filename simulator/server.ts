@@ -125,7 +125,7 @@ function requiredString(body: Record<string, unknown>, field: string): string {
   return value;
 }
 
-const forgeModes: readonly ForgeMode[] = ["bad-signature", "other-key", "tampered-amount", "valid"];
+const forgeModes: readonly ForgeMode[] = ["bad-signature", "other-key", "tampered-amount", "valid", "valid-rsa1"];
 
 export async function startAlipaySimulator(options: SimulatorOptions): Promise<AlipaySimulator> {
   const log = options.log ?? (() => undefined);

@@ -178,7 +178,8 @@ export interface FaultInput {
   afterProcessing?: boolean;
 }
 
-export type ForgeMode = "bad-signature" | "other-key" | "tampered-amount" | "valid";
+/** `valid-rsa1`: correctly signed with Alipay's key, but `sign_type=RSA` (SHA1withRSA), which merchants must refuse. */
+export type ForgeMode = "bad-signature" | "other-key" | "tampered-amount" | "valid" | "valid-rsa1";
 
 export interface ForgeInput {
   url: string;

@@ -130,6 +130,8 @@ export class AlipayGateway {
 
   /** Verifies an asynchronous notification, decoded once; Alipay drops empty values before signing. */
   verifyNotification(params: Record<string, string>): boolean {
+    // The SDK picks the algorithm from the notification's own sign_type (RSA = SHA1withRSA): RSA2 only.
+    if (params.sign_type !== "RSA2") return false;
     const nonEmpty = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== ""));
     try {
       return this.sdk.checkNotifySignV2(nonEmpty);

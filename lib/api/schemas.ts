@@ -31,14 +31,23 @@ export const AmountFen = z
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const forbiddenTextPattern = /[\u0000-\u001f\u007f/=&]/u;
 
-/** Text Alipay accepts in subject and body: non-blank, at most `maxLength` characters. */
+/**
+ * Text Alipay accepts in subject and body: non-blank, at most `maxLength` UTF-16 code units.
+ * Alipay's docs give subject 256 and body 128 without a unit; its gateway is Java, whose
+ * String.length() counts UTF-16 units, and that is the stricter reading (an emoji counts 2), so an
+ * accepted payment always gets a payable order string. The simulator counts the same way.
+ */
 export function AlipayText(name: string, maxLength: number) {
   return z.string({ error: `${name} must be a non-empty string.` }).check(
     z.refine((v) => v.trim() !== "", { error: `${name} must be a non-empty string.`, abort: true }),
-    z.refine((v) => [...v].length <= maxLength, { error: `${name} must be at most ${maxLength} characters.`, abort: true }),
+    z.refine((v) => v.length <= maxLength, {
+      error: `${name} must be at most ${maxLength} UTF-16 code units (an emoji counts 2).`,
+      abort: true,
+    }),
     z.refine((v) => !forbiddenTextPattern.test(v) && v.isWellFormed(), {
       error: `${name} must not contain control characters, '/', '=' or '&'.`,
     }),
+    // The published description (docs/openapi.json, not regenerated here) still says "characters".
     doc({ description: `At most ${maxLength} characters, no control characters, '/', '=' or '&'.` }),
   );
 }

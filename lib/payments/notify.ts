@@ -17,6 +17,7 @@ export type NotifyOutcome =
 export type RejectReason =
   | "malformed"
   | "missing_signature"
+  | "unsupported_sign_type"
   | "bad_signature"
   | "app_id_mismatch"
   | "seller_id_mismatch"
@@ -45,6 +46,8 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   const params = parseNotifyBody(raw);
   if (!params) return reject("malformed", {});
   if (!params.sign) return reject("missing_signature", params);
+  // RSA2 only: alipay-sdk would pick SHA1withRSA for `sign_type=RSA`, which Alipay has retired.
+  if (params.sign_type !== "RSA2") return reject("unsupported_sign_type", params);
   if (!(await alipay()).verifyNotification(params)) return reject("bad_signature", params);
 
   // Correlates every later log line of this request with Alipay's notification and our order.

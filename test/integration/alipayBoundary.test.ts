@@ -1,8 +1,15 @@
-// The backend's Alipay gateway against the simulator, on the edges a first day against real Alipay
-// hits (issue 10): unsigned error answers keep Alipay's code and sub_code.
+// The backend against the simulator, on the edges a first day against real Alipay hits (issue 10):
+// unsigned error answers keep Alipay's code and sub_code; only RSA2 notifications are accepted; the
+// backend and the simulator count subject length the same way (UTF-16 code units, as Alipay's Java).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AlipayGateway, AlipayUnavailableError } from "../../lib/alipay/gateway.js";
+import { metricCounts } from "../../lib/observability.js";
+import { getPayment } from "../../lib/payments/repository.js";
 import { generateRsaKeyPair, startAlipaySimulator, type AlipaySimulator, type RsaKeyPair } from "../../simulator/index.js";
+import { useStack, waitFor } from "./harness.js";
+
+const t = useStack();
+const metric = (name: string) => metricCounts.get(name) ?? 0;
 
 const APP_ID = "2021000100000077";
 const SELLER_ID = "2088000100000077";
@@ -66,5 +73,46 @@ describe("unsigned error answers keep Alipay's code and sub_code", () => {
     // A close that would succeed, answered without a signature: not "closed".
     sim.setFault({ method: "alipay.trade.close", mode: "unsigned-system-error", count: 1 });
     await failure(gateway().close("pay_unsigned_3"));
+  });
+});
+
+describe("notifications: RSA2 only", () => {
+  it("refuses a correctly signed sign_type=RSA (SHA1withRSA) notification, counted as unsupported_sign_type", async () => {
+    const { payment, attempt } = await t.openPayment("rsa1", 700);
+    const before = metric("NotificationsRejected.unsupported_sign_type");
+    const forged = await t.sim("/sim/notify/forge", {
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo: attempt.outTradeNo,
+      mode: "valid-rsa1",
+      overrides: { trade_status: "TRADE_SUCCESS", total_amount: "7.00" },
+    });
+    expect(forged.status).toBe(200);
+    expect(forged.body.params.sign_type).toBe("RSA");
+    expect(forged.body.responseBody).toBe("failure");
+    expect(metric("NotificationsRejected.unsupported_sign_type")).toBe(before + 1);
+    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "OPEN", attempts: [{ status: "PENDING" }] });
+  });
+});
+
+describe("subject length: one rule (UTF-16 code units, at most 256) in the backend and the simulator", () => {
+  it("refuses a 200-emoji subject (400 UTF-16 units) at create with 400 subject_invalid", async () => {
+    const created = await t.createPayment({ userId: "emoji", subject: "😀".repeat(200) });
+    expect(created.status).toBe(400);
+    expect(created.body.code).toBe("subject_invalid");
+  });
+
+  it("accepts a 128-emoji subject (256 units), and the simulator accepts and pays its order string", async () => {
+    const subject = "😀".repeat(128);
+    const { payment, attempt } = await t.openPayment("emoji", 990, { subject });
+    const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
+    expect(paid.status).toBe(200);
+    expect(paid.body.status).toBe("TRADE_SUCCESS");
+    await waitFor(async () => (await getPayment(payment.paymentId))?.status === "PAID", { what: "128-emoji payment paid" });
+  });
+
+  it("refuses a 129-emoji subject (258 units) at create; the simulator refuses it too (test/simulator)", async () => {
+    const created = await t.createPayment({ userId: "emoji", subject: "😀".repeat(129) });
+    expect(created.status).toBe(400);
+    expect(created.body.code).toBe("subject_invalid");
   });
 });
