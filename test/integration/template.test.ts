@@ -6,7 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { retryWindowSeconds } from "../../lib/queue.js";
 import { projectRoot } from "../../local/serverlessConfig.js";
 
 type Json = Record<string, any>;
@@ -126,6 +127,56 @@ function emittedMetrics(): Set<string> {
     }
   }
   return names;
+}
+
+/** What an alarm watches in a namespace: its metric, or each metric of its metric math or Metrics Insights query, with the dimension names. */
+function watchedMetrics(alarm: Resource): Array<{ namespace: string; name: string; dimensions: string[] }> {
+  const p = alarm.Properties;
+  const names = (dimensions: Json[] | undefined) => (dimensions ?? []).map((d) => d.Name as string).sort();
+  if (p.MetricName) return [{ namespace: p.Namespace, name: p.MetricName, dimensions: names(p.Dimensions) }];
+  return (p.Metrics as Json[]).flatMap((m) => {
+    if (m.MetricStat) {
+      const metric = m.MetricStat.Metric;
+      return [{ namespace: metric.Namespace, name: metric.MetricName, dimensions: names(metric.Dimensions) }];
+    }
+    const query = /^SELECT \w+\((\w+)\) FROM SCHEMA\((\w+), ([\w, ]+)\)/.exec(m.Expression);
+    if (!query) return [];
+    return [{ namespace: query[2]!, name: query[1]!, dimensions: query[3]!.split(/, */).sort() }];
+  });
+}
+
+/**
+ * The dimension names each custom metric is published with, as lib/observability.ts emits them (its
+ * embedded-metric-format lines): without a dimension only `service`; with one, also that one.
+ */
+async function emittedDimensions(plainMetrics: string[]): Promise<Map<string, Set<string>>> {
+  process.env.POWERTOOLS_METRICS_DISABLED = "false";
+  const { count, metrics } = await import("../../lib/observability.js");
+  const lines: string[] = [];
+  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    count("EventDeliveryFailures", { name: "businessId", value: "shop" });
+    count("NotificationsRejected", { name: "reason", value: "amount_mismatch" });
+    for (const name of plainMetrics) count(name);
+    metrics().publishStoredMetrics();
+  } finally {
+    write.mockRestore();
+  }
+  const emitted = new Map<string, Set<string>>();
+  for (const line of lines.flatMap((l) => l.split("\n")).filter((l) => l.includes('"_aws"'))) {
+    for (const directive of JSON.parse(line)._aws.CloudWatchMetrics as Json[]) {
+      for (const metric of directive.Metrics as Json[]) {
+        for (const dimensions of directive.Dimensions as string[][]) {
+          const key = `${directive.Namespace} ${metric.Name}`;
+          emitted.set(key, (emitted.get(key) ?? new Set()).add([...dimensions].sort().join(",")));
+        }
+      }
+    }
+  }
+  return emitted;
 }
 
 /** Whether a schema (following its $refs into the document) has a property `amount` anywhere. */
@@ -352,11 +403,23 @@ describe("CloudFormation template", () => {
         expect(alarm![1].Properties.AlarmName).toBe(`${prefix}-${fn}-${suffix}`);
       }
     }
-    const custom = alarms
-      .filter(([, a]) => a.Properties.Namespace === "AlipayPay")
-      .map(([, a]) => a.Properties.MetricName)
-      .sort();
-    expect(custom).toEqual(["BusinessCallsRefused", "NotificationsRejected", "OldestDueAgeSeconds", "RefundsNeeded", "StuckPayments"]);
+    const custom = [
+      ...new Set(
+        alarms.flatMap(([, a]) =>
+          watchedMetrics(a)
+            .filter((m) => m.namespace === "AlipayPay")
+            .map((m) => m.name),
+        ),
+      ),
+    ].sort();
+    expect(custom).toEqual([
+      "BusinessCallsRefused",
+      "EventDeliveryFailures",
+      "NotificationsRejected",
+      "OldestDueAgeSeconds",
+      "RefundsNeeded",
+      "StuckPayments",
+    ]);
     expect(alarms.some(([, a]) => JSON.stringify(a.Properties.Metrics ?? []).includes('"5xx"'))).toBe(true);
   });
 
@@ -378,9 +441,11 @@ describe("CloudFormation template", () => {
     const lines = widgets.flatMap((w) => w.properties.metrics);
     const custom = [
       ...lines.filter((line) => line[0] === "AlipayPay").map((line) => line[1]!),
-      ...byType("AWS::CloudWatch::Alarm")
-        .filter(([, a]) => a.Properties.Namespace === "AlipayPay")
-        .map(([, a]) => a.Properties.MetricName as string),
+      ...byType("AWS::CloudWatch::Alarm").flatMap(([, a]) =>
+        watchedMetrics(a)
+          .filter((m) => m.namespace === "AlipayPay")
+          .map((m) => m.name),
+      ),
     ];
     for (const name of custom) expect(emitted, `${name} is not counted by the code`).toContain(name);
     for (const name of ["PaymentsSucceeded", "AttemptsClosed", "StuckPayments", "RefundsNeeded", "BusinessCallsRefused"])
@@ -427,5 +492,158 @@ describe("CloudFormation template", () => {
     expect(
       alarms.some(([, a]) => a.Properties.MetricName === "IteratorAge" && refersTo(a.Properties.Dimensions, "PublishEventsLambdaFunction")),
     ).toBe(true);
+  });
+});
+
+/**
+ * The value an alarm's metric math (FILL(x, 0), +, /, MAX([...])) computes from the sums of its
+ * metrics for one period: a metric with no data is undefined, as in CloudWatch.
+ */
+function alarmValue(alarm: Resource, sum: (metric: Json) => number | undefined): number {
+  const metrics = alarm.Properties.Metrics as Json[];
+  const values = new Map<string, number | undefined>();
+  const value = (id: string): number | undefined => {
+    if (values.has(id)) return values.get(id);
+    const m = metrics.find((candidate) => candidate.Id === id)!;
+    let result: number | undefined;
+    if (m.MetricStat) result = sum(m.MetricStat.Metric);
+    else {
+      const js = (m.Expression as string).replace(/FILL\((\w+), 0\)/g, "($1 ?? 0)").replace(/MAX\(\[([^\]]+)\]\)/g, "Math.max($1)");
+      const ids = metrics.map((other) => other.Id as string).filter((other) => new RegExp(`\\b${other}\\b`).test(js));
+      result = new Function(...ids, `return ${js};`)(...ids.map(value)) as number;
+    }
+    values.set(id, result);
+    return result;
+  };
+  // No data at all: treated as not breaching (the alarms' TreatMissingData).
+  return value((metrics.find((m) => m.ReturnData !== false) as Json).Id) ?? 0;
+}
+
+describe("alerting and survival (issue 10)", () => {
+  const env = (fn: string) => resources[`${logicalId(fn)}LambdaFunction`]!.Properties.Environment.Variables as Json;
+  const alarm = (suffix: string) =>
+    byType("AWS::CloudWatch::Alarm").find(([, a]) => a.Properties.AlarmName === `${prefix}-${suffix}`)?.[1] as Resource;
+
+  it("watches custom metrics with the namespace and dimensions the code publishes them with", async () => {
+    const watched = byType("AWS::CloudWatch::Alarm").flatMap(([id, a]) =>
+      watchedMetrics(a)
+        .filter((m) => m.namespace === "AlipayPay")
+        .map((m) => ({ id, ...m })),
+    );
+    const emitted = await emittedDimensions([...new Set(watched.map((m) => m.name))]);
+    for (const { id, name, dimensions } of watched) {
+      expect([...(emitted.get(`AlipayPay ${name}`) ?? [])], `${id} ${name}`).toContain(dimensions.join(","));
+    }
+  });
+
+  it("retries a business system's events for at least 72 hours before they dead-letter, within their retention", () => {
+    const queue = resources.EventsQueue!.Properties;
+    const maxReceiveCount = Number(queue.RedrivePolicy.maxReceiveCount);
+    const window = retryWindowSeconds(maxReceiveCount, Number(env("deliverEvent").RETRY_BASE_SECONDS));
+    expect(window.lastAttemptSeconds / 3600).toBeGreaterThanOrEqual(72);
+    const attemptsTake = maxReceiveCount * Number(resources.DeliverEventLambdaFunction!.Properties.Timeout);
+    expect(queue.MessageRetentionPeriod).toBeGreaterThan(window.deadLetterSeconds + attemptsTake);
+    // A dead-lettered message keeps its age: the DLQ keeps it at least as long.
+    expect(resources.EventsDeadLetterQueue!.Properties.MessageRetentionPeriod).toBeGreaterThanOrEqual(queue.MessageRetentionPeriod);
+  });
+
+  it("pages within 5 minutes of sustained delivery failures of any one business system", () => {
+    const failures = alarm("event-delivery-failures");
+    expect(failures).toBeDefined();
+    const [query] = failures.Properties.Metrics as Json[];
+    expect(failures.Properties.Metrics).toHaveLength(1);
+    // One series per business system, whatever systems are registered: the worst one each minute.
+    expect(query!.Expression).toMatch(/FROM SCHEMA\(AlipayPay, [\w, ]*businessId.* GROUP BY businessId ORDER BY SUM\(\) DESC LIMIT 1$/);
+    expect(query!.Period * failures.Properties.EvaluationPeriods).toBeLessThanOrEqual(300);
+    expect(failures.Properties.DatapointsToAlarm).toBe(failures.Properties.EvaluationPeriods);
+    expect(failures.Properties.Threshold).toBe(1);
+    expect(failures.Properties.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
+  });
+
+  it("pages on a signed notification that does not match at once, on anonymous garbage only as a flood", () => {
+    const rejected = alarm("rejected-notifications");
+    const pages = (counts: Record<string, number>) => {
+      const value = alarmValue(rejected, (metric) => {
+        const reason = (metric.Dimensions as Json[]).find((d) => d.Name === "reason")?.Value as string | undefined;
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        const n = reason ? (counts[reason] ?? 0) : total;
+        return n > 0 ? n : undefined;
+      });
+      return value >= rejected.Properties.Threshold;
+    };
+    expect(rejected.Properties.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
+    expect(pages({})).toBe(false);
+    for (const garbage of ["malformed", "missing_signature", "unsupported_sign_type", "bad_signature"]) {
+      expect(pages({ [garbage]: 1 }), garbage).toBe(false);
+      expect(pages({ [garbage]: 20 }), garbage).toBe(false);
+      expect(pages({ [garbage]: 10_000 }), `a flood of ${garbage}`).toBe(true);
+    }
+    for (const signed of ["app_id_mismatch", "seller_id_mismatch", "amount_mismatch", "unknown_order", "unknown_status"]) {
+      expect(pages({ [signed]: 1, bad_signature: 5 }), signed).toBe(true);
+    }
+  });
+
+  it("throttles the public notify route and caps alipayNotify's concurrency below the throttle's burst", () => {
+    expect(routes()["POST /alipay/notify"]?.auth).toBe("NONE");
+    const stage = resources.HttpApiStage!;
+    const notify = stage.Properties.RouteSettings?.["POST /alipay/notify"] as Json | undefined;
+    expect(notify?.ThrottlingRateLimit).toBeGreaterThan(0);
+    expect(notify?.ThrottlingBurstLimit).toBeGreaterThan(0);
+    // Route settings name a route that must exist before the stage is updated.
+    expect(stage.DependsOn).toContain("HttpApiRoutePostAlipayNotify");
+    // A flood meets API Gateway's 429 before Lambda throttles (which page) the function.
+    const reserved = resources.AlipayNotifyLambdaFunction!.Properties.ReservedConcurrentExecutions;
+    expect(reserved).toBeGreaterThanOrEqual(notify!.ThrottlingBurstLimit);
+  });
+
+  it("claims a payment for the sweep longer than its check message can retry", () => {
+    const maxReceiveCount = Number(resources.CheckQueue!.Properties.RedrivePolicy.maxReceiveCount);
+    const window = retryWindowSeconds(maxReceiveCount, Number(env("checkPayment").RETRY_BASE_SECONDS));
+    const attemptsTake = maxReceiveCount * Number(resources.CheckPaymentLambdaFunction!.Properties.Timeout);
+    expect(Number(env("sweep").SWEEP_LEASE_SECONDS)).toBeGreaterThan(window.deadLetterSeconds + attemptsTake);
+  });
+
+  it("bounds the check worker's concurrency", () => {
+    const [, mapping] = byType("AWS::Lambda::EventSourceMapping").find(([id]) => id.startsWith("CheckPayment"))!;
+    const maximum = mapping.Properties.ScalingConfig?.MaximumConcurrency as number | undefined;
+    expect(maximum).toBeGreaterThanOrEqual(2);
+    expect(maximum).toBeLessThanOrEqual(50);
+  });
+});
+
+describe("data: retention, deletion, exposure", () => {
+  it("retains the dead-letter queues, and the table is retained and protected from deletion", () => {
+    for (const id of ["CheckDeadLetterQueue", "EventsDeadLetterQueue", "PublishFailuresQueue"]) {
+      expect(resources[id], id).toMatchObject({ DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
+    }
+    expect(resources.OrdersTable).toMatchObject({
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+      Properties: { DeletionProtectionEnabled: true, TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true } },
+    });
+  });
+
+  it("answers no browser's cross-origin request (no CORS)", () => {
+    const apis = byType("AWS::ApiGatewayV2::Api");
+    expect(apis).toHaveLength(1);
+    expect(apis[0]![1].Properties.CorsConfiguration).toBeUndefined();
+  });
+
+  it("gives the functions only variables the code reads, with the retention of unpaid payments", () => {
+    const code = ["lib", "functions"]
+      .flatMap((dir) =>
+        readdirSync(join(projectRoot, dir), { recursive: true })
+          .map(String)
+          .filter((file) => file.endsWith(".ts"))
+          .map((file) => readText(join(dir, file))),
+      )
+      .join("\n");
+    for (const [id, fn] of byType("AWS::Lambda::Function")) {
+      const variables = fn.Properties.Environment.Variables as Json;
+      // POWERTOOLS_* are read by Powertools itself.
+      const unread = Object.keys(variables).filter((name) => !name.startsWith("POWERTOOLS_") && !code.includes(`"${name}"`));
+      expect(unread, id).toEqual([]);
+      expect(variables.UNPAID_PAYMENT_RETENTION_DAYS, id).toBe("400");
+    }
   });
 });
