@@ -49,9 +49,35 @@ export function parseOrderString(orderString: string): Params {
 
 const outTradeNoPattern = /^[A-Za-z0-9_]{1,64}$/;
 
+/** Alipay's documented limits for alipay.trade.app.pay, in UTF-16 code units (its gateway is Java). */
+export const maxSubjectLength = 256;
+export const maxBodyLength = 128;
+/** `time_expire` / `timeout_express` may reach at most 15 days ahead. */
+export const maxPayableMs = 15 * 24 * 3600 * 1000;
+/** Alipay refuses its own separators in subject and body. */
+const forbiddenTextPattern = /[/=&]/;
+
 /**
- * Everything Alipay checks before it shows the buyer the cashier: method, app, signature, and the
- * biz_content fields. Expiry and trade state are the caller's business.
+ * The common parameters of an order string as Alipay checks them: a timestamp it can read, version
+ * 1.0, charset utf-8, a notify_url (required for App Pay in Alipay's parameter table). The timestamp's
+ * age is not checked: an order string stays payable until time_expire, however old it is.
+ */
+function checkCommonParams(params: Params): void {
+  if (!params.timestamp) throw new SimulatorError(400, "isv.missing-timestamp", "缺少时间戳参数");
+  if (parseGmt8(params.timestamp) === undefined) {
+    throw new SimulatorError(400, "isv.invalid-timestamp", `非法的时间戳参数 (yyyy-MM-dd HH:mm:ss, got ${params.timestamp})`);
+  }
+  if (!params.version) throw new SimulatorError(400, "isv.missing-version", "缺少版本参数");
+  if (params.version !== "1.0") throw new SimulatorError(400, "isv.invalid-parameter", `version must be 1.0, got ${params.version}`);
+  if ((params.charset ?? "").toLowerCase() !== "utf-8") {
+    throw new SimulatorError(400, "isv.invalid-charset", `字符集错误: charset must be utf-8, got ${params.charset ?? "nothing"}`);
+  }
+  if (!params.notify_url) throw new SimulatorError(400, "isv.missing-notify-url", "notify_url is required for alipay.trade.app.pay");
+}
+
+/**
+ * Everything Alipay checks before it shows the buyer the cashier: method, app, common parameters,
+ * signature, and the biz_content fields. Expiry and trade state are the caller's business.
  */
 export function checkOrderString(orderString: string, apps: Map<string, KnownApp>): CheckedOrder {
   const params = parseOrderString(orderString);
@@ -60,6 +86,7 @@ export function checkOrderString(orderString: string, apps: Map<string, KnownApp
   }
   const known = params.app_id ? apps.get(params.app_id) : undefined;
   if (!known) throw new SimulatorError(400, "isv.invalid-app-id", `无效的AppID参数 (${params.app_id ?? "missing"})`);
+  checkCommonParams(params);
   if (!params.sign) throw new SimulatorError(400, "isv.missing-signature", "缺少签名参数");
   if (params.sign_type !== "RSA2") {
     throw new SimulatorError(400, "isv.invalid-signature-type", `无效的签名类型 (${params.sign_type ?? "missing"})`);
@@ -85,10 +112,20 @@ export function checkOrderString(orderString: string, apps: Map<string, KnownApp
     throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `total_amount must be 0.01..100000000.00 yuan, got ${String(biz.total_amount)}`);
   }
   const subject = biz.subject;
-  if (typeof subject !== "string" || subject.trim() === "" || subject.length > 256) {
-    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", "subject is required (at most 256 characters)");
+  // `.length` counts UTF-16 code units: an emoji counts 2 (the backend's AlipayText counts the same way).
+  if (typeof subject !== "string" || subject.trim() === "" || subject.length > maxSubjectLength) {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `subject is required (at most ${maxSubjectLength} UTF-16 code units)`);
   }
-  if (biz.product_code !== undefined && biz.product_code !== "QUICK_MSECURITY_PAY") {
+  if (forbiddenTextPattern.test(subject)) {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", "subject must not contain /, = or &");
+  }
+  if (biz.body !== undefined && (typeof biz.body !== "string" || biz.body.length > maxBodyLength)) {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `body must be text of at most ${maxBodyLength} UTF-16 code units`);
+  }
+  if (biz.product_code === undefined) {
+    throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", "product_code is required (QUICK_MSECURITY_PAY for App Pay)");
+  }
+  if (biz.product_code !== "QUICK_MSECURITY_PAY") {
     throw new SimulatorError(
       400,
       "ACQ.INVALID_PARAMETER",
@@ -100,6 +137,9 @@ export function checkOrderString(orderString: string, apps: Map<string, KnownApp
     timeExpireMs = typeof biz.time_expire === "string" ? parseGmt8(biz.time_expire) : undefined;
     if (timeExpireMs === undefined) {
       throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `time_expire must be yyyy-MM-dd HH:mm:ss, got ${String(biz.time_expire)}`);
+    }
+    if (timeExpireMs > Date.now() + maxPayableMs) {
+      throw new SimulatorError(400, "ACQ.INVALID_PARAMETER", `time_expire ${biz.time_expire} is more than 15 days ahead`);
     }
   }
   const optionalString = (value: unknown) => (typeof value === "string" && value !== "" ? value : undefined);

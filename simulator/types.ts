@@ -10,7 +10,10 @@ export interface SimulatorApp {
   sellerId: string;
   /** Sent as `seller_email` in notifications when set. */
   sellerEmail?: string;
-  /** The app-level notify URL from Alipay's console: used when an order string has no `notify_url`. */
+  /**
+   * The app-level notify URL from Alipay's console. Unused for App Pay since order strings must
+   * carry their own `notify_url` (required in Alipay's parameter table); kept for compatibility.
+   */
   notifyUrl?: string;
 }
 

@@ -61,9 +61,11 @@ describe("notification shape and signature", () => {
   it("POSTs Alipay's form with its headers, fields and a signature checkNotifySignV2 accepts", async () => {
     const outTradeNo = newOutTradeNo();
     const passback = encodeURIComponent("order=42&note=100% sure");
-    const subject = "测试 & 订单 100%+1=2";
+    // Alipay refuses / = & in a subject; the body may carry them (and %, +), encoded once.
+    const subject = "测试 订单 100%+1";
+    const body = "desc & more=2";
     const paid = sim.pay(
-      orderString(sdk, outTradeNo, { totalAmount: "88.80", notifyUrl: receiver.url, passbackParams: passback, body: "desc", subject }),
+      orderString(sdk, outTradeNo, { totalAmount: "88.80", notifyUrl: receiver.url, passbackParams: passback, body, subject }),
     );
     await sim.whenIdle();
     const [note, ...more] = forOrder(outTradeNo);
@@ -90,7 +92,7 @@ describe("notification shape and signature", () => {
       invoice_amount: "88.80",
       point_amount: "0.00",
       subject,
-      body: "desc",
+      body,
       passback_params: passback, // still URL-encoded, as Alipay returns it
     });
     expect(p.notify_id).toMatch(/^\d{34}$/);
