@@ -4,7 +4,8 @@
 // app by JWT and never with an amount, Alipay publicly), dead-letter queues and their alarms, an
 // alarm and a RUNBOOK section for every failure mode, metric names the code really emits.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { retryWindowSeconds } from "../../lib/queue.js";
@@ -13,6 +14,7 @@ import { projectRoot } from "../../local/serverlessConfig.js";
 type Json = Record<string, any>;
 type Resource = { Type: string; Properties: Json; DependsOn?: string[] };
 let resources: Record<string, Resource> = {};
+let conditions: Json = {};
 const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const refersTo = (value: unknown, id: string) => JSON.stringify(value).includes(`"${id}"`);
 const readText = (path: string) => readFileSync(join(projectRoot, path), "utf8");
@@ -36,8 +38,32 @@ const logicalId = (fn: string) => `${fn[0]!.toUpperCase()}${fn.slice(1)}`;
 
 beforeAll(() => {
   execFileSync("npm", ["run", "--silent", "package"], { cwd: projectRoot, stdio: "pipe", timeout: 180_000 });
-  resources = JSON.parse(readText(join(".serverless", "cloudformation-template-update-stack.json"))).Resources;
+  const template = JSON.parse(readText(join(".serverless", "cloudformation-template-update-stack.json")));
+  resources = template.Resources;
+  conditions = template.Conditions ?? {};
 });
+
+/** A template condition's value (the literal Fn::Equals / Fn::Not the templates use). */
+function conditionHolds(condition: Json, all: Json = conditions): boolean {
+  if (condition["Fn::Not"]) return !conditionHolds(condition["Fn::Not"][0], all);
+  if (condition["Fn::Equals"]) {
+    const [a, b] = condition["Fn::Equals"] as unknown[];
+    if (typeof a !== "string" || typeof b !== "string") throw new Error(`unexpected condition ${JSON.stringify(condition)}`);
+    return a === b;
+  }
+  if (condition.Condition) return conditionHolds(all[condition.Condition], all);
+  throw new Error(`unexpected condition ${JSON.stringify(condition)}`);
+}
+
+/** IAM statements as CloudFormation deploys them: an `Fn::If` is its branch, `AWS::NoValue` is none. */
+function deployedStatements(statements: Json[], all: Json = conditions): Json[] {
+  return statements.flatMap((statement) => {
+    const branches = statement["Fn::If"] as [string, Json, Json] | undefined;
+    if (!branches) return [statement];
+    const chosen = conditionHolds(all[branches[0]], all) ? branches[1] : branches[2];
+    return chosen.Ref === "AWS::NoValue" ? [] : [chosen];
+  });
+}
 
 /** Route key -> how API Gateway authorizes it and the function it invokes. */
 function routes(): Record<string, { auth: string; authorizer?: unknown; fn: string }> {
@@ -65,7 +91,7 @@ function routes(): Record<string, { auth: string; authorizer?: unknown; fn: stri
 function grantsOf(roleId: string): string[] {
   const policies = resources[roleId]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Json[] } }>;
   return policies
-    .flatMap((p) => p.PolicyDocument.Statement)
+    .flatMap((p) => deployedStatements(p.PolicyDocument.Statement))
     .flatMap((statement) => {
       expect(statement.Effect, roleId).toBe("Allow");
       const actions = [statement.Action].flat() as string[];
@@ -646,4 +672,49 @@ describe("data: retention, deletion, exposure", () => {
       expect(variables.UNPAID_PAYMENT_RETENTION_DAYS, id).toBe("400");
     }
   });
+
+  it("decrypts secrets under aws/ssm without a grant, or under the customer-managed key secretsKmsKeyArn names", () => {
+    const readsSecrets = (template: { Resources: Record<string, Resource>; Conditions?: Json }, id: string) =>
+      (template.Resources[id]!.Properties.Policies as Array<{ PolicyDocument: { Statement: Json[] } }>)
+        .flatMap((p) => deployedStatements(p.PolicyDocument.Statement, template.Conditions ?? {}))
+        .filter((statement) => [statement.Action].flat().some((action) => action === "ssm:GetParameter" || action === "kms:Decrypt"));
+    const roles = functionNames.map((fn) => `${logicalId(fn)}Role`);
+    // The default (aws/ssm): SSM decrypts for whoever may read the parameter; no KMS grant anywhere.
+    for (const id of roles) {
+      expect(
+        readsSecrets({ Resources: resources, Conditions: conditions }, id).filter((s) => [s.Action].flat().includes("kms:Decrypt")),
+        id,
+      ).toEqual([]);
+    }
+    // A customer-managed key: every role that reads a secret may decrypt with that key, through SSM only.
+    const key = "arn:aws:kms:ap-southeast-1:111122223333:key/0b6e5c2a-1111-2222-3333-444455556666";
+    const out = join(tmpdir(), `alipay-pay-cmk-${process.pid}`);
+    execFileSync("npx", ["serverless", "package", "--stage", "dev", `--param=secretsKmsKeyArn=${key}`, "--package", out], {
+      cwd: projectRoot,
+      stdio: "pipe",
+      timeout: 180_000,
+    });
+    const withKey = JSON.parse(readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8"));
+    rmSync(out, { recursive: true, force: true });
+    let readers = 0;
+    for (const id of roles) {
+      const statements = readsSecrets(withKey, id);
+      const decrypt = statements.filter((s) => [s.Action].flat().includes("kms:Decrypt"));
+      if (!statements.some((s) => [s.Action].flat().includes("ssm:GetParameter"))) {
+        expect(decrypt, id).toEqual([]);
+        continue;
+      }
+      readers += 1;
+      expect(decrypt, id).toEqual([
+        {
+          Effect: "Allow",
+          Action: ["kms:Decrypt"],
+          Resource: key,
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
+          Condition: { StringEquals: { "kms:ViaService": { "Fn::Sub": "ssm.${AWS::Region}.amazonaws.com" } } },
+        },
+      ]);
+    }
+    expect(readers).toBe(6);
+  }, 180_000);
 });
