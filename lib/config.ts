@@ -29,6 +29,8 @@ export interface Config {
   sweepLeaseSeconds: number;
   /** How long a function keeps the business-system registry before reading it again. */
   businessCacheSeconds: number;
+  /** Days a payment that ended without money is kept before DynamoDB TTL deletes it. */
+  unpaidPaymentRetentionDays: number;
 }
 
 let loaded: Promise<Config> | undefined;
@@ -142,6 +144,7 @@ async function load(): Promise<Config> {
     closeMarginSeconds: positiveNumber("CLOSE_MARGIN_SECONDS", 60, true),
     sweepLeaseSeconds: positiveNumber("SWEEP_LEASE_SECONDS", 300),
     businessCacheSeconds: positiveNumber("BUSINESS_CACHE_SECONDS", 60, true),
+    unpaidPaymentRetentionDays: positiveNumber("UNPAID_PAYMENT_RETENTION_DAYS", 400),
   };
 }
 

@@ -79,7 +79,7 @@ async function watchSettled(payment: PaymentRecord, marginMs: number, now: () =>
     const paid = await applyQueriedPayment(payment, attempt, trade, now());
     if (paid) {
       // Recorded (as a refund); the attempt is paid at Alipay, so it cannot be paid again.
-      await endWatch(payment.paymentId);
+      await endWatch(payment.paymentId, now());
       return paid;
     }
     const watchUntil = attempt.expiresAt + marginMs;
@@ -88,6 +88,6 @@ async function watchSettled(payment: PaymentRecord, marginMs: number, now: () =>
       return "waiting";
     }
   }
-  await endWatch(payment.paymentId);
+  await endWatch(payment.paymentId, now());
   return "settled";
 }

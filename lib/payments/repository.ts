@@ -1,6 +1,12 @@
 // Every state change of a payment is one conditional write here: running any step twice, or two
 // copies at once, changes the table at most once. A failed condition hands back what the item
 // holds (ReturnValuesOnConditionCheckFailure), so the caller decides without another read.
+//
+// Retention: a payment that ended without money (EXPIRED or CANCELED, not watched, no refund
+// needed) gets a DynamoDB TTL (`ttl`, UNPAID_PAYMENT_RETENTION_DAYS after it settled) in the very
+// write that settles it (or ends its watch). Money records are kept: a PAID payment never gets one,
+// nor a refund-needed record, and recording a refund marks its payment (`refundNeeded`) and takes
+// any TTL off it in the same transaction; a settling write only sets a TTL on an unmarked payment.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -101,6 +107,24 @@ const history = (at: number, event: string, detail?: string): HistoryEntry[] => 
 
 export type WriteOutcome = { ok: true } | { ok: false; current?: PaymentRecord };
 
+/** What retention adds to a payment item (see the top of this file). */
+type RetainedPayment = PaymentRecord & { refundNeeded?: boolean; ttl?: number };
+
+/** The DynamoDB TTL (epoch seconds) of a payment that ended without money at `now`. */
+async function unpaidExpiry(now: number): Promise<number> {
+  return Math.floor(now / 1000) + Math.round((await config()).unpaidPaymentRetentionDays * 86_400);
+}
+
+/**
+ * A settling write with the payment's TTL, conditional on no refund being recorded for it; if a
+ * refund is (the condition failed on that marker), the same write again without the TTL.
+ */
+async function settleWithRetention(write: (ttl: number | undefined) => Promise<UpdateCommand>, now: number): Promise<WriteOutcome> {
+  const first = await conditional<RetainedPayment>(await write(await unpaidExpiry(now)));
+  if (first.ok || !first.current?.refundNeeded) return first;
+  return conditional<PaymentRecord>(await write(undefined));
+}
+
 /**
  * Makes a new attempt the payment's payable one. Only while the payment is open and its last
  * attempt (if any) is closed: two payable attempts can never coexist.
@@ -184,23 +208,27 @@ export async function closeAttempt(
   now: number,
 ): Promise<WriteOutcome> {
   const i = attemptNo - 1;
-  const settle =
-    then.status === "OPEN"
-      ? { set: ", sweepAt = :sweepAt", remove: "", values: { ":sweepAt": then.sweepAt } }
-      : {
-          set: `, #status = :final, ${then.status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now${then.watchUntil ? ", sweepAt = :watch" : ""}`,
-          remove: then.watchUntil ? "" : ", sweepShard, sweepAt",
-          values: { ":final": then.status, ...(then.watchUntil ? { ":watch": then.watchUntil } : {}) },
-        };
-  return conditional<PaymentRecord>(
-    new UpdateCommand({
+  const write = async (ttl: number | undefined) => {
+    const settle =
+      then.status === "OPEN"
+        ? { set: ", sweepAt = :sweepAt", remove: "", values: { ":sweepAt": then.sweepAt } }
+        : {
+            set:
+              `, #status = :final, ${then.status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now` +
+              `${then.watchUntil ? ", sweepAt = :watch" : ""}${ttl ? ", #ttl = :ttl" : ""}`,
+            remove: then.watchUntil ? "" : ", sweepShard, sweepAt",
+            values: { ":final": then.status, ...(then.watchUntil ? { ":watch": then.watchUntil } : {}), ...(ttl ? { ":ttl": ttl } : {}) },
+          };
+    return new UpdateCommand({
       TableName: await table(),
       Key: paymentKey(paymentId),
       UpdateExpression:
         `SET attempts[${i}].#status = :closed, attempts[${i}].closedAt = :now, attempts[${i}].closeReason = :reason, ` +
         `history = list_append(history, :history)${settle.set} REMOVE orderString${settle.remove}`,
-      ConditionExpression: `#status = :open AND size(attempts) = :count AND attempts[${i}].#status = :pending`,
-      ExpressionAttributeNames: { "#status": "status" },
+      ConditionExpression:
+        `#status = :open AND size(attempts) = :count AND attempts[${i}].#status = :pending` +
+        (ttl ? " AND attribute_not_exists(refundNeeded)" : ""),
+      ExpressionAttributeNames: { "#status": "status", ...(ttl ? { "#ttl": "ttl" } : {}) },
       ExpressionAttributeValues: {
         ":closed": "CLOSED",
         ":open": "OPEN",
@@ -212,8 +240,11 @@ export async function closeAttempt(
         ...settle.values,
       },
       ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-    }),
-  );
+    });
+  };
+  // Only a payment that ends here unwatched (its attempt can no longer be paid) ends without money.
+  if (then.status === "OPEN" || then.watchUntil) return conditional<PaymentRecord>(await write(undefined));
+  return settleWithRetention(write, now);
 }
 
 /** OPEN -> CANCELED / EXPIRED for a payment with no payable attempt. */
@@ -224,15 +255,17 @@ export async function settleOpen(
   now: number,
 ): Promise<WriteOutcome> {
   const count = payment.attempts.length;
-  return conditional<PaymentRecord>(
+  const write = async (ttl: number | undefined) =>
     new UpdateCommand({
       TableName: await table(),
       Key: paymentKey(payment.paymentId),
       UpdateExpression:
-        `SET #status = :final, ${status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now, history = list_append(history, :history) ` +
-        "REMOVE orderString, sweepShard, sweepAt",
-      ConditionExpression: `#status = :open AND size(attempts) = :count${count > 0 ? ` AND attempts[${count - 1}].#status <> :pending` : ""}`,
-      ExpressionAttributeNames: { "#status": "status" },
+        `SET #status = :final, ${status === "CANCELED" ? "canceledAt" : "expiredAt"} = :now, history = list_append(history, :history)` +
+        `${ttl ? ", #ttl = :ttl" : ""} REMOVE orderString, sweepShard, sweepAt`,
+      ConditionExpression:
+        `#status = :open AND size(attempts) = :count${count > 0 ? ` AND attempts[${count - 1}].#status <> :pending` : ""}` +
+        (ttl ? " AND attribute_not_exists(refundNeeded)" : ""),
+      ExpressionAttributeNames: { "#status": "status", ...(ttl ? { "#ttl": "ttl" } : {}) },
       ExpressionAttributeValues: {
         ":final": status,
         ":open": "OPEN",
@@ -240,13 +273,17 @@ export async function settleOpen(
         ":now": now,
         ":history": history(now, status.toLowerCase(), reason),
         ...(count > 0 ? { ":pending": "PENDING" } : {}),
+        ...(ttl ? { ":ttl": ttl } : {}),
       },
       ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-    }),
-  );
+    });
+  return settleWithRetention(write, now);
 }
 
-/** Records a payment that must be given back; true the first time this trade is recorded. */
+/**
+ * Records a payment that must be given back; true the first time this trade is recorded. In the
+ * same transaction its payment is marked and loses any TTL: money reached it, so it is kept.
+ */
 export async function recordRefundNeeded(
   payment: PaymentRecord,
   attemptNo: number,
@@ -254,25 +291,49 @@ export async function recordRefundNeeded(
   reason: string,
   now: number,
 ): Promise<boolean> {
-  const outcome = await conditional(
-    new PutCommand({
-      TableName: await table(),
-      Item: {
-        ...refundKey(payment.paymentId, paid.tradeNo),
-        paymentId: payment.paymentId,
-        businessId: payment.businessId,
-        attemptNo,
-        tradeNo: paid.tradeNo,
-        amountFen: paid.totalFen,
-        reason,
-        status: "REFUND_NEEDED",
-        detectedAt: now,
-        detectedVia: paid.via,
-      },
-      ConditionExpression: "attribute_not_exists(pk)",
-    }),
-  );
-  return outcome.ok;
+  const TableName = await table();
+  try {
+    await dynamo().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName,
+              Item: {
+                ...refundKey(payment.paymentId, paid.tradeNo),
+                paymentId: payment.paymentId,
+                businessId: payment.businessId,
+                attemptNo,
+                tradeNo: paid.tradeNo,
+                amountFen: paid.totalFen,
+                reason,
+                status: "REFUND_NEEDED",
+                detectedAt: now,
+                detectedVia: paid.via,
+              },
+              ConditionExpression: "attribute_not_exists(pk)",
+            },
+          },
+          {
+            Update: {
+              TableName,
+              Key: paymentKey(payment.paymentId),
+              UpdateExpression: "SET refundNeeded = :true REMOVE #ttl",
+              ConditionExpression: "attribute_exists(pk)",
+              ExpressionAttributeNames: { "#ttl": "ttl" },
+              ExpressionAttributeValues: { ":true": true },
+            },
+          },
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
+    // Already recorded (by an earlier copy, whose transaction also marked the payment).
+    if ((error as Error).name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed") return false;
+    throw error;
+  }
 }
 
 export async function listRefundsNeeded(paymentId: string): Promise<Array<Record<string, unknown>>> {
@@ -287,18 +348,24 @@ export async function listRefundsNeeded(paymentId: string): Promise<Array<Record
   return Items;
 }
 
-/** A settled payment leaves the sweep index once its last watch is over. */
-export async function endWatch(paymentId: string): Promise<void> {
-  await conditional(
+/**
+ * A settled payment leaves the sweep index once its last watch is over. No money was found on it
+ * (it is CANCELED or EXPIRED and no refund is recorded): it gets its TTL in the same write.
+ */
+export async function endWatch(paymentId: string, now: number): Promise<void> {
+  const write = async (ttl: number | undefined) =>
     new UpdateCommand({
       TableName: await table(),
       Key: paymentKey(paymentId),
-      UpdateExpression: "REMOVE sweepShard, sweepAt",
-      ConditionExpression: "#status <> :open",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":open": "OPEN" },
-    }),
-  );
+      UpdateExpression: `${ttl ? "SET #ttl = :ttl " : ""}REMOVE sweepShard, sweepAt`,
+      ConditionExpression: ttl ? "#status IN (:canceled, :expired) AND attribute_not_exists(refundNeeded)" : "#status <> :open",
+      ExpressionAttributeNames: { "#status": "status", ...(ttl ? { "#ttl": "ttl" } : {}) },
+      ExpressionAttributeValues: ttl ? { ":canceled": "CANCELED", ":expired": "EXPIRED", ":ttl": ttl } : { ":open": "OPEN" },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    });
+  const first = await conditional<RetainedPayment>(await write(await unpaidExpiry(now)));
+  // Marked (money found), or not CANCELED / EXPIRED: only out of the index, as before.
+  if (!first.ok && first.current) await conditional(await write(undefined));
 }
 
 /** Sets when the sweep next looks at a payment that still needs attention. */
