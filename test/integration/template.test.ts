@@ -718,3 +718,40 @@ describe("data: retention, deletion, exposure", () => {
     expect(readers).toBe(6);
   }, 180_000);
 });
+
+describe("data: retention, deletion, exposure", () => {
+  it("retains the dead-letter queues, and the table is retained and protected from deletion", () => {
+    for (const id of ["CheckDeadLetterQueue", "EventsDeadLetterQueue", "PublishFailuresQueue"]) {
+      expect(resources[id], id).toMatchObject({ DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" });
+    }
+    expect(resources.OrdersTable).toMatchObject({
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+      Properties: { DeletionProtectionEnabled: true, TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true } },
+    });
+  });
+
+  it("answers no browser's cross-origin request (no CORS)", () => {
+    const apis = byType("AWS::ApiGatewayV2::Api");
+    expect(apis).toHaveLength(1);
+    expect(apis[0]![1].Properties.CorsConfiguration).toBeUndefined();
+  });
+
+  it("gives the functions only variables the code reads, with the retention of unpaid payments", () => {
+    const code = ["lib", "functions"]
+      .flatMap((dir) =>
+        readdirSync(join(projectRoot, dir), { recursive: true })
+          .map(String)
+          .filter((file) => file.endsWith(".ts"))
+          .map((file) => readText(join(dir, file))),
+      )
+      .join("\n");
+    for (const [id, fn] of byType("AWS::Lambda::Function")) {
+      const variables = fn.Properties.Environment.Variables as Json;
+      // POWERTOOLS_* are read by Powertools itself.
+      const unread = Object.keys(variables).filter((name) => !name.startsWith("POWERTOOLS_") && !code.includes(`"${name}"`));
+      expect(unread, id).toEqual([]);
+      expect(variables.UNPAID_PAYMENT_RETENTION_DAYS, id).toBe("400");
+    }
+  });
+});
