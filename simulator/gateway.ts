@@ -4,7 +4,7 @@ import { closeUnpaid, expireIfDue, notifyTrade, type SimulatorContext } from "./
 import type { Trade } from "./ledger.js";
 import type { KnownApp } from "./orderString.js";
 import { alipayJson, htmlEscape, rsa2Sign, rsa2Verify, signContent, type Params } from "./signing.js";
-import { formatFen, formatGmt8, parseGmt8, parseYuan } from "./values.js";
+import { buyerField, formatFen, formatGmt8, parseGmt8, parseYuan } from "./values.js";
 import type { FaultInput, FaultMode } from "./types.js";
 
 export type GatewayOutcome = { kind: "answer"; body: string } | { kind: "5xx" } | { kind: "timeout" };
@@ -84,7 +84,7 @@ const tradeQuery: Handler = (ctx, app, biz) => {
   return success({
     buyer_logon_id: trade.buyerLogonId,
     buyer_pay_amount: paid ? total : "0.00",
-    buyer_user_id: trade.buyerId,
+    ...buyerField(app.app, trade.buyerId, "buyer_user_id"),
     buyer_user_type: "PRIVATE",
     invoice_amount: paid ? total : "0.00",
     out_trade_no: trade.outTradeNo,
@@ -146,7 +146,7 @@ const tradeRefund: Handler = (ctx, app, biz) => {
   const answer = (fundChange: "Y" | "N", atMs: number) =>
     success({
       buyer_logon_id: trade.buyerLogonId,
-      buyer_user_id: trade.buyerId,
+      ...buyerField(app.app, trade.buyerId, "buyer_user_id"),
       fund_change: fundChange,
       gmt_refund_pay: formatGmt8(atMs),
       out_trade_no: trade.outTradeNo,

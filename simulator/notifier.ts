@@ -5,7 +5,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import { request as httpsRequest } from "node:https";
 import { createSign, type KeyObject } from "node:crypto";
 import { rsa2Sign, signContent, type Params } from "./signing.js";
-import { formatFen, formatGmt8, newNotifyId } from "./values.js";
+import { buyerField, formatFen, formatGmt8, newNotifyId } from "./values.js";
 import type { Trade } from "./ledger.js";
 import type { ForgeMode, NotificationAttempt, NotificationKind, NotificationState, Scenario, SimulatorApp } from "./types.js";
 
@@ -40,7 +40,7 @@ export function tradeNotificationParams(trade: Trade, app: SimulatorApp, extra: 
     ...(app.sellerEmail ? { seller_email: app.sellerEmail } : {}),
     subject: trade.subject,
     ...(trade.body ? { body: trade.body } : {}),
-    buyer_id: trade.buyerId,
+    ...buyerField(app, trade.buyerId, "buyer_id"),
     ...(paid
       ? {
           invoice_amount: total,

@@ -12,7 +12,7 @@ import { alipayNotifySchedule, Notifier, tradeNotificationParams } from "./notif
 import type { KnownApp } from "./orderString.js";
 import { FaultStore, ScenarioStore, SimulatorError } from "./scenarios.js";
 import type { Params } from "./signing.js";
-import { formatGmt8, newBuyerId, newTradeNo } from "./values.js";
+import { buyerField, formatGmt8, newBuyerId, newTradeNo } from "./values.js";
 import type {
   FaultInput,
   ForgeInput,
@@ -183,7 +183,7 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
         gmt_create: now,
         charset: "utf-8",
         subject: "forged",
-        buyer_id: buyerId,
+        ...buyerField(known?.app ?? { appId }, buyerId, "buyer_id"),
         invoice_amount: "0.01",
         notify_type: "trade_status_sync",
         trade_status: "TRADE_SUCCESS",

@@ -6,6 +6,12 @@ export interface SimulatorApp {
   appId: string;
   /** The app's RSA2 public key (PEM or the console's bare base64): verifies requests and order strings. */
   appPublicKey: string;
+  /**
+   * How buyers are named to this app: "user_id" (default) sends `buyer_id` in notifications and
+   * `buyer_user_id` in answers; "open_id" (apps switched to OpenID in the console, the default for new
+   * apps since 2023) sends `buyer_open_id` in both instead, an opaque per-app id.
+   */
+  buyerIdType?: "user_id" | "open_id";
   /** The merchant's `2088...` partner id, sent as `seller_id`. */
   sellerId: string;
   /** Sent as `seller_email` in notifications when set. */

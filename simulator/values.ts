@@ -1,5 +1,5 @@
 // Money (integer fen <-> yuan strings, never floating point), GMT+8 times, and Alipay-shaped ids.
-import { randomInt } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
 
 export const minTotalFen = 1;
 export const maxTotalFen = 10_000_000_000; // 100,000,000.00 yuan
@@ -85,6 +85,24 @@ export function newBuyerId(): string {
 }
 
 export const buyerIdPattern = /^2088\d{12}$/;
+
+/** The buyer's OpenID for one app: stable per (app, buyer), opaque, 47 characters like Alipay's. */
+export function buyerOpenId(appId: string, buyerId: string): string {
+  const digest = createHash("sha512")
+    .update(`${appId}:${buyerId}`)
+    .digest("base64")
+    .replace(/[^A-Za-z0-9]/g, "");
+  return `0${digest.slice(0, 46)}`;
+}
+
+/** The buyer field an app's answers and notifications carry: `<prefix>_id` or `buyer_open_id`. */
+export function buyerField(
+  app: { appId: string; buyerIdType?: "user_id" | "open_id" },
+  buyerId: string,
+  userIdField: string,
+): Record<string, string> {
+  return app.buyerIdType === "open_id" ? { buyer_open_id: buyerOpenId(app.appId, buyerId) } : { [userIdField]: buyerId };
+}
 
 /** A masked logon id as Alipay shows it (`138****1234`). */
 export function maskedLogonId(buyerId: string): string {

@@ -1,6 +1,8 @@
 // The backend against the simulator, on the edges a first day against real Alipay hits (issue 10):
 // unsigned error answers keep Alipay's code and sub_code; only RSA2 notifications are accepted; the
 // backend and the simulator count subject length the same way (UTF-16 code units, as Alipay's Java).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AlipayGateway, AlipayUnavailableError } from "../../lib/alipay/gateway.js";
 import { metricCounts } from "../../lib/observability.js";
@@ -114,5 +116,35 @@ describe("subject length: one rule (UTF-16 code units, at most 256) in the backe
     const created = await t.createPayment({ userId: "emoji", subject: "😀".repeat(129) });
     expect(created.status).toBe(400);
     expect(created.body.code).toBe("subject_invalid");
+  });
+});
+
+describe("an app in OpenID mode (buyer_open_id instead of buyer_id)", () => {
+  it("gets paid through a notification that names the buyer by buyer_open_id", async () => {
+    const env = t.stack.functionEnv;
+    const app = {
+      appId: env.ALIPAY_APP_ID!,
+      appPublicKey: readFileSync(join(t.stack.keysDir, "app-public.pem"), "utf8"),
+      sellerId: env.ALIPAY_SELLER_ID!,
+    };
+    t.stack.simulator.addApp({ ...app, buyerIdType: "open_id" });
+    try {
+      const { payment, attempt } = await t.openPayment("openid", 450);
+      const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
+      expect(paid.status).toBe(200);
+      const settled = await waitFor(
+        async () => {
+          const p = await getPayment(payment.paymentId);
+          return p?.status === "PAID" && p;
+        },
+        { what: "OpenID payment paid" },
+      );
+      const [note] = t.stack.simulator.notifications({ outTradeNo: attempt.outTradeNo });
+      expect(note!.params.buyer_id).toBeUndefined();
+      expect(note!.params.buyer_open_id).toBeDefined();
+      expect(settled).toMatchObject({ buyerId: note!.params.buyer_open_id, attempts: [{ status: "PAID" }] });
+    } finally {
+      t.stack.simulator.addApp(app);
+    }
   });
 });

@@ -1,9 +1,21 @@
-// Order strings the simulator refuses as Alipay would (issue 10): each case is correctly signed by the
-// app, so only the rule under test can refuse it.
+// Alipay's stricter edges (issue 10): order strings the simulator refuses as Alipay would (each case
+// correctly signed by the app, so only the rule under test can refuse it), and apps in OpenID mode.
 import { createSign } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signContent, startAlipaySimulator, type AlipaySimulator } from "../../simulator/index.js";
-import { APP_ID, SELLER_ID, gmt8, keys, newOutTradeNo, postJson, sinkNotifyUrl } from "./support.js";
+import {
+  APP_ID,
+  SELLER_ID,
+  gmt8,
+  keys,
+  merchantSdk,
+  newOutTradeNo,
+  orderString,
+  postJson,
+  sinkNotifyUrl,
+  startReceiver,
+  verifyNotification,
+} from "./support.js";
 
 let sim: AlipaySimulator;
 
@@ -93,5 +105,36 @@ describe("order strings Alipay would refuse", () => {
     const paid = await pay(signedOrderString(common as Fields, biz));
     expect(paid.body.status, JSON.stringify(paid.body)).toBe("TRADE_SUCCESS");
     await sim.whenIdle();
+  });
+});
+
+describe("an app in OpenID mode", () => {
+  const OPEN_ID_APP = "2021000100000042";
+
+  it("gets buyer_open_id instead of buyer_id in notifications and query answers, stable per buyer", async () => {
+    sim.addApp({ appId: OPEN_ID_APP, appPublicKey: keys().app.publicKey, sellerId: SELLER_ID, buyerIdType: "open_id" });
+    const receiver = await startReceiver();
+    try {
+      const sdk = merchantSdk(sim.gatewayUrl, { appId: OPEN_ID_APP });
+      const outTradeNo = newOutTradeNo();
+      const paid = sim.pay(orderString(sdk, outTradeNo, { notifyUrl: receiver.url }));
+      await sim.whenIdle();
+      const [note] = receiver.received.filter((r) => r.params.out_trade_no === outTradeNo);
+      expect(note!.params.buyer_id).toBeUndefined();
+      expect(note!.params.buyer_open_id).toMatch(/^0[A-Za-z0-9]{46}$/);
+      expect(verifyNotification(sdk, note!.params)).toBe(true);
+
+      const answer = await sdk.exec("alipay.trade.query", { bizContent: { out_trade_no: outTradeNo } }, { validateSign: true });
+      expect(answer.buyer_user_id).toBeUndefined();
+      expect(answer.buyer_open_id).toBe(note!.params.buyer_open_id);
+
+      // The same buyer paying again: the same OpenID; another app would see another one.
+      const again = newOutTradeNo();
+      sim.pay(orderString(sdk, again, { notifyUrl: receiver.url }), { buyerId: paid.buyerId });
+      await sim.whenIdle();
+      expect(receiver.received.find((r) => r.params.out_trade_no === again)!.params.buyer_open_id).toBe(note!.params.buyer_open_id);
+    } finally {
+      await receiver.close();
+    }
   });
 });
