@@ -172,7 +172,7 @@ export function describeSdkFailure(method: string, error: unknown): string {
     message?: unknown;
     traceId?: unknown;
     responseDataRaw?: unknown;
-    cause?: { name?: unknown; code?: unknown };
+    cause?: { name?: unknown; code?: unknown; cause?: { code?: unknown } };
   };
   const message = typeof failure.message === "string" ? failure.message : "";
   const parts: string[] = [typeof failure.name === "string" ? failure.name : "Error"];
@@ -181,7 +181,9 @@ export function describeSdkFailure(method: string, error: unknown): string {
   if (message.startsWith("HttpClient Request error")) {
     // Timeouts and refused connections: the underlying error's name and code say which.
     const cause = failure.cause ?? {};
-    parts.push(`transport ${[cause.name, cause.code].filter((v) => typeof v === "string" && v).join(" ") || "failure"}`);
+    // (fetch, in the bundles, puts the socket's code, e.g. ECONNREFUSED, one level further down)
+    const names = [cause.name, cause.code, cause.cause?.code].filter((v) => typeof v === "string" && v);
+    parts.push(`transport ${names.join(" ") || "failure"}`);
   } else if (status) {
     parts.push(`http ${status}`);
   } else if (message.includes("验签")) {
