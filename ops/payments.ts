@@ -5,7 +5,7 @@ import { config } from "../lib/config.js";
 import { fenToYuan } from "../lib/money.js";
 import { type CheckOutcome, checkPayment } from "../lib/payments/check.js";
 import {
-  type AttemptStatus,
+  attemptView,
   derivePaymentId,
   type EventType,
   eventId,
@@ -37,18 +37,7 @@ export interface RefundNeededReport {
   refundNote?: string;
 }
 
-export interface AttemptReport {
-  attemptNo: number;
-  /** Alipay's out_trade_no: `<paymentId>_<attemptNo>`. */
-  outTradeNo: string;
-  status: AttemptStatus;
-  createdAt: string;
-  /** The order string's time_expire. */
-  expiresAt: string;
-  tradeNo?: string;
-  closedAt?: string;
-  closeReason?: string;
-}
+export type AttemptReport = ReturnType<typeof attemptView>;
 
 export interface PaymentReport {
   paymentId: string;
@@ -142,16 +131,7 @@ export function paymentReport(payment: PaymentRecord, refunds: Array<Record<stri
     createdAt: iso(payment.createdAt)!,
     expiresAt: iso(payment.expiresAt)!,
     expired: now >= payment.expiresAt,
-    attempts: payment.attempts.map((attempt) => ({
-      attemptNo: attempt.attemptNo,
-      outTradeNo: attempt.outTradeNo,
-      status: attempt.status,
-      createdAt: iso(attempt.createdAt)!,
-      expiresAt: iso(attempt.expiresAt)!,
-      ...(attempt.tradeNo !== undefined ? { tradeNo: attempt.tradeNo } : {}),
-      ...(attempt.closedAt !== undefined ? { closedAt: iso(attempt.closedAt)! } : {}),
-      ...(attempt.closeReason !== undefined ? { closeReason: attempt.closeReason } : {}),
-    })),
+    attempts: payment.attempts.map(attemptView),
     ...(payment.tradeNo !== undefined ? { tradeNo: payment.tradeNo } : {}),
     ...(payment.paidAt !== undefined ? { paidAt: iso(payment.paidAt)! } : {}),
     ...(payment.paidVia !== undefined ? { paidVia: payment.paidVia } : {}),

@@ -6,22 +6,17 @@
 // with another key answers the existing payment, or 409 when the amount, subject or user differ.
 // The payment and its key's answer are written in one transaction: nothing half-created.
 import { createHash } from "node:crypto";
+import type * as z from "zod/mini";
 import { HttpError } from "../api/errors.js";
+import type { CreatePaymentBody } from "../api/requests.js";
 import type { BusinessSystem } from "../business/registry.js";
 import { config } from "../config.js";
 import { count, logger } from "../observability.js";
 import { businessPaymentView, derivePaymentId, type PaymentRecord, paymentKey, sweepShard } from "./model.js";
 import { getIdempotencyRecord, getPayment, type IdempotencyRecord, idempotencyKey, insertPayment, rememberAnswer } from "./repository.js";
 
-export interface CreatePaymentInput {
-  businessOrderId: string;
-  amount: number;
-  subject: string;
-  body?: string;
-  userId: string;
-  expiresInSeconds?: number;
-  metadata?: Record<string, string>;
-}
+/** What a business system asks for (lib/api/requests.ts parses it). */
+export type CreatePaymentInput = z.infer<typeof CreatePaymentBody>;
 
 export interface ApiAnswer {
   statusCode: number;

@@ -116,7 +116,7 @@ export const eventId = (paymentId: string, type: EventType) => `evt_${paymentId}
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-function attemptView(attempt: Attempt) {
+export function attemptView(attempt: Attempt) {
   return {
     attemptNo: attempt.attemptNo,
     outTradeNo: attempt.outTradeNo,

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
-import { type BusinessClient, createBusinessClient } from "../../client/businessClient.js";
+import { type BusinessClient, type CreatePaymentInput as PaymentInput, createBusinessClient } from "../../client/businessClient.js";
 import { startStack, type LocalStack, type StackOptions } from "../../local/stack.js";
 import { checkResponse } from "./openapiCheck.js";
 
@@ -24,15 +24,7 @@ export interface TestStack {
   openPayment(user: string, amount?: number, options?: { system?: string; subject?: string }): Promise<{ payment: any; attempt: any }>;
 }
 
-export interface PaymentInput {
-  businessOrderId: string;
-  amount: number;
-  subject: string;
-  body?: string;
-  userId: string;
-  expiresInSeconds?: number;
-  metadata?: Record<string, string>;
-}
+export type { PaymentInput };
 
 export interface ApiResponse {
   status: number;
