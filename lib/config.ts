@@ -52,11 +52,27 @@ export function resetConfig(): void {
 
 export interface AlipayKeys {
   appPrivateKey: string;
-  alipayPublicKey: string;
+  /** Public-key mode (公钥). */
+  alipayPublicKey?: string;
+  /** Certificate mode (公钥证书): the app, Alipay public and Alipay root certificates. */
+  certificates?: { appCert: string; alipayPublicCert: string; alipayRootCert: string };
 }
 
-/** The app's private key and Alipay's public key, as they are now (cached for SECRETS_CACHE_SECONDS). */
+/**
+ * The app's private key and Alipay's public key, or in certificate mode (ALIPAY_APP_CERT set) the
+ * three certificates instead of Alipay's public key, as they are now (cached for SECRETS_CACHE_SECONDS).
+ * All are secret references like the keys; the gateway checks what they hold (lib/alipay/keys.ts).
+ */
 export async function alipayKeys(): Promise<AlipayKeys> {
+  if (process.env.ALIPAY_APP_CERT) {
+    const [appPrivateKey, appCert, alipayPublicCert, alipayRootCert] = await Promise.all([
+      secret(required("ALIPAY_APP_PRIVATE_KEY")),
+      secret(required("ALIPAY_APP_CERT")),
+      secret(required("ALIPAY_PUBLIC_CERT")),
+      secret(required("ALIPAY_ROOT_CERT")),
+    ]);
+    return { appPrivateKey, certificates: { appCert, alipayPublicCert, alipayRootCert } };
+  }
   const [appPrivateKey, alipayPublicKey] = await Promise.all([
     secret(required("ALIPAY_APP_PRIVATE_KEY")),
     secret(required("ALIPAY_PUBLIC_KEY")),

@@ -85,7 +85,7 @@ function checkBuyerId(buyerId: unknown): string {
 /** The buyer enters the payment password: the trade is created (or the open one paid) and notified. */
 export function pay(ctx: SimulatorContext, orderString: string, buyerIdInput?: string): PayResult {
   const nowMs = Date.now();
-  const order = checkOrderString(orderString, ctx.apps);
+  const order = checkOrderString(orderString, ctx.apps, ctx.certificates?.rootCertSn);
   const existing = admit(ctx, order, nowMs);
   const trade = existing ?? createTrade(ctx, order, checkBuyerId(buyerIdInput), nowMs);
   trade.status = "TRADE_SUCCESS";
@@ -105,7 +105,7 @@ export function pay(ctx: SimulatorContext, orderString: string, buyerIdInput?: s
  */
 export function open(ctx: SimulatorContext, orderString: string, buyerIdInput?: string): PayResult {
   const nowMs = Date.now();
-  const order = checkOrderString(orderString, ctx.apps);
+  const order = checkOrderString(orderString, ctx.apps, ctx.certificates?.rootCertSn);
   const existing = admit(ctx, order, nowMs);
   const trade = existing ?? createTrade(ctx, order, checkBuyerId(buyerIdInput), nowMs);
   armExpiry(ctx, trade);

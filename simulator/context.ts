@@ -14,6 +14,8 @@ export interface SimulatorContext {
   faults: FaultStore;
   notifier: Notifier;
   maxTimestampSkewMs?: number;
+  /** Certificate mode: the SNs answers carry and requests must name. */
+  certificates?: { alipayCertSn: string; rootCertSn: string };
   expiryTimers: Map<Trade, NodeJS.Timeout>;
   log: (line: string) => void;
 }

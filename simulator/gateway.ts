@@ -2,7 +2,7 @@
 // answers; injected faults) and the trade methods the backend uses.
 import { closeUnpaid, expireIfDue, notifyTrade, type SimulatorContext } from "./context.js";
 import type { Trade } from "./ledger.js";
-import type { KnownApp } from "./orderString.js";
+import { certificateProblem, type KnownApp } from "./orderString.js";
 import { alipayJson, htmlEscape, rsa2Sign, rsa2Verify, signContent, type Params } from "./signing.js";
 import { buyerField, formatFen, formatGmt8, parseGmt8, parseYuan } from "./values.js";
 import type { FaultInput, FaultMode } from "./types.js";
@@ -220,10 +220,15 @@ function responseKeyOf(method: string): string {
   return `${method.replace(/\./g, "_")}_response`;
 }
 
-function answer(ctx: SimulatorContext, key: string, inner: Inner, signed: boolean): GatewayOutcome {
+/**
+ * `{"<method>_response":{...},"sign":"..."}`; to an app in certificate mode (`certSn`),
+ * `"alipay_cert_sn"` sits between the two, naming the certificate whose key signed the answer.
+ */
+function answer(ctx: SimulatorContext, key: string, inner: Inner, signed: boolean, certSn?: string): GatewayOutcome {
   const innerJson = alipayJson(inner);
+  const sn = certSn ? `,"alipay_cert_sn":"${certSn}"` : "";
   const sign = signed ? `,"sign":"${rsa2Sign(innerJson, ctx.alipayKey)}"` : "";
-  return { kind: "answer", body: `{"${key}":${innerJson}${sign}}` };
+  return { kind: "answer", body: `{"${key}":${innerJson}${sn}${sign}}` };
 }
 
 function bizOutTradeNo(params: Params): string | undefined {
@@ -235,9 +240,10 @@ function bizOutTradeNo(params: Params): string | undefined {
   }
 }
 
-function faultOutcome(ctx: SimulatorContext, key: string, fault: FaultInput): GatewayOutcome {
+function faultOutcome(ctx: SimulatorContext, key: string, fault: FaultInput, certSn?: string): GatewayOutcome {
   if (fault.mode === "5xx" || fault.mode === "timeout") return { kind: fault.mode };
-  return answer(ctx, key, faultAnswers[fault.mode], fault.mode !== "unsigned-system-error");
+  const signed = fault.mode !== "unsigned-system-error";
+  return answer(ctx, key, faultAnswers[fault.mode], signed, signed ? certSn : undefined);
 }
 
 /** One gateway request, given its merged query + form parameters. */
@@ -267,12 +273,16 @@ export function handleGateway(ctx: SimulatorContext, params: Params): GatewayOut
       true,
     );
   }
+  const certificate = certificateProblem(app, params, ctx.certificates?.rootCertSn);
+  if (certificate) return answer(ctx, key, invalidArguments(certificate.subCode, certificate.message), true);
+  // From here on, answers to a certificate-mode app name Alipay's certificate.
+  const certSn = app.appCertSn ? ctx.certificates?.alipayCertSn : undefined;
   const timestampMs = parseGmt8(params.timestamp);
   if (timestampMs === undefined) {
-    return answer(ctx, key, invalidArguments("isv.invalid-timestamp", "非法的时间戳参数"), true);
+    return answer(ctx, key, invalidArguments("isv.invalid-timestamp", "非法的时间戳参数"), true, certSn);
   }
   if (ctx.maxTimestampSkewMs !== undefined && Math.abs(Date.now() - timestampMs) > ctx.maxTimestampSkewMs) {
-    return answer(ctx, key, invalidArguments("isv.invalid-timestamp", "非法的时间戳参数"), true);
+    return answer(ctx, key, invalidArguments("isv.invalid-timestamp", "非法的时间戳参数"), true, certSn);
   }
   const handler = gatewayMethods[method];
   // An unknown method has no response name of its own: Alipay answers under error_response, unsigned.
@@ -284,14 +294,14 @@ export function handleGateway(ctx: SimulatorContext, params: Params): GatewayOut
       if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not an object");
       biz = parsed as Biz;
     } catch {
-      return answer(ctx, key, invalidArguments("isv.invalid-parameter", "参数无效: biz_content 不是合法的 JSON"), true);
+      return answer(ctx, key, invalidArguments("isv.invalid-parameter", "参数无效: biz_content 不是合法的 JSON"), true, certSn);
     }
   }
-  if (fault && !fault.afterProcessing) return faultOutcome(ctx, key, fault);
+  if (fault && !fault.afterProcessing) return faultOutcome(ctx, key, fault, certSn);
   const inner = handler(ctx, app, biz, params);
   if (fault) {
     ctx.log(`${method}: processed, then failing the answer (${fault.mode})`);
-    return faultOutcome(ctx, key, fault);
+    return faultOutcome(ctx, key, fault, certSn);
   }
-  return answer(ctx, key, inner, true);
+  return answer(ctx, key, inner, true, certSn);
 }

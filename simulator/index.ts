@@ -3,6 +3,7 @@
 // retried notifications, refunds, and knobs for misbehaviour (faults, lost/duplicate/reordered notifications).
 export { startAlipaySimulator, type AlipaySimulator } from "./server.js";
 export { generateRsaKeyPair, type RsaKeyPair } from "./keys.js";
+export { certPublicKey, firstCertSn, issueCertificates, rootCertSn, type IssuedCertificates } from "./certificates.js";
 export { SimulatorError } from "./scenarios.js";
 export { alipayNotifySchedule, notifyContentType, notifyUserAgent } from "./notifier.js";
 export { signContent } from "./signing.js";

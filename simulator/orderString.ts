@@ -9,6 +9,26 @@ import type { SimulatorApp } from "./types.js";
 export interface KnownApp {
   app: SimulatorApp;
   key: KeyObject;
+  /** Certificate mode: the SN of the app's certificate. */
+  appCertSn?: string;
+}
+
+/**
+ * Certificate mode: an app with a certificate must name it (`app_cert_sn`) and the root bundle
+ * (`alipay_root_cert_sn`) in every signed request; undefined when the params are acceptable.
+ */
+export function certificateProblem(
+  known: KnownApp,
+  params: Params,
+  rootCertSn: string | undefined,
+): { subCode: string; message: string } | undefined {
+  if (!known.appCertSn) return undefined;
+  if (!params.app_cert_sn) return { subCode: "isv.missing-app-cert-sn", message: "缺少应用公钥证书序列号 app_cert_sn" };
+  if (params.app_cert_sn !== known.appCertSn) return { subCode: "isv.invalid-app-cert-sn", message: "应用公钥证书序列号不匹配" };
+  if (!params.alipay_root_cert_sn)
+    return { subCode: "isv.missing-alipay-root-cert-sn", message: "缺少支付宝根证书序列号 alipay_root_cert_sn" };
+  if (params.alipay_root_cert_sn !== rootCertSn) return { subCode: "isv.invalid-alipay-root-cert-sn", message: "支付宝根证书序列号不匹配" };
+  return undefined;
 }
 
 export interface CheckedOrder {
@@ -79,7 +99,7 @@ function checkCommonParams(params: Params): void {
  * Everything Alipay checks before it shows the buyer the cashier: method, app, common parameters,
  * signature, and the biz_content fields. Expiry and trade state are the caller's business.
  */
-export function checkOrderString(orderString: string, apps: Map<string, KnownApp>): CheckedOrder {
+export function checkOrderString(orderString: string, apps: Map<string, KnownApp>, rootCertSn?: string): CheckedOrder {
   const params = parseOrderString(orderString);
   if (params.method !== "alipay.trade.app.pay") {
     throw new SimulatorError(400, "isv.invalid-method", `method must be alipay.trade.app.pay, got ${params.method ?? "nothing"}`);
@@ -95,6 +115,8 @@ export function checkOrderString(orderString: string, apps: Map<string, KnownApp
   if (!rsa2Verify(content, params.sign, known.key)) {
     throw new SimulatorError(400, "isv.invalid-signature", `验签出错，验签字符串为：${content}`);
   }
+  const certificate = certificateProblem(known, params, rootCertSn);
+  if (certificate) throw new SimulatorError(400, certificate.subCode, certificate.message);
   let biz: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(params.biz_content ?? "");

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { KeyObject } from "node:crypto";
 import { cancel, expire, finish, open, pay } from "./buyer.js";
 import { cashierPage } from "./cashier.js";
+import { certPublicKey, firstCertSn, rootCertSn } from "./certificates.js";
 import { clearExpiryTimers, type SimulatorContext } from "./context.js";
 import { handleGateway } from "./gateway.js";
 import { generateRsaKeyPair, loadPrivateKey, loadPublicKey, publicPemOf } from "./keys.js";
@@ -137,9 +138,19 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
   const timeScale = options.timeScale ?? 1;
   if (!(timeScale > 0)) throw new TypeError("timeScale must be positive");
 
+  const certificates = options.certificates && {
+    alipayCertSn: firstCertSn(options.certificates.alipayCert),
+    rootCertSn: rootCertSn(options.certificates.rootCert),
+  };
+  if (certificates && certPublicKey(options.certificates!.alipayCert) !== publicPemOf(alipayKey)) {
+    throw new TypeError("certificates.alipayCert is not the certificate of alipayPrivateKey");
+  }
   const apps = new Map<string, KnownApp>();
   const addApp = (app: SimulatorApp) => {
-    apps.set(app.appId, { app: { ...app }, key: loadPublicKey(app.appPublicKey) });
+    if (app.appCert && !certificates) throw new TypeError(`app ${app.appId} has a certificate: the simulator needs certificates too`);
+    const known: KnownApp = { app: { ...app }, key: loadPublicKey(app.appCert ? certPublicKey(app.appCert) : app.appPublicKey) };
+    if (app.appCert) known.appCertSn = firstCertSn(app.appCert);
+    apps.set(app.appId, known);
   };
   options.apps.forEach(addApp);
 
@@ -161,6 +172,7 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
     log,
   };
   if (options.maxTimestampSkewMs !== undefined) ctx.maxTimestampSkewMs = options.maxTimestampSkewMs;
+  if (certificates) ctx.certificates = certificates;
 
   let otherKey: KeyObject | undefined;
   const forgeryKey = () => (otherKey ??= loadPrivateKey(generateRsaKeyPair().privateKeyPkcs8));

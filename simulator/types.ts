@@ -12,6 +12,12 @@ export interface SimulatorApp {
    * apps since 2023) sends `buyer_open_id` in both instead, an opaque per-app id.
    */
   buyerIdType?: "user_id" | "open_id";
+  /**
+   * Certificate mode (公钥证书): the app's public-key certificate (PEM). Its key replaces
+   * `appPublicKey`, and requests and order strings must carry its `app_cert_sn` and the root bundle's
+   * `alipay_root_cert_sn`. Needs `certificates` in the simulator's options.
+   */
+  appCert?: string;
   /** The merchant's `2088...` partner id, sent as `seller_id`. */
   sellerId: string;
   /** Sent as `seller_email` in notifications when set. */
@@ -30,6 +36,11 @@ export interface SimulatorOptions {
   host?: string;
   /** PEM (PKCS#8 or PKCS#1) the simulator signs responses and notifications with. */
   alipayPrivateKey: string;
+  /**
+   * Certificate mode: Alipay's public-key certificate (of `alipayPrivateKey`; its SN goes out as
+   * `alipay_cert_sn` in answers to certificate-mode apps) and the root bundle (`alipay_root_cert_sn`).
+   */
+  certificates?: { alipayCert: string; rootCert: string };
   /** Merchants it knows; requests from any other app_id get `isv.invalid-app-id`. */
   apps: SimulatorApp[];
   /** Delays (ms) before each send of a notification. Default Alipay's [0, 4m, 10m, 10m, 1h, 2h, 6h, 15h]. */

@@ -18,15 +18,18 @@ export async function alipay(timeoutMs?: number): Promise<AlipayGateway> {
   const [settings, keys] = await Promise.all([config(), alipayKeys()]);
   const key = timeoutMs ?? "default";
   const built = gateways.get(key);
-  if (
-    built &&
-    built.config === settings &&
-    built.keys.appPrivateKey === keys.appPrivateKey &&
-    built.keys.alipayPublicKey === keys.alipayPublicKey
-  ) {
-    return built.gateway;
-  }
+  if (built && built.config === settings && sameKeys(built.keys, keys)) return built.gateway;
   const gateway = new AlipayGateway({ ...settings.alipay, ...keys, timeoutMs: Math.min(settings.alipay.timeoutMs, timeoutMs ?? Infinity) });
   gateways.set(key, { config: settings, keys, gateway });
   return gateway;
+}
+
+function sameKeys(a: AlipayKeys, b: AlipayKeys): boolean {
+  return (
+    a.appPrivateKey === b.appPrivateKey &&
+    a.alipayPublicKey === b.alipayPublicKey &&
+    a.certificates?.appCert === b.certificates?.appCert &&
+    a.certificates?.alipayPublicCert === b.certificates?.alipayPublicCert &&
+    a.certificates?.alipayRootCert === b.certificates?.alipayRootCert
+  );
 }

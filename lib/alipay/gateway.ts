@@ -4,9 +4,10 @@
 // AlipayUnavailableError so the caller's retry machinery takes over.
 import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
-import { normaliseAlipayKeys } from "./keys.js";
+import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
 import { toAlipayTime } from "./time.js";
 
+export { AlipayCertificateError } from "./certificates.js";
 export { AlipayKeyError } from "./keys.js";
 
 export class AlipayUnavailableError extends Error {
@@ -30,10 +31,8 @@ export interface OrderStringInput {
   expiresAtMs: number;
 }
 
-export interface AlipayGatewaySettings {
+export interface AlipayGatewaySettings extends AlipayCredentials {
   appId: string;
-  appPrivateKey: string;
-  alipayPublicKey: string;
   gatewayUrl: string;
   notifyUrl: string;
   timeoutMs: number;
@@ -70,11 +69,15 @@ export class AlipayGateway {
 
   /** Throws AlipayKeyError, naming the key and the problem, when a key cannot be used (checked once, here). */
   constructor(private readonly settings: AlipayGatewaySettings) {
-    const keys = normaliseAlipayKeys(settings);
+    const keys = normaliseAlipayCredentials(settings);
     this.sdk = new VerifyingSdk({
       appId: settings.appId,
       privateKey: keys.appPrivateKey,
       alipayPublicKey: keys.alipayPublicKey,
+      // Certificate mode: the SDK signs and sends both SNs when both are set. Computed here (node:crypto)
+      // rather than by the SDK from the certificates (@fidm/x509, left out of the bundles). Answers'
+      // alipay_cert_sn is not compared (alipay-sdk's v2 exec does not either): their signature is.
+      ...(keys.appCertSn && keys.alipayRootCertSn ? { appCertSn: keys.appCertSn, alipayRootCertSn: keys.alipayRootCertSn } : {}),
       keyType: "PKCS8",
       signType: "RSA2",
       gateway: settings.gatewayUrl,

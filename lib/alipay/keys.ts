@@ -5,6 +5,7 @@
 // and handed on as one canonical PEM (PKCS#8 / SPKI), so alipay-sdk never guesses its type.
 // Errors name the key and the problem, never the key's text.
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { certificateFileSn, parseCertificates, rootCertificateSn } from "./certificates.js";
 
 export class AlipayKeyError extends Error {
   override name = "AlipayKeyError";
@@ -113,14 +114,69 @@ export interface AlipayKeyPems {
  * Both keys, checked together: besides each key's own form, a common mix-up is configuring the
  * app's own public key (应用公钥) where Alipay's public key belongs; nothing would then verify.
  */
-export function normaliseAlipayKeys(keys: { appPrivateKey: string; alipayPublicKey: string }): AlipayKeyPems {
+export function normaliseAlipayKeys(
+  keys: { appPrivateKey: string; alipayPublicKey: string },
+  alipayKeyName = "ALIPAY_PUBLIC_KEY",
+): AlipayKeyPems {
   const appPrivateKey = appPrivateKeyPem(keys.appPrivateKey);
-  const alipayPublicKey = alipayPublicKeyPem(keys.alipayPublicKey);
+  const alipayPublicKey = alipayPublicKeyPem(keys.alipayPublicKey, alipayKeyName);
   const appPublicKey = String(createPublicKey(appPrivateKey).export({ type: "spki", format: "pem" })).trim();
   if (appPublicKey === alipayPublicKey) {
     throw new AlipayKeyError(
-      "ALIPAY_PUBLIC_KEY is the app's own public key (应用公钥): it must be Alipay's public key (支付宝公钥) from the console",
+      `${alipayKeyName} holds the app's own public key (应用公钥): it must be Alipay's (支付宝公钥), from the console`,
     );
   }
   return { appPrivateKey, alipayPublicKey };
+}
+
+/** Certificate mode (公钥证书): the three files the merchant downloads after uploading the app's CSR. */
+export interface AlipayCertificates {
+  /** appCertPublicKey_<APPID>.crt */
+  appCert: string;
+  /** alipayCertPublicKey_RSA2.crt */
+  alipayPublicCert: string;
+  /** alipayRootCert.crt (a bundle) */
+  alipayRootCert: string;
+}
+
+export interface AlipayCredentials {
+  appPrivateKey: string;
+  /** Public-key mode; unused in certificate mode, where Alipay's key comes from its certificate. */
+  alipayPublicKey?: string;
+  certificates?: AlipayCertificates;
+}
+
+export interface NormalisedCredentials extends AlipayKeyPems {
+  /** Certificate mode: sent (and signed) as `app_cert_sn` and `alipay_root_cert_sn` on every request. */
+  appCertSn?: string;
+  alipayRootCertSn?: string;
+}
+
+/**
+ * The keys of either mode, checked. In certificate mode Alipay's public key is the one in its
+ * certificate (notifications and answers verify with it, as alipay-sdk and the Java SDK do) and the
+ * app certificate must be the app private key's own.
+ */
+export function normaliseAlipayCredentials(credentials: AlipayCredentials): NormalisedCredentials {
+  const certificates = credentials.certificates;
+  if (!certificates) {
+    if (credentials.alipayPublicKey === undefined) {
+      throw new AlipayKeyError(
+        "ALIPAY_PUBLIC_KEY is missing (or configure certificate mode: ALIPAY_APP_CERT, ALIPAY_PUBLIC_CERT, ALIPAY_ROOT_CERT)",
+      );
+    }
+    return normaliseAlipayKeys({ appPrivateKey: credentials.appPrivateKey, alipayPublicKey: credentials.alipayPublicKey });
+  }
+  const alipayCert = parseCertificates(certificates.alipayPublicCert, "ALIPAY_PUBLIC_CERT")[0]!;
+  const alipayPublicKey = String(alipayCert.publicKey.export({ type: "spki", format: "pem" }));
+  const keys = normaliseAlipayKeys({ appPrivateKey: credentials.appPrivateKey, alipayPublicKey }, "ALIPAY_PUBLIC_CERT");
+  const appCert = parseCertificates(certificates.appCert, "ALIPAY_APP_CERT")[0]!;
+  if (!appCert.checkPrivateKey(createPrivateKey(keys.appPrivateKey))) {
+    throw new AlipayKeyError("ALIPAY_APP_CERT is not the certificate of ALIPAY_APP_PRIVATE_KEY (应用公钥证书 of another key)");
+  }
+  return {
+    ...keys,
+    appCertSn: certificateFileSn(certificates.appCert, "ALIPAY_APP_CERT"),
+    alipayRootCertSn: rootCertificateSn(certificates.alipayRootCert, "ALIPAY_ROOT_CERT"),
+  };
 }

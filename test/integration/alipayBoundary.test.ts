@@ -2,12 +2,23 @@
 // unsigned error answers keep Alipay's code and sub_code; only RSA2 notifications are accepted; the
 // backend and the simulator count subject length the same way (UTF-16 code units, as Alipay's Java).
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AlipayGateway, AlipayUnavailableError } from "../../lib/alipay/gateway.js";
 import { metricCounts } from "../../lib/observability.js";
 import { getPayment } from "../../lib/payments/repository.js";
-import { generateRsaKeyPair, startAlipaySimulator, type AlipaySimulator, type RsaKeyPair } from "../../simulator/index.js";
+import {
+  type AlipaySimulator,
+  firstCertSn,
+  generateRsaKeyPair,
+  type IssuedCertificates,
+  issueCertificates,
+  type RsaKeyPair,
+  rootCertSn,
+  startAlipaySimulator,
+} from "../../simulator/index.js";
 import { useStack, waitFor } from "./harness.js";
 
 const t = useStack();
@@ -146,5 +157,112 @@ describe("an app in OpenID mode (buyer_open_id instead of buyer_id)", () => {
     } finally {
       t.stack.simulator.addApp(app);
     }
+  });
+});
+
+describe("certificate mode (公钥证书) end to end against the simulator", () => {
+  const CERT_APP_ID = "2021000100000099";
+  let certSim: AlipaySimulator;
+  let issued: IssuedCertificates;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: Array<Record<string, string>> = [];
+
+  beforeAll(async () => {
+    issued = issueCertificates({ appId: CERT_APP_ID, appPrivateKey: app.privateKeyPkcs8, alipayPrivateKey: alipay.privateKeyPkcs8 });
+    certSim = await startAlipaySimulator({
+      alipayPrivateKey: alipay.privateKeyPkcs8,
+      certificates: { alipayCert: issued.alipayCert, rootCert: issued.rootCert },
+      apps: [{ appId: CERT_APP_ID, appPublicKey: app.publicKey, appCert: issued.appCert, sellerId: SELLER_ID }],
+      timeScale: 10_000,
+    });
+    receiver = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (chunk: Buffer) => (raw += chunk.toString("utf8")));
+      req.on("end", () => {
+        received.push(Object.fromEntries(new URLSearchParams(raw)));
+        res.end("success");
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alipay/notify`;
+  });
+
+  afterAll(async () => {
+    await certSim?.close();
+    await new Promise((resolve) => receiver?.close(resolve));
+  });
+
+  const certGateway = (certificates: Partial<IssuedCertificates> = {}) =>
+    new AlipayGateway({
+      appId: CERT_APP_ID,
+      appPrivateKey: app.privateKeyPkcs1,
+      certificates: {
+        appCert: certificates.appCert ?? issued.appCert,
+        alipayPublicCert: certificates.alipayCert ?? issued.alipayCert,
+        alipayRootCert: certificates.rootCert ?? issued.rootCert,
+      },
+      gatewayUrl: certSim.gatewayUrl,
+      notifyUrl: receiverUrl,
+      timeoutMs: 3000,
+    });
+
+  it("signs app_cert_sn and alipay_root_cert_sn into order strings; the simulator pays them; the notification verifies", async () => {
+    const gateway = certGateway();
+    const orderString = gateway.orderString({
+      outTradeNo: "pay_cert_1",
+      amountFen: 123,
+      subject: "cert",
+      expiresAtMs: Date.now() + 900_000,
+    });
+    const params = new URLSearchParams(orderString);
+    expect(params.get("app_cert_sn")).toBe(firstCertSn(issued.appCert));
+    expect(params.get("alipay_root_cert_sn")).toBe(rootCertSn(issued.rootCert));
+    // Only the RSA root counts: the bundle's ECDSA root is left out.
+    expect(params.get("alipay_root_cert_sn")).toMatch(/^[0-9a-f]{32}$/);
+    expect(certSim.pay(orderString).status).toBe("TRADE_SUCCESS");
+    await certSim.whenIdle();
+    const note = received.find((r) => r.out_trade_no === "pay_cert_1")!;
+    expect(gateway.verifyNotification(note)).toBe(true);
+    expect(gateway.verifyNotification({ ...note, total_amount: "9.99" })).toBe(false);
+  });
+
+  it("queries and closes with both SNs; the answers verify with the key of Alipay's certificate", async () => {
+    const gateway = certGateway();
+    expect(await gateway.query("pay_cert_1")).toMatchObject({ kind: "trade", status: "TRADE_SUCCESS", totalFen: 123 });
+    expect(await gateway.close("pay_cert_never")).toBe("not_found");
+  });
+
+  it("the simulator refuses a public-key-mode request from a certificate-mode app", async () => {
+    const publicKeyMode = new AlipayGateway({
+      appId: CERT_APP_ID,
+      appPrivateKey: app.privateKeyPkcs8,
+      alipayPublicKey: alipay.publicKey,
+      gatewayUrl: certSim.gatewayUrl,
+      notifyUrl: receiverUrl,
+      timeoutMs: 3000,
+    });
+    const error = await failure(publicKeyMode.query("pay_cert_1"));
+    expect(error.message).toContain("40002 isv.missing-app-cert-sn");
+    const orderString = publicKeyMode.orderString({
+      outTradeNo: "pay_cert_2",
+      amountFen: 1,
+      subject: "s",
+      expiresAtMs: Date.now() + 60_000,
+    });
+    expect(() => certSim.pay(orderString)).toThrow(/app_cert_sn/);
+  });
+
+  it("refuses, when the gateway is built, an app certificate of another key and a root bundle without an RSA root", () => {
+    const other = generateRsaKeyPair();
+    const foreign = issueCertificates({
+      appId: CERT_APP_ID,
+      appPrivateKey: other.privateKeyPkcs8,
+      alipayPrivateKey: alipay.privateKeyPkcs8,
+    });
+    expect(() => certGateway({ appCert: foreign.appCert })).toThrow(/ALIPAY_APP_CERT is not the certificate of ALIPAY_APP_PRIVATE_KEY/);
+    const ecRootOnly = issued.rootCert.split(/(?<=-----END CERTIFICATE-----)\n/)[0]!;
+    expect(() => certGateway({ rootCert: ecRootOnly })).toThrow(/ALIPAY_ROOT_CERT holds no RSA-signed root certificate/);
+    expect(() => certGateway({ alipayCert: app.publicKey })).toThrow(/ALIPAY_PUBLIC_CERT holds no certificate/);
   });
 });

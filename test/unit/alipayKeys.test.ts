@@ -133,7 +133,7 @@ describe("a key that cannot work fails when the gateway is built, naming the key
       bare(pem(alipayPair.privateKey, "pkcs1")),
       /ALIPAY_PUBLIC_KEY is a private key/,
     ],
-    ["the app's own public key given as Alipay's", appPkcs8, bare(appPublic), /ALIPAY_PUBLIC_KEY is the app's own public key/],
+    ["the app's own public key given as Alipay's", appPkcs8, bare(appPublic), /ALIPAY_PUBLIC_KEY holds the app.s own public key/],
     ["garbage", "my-app-key!", alipayPublic, /ALIPAY_APP_PRIVATE_KEY is neither a PEM nor base64/],
     ["a truncated key", bare(appPkcs8).slice(0, 400), alipayPublic, /ALIPAY_APP_PRIVATE_KEY is not a PKCS#8 or PKCS#1 private key/],
     [
