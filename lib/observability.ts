@@ -1,14 +1,27 @@
 // Structured JSON logs (Powertools Logger) and CloudWatch embedded-format metrics (Powertools
-// Metrics), wired into every handler by the Powertools middy middlewares. Counters are also kept in memory so the local stack can show what was counted.
+// Metrics), wired into every handler by the Powertools middy middlewares. Counters are also kept
+// in memory so the local stack can show what was counted.
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 
 export const serviceName = "alipay-pay";
 export const logger = new Logger({ serviceName });
+
+// Powertools Metrics warns through this logger; an invocation that counted nothing (a read) is
+// normal here, not worth a WARN line per request.
+const metricsWarnings = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: (message: string) => logger.info(message),
+  warn: (message: string) => {
+    if (!message.startsWith("No application metrics to publish")) logger.warn(message);
+  },
+  error: (message: string) => logger.error(message),
+};
 // Created on first use, after the environment is final (POWERTOOLS_METRICS_DISABLED is read then).
 let metricsInstance: Metrics | undefined;
 /** For the handlers' `logMetrics` middleware, which flushes what an invocation counted. */
-export const metrics = (): Metrics => (metricsInstance ??= new Metrics({ namespace: "AlipayPay", serviceName }));
+export const metrics = (): Metrics => (metricsInstance ??= new Metrics({ namespace: "AlipayPay", serviceName, logger: metricsWarnings }));
 
 type Counts = Map<string, number>;
 const globalCounts = globalThis as typeof globalThis & { __alipayPayMetricCounts?: Counts };
