@@ -8,7 +8,14 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { logger } from "../lib/observability.js";
-import { startAlipaySimulator, generateRsaKeyPair, type AlipaySimulator } from "../simulator/index.js";
+import {
+  startAlipaySimulator,
+  generateRsaKeyPair,
+  issueCertificates,
+  certPublicKey,
+  type AlipaySimulator,
+  type IssuedCertificates,
+} from "../simulator/index.js";
 import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
 import { ensureWebhookSecret, registerLocalBusinessSystems, webhookSecretFile } from "./businessSystems.js";
 import { ensureBusinessCredentials, principalsByAccessKey, type BusinessCredentials } from "./businessCredentials.js";
@@ -32,6 +39,11 @@ export interface StackOptions {
   scheduleIntervalMs?: number;
   /** LOCAL_* overrides read by serverless.yml's `local` params (e.g. LOCAL_ORDER_TTL_SECONDS). */
   env?: Record<string, string>;
+  /**
+   * Certificate mode (公钥证书): a local CA issues the app's and Alipay's certificates (keysDir/*.crt),
+   * the functions get ALIPAY_APP_CERT / ALIPAY_PUBLIC_CERT / ALIPAY_ROOT_CERT, the simulator checks SNs.
+   */
+  alipayCertificateMode?: boolean;
   log?: (line: string) => void;
 }
 
@@ -90,6 +102,32 @@ export function ensureLocalKeys(dir: string): LocalKeys {
   };
 }
 
+/** Certificate mode's environment variables and the files in keysDir they name. */
+const certificateFiles = {
+  ALIPAY_APP_CERT: "app-cert.crt",
+  ALIPAY_PUBLIC_CERT: "alipay-cert.crt",
+  ALIPAY_ROOT_CERT: "alipay-root.crt",
+} as const;
+
+/** Certificates for the local keys (issued once per keysDir and app id, by the simulator's local CA). */
+export function ensureLocalCertificates(dir: string, appId: string, keys: LocalKeys): IssuedCertificates {
+  const file = (name: string) => join(dir, name);
+  const appCertFile = file(certificateFiles.ALIPAY_APP_CERT);
+  // Issued again when the app key changed since (a certificate of another key would be refused).
+  if (!existsSync(appCertFile) || certPublicKey(readFileSync(appCertFile, "utf8")) !== keys.appPublicKey) {
+    const issued = issueCertificates({ appId, appPrivateKey: keys.appPrivateKey, alipayPrivateKey: keys.alipayPrivateKey });
+    writeFileSync(file(certificateFiles.ALIPAY_PUBLIC_CERT), issued.alipayCert);
+    writeFileSync(file(certificateFiles.ALIPAY_ROOT_CERT), issued.rootCert);
+    writeFileSync(appCertFile, issued.appCert);
+  }
+  const read = (name: string) => readFileSync(file(name), "utf8").trim();
+  return {
+    appCert: read(certificateFiles.ALIPAY_APP_CERT),
+    alipayCert: read(certificateFiles.ALIPAY_PUBLIC_CERT),
+    rootCert: read(certificateFiles.ALIPAY_ROOT_CERT),
+  };
+}
+
 export async function startStack(options: StackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
   const keysDir = resolve(options.keysDir ?? join(projectRoot, ".local", "keys"));
@@ -136,6 +174,11 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     });
     const resources = await provisionResources(service, dynamo, sqs);
     const functionEnv = functionEnvironment(service, resources, urls, dynamoDb, sqsEngine);
+    const certificates = options.alipayCertificateMode ? ensureLocalCertificates(keysDir, functionEnv.ALIPAY_APP_ID!, keys) : undefined;
+    for (const [name, file] of Object.entries(certificateFiles)) {
+      if (certificates) functionEnv[name] = `file:${join(keysDir, file)}`;
+      else delete process.env[name];
+    }
     Object.assign(process.env, functionEnv);
     // The functions' logger may have been loaded before this environment was set (tests import lib).
     // Powertools resets the level to the one it was constructed with on every warm invocation, so the
@@ -148,7 +191,15 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const simulator = await startAlipaySimulator({
       port: alipayPort,
       alipayPrivateKey: keys.alipayPrivateKey,
-      apps: [{ appId, appPublicKey: keys.appPublicKey, sellerId: functionEnv.ALIPAY_SELLER_ID! }],
+      ...(certificates ? { certificates: { alipayCert: certificates.alipayCert, rootCert: certificates.rootCert } } : {}),
+      apps: [
+        {
+          appId,
+          appPublicKey: keys.appPublicKey,
+          sellerId: functionEnv.ALIPAY_SELLER_ID!,
+          ...(certificates ? { appCert: certificates.appCert } : {}),
+        },
+      ],
       timeScale: options.notifyTimeScale ?? 60,
       log: (line) => log(`alipay-simulator: ${line}`),
     });

@@ -21,7 +21,8 @@ import {
 } from "../../simulator/index.js";
 import { useStack, waitFor } from "./harness.js";
 
-const t = useStack();
+// The whole stack runs in certificate mode (公钥证书): every payment below goes through it end to end.
+const t = useStack({ alipayCertificateMode: true });
 const metric = (name: string) => metricCounts.get(name) ?? 0;
 
 const APP_ID = "2021000100000077";
@@ -117,6 +118,11 @@ describe("subject length: one rule (UTF-16 code units, at most 256) in the backe
   it("accepts a 128-emoji subject (256 units), and the simulator accepts and pays its order string", async () => {
     const subject = "😀".repeat(128);
     const { payment, attempt } = await t.openPayment("emoji", 990, { subject });
+    // Certificate mode end to end: the order string names both certificates.
+    expect(t.stack.functionEnv.ALIPAY_APP_CERT).toMatch(/^file:/);
+    const signed = new URLSearchParams(attempt.orderString);
+    expect(signed.get("app_cert_sn")).toMatch(/^[0-9a-f]{32}$/);
+    expect(signed.get("alipay_root_cert_sn")).toMatch(/^[0-9a-f]{32}$/);
     const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
     expect(paid.status).toBe(200);
     expect(paid.body.status).toBe("TRADE_SUCCESS");
@@ -136,6 +142,7 @@ describe("an app in OpenID mode (buyer_open_id instead of buyer_id)", () => {
     const app = {
       appId: env.ALIPAY_APP_ID!,
       appPublicKey: readFileSync(join(t.stack.keysDir, "app-public.pem"), "utf8"),
+      appCert: readFileSync(join(t.stack.keysDir, "app-cert.crt"), "utf8"),
       sellerId: env.ALIPAY_SELLER_ID!,
     };
     t.stack.simulator.addApp({ ...app, buyerIdType: "open_id" });
