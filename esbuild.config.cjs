@@ -1,7 +1,9 @@
 // How serverless-esbuild bundles each function (serverless.yml custom.esbuild.config); the bench
 // builds with the same options. alipay-sdk brings ~1 MB of dependencies for features this backend
-// does not use (urllib's undici for HTTP, file uploads, AES payloads, certificate mode): in the
-// bundles they are swapped for the small modules in lib/alipay/bundled/.
+// does not use (urllib's undici for HTTP, file uploads, AES payloads, its own certificate parsing):
+// in the bundles they are swapped for the small modules in lib/alipay/bundled/. Certificate mode
+// itself is supported: lib/alipay/certificates.ts computes the SNs with node:crypto's
+// X509Certificate, so the SDK's @fidm/x509 / bignumber.js path is never taken.
 const path = require("node:path");
 
 const bundled = (file) => path.join(__dirname, "lib", "alipay", "bundled", file);

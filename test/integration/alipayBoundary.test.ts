@@ -1,7 +1,9 @@
 // The backend against the simulator, on the edges a first day against real Alipay hits (issue 10):
 // unsigned error answers keep Alipay's code and sub_code; only RSA2 notifications are accepted; the
 // backend and the simulator count subject length the same way (UTF-16 code units, as Alipay's Java).
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -271,5 +273,53 @@ describe("certificate mode (公钥证书) end to end against the simulator", () 
     const ecRootOnly = issued.rootCert.split(/(?<=-----END CERTIFICATE-----)\n/)[0]!;
     expect(() => certGateway({ rootCert: ecRootOnly })).toThrow(/ALIPAY_ROOT_CERT holds no RSA-signed root certificate/);
     expect(() => certGateway({ alipayCert: app.publicKey })).toThrow(/ALIPAY_PUBLIC_CERT holds no certificate/);
+  });
+});
+
+describe("certificate mode in the deployed template", () => {
+  type Json = Record<string, any>;
+  const packageTemplate = (params: string[]): Json => {
+    const out = mkdtempSync(join(tmpdir(), "alipay-pay-certs-"));
+    try {
+      execFileSync("npx", ["serverless", "package", "--stage", "dev", ...params.map((p) => `--param=${p}`), "--package", out], {
+        stdio: "pipe",
+        timeout: 180_000,
+      });
+      return JSON.parse(readFileSync(join(out, "cloudformation-template-update-stack.json"), "utf8"));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  };
+  const holds = (condition: Json): boolean => {
+    const [a, b] = condition["Fn::Not"][0]["Fn::Equals"];
+    return a !== b;
+  };
+  const parameterArns = (statement: Json) =>
+    [statement.Resource].flat().map((r: Json) => String(r["Fn::Sub"]).replace(/^.*:parameter/, "ssm:"));
+
+  it("grants the three certificates to every function that holds the app key, only when alipayAppCert is set", () => {
+    const refs = ["app", "public", "root"].map((name) => `ssm:/alipay-pay/dev/alipay-${name}-cert`);
+    const template = packageTemplate([`alipayAppCert=${refs[0]}`, `alipayPublicCert=${refs[1]}`, `alipayRootCert=${refs[2]}`]);
+    expect(holds(template.Conditions.AlipayCertificateMode)).toBe(true);
+    const roles = Object.entries(template.Resources as Record<string, Json>).filter(([, r]) => r.Type === "AWS::IAM::Role");
+    let keyHolders = 0;
+    for (const [id, role] of roles) {
+      const statements = role.Properties.Policies.flatMap((p: Json) => p.PolicyDocument.Statement) as Json[];
+      const holdsAppKey = statements.some(
+        (s) => s.Action?.includes?.("ssm:GetParameter") && parameterArns(s).some((a) => a.endsWith("alipay-app-private-key")),
+      );
+      const certGrants = statements
+        .filter((s) => s["Fn::If"]?.[0] === "AlipayCertificateMode")
+        .flatMap((s) => parameterArns(s["Fn::If"][1]));
+      expect(certGrants, id).toEqual(holdsAppKey ? refs : []);
+      if (holdsAppKey) keyHolders += 1;
+      const fn = template.Resources[id.replace(/Role$/, "LambdaFunction")];
+      if (holdsAppKey) expect(fn.Properties.Environment.Variables.ALIPAY_APP_CERT, id).toBe(refs[0]);
+    }
+    expect(keyHolders).toBe(5);
+    // Without the params: public-key mode, no certificate grant in effect, empty references.
+    const plain = packageTemplate([]);
+    expect(holds(plain.Conditions.AlipayCertificateMode)).toBe(false);
+    expect(plain.Resources.CheckPaymentLambdaFunction.Properties.Environment.Variables.ALIPAY_APP_CERT).toBe("");
   });
 });
