@@ -1,7 +1,10 @@
 // Certificate mode (公钥证书): the SN digests alipay-sdk computes, reproduced with node:crypto alone,
 // against real certificates from Alipay. The certificates are alipay/alipay-sdk-nodejs-all's test
 // fixtures (MIT), release 4.14.0; they expired in 2022, which the SN computation must not care about.
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   AlipayCertificateError,
   certificateFileSn,
@@ -10,6 +13,7 @@ import {
   rootCertificateSn,
   signatureAlgorithmOid,
 } from "../../lib/alipay/certificates.js";
+import { alipayKeys, resetConfig } from "../../lib/config.js";
 
 /** appCertPublicKey_2021001161683774.crt: an app's public-key certificate. */
 const appCert = `-----BEGIN CERTIFICATE-----
@@ -196,5 +200,38 @@ describe("SN digests as alipay-sdk computes them", () => {
       .map((c) => c.toString())
       .join("\n");
     expect(() => rootCertificateSn(ecOnly)).toThrow(/ALIPAY_ROOT_CERT holds no RSA-signed root certificate/);
+  });
+});
+
+describe("configuration: certificate mode when ALIPAY_APP_CERT is set", () => {
+  const dir = mkdtempSync(join(tmpdir(), "alipay-certs-"));
+  const saved = { ...process.env };
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return `file:${join(dir, name)}`;
+  };
+  afterAll(() => {
+    process.env = saved;
+    resetConfig();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("reads the app key and the three certificates (no ALIPAY_PUBLIC_KEY needed); empty means public-key mode", async () => {
+    process.env.ALIPAY_APP_PRIVATE_KEY = write("app.pem", "app-key");
+    delete process.env.ALIPAY_PUBLIC_KEY;
+    process.env.ALIPAY_APP_CERT = write("app.crt", appCert);
+    process.env.ALIPAY_PUBLIC_CERT = write("alipay.crt", alipayCert);
+    delete process.env.ALIPAY_ROOT_CERT;
+    resetConfig();
+    await expect(alipayKeys()).rejects.toThrow(/Missing configuration: ALIPAY_ROOT_CERT/);
+    process.env.ALIPAY_ROOT_CERT = write("root.crt", rootCert);
+    expect(await alipayKeys()).toEqual({
+      appPrivateKey: "app-key",
+      certificates: { appCert, alipayPublicCert: alipayCert, alipayRootCert: rootCert },
+    });
+    // serverless.yml sets the references empty in public-key mode.
+    process.env.ALIPAY_APP_CERT = "";
+    process.env.ALIPAY_PUBLIC_KEY = write("alipay.pem", "alipay-key");
+    expect(await alipayKeys()).toEqual({ appPrivateKey: "app-key", alipayPublicKey: "alipay-key" });
   });
 });
