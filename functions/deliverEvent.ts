@@ -9,7 +9,8 @@ import { logger, metrics } from "../lib/observability.js";
 import { withRetryBackoff } from "../lib/queue.js";
 
 async function deliverRecord(record: SQSRecord): Promise<void> {
-  await deliverEvent(JSON.parse(record.body) as BusinessEvent);
+  // SentTimestamp is the first send: retries change the visibility, not the message.
+  await deliverEvent(JSON.parse(record.body) as BusinessEvent, { firstSentAt: Number(record.attributes.SentTimestamp) || undefined });
 }
 
 async function deliverEventHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {

@@ -11,7 +11,7 @@ import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from "aws
 import { type BusinessSystem, businessSystem } from "./business/registry.js";
 import { config, secret } from "./config.js";
 import { faultPoint } from "./faults.js";
-import { count, logger } from "./observability.js";
+import { count, gauge, logger, MetricUnit } from "./observability.js";
 import {
   type BusinessPaymentView,
   businessPaymentView,
@@ -89,14 +89,28 @@ export async function signingSecrets(system: BusinessSystem, now: number): Promi
   return overlapping ? [current, await secret(system.previousWebhookSecretRef!)] : [current];
 }
 
-/** POSTs the event to its business system's webhook; throws DeliveryFailed to be retried with backoff. */
-export async function deliverEvent(event: BusinessEvent, now = () => Date.now()): Promise<void> {
+/**
+ * POSTs the event to its business system's webhook; throws DeliveryFailed to be retried with
+ * backoff. `firstSentAt` (the message's first send): a failure reports how long this system's
+ * event has been failing, so one that gets few events pages as soon as one that gets many.
+ */
+export async function deliverEvent(
+  event: BusinessEvent,
+  { now = () => Date.now(), firstSentAt }: { now?: () => number; firstSentAt?: number } = {},
+): Promise<void> {
+  const failed = (reason: string) => {
+    count("EventDeliveryFailures", { name: "businessId", value: event.businessId });
+    if (firstSentAt !== undefined) {
+      gauge("EventDeliveryFailingSeconds", Math.max(0, (now() - firstSentAt) / 1000), MetricUnit.Seconds, {
+        name: "businessId",
+        value: event.businessId,
+      });
+    }
+    return new DeliveryFailed(reason);
+  };
   const log = { eventId: event.id, paymentId: event.data.payment.paymentId, businessId: event.businessId };
   const system = await businessSystem(event.businessId);
-  if (!system) {
-    count("EventDeliveryFailures", { name: "businessId", value: event.businessId });
-    throw new DeliveryFailed(`business system ${event.businessId} is not registered`);
-  }
+  if (!system) throw failed(`business system ${event.businessId} is not registered`);
   const body = JSON.stringify(event);
   const signature = signWebhook(await signingSecrets(system, now()), body, Math.floor(now() / 1000));
   let response: Response;
@@ -110,13 +124,9 @@ export async function deliverEvent(event: BusinessEvent, now = () => Date.now())
       signal: AbortSignal.timeout(deliveryTimeoutMs),
     });
   } catch (error) {
-    count("EventDeliveryFailures", { name: "businessId", value: event.businessId });
-    throw new DeliveryFailed(`webhook of ${event.businessId} unreachable: ${String(error)}`);
+    throw failed(`webhook of ${event.businessId} unreachable: ${String(error)}`);
   }
-  if (!response.ok) {
-    count("EventDeliveryFailures", { name: "businessId", value: event.businessId });
-    throw new DeliveryFailed(`webhook of ${event.businessId} answered ${response.status}`);
-  }
+  if (!response.ok) throw failed(`webhook of ${event.businessId} answered ${response.status}`);
   faultPoint("delivery.afterPost");
   count("EventsDelivered");
   logger.info("event delivered", log);

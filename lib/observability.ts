@@ -4,6 +4,8 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 
+export { MetricUnit };
+
 export const serviceName = "alipay-pay";
 export const logger = new Logger({ serviceName });
 
@@ -42,8 +44,19 @@ export function count(name: string, dimension?: { name: string; value: string },
   single.addMetric(name, MetricUnit.Count, value);
 }
 
-/** A point-in-time value (e.g. the age of the oldest order waiting for the sweep). */
-export function gauge(name: string, value: number, unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Seconds): void {
-  metricCounts.set(name, value);
-  metrics().addMetric(name, unit, value);
+/** A point-in-time value (e.g. the age of the oldest payment waiting for the sweep), optionally per dimension value. */
+export function gauge(
+  name: string,
+  value: number,
+  unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Seconds,
+  dimension?: { name: string; value: string },
+): void {
+  metricCounts.set(dimension ? `${name}.${dimension.value}` : name, value);
+  if (!dimension) {
+    metrics().addMetric(name, unit, value);
+    return;
+  }
+  const single = metrics().singleMetric();
+  single.addDimension(dimension.name, dimension.value);
+  single.addMetric(name, unit, value);
 }

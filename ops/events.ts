@@ -38,7 +38,7 @@ export async function replayEvent(paymentId: string, { now = () => Date.now() }:
     );
   const signatures = (await signingSecrets(system, now())).length;
   try {
-    await deliverEvent(event, now);
+    await deliverEvent(event, { now });
   } catch (error) {
     if (error instanceof DeliveryFailed) {
       throw new OpsError(

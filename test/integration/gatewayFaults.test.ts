@@ -9,6 +9,7 @@ import { localCredentials } from "../../local/engines.js";
 import { businessSystem, putBusinessSystem } from "../../lib/business/registry.js";
 import { DeliveryFailed, deliverEvent, type BusinessEvent } from "../../lib/events.js";
 import { AlipayGateway } from "../../lib/alipay/gateway.js";
+import { metricCounts } from "../../lib/observability.js";
 import { getPayment } from "../../lib/payments/repository.js";
 import { testTimes, useStack, waitFor } from "./harness.js";
 import { eventIdOf } from "./twoSided.js";
@@ -159,6 +160,14 @@ describe("business receiver misbehaving", () => {
 
   it("does not deliver an event of a business system that is not registered", async () => {
     await expect(deliverEvent(event("nobody-registered"))).rejects.toBeInstanceOf(DeliveryFailed);
+  });
+
+  it("reports how long a failing event has been failing, per business system (what event-delivery-stalled watches)", async () => {
+    const now = Date.now();
+    await expect(deliverEvent(event("nobody-registered"), { now: () => now, firstSentAt: now - 310_000 })).rejects.toBeInstanceOf(
+      DeliveryFailed,
+    );
+    expect(metricCounts.get("EventDeliveryFailingSeconds.nobody-registered")).toBe(310);
   });
 
   it("dead-letters the event after the configured attempts", async () => {

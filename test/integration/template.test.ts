@@ -177,7 +177,7 @@ function watchedMetrics(alarm: Resource): Array<{ namespace: string; name: strin
  */
 async function emittedDimensions(plainMetrics: string[]): Promise<Map<string, Set<string>>> {
   process.env.POWERTOOLS_METRICS_DISABLED = "false";
-  const { count, metrics } = await import("../../lib/observability.js");
+  const { count, gauge, metrics } = await import("../../lib/observability.js");
   const lines: string[] = [];
   const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
     lines.push(String(chunk));
@@ -185,6 +185,7 @@ async function emittedDimensions(plainMetrics: string[]): Promise<Map<string, Se
   });
   try {
     count("EventDeliveryFailures", { name: "businessId", value: "shop" });
+    gauge("EventDeliveryFailingSeconds", 301, undefined, { name: "businessId", value: "shop" });
     count("NotificationsRejected", { name: "reason", value: "amount_mismatch" });
     for (const name of plainMetrics) count(name);
     metrics().publishStoredMetrics();
@@ -440,6 +441,7 @@ describe("CloudFormation template", () => {
     ].sort();
     expect(custom).toEqual([
       "BusinessCallsRefused",
+      "EventDeliveryFailingSeconds",
       "EventDeliveryFailures",
       "NotificationsRejected",
       "OldestDueAgeSeconds",
@@ -584,6 +586,19 @@ describe("alerting and survival (issue 10)", () => {
     expect(failures.Properties.DatapointsToAlarm).toBe(failures.Properties.EvaluationPeriods);
     expect(failures.Properties.Threshold).toBe(1);
     expect(failures.Properties.ComparisonOperator).toBe("GreaterThanOrEqualToThreshold");
+  });
+
+  it("pages once one business system's event has failed for 5 minutes, however few events it gets", () => {
+    const stalled = alarm("event-delivery-stalled");
+    expect(stalled).toBeDefined();
+    const [query] = stalled.Properties.Metrics as Json[];
+    expect(query!.Expression).toMatch(
+      /^SELECT MAX\(EventDeliveryFailingSeconds\) FROM SCHEMA\(AlipayPay, [\w, ]*businessId.* GROUP BY businessId ORDER BY MAX\(\) DESC LIMIT 1$/,
+    );
+    expect(stalled.Properties.Threshold).toBeLessThanOrEqual(300);
+    expect(stalled.Properties.DatapointsToAlarm).toBe(1);
+    // Still in ALARM between the hourly retries of a system that keeps failing.
+    expect(query!.Period * stalled.Properties.EvaluationPeriods).toBeGreaterThan(3600);
   });
 
   it("pages on a signed notification that does not match at once, on anonymous garbage only as a flood", () => {
