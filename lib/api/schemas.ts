@@ -47,8 +47,7 @@ export function AlipayText(name: string, maxLength: number) {
     z.refine((v) => !forbiddenTextPattern.test(v) && v.isWellFormed(), {
       error: `${name} must not contain control characters, '/', '=' or '&'.`,
     }),
-    // The published description (docs/openapi.json, not regenerated here) still says "characters".
-    doc({ description: `At most ${maxLength} characters, no control characters, '/', '=' or '&'.` }),
+    doc({ description: `At most ${maxLength} UTF-16 code units (an emoji counts 2), no control characters, '/', '=' or '&'.` }),
   );
 }
 
