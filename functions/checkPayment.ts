@@ -7,10 +7,17 @@ import { config } from "../lib/config.js";
 import { logger, metrics } from "../lib/observability.js";
 import { type CheckMessage, checkPayment } from "../lib/payments/check.js";
 import { oneAtATime, withRetryBackoff } from "../lib/queue.js";
+import { checkRefund } from "../lib/refunds/check.js";
 
 async function checkRecord(record: SQSRecord): Promise<void> {
-  const { paymentId } = JSON.parse(record.body) as CheckMessage;
+  const { paymentId, refundId } = JSON.parse(record.body) as CheckMessage;
   logger.appendKeys({ paymentId });
+  if (refundId !== undefined) {
+    logger.appendKeys({ refundId });
+    const outcome = await checkRefund(paymentId, refundId);
+    logger.info("refund checked", { paymentId, refundId, outcome });
+    return;
+  }
   const outcome = await checkPayment(paymentId);
   logger.info("payment checked", { paymentId, outcome });
 }

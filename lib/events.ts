@@ -5,6 +5,8 @@
 //   deliver: the events worker POSTs it to that business system's webhook, signed with that
 //            system's secret (SQS retries with backoff, then the dead-letter queue).
 // The event is built from the payment alone, so every copy carries the same id and content.
+// Refunds (lib/refunds/) publish the same way: a refund item's write PENDING -> SUCCEEDED / FAILED
+// is refund.succeeded / refund.failed, built from the refund item alone.
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from "aws-lambda";
@@ -21,18 +23,36 @@ import {
   type PaymentRecord,
 } from "./payments/model.js";
 import { sendMessage } from "./queue.js";
+import { type RefundEventType, type RefundRecord, refundEventId, refundSkPrefix, type RefundView, refundView } from "./refunds/model.js";
 import { signatureHeader, signWebhook } from "./webhookSignature.js";
 
 export interface BusinessEvent {
   id: string;
-  type: EventType;
+  type: EventType | RefundEventType;
   businessId: string;
   createdAt: string;
-  data: { payment: BusinessPaymentView };
+  /** `payment` in payment.* events, `refund` in refund.* events. */
+  data: { payment?: BusinessPaymentView; refund?: RefundView };
 }
 
+/** The event a settled refund announces, if it is settled. */
+export function refundEvent(refund: RefundRecord): BusinessEvent | undefined {
+  if (refund.status === "PENDING") return undefined;
+  const type: RefundEventType = refund.status === "SUCCEEDED" ? "refund.succeeded" : "refund.failed";
+  return {
+    id: refundEventId(refund.refundId, type),
+    type,
+    businessId: refund.businessId,
+    createdAt: new Date(refund.succeededAt ?? refund.failedAt ?? refund.createdAt).toISOString(),
+    data: { refund: refundView(refund) },
+  };
+}
+
+/** A payment.* event. */
+export type PaymentEvent = BusinessEvent & { type: EventType; data: { payment: BusinessPaymentView } };
+
 /** The event a settled payment announces, if it is settled. */
-export function paymentEvent(payment: PaymentRecord): BusinessEvent | undefined {
+export function paymentEvent(payment: PaymentRecord): PaymentEvent | undefined {
   if (payment.status === "OPEN") return undefined;
   const type = eventTypeOf[payment.status];
   const at = payment.paidAt ?? payment.canceledAt ?? payment.expiredAt ?? payment.createdAt;
@@ -48,13 +68,23 @@ export function paymentEvent(payment: PaymentRecord): BusinessEvent | undefined 
 const image = (value: Record<string, StreamAttributeValue> | undefined) =>
   value ? (unmarshall(value as Record<string, AttributeValue>) as PaymentRecord) : undefined;
 
-/** The event of a stream record, if the record is a payment's write out of OPEN. */
+/** The event of a stream record, if the record is a payment's write out of OPEN or a refund's out of PENDING. */
 export function paymentEventOf(record: DynamoDBRecord): BusinessEvent | undefined {
   const before = image(record.dynamodb?.OldImage);
   const after = image(record.dynamodb?.NewImage);
-  if (record.eventName !== "MODIFY" || after?.sk !== "PAYMENT" || before?.status !== "OPEN") return undefined;
+  if (record.eventName !== "MODIFY" || !after || !before) return undefined;
+  if (after.sk.startsWith(refundSkPrefix) && before.sk === after.sk && (before.status as string) === "PENDING") {
+    return refundEvent(after as unknown as RefundRecord);
+  }
+  if (after.sk !== "PAYMENT" || before.status !== "OPEN") return undefined;
   return paymentEvent(after);
 }
+
+/** The payment (and refund) an event is about, for logs. */
+const eventIds = (event: BusinessEvent) => ({
+  paymentId: event.data.payment?.paymentId ?? event.data.refund?.paymentId,
+  ...(event.data.refund ? { refundId: event.data.refund.refundId } : {}),
+});
 
 /**
  * Puts the event of a stream record, if the record is a payment's write out of OPEN, on the
@@ -69,7 +99,7 @@ export async function publishPaymentEvent(record: DynamoDBRecord): Promise<void>
     faultPoint("publish.beforeSend");
     await sendMessage(queueUrl, event);
     count("EventsPublished");
-    logger.info("event published", { eventId: event.id, paymentId: event.data.payment.paymentId, businessId: event.businessId });
+    logger.info("event published", { eventId: event.id, ...eventIds(event), businessId: event.businessId });
   } catch (error) {
     logger.warn("event not published, the stream will retry", { sequenceNumber: record.dynamodb?.SequenceNumber, error: String(error) });
     throw error;
@@ -108,7 +138,7 @@ export async function deliverEvent(
     }
     return new DeliveryFailed(reason);
   };
-  const log = { eventId: event.id, paymentId: event.data.payment.paymentId, businessId: event.businessId };
+  const log = { eventId: event.id, ...eventIds(event), businessId: event.businessId };
   const system = await businessSystem(event.businessId);
   if (!system) throw failed(`business system ${event.businessId} is not registered`);
   const body = JSON.stringify(event);

@@ -20,6 +20,27 @@ export type TradeQueryResult =
   | { kind: "not_found" }
   | { kind: "trade"; status: AlipayTradeStatus; tradeNo: string; totalFen: number; buyerId?: string; paidAt?: string };
 
+/**
+ * alipay.trade.refund's answer. "refunded": Alipay holds the refund under that out_request_no
+ * (`fundChange` false on a repeat: confirm with the refund query). "refused": a business refusal
+ * (over-refund, trade closed or finished...), `subCode` says which; the request will never succeed.
+ */
+export type RefundResult = { kind: "refunded"; fundChange: boolean } | { kind: "refused"; subCode: string };
+
+/** alipay.trade.fastpay.refund.query: "refunded" only with refund_status REFUND_SUCCESS. */
+export type RefundQueryResult = { kind: "refunded"; refundFen?: number } | { kind: "not_refunded" };
+
+/** Refusals that mean this refund request can never succeed at Alipay. */
+const refundRefusals = new Set([
+  "ACQ.REASON_TRADE_REFUND_FEE_ERR",
+  "ACQ.TRADE_HAS_FINISHED",
+  "ACQ.TRADE_HAS_CLOSE",
+  "ACQ.TRADE_STATUS_ERROR",
+  "ACQ.TRADE_NOT_EXIST",
+  "ACQ.TRADE_NOT_ALLOW_REFUND",
+  "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+]);
+
 /** "refused": the trade is no longer open (paid, finished or already closed): query to learn which. */
 export type TradeCloseResult = "closed" | "not_found" | "refused";
 
@@ -129,6 +150,43 @@ export class AlipayGateway {
     }
     this.expectSuccess("alipay.trade.close", outTradeNo, result);
     return "closed";
+  }
+
+  /**
+   * Refunds `amountFen` of a paid trade under `outRequestNo`, which must be the same on every retry
+   * of one refund (Alipay refunds a number at most once). Unknown outcomes throw AlipayUnavailableError.
+   */
+  async refund(input: {
+    tradeNo: string;
+    outTradeNo: string;
+    outRequestNo: string;
+    amountFen: number;
+    reason?: string;
+  }): Promise<RefundResult> {
+    const result = await this.call("alipay.trade.refund", {
+      trade_no: input.tradeNo,
+      out_trade_no: input.outTradeNo,
+      out_request_no: input.outRequestNo,
+      refund_amount: fenToYuan(input.amountFen),
+      ...(input.reason ? { refund_reason: input.reason } : {}),
+    });
+    if (result.code === "40004" && refundRefusals.has(result.sub_code ?? "")) return { kind: "refused", subCode: result.sub_code! };
+    this.expectSuccess("alipay.trade.refund", input.outTradeNo, result);
+    return { kind: "refunded", fundChange: result.fund_change === "Y" };
+  }
+
+  /** Whether the refund `outRequestNo` of a trade is done. */
+  async refundQuery(input: { tradeNo: string; outTradeNo: string; outRequestNo: string }): Promise<RefundQueryResult> {
+    const result = await this.call("alipay.trade.fastpay.refund.query", {
+      trade_no: input.tradeNo,
+      out_trade_no: input.outTradeNo,
+      out_request_no: input.outRequestNo,
+    });
+    this.expectSuccess("alipay.trade.fastpay.refund.query", input.outTradeNo, result);
+    // Without refund_status the refund was not received, or failed: Alipay's own words.
+    if (result.refund_status !== "REFUND_SUCCESS") return { kind: "not_refunded" };
+    const refundFen = yuanToFen(result.refund_amount);
+    return refundFen === undefined ? { kind: "refunded" } : { kind: "refunded", refundFen };
   }
 
   /** Verifies an asynchronous notification, decoded once; Alipay drops empty values before signing. */

@@ -3,7 +3,15 @@
 // scripts/openapi.ts turns the declarations into docs/openapi.json.
 import * as z from "zod/mini";
 import type { ErrorCode } from "./errors.js";
-import { CreatePaymentBody, CreatePaymentHeaders, FindPaymentQuery, PaymentPath } from "./requests.js";
+import {
+  CreatePaymentBody,
+  CreatePaymentHeaders,
+  CreateRefundBody,
+  CreateRefundHeaders,
+  FindPaymentQuery,
+  PaymentPath,
+  RefundPath,
+} from "./requests.js";
 import { AmountFen, doc } from "./schemas.js";
 
 export type Security = "appJwt" | "businessIam" | "none";
@@ -109,6 +117,30 @@ export const OrderString = z
   })
   .check(doc({ id: "OrderString" }));
 
+export const Refund = z
+  .strictObject({
+    refundId: z.string().check(doc({ description: "The refund's id; also Alipay's out_request_no, fixed when the refund is recorded." })),
+    paymentId: z.string(),
+    amount: AmountFen,
+    amountYuan: Yuan,
+    reason: z.string(),
+    status: z.enum(["PENDING", "SUCCEEDED", "FAILED"]).check(
+      doc({
+        description:
+          "PENDING until Alipay refunds it (SUCCEEDED) or refuses it (FAILED: its amount can be refunded again). SUCCEEDED and FAILED are final.",
+      }),
+    ),
+    createdAt: Iso,
+    succeededAt: z.optional(Iso),
+    failedAt: z.optional(Iso),
+    failureCode: z.optional(z.string().check(doc({ description: "Alipay's sub_code of the refusal." }))),
+  })
+  .check(doc({ id: "Refund" }));
+
+export const RefundList = z
+  .strictObject({ refunds: z.array(Refund).check(doc({ description: "The payment's refunds, oldest first." })) })
+  .check(doc({ id: "RefundList" }));
+
 export const operations = {
   createPayment: {
     operationId: "createPayment",
@@ -187,6 +219,56 @@ export const operations = {
       "alipay_unavailable",
       "internal_error",
     ],
+  },
+  createRefund: {
+    operationId: "createRefund",
+    method: "post",
+    path: "/v1/payments/{paymentId}/refunds",
+    summary: "Refund (part of) a PAID payment",
+    description:
+      "Recorded at once as PENDING, then refunded at Alipay exactly once (refund.succeeded or refund.failed follows as an event). The refunds of a payment never total more than was paid, also under concurrent requests. Every key replays its first answer.",
+    tags: ["business"],
+    security: "businessIam",
+    request: { headers: CreateRefundHeaders, pathParameters: PaymentPath, body: CreateRefundBody },
+    responses: {
+      201: { description: "The new refund, PENDING (or a replay of the request that created it).", body: Refund, headers: replayedHeader },
+    },
+    errors: [
+      ...requestShapeErrors,
+      "idempotency_key_missing",
+      "idempotency_key_invalid",
+      "amount_invalid",
+      "reason_invalid",
+      "forbidden",
+      "payment_not_found",
+      "payment_not_refundable",
+      "refund_exceeds_payment",
+      "concurrent_update",
+      "idempotency_key_reused",
+      "internal_error",
+    ],
+  },
+  listRefunds: {
+    operationId: "listRefunds",
+    method: "get",
+    path: "/v1/payments/{paymentId}/refunds",
+    summary: "List a payment's refunds",
+    tags: ["business"],
+    security: "businessIam",
+    request: { pathParameters: PaymentPath },
+    responses: { 200: { description: "The payment's refunds.", body: RefundList } },
+    errors: ["forbidden", "payment_not_found", "internal_error"],
+  },
+  getRefund: {
+    operationId: "getRefund",
+    method: "get",
+    path: "/v1/payments/{paymentId}/refunds/{refundId}",
+    summary: "Read a refund",
+    tags: ["business"],
+    security: "businessIam",
+    request: { pathParameters: RefundPath },
+    responses: { 200: { description: "The refund.", body: Refund } },
+    errors: ["forbidden", "payment_not_found", "refund_not_found", "internal_error"],
   },
   getOrderString: {
     operationId: "getOrderString",

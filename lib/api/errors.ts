@@ -18,11 +18,13 @@ export const errorCatalogue = {
   amount_invalid: { status: 400, description: "amount must be an integer number of fen within Alipay's bounds." },
   subject_invalid: { status: 400, description: "subject must be non-empty text without control characters, '/', '=' or '&'." },
   body_invalid: { status: 400, description: "body must be non-empty text without control characters, '/', '=' or '&'." },
+  reason_invalid: { status: 400, description: "reason must be non-empty text of at most 256 characters." },
   // Who is calling.
   unauthorized: { status: 401, description: "A valid bearer token is required." },
   forbidden: { status: 403, description: "The caller is not a registered, active business system." },
   // State.
   payment_not_found: { status: 404, description: "No such payment for this caller." },
+  refund_not_found: { status: 404, description: "No such refund of this payment for this caller." },
   already_paid: { status: 409, description: "The payment is paid." },
   payment_canceled: { status: 409, description: "The payment was canceled by its business system." },
   payment_expired: { status: 409, description: "The payment has expired (or expires within a minute)." },
@@ -32,6 +34,11 @@ export const errorCatalogue = {
     description: "The previous order string is still payable for a few seconds; retry in a minute.",
   },
   too_many_attempts: { status: 409, description: "The payment has had too many attempts." },
+  payment_not_refundable: { status: 409, description: "Only a PAID payment can be refunded." },
+  refund_exceeds_payment: {
+    status: 409,
+    description: "The payment's refunds would total more than was paid (the message says how much is left to refund).",
+  },
   concurrent_update: { status: 409, description: "Another request is changing the same record; retry shortly." },
   idempotency_key_reused: { status: 422, description: "The Idempotency-Key was already used with a different request." },
   // Ours.

@@ -46,3 +46,18 @@ export const CreatePaymentBody = z
     metadata: z.optional(Metadata),
   })
   .check(doc({ id: "CreatePaymentRequest" }));
+
+export const CreateRefundHeaders = z.object({ "idempotency-key": IdempotencyKey });
+
+export const RefundPath = z.object({ paymentId: z.string(), refundId: z.string() });
+
+export const CreateRefundBody = z
+  .strictObject({
+    amount: AmountFen,
+    reason: z.string({ error: "reason must be a string." }).check(
+      z.refine((v) => v.trim() !== "", { error: "reason must be non-empty text.", abort: true }),
+      z.refine((v) => v.length <= 256, { error: "reason must be at most 256 characters." }),
+      doc({ description: "Why the money goes back (1 to 256 characters); sent to Alipay as refund_reason." }),
+    ),
+  })
+  .check(doc({ id: "CreateRefundRequest" }));

@@ -19,6 +19,8 @@ const stuckAfterMs = 10 * 60_000;
 
 export interface CheckMessage {
   paymentId: string;
+  /** A PENDING refund of the payment to check (lib/refunds/check.ts), rather than the payment. */
+  refundId?: string;
 }
 
 export async function checkPayment(paymentId: string, now = () => Date.now()): Promise<CheckOutcome> {

@@ -1,13 +1,16 @@
 // The scheduled sweep: finds payments due for attention in the sparse index and fans out one check
 // message per payment. Each payment is first claimed for a lease (a conditional write), so
 // overlapping sweeps don't pile up messages; if the send is lost, the lease runs out and the
-// next sweep claims it again.
+// next sweep claims it again. The index also holds PENDING refunds (sk REFUND_REQUEST#<refundId>):
+// their messages name the refund too, and the check worker hands them to the refund worker.
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { sqs } from "../aws.js";
 import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { count, gauge, logger } from "../observability.js";
-import { claimForCheck, duePayments } from "./repository.js";
+import { refundSkPrefix } from "../refunds/model.js";
+import { claimRefundForCheck, dueSweepItems } from "../refunds/repository.js";
+import { claimForCheck } from "./repository.js";
 import type { CheckMessage } from "./check.js";
 
 export interface SweepResult {
@@ -25,14 +28,20 @@ export async function sweep(options: { now?: number; remainingMs: () => number; 
   const result: SweepResult = { due: 0, enqueued: 0, pages: 0 };
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await duePayments(now, pageSize, startKey);
+    const page = await dueSweepItems(now, pageSize, startKey);
     // The index is sorted by due time: the first payment of the first page has waited longest.
     if (result.pages === 0) gauge("OldestDueAgeSeconds", page.due[0] ? Math.max(0, (now - page.due[0].sweepAt) / 1000) : 0);
     result.pages += 1;
     result.due += page.due.length;
     const claimed: CheckMessage[] = [];
-    for (const { paymentId, sweepAt } of page.due) {
-      if (await claimForCheck(paymentId, sweepAt, leaseUntil)) claimed.push({ paymentId });
+    for (const { pk, sk, sweepAt } of page.due) {
+      const paymentId = pk.slice("PAYMENT#".length);
+      if (sk.startsWith(refundSkPrefix)) {
+        const refundId = sk.slice(refundSkPrefix.length);
+        if (await claimRefundForCheck(paymentId, refundId, sweepAt, leaseUntil)) claimed.push({ paymentId, refundId });
+      } else if (await claimForCheck(paymentId, sweepAt, leaseUntil)) {
+        claimed.push({ paymentId });
+      }
     }
     faultPoint("sweep.afterClaim");
     for (let i = 0; i < claimed.length; i += 10) {

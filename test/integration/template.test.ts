@@ -26,6 +26,8 @@ const functionNames = [
   "createPayment",
   "getPayment",
   "cancelPayment",
+  "createRefund",
+  "getRefund",
   "getOrderString",
   "getAppPayment",
   "alipayNotify",
@@ -258,6 +260,9 @@ describe("CloudFormation template", () => {
       "GET /v1/payments": { auth: "AWS_IAM", fn: "GetPaymentLambdaFunction" },
       "GET /v1/payments/{paymentId}": { auth: "AWS_IAM", fn: "GetPaymentLambdaFunction" },
       "POST /v1/payments/{paymentId}/cancel": { auth: "AWS_IAM", fn: "CancelPaymentLambdaFunction" },
+      "POST /v1/payments/{paymentId}/refunds": { auth: "AWS_IAM", fn: "CreateRefundLambdaFunction" },
+      "GET /v1/payments/{paymentId}/refunds": { auth: "AWS_IAM", fn: "GetRefundLambdaFunction" },
+      "GET /v1/payments/{paymentId}/refunds/{refundId}": { auth: "AWS_IAM", fn: "GetRefundLambdaFunction" },
       "POST /v1/app/payments/{paymentId}/order-string": { ...jwt, fn: "GetOrderStringLambdaFunction" },
       "GET /v1/app/payments/{paymentId}": { ...jwt, fn: "GetAppPaymentLambdaFunction" },
       "POST /alipay/notify": { auth: "NONE", fn: "AlipayNotifyLambdaFunction" },
@@ -314,6 +319,15 @@ describe("CloudFormation template", () => {
       getPayment: [...registry, ...payments("GetItem")],
       // retireAttempt (Alipay query, close), settleOpen, markPaid, recordRefundNeeded.
       cancelPayment: [...registry, ...payments("GetItem", "PutItem", "UpdateItem"), ...alipayKeys],
+      // insertRefund: one TransactWriteItems (the payment an Update, refund and key answer Puts); reads back by GetItem.
+      createRefund: [
+        ...registry,
+        "dynamodb:GetItem table pk~PAYMENT#*|IDEMPOTENCY#*",
+        "dynamodb:PutItem table pk~PAYMENT#*|IDEMPOTENCY#*",
+        ...payments("UpdateItem"),
+      ],
+      // readBusinessPayment, getRefund, listRefunds (a Query of the payment's partition).
+      getRefund: [...registry, ...payments("GetItem", "Query")],
       // addAttempt, and retireAttempt for an expiring attempt.
       getOrderString: [...payments("GetItem", "PutItem", "UpdateItem"), ...alipayKeys],
       // the inline query's applyQueriedPayment.
@@ -360,6 +374,8 @@ describe("CloudFormation template", () => {
       createPayment: ["dynamodb:PutItem"],
       getPayment: [],
       cancelPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+      createRefund: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+      getRefund: [],
       getOrderString: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       getAppPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       alipayNotify: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -508,6 +524,13 @@ describe("CloudFormation template", () => {
       dynamodb: {
         OldImage: { sk: { S: ["PAYMENT"] }, status: { S: ["OPEN"] } },
         NewImage: { status: { S: ["PAID", "CANCELED", "EXPIRED"] } },
+      },
+    });
+    // Refunds leaving PENDING publish refund.succeeded / refund.failed.
+    expect(JSON.parse(mapping.Properties.FilterCriteria.Filters[1].Pattern)).toEqual({
+      dynamodb: {
+        OldImage: { recordType: { S: ["REFUND_REQUEST"] }, status: { S: ["PENDING"] } },
+        NewImage: { status: { S: ["SUCCEEDED", "FAILED"] } },
       },
     });
     const alarms = byType("AWS::CloudWatch::Alarm");

@@ -1,0 +1,53 @@
+// The refund worker: one PENDING refund, due in the sweep index, sent to Alipay exactly once.
+//   Never sent: mark it sent, then alipay.trade.refund with its fixed out_request_no (the refund id).
+//   Sent before (the outcome was unknown: timeout, 5xx, system error, a crash): ask
+//            alipay.trade.fastpay.refund.query first; only if Alipay has no refund under that number
+//            is the same request sent again, never a new number.
+//   Refunded -> SUCCEEDED. Refused (over-refund, trade closed or finished) -> FAILED, its amount
+//   released. Alipay being unavailable throws: the message is retried with backoff, and the next
+//   check starts with the query.
+import { alipay } from "../alipay/client.js";
+import { config } from "../config.js";
+import { count, logger } from "../observability.js";
+import { nextCheckAt } from "../payments/schedule.js";
+import type { RefundRecord } from "./model.js";
+import { getRefund, markRefundFailed, markRefundSent, markRefundSucceeded, scheduleRefundCheck } from "./repository.js";
+
+export type RefundCheckOutcome = "succeeded" | "failed" | "waiting" | "settled" | "not_found";
+
+export async function checkRefund(paymentId: string, refundId: string, now = () => Date.now()): Promise<RefundCheckOutcome> {
+  const refund = await getRefund(paymentId, refundId);
+  if (!refund) return "not_found";
+  if (refund.status !== "PENDING") return "settled";
+  const gateway = await alipay();
+  const ids = { tradeNo: refund.tradeNo, outTradeNo: refund.outTradeNo, outRequestNo: refund.refundId };
+  if (refund.sentAt !== undefined) {
+    const queried = await gateway.refundQuery(ids);
+    if (queried.kind === "refunded") return succeed(refund, now(), "query");
+  } else {
+    // Before the call: if its outcome is lost (or this worker dies), the next check asks first.
+    await markRefundSent(refund, now());
+  }
+  const answer = await gateway.refund({ ...ids, amountFen: refund.amountFen, reason: refund.reason });
+  if (answer.kind === "refused") {
+    if (await markRefundFailed(refund, answer.subCode, now())) {
+      count("RefundsFailed");
+      logger.warn("refund refused by Alipay", { refundId, paymentId, subCode: answer.subCode });
+    }
+    return "failed";
+  }
+  if (answer.fundChange) return succeed(refund, now(), "refund");
+  // A repeat of a number Alipay already holds: money moved only if the query says so.
+  const confirmed = await gateway.refundQuery(ids);
+  if (confirmed.kind === "refunded") return succeed(refund, now(), "query");
+  await scheduleRefundCheck(refund, nextCheckAt(refund.createdAt, (await config()).checkScheduleSeconds, now()));
+  return "waiting";
+}
+
+async function succeed(refund: RefundRecord, now: number, via: "refund" | "query"): Promise<RefundCheckOutcome> {
+  if (await markRefundSucceeded(refund, now)) {
+    count("RefundsSucceeded");
+    logger.info("refund succeeded", { refundId: refund.refundId, paymentId: refund.paymentId, amountFen: refund.amountFen, via });
+  }
+  return "succeeded";
+}

@@ -1,0 +1,76 @@
+// A refund a business system asked for, of (part of) a PAID payment. It lives in its payment's
+// partition (pk PAYMENT#<paymentId>, sk REFUND_REQUEST#<refundId>); the payment item holds the
+// running total (`refundedFen`) that guards over-refunds:
+//
+//   refund  PENDING --Alipay refunded it (answer or refund query)--> SUCCEEDED
+//           PENDING --Alipay refused it (business answer)--> FAILED (its amount released)
+//
+// The refund id derives from the payment and the Idempotency-Key, and it is Alipay's
+// out_request_no: fixed when the refund is recorded, so every retry is the same request and
+// Alipay refunds it at most once. A PENDING refund is in the sweep index until it settles.
+import { createHash } from "node:crypto";
+import { fenToYuan } from "../money.js";
+
+export type RefundStatus = "PENDING" | "SUCCEEDED" | "FAILED";
+
+export interface RefundRecord {
+  pk: string;
+  sk: string;
+  /** Names the item kind for the stream's filter (Lambda's filters match whole values best). */
+  recordType: "REFUND_REQUEST";
+  refundId: string;
+  paymentId: string;
+  businessId: string;
+  amountFen: number;
+  reason: string;
+  status: RefundStatus;
+  createdAt: number;
+  /** The paid trade being refunded. */
+  tradeNo: string;
+  outTradeNo: string;
+  /** Set before the first alipay.trade.refund: from then on an unknown outcome is asked with the refund query. */
+  sentAt?: number;
+  succeededAt?: number;
+  failedAt?: number;
+  /** Alipay's sub_code of a refused refund. */
+  failureCode?: string;
+  /** Present only while PENDING (sparse `sweep` index). */
+  sweepShard?: string;
+  sweepAt?: number;
+}
+
+export const refundSkPrefix = "REFUND_REQUEST#";
+export const refundRequestKey = (paymentId: string, refundId: string) => ({
+  pk: `PAYMENT#${paymentId}`,
+  sk: `${refundSkPrefix}${refundId}`,
+});
+
+/** One refund per (payment, Idempotency-Key): a retry of the request finds the same refund. */
+export function deriveRefundId(businessId: string, paymentId: string, idempotencyKey: string): string {
+  return `ref${createHash("sha256").update(`${businessId}\u0000${paymentId}\u0000${idempotencyKey}`).digest("hex").slice(0, 29)}`;
+}
+
+const refundIdPattern = /^ref[0-9a-f]{29}$/;
+export const isRefundId = (value: string) => refundIdPattern.test(value);
+
+export type RefundEventType = "refund.succeeded" | "refund.failed";
+export const refundEventId = (refundId: string, type: RefundEventType) => `evt_${refundId}_${type.split(".")[1]}`;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What the owning business system sees. */
+export function refundView(refund: RefundRecord) {
+  return {
+    refundId: refund.refundId,
+    paymentId: refund.paymentId,
+    amount: refund.amountFen,
+    amountYuan: fenToYuan(refund.amountFen),
+    reason: refund.reason,
+    status: refund.status,
+    createdAt: iso(refund.createdAt),
+    ...(refund.succeededAt !== undefined ? { succeededAt: iso(refund.succeededAt) } : {}),
+    ...(refund.failedAt !== undefined ? { failedAt: iso(refund.failedAt) } : {}),
+    ...(refund.failureCode !== undefined ? { failureCode: refund.failureCode } : {}),
+  };
+}
+export type RefundView = ReturnType<typeof refundView>;

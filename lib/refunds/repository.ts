@@ -1,0 +1,235 @@
+// Every state change of a refund is one conditional write (or one transaction) here; running a
+// step twice, or two copies at once, changes the table at most once.
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { dynamo, isConditionFailure } from "../aws.js";
+import { config } from "../config.js";
+import { type PaymentRecord, paymentKey, sweepShard } from "../payments/model.js";
+import type { IdempotencyRecord } from "../payments/repository.js";
+import { type RefundRecord, refundRequestKey, refundSkPrefix } from "./model.js";
+
+async function table(): Promise<string> {
+  return (await config()).tableName;
+}
+
+/** What a payment item holds once refunds were asked of it. */
+export type RefundablePayment = PaymentRecord & { refundedFen?: number };
+
+export type InsertRefundOutcome =
+  | { kind: "created" }
+  /** The payment's condition failed: not PAID, or not enough left; `payment` is what it holds. */
+  | { kind: "payment_refused"; payment?: RefundablePayment }
+  | { kind: "key_used"; record?: IdempotencyRecord };
+
+type Reasons = Array<{ Code?: string; Item?: Record<string, AttributeValue> }>;
+
+/**
+ * Records a refund in one transaction: the payment's refunded total grows by its amount only while
+ * the payment is PAID and the total stays within what was paid (so concurrent refunds can never
+ * exceed it), the PENDING refund enters the sweep index, and the key's answer is stored.
+ */
+export async function insertRefund(payment: PaymentRecord, refund: RefundRecord, answer: IdempotencyRecord): Promise<InsertRefundOutcome> {
+  const TableName = await table();
+  try {
+    await dynamo().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName,
+              Key: paymentKey(payment.paymentId),
+              UpdateExpression: "SET refundedFen = if_not_exists(refundedFen, :zero) + :amount",
+              // The first refund has no total yet: then the amount itself must fit in the payment.
+              ConditionExpression:
+                "#status = :paid AND ((attribute_not_exists(refundedFen) AND amountFen >= :amount) OR refundedFen <= :maxBefore)",
+              ExpressionAttributeNames: { "#status": "status" },
+              ExpressionAttributeValues: {
+                ":zero": 0,
+                ":amount": refund.amountFen,
+                ":paid": "PAID",
+                ":maxBefore": payment.amountFen - refund.amountFen,
+              },
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            },
+          },
+          { Put: { TableName, Item: refund, ConditionExpression: "attribute_not_exists(pk)" } },
+          {
+            Put: {
+              TableName,
+              Item: answer,
+              ConditionExpression: "attribute_not_exists(pk)",
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            },
+          },
+        ],
+      }),
+    );
+    return { kind: "created" };
+  } catch (error) {
+    const reasons = (error as { CancellationReasons?: Reasons }).CancellationReasons;
+    if ((error as Error).name !== "TransactionCanceledException" || !reasons) throw error;
+    const item = (i: number) => (reasons[i]?.Item ? unmarshall(reasons[i]!.Item!) : undefined);
+    // The key first: a concurrent copy of this very request is a replay, not a refusal.
+    if (reasons[2]?.Code === "ConditionalCheckFailed") return { kind: "key_used", record: item(2) as IdempotencyRecord | undefined };
+    // The refund id derives from the key: its record exists only with the key's answer (one transaction).
+    if (reasons[1]?.Code === "ConditionalCheckFailed") return { kind: "key_used" };
+    if (reasons[0]?.Code === "ConditionalCheckFailed")
+      return { kind: "payment_refused", payment: item(0) as RefundablePayment | undefined };
+    throw error;
+  }
+}
+
+export async function getRefund(paymentId: string, refundId: string): Promise<RefundRecord | undefined> {
+  const { Item } = await dynamo().send(
+    new GetCommand({ TableName: await table(), Key: refundRequestKey(paymentId, refundId), ConsistentRead: true }),
+  );
+  return Item as RefundRecord | undefined;
+}
+
+/** A payment's refunds, oldest id first (at most a page: refunds of one payment are few). */
+export async function listRefunds(paymentId: string): Promise<RefundRecord[]> {
+  const items: RefundRecord[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const { Items = [], LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: await table(),
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :refund)",
+        ExpressionAttributeValues: { ":pk": paymentKey(paymentId).pk, ":refund": refundSkPrefix },
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(Items as RefundRecord[]));
+    startKey = LastEvaluatedKey;
+  } while (startKey);
+  return items.sort((a, b) => a.createdAt - b.createdAt || (a.refundId < b.refundId ? -1 : 1));
+}
+
+/** Marks a PENDING refund as sent to Alipay (before the call): later checks ask the refund query first. */
+export async function markRefundSent(refund: RefundRecord, now: number): Promise<void> {
+  await conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: refundRequestKey(refund.paymentId, refund.refundId),
+      UpdateExpression: "SET sentAt = if_not_exists(sentAt, :now)",
+      ConditionExpression: "#status = :pending",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":now": now, ":pending": "PENDING" },
+    }),
+  );
+}
+
+/** PENDING -> SUCCEEDED, out of the sweep index; the stream publishes refund.succeeded. */
+export async function markRefundSucceeded(refund: RefundRecord, now: number): Promise<boolean> {
+  return conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: refundRequestKey(refund.paymentId, refund.refundId),
+      UpdateExpression: "SET #status = :succeeded, succeededAt = :now REMOVE sweepShard, sweepAt",
+      ConditionExpression: "#status = :pending",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":succeeded": "SUCCEEDED", ":pending": "PENDING", ":now": now },
+    }),
+  );
+}
+
+/**
+ * PENDING -> FAILED, out of the sweep index, and its amount released from the payment's refunded
+ * total in the same transaction; the stream publishes refund.failed.
+ */
+export async function markRefundFailed(refund: RefundRecord, failureCode: string, now: number): Promise<boolean> {
+  const TableName = await table();
+  try {
+    await dynamo().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName,
+              Key: refundRequestKey(refund.paymentId, refund.refundId),
+              UpdateExpression: "SET #status = :failed, failedAt = :now, failureCode = :code REMOVE sweepShard, sweepAt",
+              ConditionExpression: "#status = :pending",
+              ExpressionAttributeNames: { "#status": "status" },
+              ExpressionAttributeValues: { ":failed": "FAILED", ":pending": "PENDING", ":now": now, ":code": failureCode },
+            },
+          },
+          {
+            Update: {
+              TableName,
+              Key: paymentKey(refund.paymentId),
+              UpdateExpression: "SET refundedFen = refundedFen - :amount",
+              ConditionExpression: "refundedFen >= :amount",
+              ExpressionAttributeValues: { ":amount": refund.amountFen },
+            },
+          },
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    const reasons = (error as { CancellationReasons?: Reasons }).CancellationReasons;
+    // Settled already (by an earlier copy, whose transaction also released the amount).
+    if ((error as Error).name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed") return false;
+    throw error;
+  }
+}
+
+/** When the sweep next looks at a PENDING refund. */
+export async function scheduleRefundCheck(refund: RefundRecord, at: number): Promise<void> {
+  await conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: refundRequestKey(refund.paymentId, refund.refundId),
+      UpdateExpression: "SET sweepAt = :at",
+      ConditionExpression: "attribute_exists(sweepShard)",
+      ExpressionAttributeValues: { ":at": at },
+    }),
+  );
+}
+
+/** The sweep claims a due refund for `leaseUntil`; false if another sweep claimed it first. */
+export async function claimRefundForCheck(paymentId: string, refundId: string, seenSweepAt: number, leaseUntil: number): Promise<boolean> {
+  return conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: refundRequestKey(paymentId, refundId),
+      UpdateExpression: "SET sweepAt = :lease",
+      ConditionExpression: "sweepAt = :seen",
+      ExpressionAttributeValues: { ":lease": leaseUntil, ":seen": seenSweepAt },
+    }),
+  );
+}
+
+/** Items due in the sparse sweep index (payments and refunds), oldest first; the index is KEYS_ONLY. */
+export async function dueSweepItems(
+  now: number,
+  limit: number,
+  startKey?: Record<string, unknown>,
+): Promise<{ due: Array<{ pk: string; sk: string; sweepAt: number }>; nextKey?: Record<string, unknown> }> {
+  const { Items = [], LastEvaluatedKey } = await dynamo().send(
+    new QueryCommand({
+      TableName: await table(),
+      IndexName: "sweep",
+      KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
+      ExpressionAttributeValues: { ":shard": sweepShard, ":now": now },
+      Limit: limit,
+      ExclusiveStartKey: startKey,
+    }),
+  );
+  return {
+    due: Items.map((item) => ({ pk: String(item.pk), sk: String(item.sk), sweepAt: Number(item.sweepAt) })),
+    nextKey: LastEvaluatedKey,
+  };
+}
+
+async function conditional(command: UpdateCommand): Promise<boolean> {
+  try {
+    await dynamo().send(command);
+    return true;
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return false;
+  }
+}

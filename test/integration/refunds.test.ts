@@ -1,0 +1,169 @@
+// Refunds requested by business systems, over HTTP (issue 11): a refund is recorded once per
+// Idempotency-Key, the refunds of a payment never total more than was paid (also under concurrent
+// requests), each is refunded at Alipay exactly once under its fixed out_request_no (an unknown
+// outcome is resolved by the refund query, never by a new number), and refund.succeeded /
+// refund.failed reach the owning business system alone.
+import { describe, expect, it } from "vitest";
+import { getPayment } from "../../lib/payments/repository.js";
+import { getRefund } from "../../lib/refunds/repository.js";
+import { useStack, waitFor } from "./harness.js";
+import { eventsAt } from "./twoSided.js";
+
+const t = useStack();
+
+let keyCounter = 0;
+const newKey = (label: string) => `${label}-${Date.now()}-${(keyCounter += 1)}`;
+
+/** A payment of `amount` fen, paid by `user` at the simulator (notified), owned by `system`. */
+async function paidPayment(user: string, amount: number, system = "shop") {
+  const { payment, attempt } = await t.openPayment(user, amount, { system });
+  const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
+  expect(paid.status).toBe(200);
+  await waitFor(async () => (await getPayment(payment.paymentId))?.status === "PAID", { what: `payment ${payment.paymentId} PAID` });
+  return { paymentId: payment.paymentId as string, outTradeNo: attempt.outTradeNo as string };
+}
+
+const refund = (paymentId: string, amount: number, key = newKey("refund"), system = "shop", reason = "returned goods") =>
+  t.business(system).createRefund(paymentId, { amount, reason }, key);
+
+async function settled(paymentId: string, refundId: string) {
+  return waitFor(
+    async () => {
+      const r = await getRefund(paymentId, refundId);
+      return r && r.status !== "PENDING" && r;
+    },
+    { timeoutMs: 30_000, what: `refund ${refundId} settled` },
+  );
+}
+
+const simTrade = async (outTradeNo: string) => (await t.sim(`/sim/trades/${encodeURIComponent(outTradeNo)}`)).body;
+
+const refundEventAt = (system: string, refundId: string, kind: "succeeded" | "failed") =>
+  waitFor(async () => eventsAt(t, system).find((e) => e.id === `evt_${refundId}_${kind}`), {
+    timeoutMs: 30_000,
+    what: `refund.${kind} of ${refundId} at ${system}`,
+  });
+
+describe("refunds requested by a business system", () => {
+  it("refunds part, then the rest; the owner alone hears refund.succeeded", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-alice", 1000);
+    const first = await refund(paymentId, 300);
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ paymentId, amount: 300, amountYuan: "3.00", reason: "returned goods", status: "PENDING" });
+    expect(first.body.refundId).toMatch(/^ref[0-9a-f]{29}$/);
+    expect(await settled(paymentId, first.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+
+    const event = await refundEventAt("shop", first.body.refundId, "succeeded");
+    expect(event).toMatchObject({ type: "refund.succeeded" });
+    expect((event.data as any).refund).toMatchObject({ refundId: first.body.refundId, paymentId, amount: 300, status: "SUCCEEDED" });
+    expect(eventsAt(t, "membership").some((e) => e.id.includes(first.body.refundId))).toBe(false);
+
+    const rest = await refund(paymentId, 700);
+    expect(rest.status).toBe(201);
+    expect(await settled(paymentId, rest.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+
+    const trade = await simTrade(outTradeNo);
+    expect(trade).toMatchObject({ refundedFen: 1000, status: "TRADE_CLOSED" });
+    expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([
+      [first.body.refundId, 300],
+      [rest.body.refundId, 700],
+    ]);
+
+    const read = await t.business("shop").request("GET", `/v1/payments/${paymentId}/refunds/${first.body.refundId}`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ refundId: first.body.refundId, status: "SUCCEEDED" });
+    const list = await t.business("shop").request("GET", `/v1/payments/${paymentId}/refunds`);
+    expect(list.status).toBe(200);
+    expect(list.body.refunds.map((r: any) => [r.refundId, r.amount, r.status])).toEqual([
+      [first.body.refundId, 300, "SUCCEEDED"],
+      [rest.body.refundId, 700, "SUCCEEDED"],
+    ]);
+    // Another business system does not see the payment or its refunds.
+    expect((await t.business("membership").request("GET", `/v1/payments/${paymentId}/refunds`)).status).toBe(404);
+    expect((await refund(paymentId, 1, newKey("other"), "membership")).status).toBe(404);
+    // Nothing is left to refund.
+    const more = await refund(paymentId, 1);
+    expect(more.status).toBe(409);
+    expect(more.body).toMatchObject({ code: "refund_exceeds_payment" });
+  });
+
+  it("refuses an over-refund, with what is left, and a refund of an unpaid payment", async () => {
+    const { paymentId } = await paidPayment("refund-bob", 500);
+    const over = await refund(paymentId, 501);
+    expect(over.status).toBe(409);
+    expect(over.body.code).toBe("refund_exceeds_payment");
+    expect(over.body.message).toContain("500 fen");
+    expect((await refund(paymentId, 200)).status).toBe(201);
+    const again = await refund(paymentId, 301);
+    expect(again.status).toBe(409);
+    expect(again.body.message).toContain("300 fen (3.00 yuan)");
+
+    const open = await t.createPayment({ userId: "refund-bob", amount: 500 });
+    const unpaid = await refund(open.body.paymentId, 100);
+    expect(unpaid.status).toBe(409);
+    expect(unpaid.body.code).toBe("payment_not_refundable");
+    const invalid = await refund(paymentId, 100, newKey("bad"), "shop", "");
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.code).toBe("reason_invalid");
+    expect((await t.business("shop").request("GET", `/v1/payments/${paymentId}/refunds/refdeadbeef`)).status).toBe(404);
+  });
+
+  it("replays a key's first answer, and refuses the key with another request", async () => {
+    const { paymentId } = await paidPayment("refund-carol", 800);
+    const key = newKey("replay");
+    const first = await refund(paymentId, 100, key);
+    expect(first.status).toBe(201);
+    const again = await refund(paymentId, 100, key);
+    expect(again.status).toBe(201);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.body).toEqual(first.body);
+    const other = await refund(paymentId, 200, key);
+    expect(other.status).toBe(422);
+    expect(other.body.code).toBe("idempotency_key_reused");
+    expect(await settled(paymentId, first.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 100 });
+  });
+
+  it("gives exactly one refund to 20 concurrent requests for the full amount", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-dave", 2000);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => refund(paymentId, 2000, newKey(`race-${i}`))));
+    const created = answers.filter((a) => a.status === 201);
+    expect(created).toHaveLength(1);
+    expect(answers.filter((a) => a.status !== 201).map((a) => a.body.code)).toEqual(Array(19).fill("refund_exceeds_payment"));
+    expect(await settled(paymentId, created[0]!.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 2000 });
+    const trade = await simTrade(outTradeNo);
+    expect(trade.refunds).toHaveLength(1);
+    expect(trade.refundedFen).toBe(2000);
+  });
+
+  it("resolves a refund whose answer timed out by the refund query: one refund at Alipay", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-erin", 900);
+    // Alipay carries the refund out, but its answer is lost; the first refund query fails too
+    // (a 5xx), the next one finds the refund. No second refund request is ever needed.
+    await t.sim("/sim/faults", { method: "alipay.trade.refund", outTradeNo, mode: "timeout", count: 1, afterProcessing: true });
+    await t.sim("/sim/faults", { method: "alipay.trade.fastpay.refund.query", outTradeNo, mode: "5xx", count: 1 });
+    const requested = await refund(paymentId, 900);
+    expect(requested.status).toBe(201);
+    const done = await settled(paymentId, requested.body.refundId);
+    expect(done).toMatchObject({ status: "SUCCEEDED" });
+    expect(done.sentAt).toBeDefined();
+    const trade = await simTrade(outTradeNo);
+    expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.body.refundId, 900]]);
+    expect((await t.sim("/sim/faults")).body).toHaveLength(0);
+    await refundEventAt("shop", requested.body.refundId, "succeeded");
+  });
+
+  it("fails a refund Alipay refuses, releases its amount and tells the owner", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-fay", 600, "membership");
+    // The trade is past its refund window at Alipay (TRADE_FINISHED).
+    await t.sim(`/sim/trades/${encodeURIComponent(outTradeNo)}/finish`, {});
+    const requested = await refund(paymentId, 600, newKey("finished"), "membership");
+    expect(requested.status).toBe(201);
+    expect(await settled(paymentId, requested.body.refundId)).toMatchObject({ status: "FAILED", failureCode: "ACQ.TRADE_HAS_FINISHED" });
+    const event = await refundEventAt("membership", requested.body.refundId, "failed");
+    expect((event.data as any).refund).toMatchObject({ status: "FAILED", amount: 600 });
+    expect(eventsAt(t, "shop").some((e) => e.id.includes(requested.body.refundId))).toBe(false);
+    expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 0 });
+  });
+});
