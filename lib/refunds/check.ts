@@ -8,6 +8,7 @@
 //   check starts with the query.
 import { alipay } from "../alipay/client.js";
 import { config } from "../config.js";
+import { faultPoint } from "../faults.js";
 import { count, logger } from "../observability.js";
 import { nextCheckAt } from "../payments/schedule.js";
 import type { RefundRecord } from "./model.js";
@@ -27,8 +28,10 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
   } else {
     // Before the call: if its outcome is lost (or this worker dies), the next check asks first.
     await markRefundSent(refund, now());
+    faultPoint("refund.afterMarkSent");
   }
   const answer = await gateway.refund({ ...ids, amountFen: refund.amountFen, reason: refund.reason });
+  faultPoint("refund.afterAlipay");
   if (answer.kind === "refused") {
     if (await markRefundFailed(refund, answer.subCode, now())) {
       count("RefundsFailed");

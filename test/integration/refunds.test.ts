@@ -3,13 +3,16 @@
 // requests), each is refunded at Alipay exactly once under its fixed out_request_no (an unknown
 // outcome is resolved by the refund query, never by a new number), and refund.succeeded /
 // refund.failed reach the owning business system alone.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { armFault, disarmFaults } from "../../lib/faults.js";
 import { getPayment } from "../../lib/payments/repository.js";
 import { getRefund } from "../../lib/refunds/repository.js";
 import { useStack, waitFor } from "./harness.js";
 import { eventsAt } from "./twoSided.js";
 
 const t = useStack();
+
+afterEach(() => disarmFaults());
 
 let keyCounter = 0;
 const newKey = (label: string) => `${label}-${Date.now()}-${(keyCounter += 1)}`;
@@ -165,5 +168,16 @@ describe("refunds requested by a business system", () => {
     expect((event.data as any).refund).toMatchObject({ status: "FAILED", amount: 600 });
     expect(eventsAt(t, "shop").some((e) => e.id.includes(requested.body.refundId))).toBe(false);
     expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 0 });
+  });
+
+  it.each(["refund.afterMarkSent", "refund.afterAlipay"])("recovers from a crash at %s with one refund at Alipay", async (point) => {
+    const { paymentId, outTradeNo } = await paidPayment(`refund-crash-${point.split(".")[1]}`, 400);
+    armFault(point);
+    const requested = await refund(paymentId, 400);
+    expect(requested.status).toBe(201);
+    expect(await settled(paymentId, requested.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    const trade = await simTrade(outTradeNo);
+    expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.body.refundId, 400]]);
+    expect(trade.refundedFen).toBe(400);
   });
 });
