@@ -14,12 +14,19 @@ import { nextCheckAt } from "../payments/schedule.js";
 import type { RefundRecord } from "./model.js";
 import { getRefund, markRefundFailed, markRefundSent, markRefundSucceeded, scheduleRefundCheck } from "./repository.js";
 
+/** A refund Alipay has not confirmed this long after it was asked for pages someone (alarmed). */
+const stuckAfterMs = 30 * 60_000;
+
 export type RefundCheckOutcome = "succeeded" | "failed" | "waiting" | "settled" | "not_found";
 
 export async function checkRefund(paymentId: string, refundId: string, now = () => Date.now()): Promise<RefundCheckOutcome> {
   const refund = await getRefund(paymentId, refundId);
   if (!refund) return "not_found";
   if (refund.status !== "PENDING") return "settled";
+  if (now() > refund.createdAt + stuckAfterMs) {
+    count("StuckRefunds");
+    logger.error("refund still pending", { refundId, paymentId, createdAt: new Date(refund.createdAt).toISOString() });
+  }
   const gateway = await alipay();
   const ids = { tradeNo: refund.tradeNo, outTradeNo: refund.outTradeNo, outRequestNo: refund.refundId };
   if (refund.sentAt !== undefined) {

@@ -463,6 +463,7 @@ describe("CloudFormation template", () => {
       "OldestDueAgeSeconds",
       "RefundsNeeded",
       "StuckPayments",
+      "StuckRefunds",
     ]);
     expect(alarms.some(([, a]) => JSON.stringify(a.Properties.Metrics ?? []).includes('"5xx"'))).toBe(true);
   });
