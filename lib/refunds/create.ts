@@ -81,6 +81,7 @@ export async function createRefund(
     return { statusCode: 201, body: view, replayed: false };
   }
   if (outcome.kind === "key_used") return replay(outcome.record ?? (await getIdempotencyRecord(business.businessId, key)), hash);
+  if (outcome.kind === "conflict") throw new HttpError("concurrent_update");
   const current: RefundablePayment = outcome.payment ?? payment;
   if (current.status !== "PAID") {
     throw new HttpError("payment_not_refundable", `Payment ${paymentId} is ${current.status}: only a PAID payment can be refunded.`);

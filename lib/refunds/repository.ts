@@ -20,7 +20,9 @@ export type InsertRefundOutcome =
   | { kind: "created" }
   /** The payment's condition failed: not PAID, or not enough left; `payment` is what it holds. */
   | { kind: "payment_refused"; payment?: RefundablePayment }
-  | { kind: "key_used"; record?: IdempotencyRecord };
+  | { kind: "key_used"; record?: IdempotencyRecord }
+  /** Another transaction on the same items won the race (after retries). */
+  | { kind: "conflict" };
 
 type Reasons = Array<{ Code?: string; Item?: Record<string, AttributeValue> }>;
 
@@ -30,6 +32,17 @@ type Reasons = Array<{ Code?: string; Item?: Record<string, AttributeValue> }>;
  * exceed it), the PENDING refund enters the sweep index, and the key's answer is stored.
  */
 export async function insertRefund(payment: PaymentRecord, refund: RefundRecord, answer: IdempotencyRecord): Promise<InsertRefundOutcome> {
+  // Concurrent transactions on one payment cancel each other (TransactionConflict) rather than
+  // wait: a few quick retries, then the caller answers 409 concurrent_update (retry with the key).
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await tryInsertRefund(payment, refund, answer);
+    if (outcome.kind !== "conflict") return outcome;
+    if (attempt >= 4) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
+  }
+}
+
+async function tryInsertRefund(payment: PaymentRecord, refund: RefundRecord, answer: IdempotencyRecord): Promise<InsertRefundOutcome> {
   const TableName = await table();
   try {
     await dynamo().send(
@@ -76,6 +89,7 @@ export async function insertRefund(payment: PaymentRecord, refund: RefundRecord,
     if (reasons[1]?.Code === "ConditionalCheckFailed") return { kind: "key_used" };
     if (reasons[0]?.Code === "ConditionalCheckFailed")
       return { kind: "payment_refused", payment: item(0) as RefundablePayment | undefined };
+    if (reasons.some((r) => r.Code === "TransactionConflict")) return { kind: "conflict" };
     throw error;
   }
 }
