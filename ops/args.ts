@@ -6,6 +6,9 @@ export type CommandName =
   | "payment show"
   | "payment find"
   | "payment recheck"
+  | "refund list"
+  | "refund show"
+  | "refund retry"
   | "event replay"
   | "dlq list"
   | "dlq redrive"
@@ -72,13 +75,14 @@ line (bad id, ARN, URL or number).`;
 export const commands: Record<CommandName, CommandSpec> = {
   "payment show": {
     usage: "payment show <paymentId> [--json]",
-    summary: "the payment, its attempts, history and any refunds needed",
+    summary: "the payment, its attempts, history, refunds and any refunds needed",
     arity: 1,
     help: `Shows one payment: status, amount in fen and yuan, business system and business order, the app
 user id (the app's account id, the JWT subject; not an Alipay identifier), times (ISO, UTC),
 every Alipay attempt (out_trade_no <paymentId>_<n>, status, trade no, close reason), how it was
 paid (notify or query), its event id once settled, whether the sweep will look at it again and
-when, its history, and the payments recorded as needing a refund. An out_trade_no is accepted
+when, its history, its refunds (as \`refund list\` shows them) with the refunded total, and the money
+recorded as needing a refund by hand. An out_trade_no is accepted
 too (it names its payment). Buyer identifiers are masked; order strings are never shown.
 Read-only.
 
@@ -110,6 +114,52 @@ from the sweep would: asks Alipay about the pending attempt (alipay.trade.query)
 Needs the Alipay keys (ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY references, read from SSM on AWS).
 
 Exit status: 0 checked; 1 no such payment, or Alipay could not be asked (retry later); 2 not a payment id.`,
+  },
+  "refund list": {
+    usage: "refund list <paymentId> [--json]",
+    summary: "every refund of the payment, and what was refunded",
+    arity: 1,
+    help: `Lists the refunds of one payment, oldest first: refund id, kind (requested: a business system
+asked for it over the API; automatic: another trade of the payment, a second one or one paid on a
+closed attempt, given back in full, with that trade's number), amount in fen and yuan, reason, status (PENDING, SUCCEEDED, FAILED),
+out_request_no (the refund id: fixed when the refund was recorded, so every retry at Alipay is the
+same request), when it was asked for, first sent to Alipay, and settled (a FAILED one with Alipay's
+sub_code), or when the sweep checks a PENDING one next. Then the totals of the requested refunds:
+refunded (SUCCEEDED), pending, left to refund, and a MISMATCH line if the payment's own running
+total (the over-refund guard) is not the sum of its SUCCEEDED and PENDING requested refunds;
+automatic refunds are summed apart (they never count against what may be refunded). An out_trade_no is accepted for the
+payment. No buyer identifiers. Read-only.
+
+Exit status: 0 listed (even if none); 1 no such payment, or the table cannot be read; 2 not a payment id.`,
+  },
+  "refund show": {
+    usage: "refund show <paymentId> <refundId> [--json]",
+    summary: "one refund, with its Alipay ids, times and event",
+    arity: 2,
+    help: `Shows one refund of a payment as \`refund list\` does, with the paid trade it refunds (trade no,
+out_trade_no), its event id once settled (evt_<refundId>_<succeeded|failed>), and whether the sweep
+will look at it again and when. Read-only.
+
+Exit status: 0 shown; 1 no such payment or refund; 2 not a payment id or not a refund id.`,
+  },
+  "refund retry": {
+    usage: "refund retry <paymentId> <refundId> [--json]",
+    summary: "run the refund worker on a PENDING refund now (asks Alipay)",
+    arity: 2,
+    help: `Runs the refund worker's logic (lib/refunds/check.ts) on one PENDING refund now, exactly as a
+message from the sweep would. A refund already sent is asked about first
+(alipay.trade.fastpay.refund.query); alipay.trade.refund is sent only under the refund's own
+out_request_no, never a new one, so Alipay refunds it at most once however often this runs.
+  Alipay refunded it (answer or query)  -> SUCCEEDED, refund.succeeded published       outcome: succeeded
+  Alipay refused it (e.g. trade finished) -> FAILED, amount released, refund.failed     outcome: failed
+  number held, money not confirmed yet  -> stays PENDING, next check scheduled          outcome: waiting
+  settled meanwhile by the worker       -> nothing                                      outcome: settled
+A refund that is not PENDING is refused (nothing to retry). Alipay unavailable (timeout, 5xx) is an
+error: the refund stays PENDING, marked as sent, and the next try starts with the query.
+Needs the Alipay keys (ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY references, read from SSM on AWS).
+
+Exit status: 0 checked; 1 no such payment or refund, the refund is not PENDING, or Alipay could not
+be asked (retry later); 2 not a payment id or not a refund id.`,
   },
   "event replay": {
     usage: "event replay <paymentId> [--json]",
@@ -280,6 +330,7 @@ Exit status: 0 authorized; 1 refused, another answer, no local credentials, the 
 
 const groups: Record<string, string> = {
   payment: "Payments: look at one, find one by business order, or run the check worker on it now.",
+  refund: "Refunds of a payment: list them, look at one, or run the refund worker on a PENDING one now.",
   dlq: "Dead-letter queues of the check and events work queues.",
   event: "Payment events for the business systems.",
   business:

@@ -21,15 +21,20 @@ import {
   formatPayment,
   formatRecheck,
   formatRedrive,
+  formatRefund,
+  formatRefundList,
   formatReplay,
+  formatRetry,
   formatRotated,
   formatStatus,
   formatTry,
   formatUpdated,
 } from "./format.js";
 import { findPayment, recheckPayment, showPayment } from "./payments.js";
+import { listRefunds, retryRefund, showRefund } from "./refunds.js";
 
 export { findPayment, recheckPayment, showPayment } from "./payments.js";
+export { listRefunds, retryRefund, showRefund } from "./refunds.js";
 export { listDlq, redriveDlq, resolveQueues } from "./dlq.js";
 export { replayEvent } from "./events.js";
 export { addBusiness, listBusinesses, rotateWebhookSecret, setBusinessStatus, showBusiness, updateBusiness } from "./business.js";
@@ -50,7 +55,7 @@ export interface CommandContext {
 }
 
 export async function runCommand(invocation: Invocation, context: CommandContext = {}): Promise<CommandResult> {
-  const [first] = invocation.args;
+  const [first, second] = invocation.args;
   const option = (name: keyof Invocation["options"]) => invocation.options[name]?.[0];
   const limit = invocation.limit === undefined ? {} : { limit: invocation.limit };
   const expiry = invocation.paymentExpirySeconds === undefined ? {} : { paymentExpirySeconds: invocation.paymentExpirySeconds };
@@ -66,6 +71,18 @@ export async function runCommand(invocation: Invocation, context: CommandContext
     case "payment recheck": {
       const data = await recheckPayment(first!);
       return { data, text: formatRecheck(data), ok: true };
+    }
+    case "refund list": {
+      const data = await listRefunds(first!);
+      return { data, text: formatRefundList(data), ok: true };
+    }
+    case "refund show": {
+      const data = await showRefund(first!, second!);
+      return { data, text: formatRefund(data), ok: true };
+    }
+    case "refund retry": {
+      const data = await retryRefund(first!, second!);
+      return { data, text: formatRetry(data), ok: true };
     }
     case "event replay": {
       const data = await replayEvent(first!);

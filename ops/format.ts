@@ -4,6 +4,7 @@ import type { BusinessReport, RotationReport, SecretReport, StatusReport, Update
 import type { TryReport } from "./businessTry.js";
 import type { ReplayReport } from "./events.js";
 import type { PaymentReport, RecheckReport } from "./payments.js";
+import type { RefundListing, RefundReport, RefundTotals, RetryReport } from "./refunds.js";
 
 const rows = (pairs: Array<[string, string | undefined | false]>) => {
   const shown = pairs.filter((pair): pair is [string, string] => typeof pair[1] === "string");
@@ -46,6 +47,7 @@ export function formatPayment(payment: PaymentReport): string {
     ),
     "History",
     ...payment.history.map((h) => `  ${h.at}  ${h.event}${h.detail ? `  ${h.detail}` : ""}`),
+    ...refundLines(payment.refunds, payment.refunded),
     payment.refundsNeeded.length === 0
       ? "Refunds needed: none"
       : `Refunds needed: ${payment.refundsNeeded.length} (RUNBOOK.md#refunds-needed)`,
@@ -207,4 +209,77 @@ export function formatTry(report: TryReport): string {
     ]),
     ...report.hints,
   ].join("\n");
+}
+
+const fenAndYuan = (fen: number, yuan: string) => `${fen} fen = ${yuan} CNY`;
+
+function totalsLine(totals: RefundTotals): string {
+  return (
+    `  refunded ${fenAndYuan(totals.refunded, totals.refundedYuan)}, pending ${totals.pending} fen, left to refund ${totals.left} fen of ${totals.paid}` +
+    (totals.automatic.refunded + totals.automatic.pending > 0
+      ? `\n  automatic refunds (other trades, given back in full): refunded ${totals.automatic.refunded} fen, pending ${totals.automatic.pending} fen`
+      : "") +
+    (totals.consistent
+      ? ""
+      : `\n  MISMATCH: the payment's refunded total is ${totals.recorded} fen, its SUCCEEDED + PENDING requested refunds make ${totals.refunded + totals.pending} fen`)
+  );
+}
+
+/** One line per refund: what `refund list` and `payment show` print. */
+function refundLine(r: RefundReport): string {
+  const settled = r.succeededAt
+    ? `  succeeded ${r.succeededAt}`
+    : r.failedAt
+      ? `  failed ${r.failedAt} (${r.failureCode ?? "?"})`
+      : r.sweep.inIndex
+        ? `  next check ${r.sweep.nextCheckAt}${r.sweep.dueNow ? " (due now)" : ""}`
+        : "";
+  return (
+    `  ${r.refundId}  ${r.kind}  ${fenAndYuan(r.amount, r.amountYuan)}  ${r.status}  out_request_no ${r.outRequestNo}` +
+    `${r.kind === "automatic" ? `  trade ${r.tradeNo}` : ""}\n` +
+    `    reason: ${r.reason}\n    created ${r.createdAt}${r.sentAt ? `  sent ${r.sentAt}` : "  not sent to Alipay yet"}${settled}`
+  );
+}
+
+function refundLines(refunds: RefundReport[], totals: RefundTotals): string[] {
+  if (refunds.length === 0 && totals.recorded === 0) return ["Refunds: none"];
+  return [`Refunds: ${refunds.length}`, totalsLine(totals), ...refunds.map(refundLine)];
+}
+
+export function formatRefundList(listing: RefundListing): string {
+  return [
+    `Refunds of payment ${listing.paymentId} (${listing.businessId}, ${listing.paymentStatus}): ${listing.refunds.length}`,
+    totalsLine(listing.totals),
+    ...listing.refunds.map(refundLine),
+  ].join("\n");
+}
+
+export function formatRefund(r: RefundReport): string {
+  const sweep = r.sweep.inIndex
+    ? `next check ${r.sweep.nextCheckAt}${r.sweep.dueNow ? " (due now)" : ""}`
+    : "not in the sweep index (settled)";
+  return [
+    `Refund ${r.refundId}  ${r.status}`,
+    rows([
+      ["payment", `${r.paymentId} (${r.businessId})`],
+      ["kind", r.kind],
+      ["amount", fenAndYuan(r.amount, r.amountYuan)],
+      ["reason", r.reason],
+      ["out_request_no", r.outRequestNo],
+      ["trade", `${r.tradeNo}, out_trade_no ${r.outTradeNo}`],
+      ["created", r.createdAt],
+      ["sent", r.sentAt ?? "not yet (the next check sends alipay.trade.refund)"],
+      ["succeeded", r.succeededAt],
+      ["failed", r.failedAt ? `${r.failedAt} (${r.failureCode ?? "?"})` : undefined],
+      ["event", r.event ? `${r.event.type} ${r.event.id} (published at the settling write)` : undefined],
+      ["sweep", sweep],
+    ]),
+  ].join("\n");
+}
+
+export function formatRetry(report: RetryReport): string {
+  const change = report.before.status === report.after.status ? report.after.status : `${report.before.status} -> ${report.after.status}`;
+  return [`Retry of refund ${report.refundId}: ${report.outcome} (${change})`, `  ${report.meaning}`, "", formatRefund(report.after)].join(
+    "\n",
+  );
 }

@@ -19,6 +19,7 @@ import {
 import { getPayment, listRefundsNeeded } from "../lib/payments/repository.js";
 import { OpsError, UsageError } from "./errors.js";
 import { maskIdentifier, maskText } from "./mask.js";
+import { paymentRefunds, type RefundReport, type RefundTotals } from "./refundReport.js";
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -69,6 +70,10 @@ export interface PaymentReport {
   orderString: { present: boolean; length: number };
   history: Array<{ at: string; event: string; detail?: string }>;
   refundsNeeded: RefundNeededReport[];
+  /** Refunds asked for over the API (oldest first), as `refund list` shows them. */
+  refunds: RefundReport[];
+  /** What was refunded, is pending, and the payment's own running total (the over-refund guard). */
+  refunded: RefundTotals;
 }
 
 /** A payment id, or an out_trade_no (Alipay's name for one attempt of it). */
@@ -90,7 +95,7 @@ export function checkBusinessId(value: string | undefined): string {
 
 export async function showPayment(paymentId: string, { now = Date.now() }: { now?: number } = {}): Promise<PaymentReport> {
   const payment = await requirePayment(paymentId);
-  return paymentReport(payment, await listRefundsNeeded(payment.paymentId), now);
+  return paymentReport(payment, await listRefundsNeeded(payment.paymentId), now, await paymentRefunds(payment, now));
 }
 
 /** The payment a business system created for one of its orders (the id is derived from both). */
@@ -112,10 +117,15 @@ export async function findPayment(
       "Check the business order id exactly as the business system sent it, and the stage you point at.",
     );
   }
-  return paymentReport(payment, await listRefundsNeeded(payment.paymentId), now);
+  return paymentReport(payment, await listRefundsNeeded(payment.paymentId), now, await paymentRefunds(payment, now));
 }
 
-export function paymentReport(payment: PaymentRecord, refunds: Array<Record<string, unknown>>, now = Date.now()): PaymentReport {
+export function paymentReport(
+  payment: PaymentRecord,
+  refunds: Array<Record<string, unknown>>,
+  now: number,
+  requested: { refunds: RefundReport[]; totals: RefundTotals },
+): PaymentReport {
   const known = [payment.buyerId];
   const settledType = payment.status === "OPEN" ? undefined : eventTypeOf[payment.status];
   return {
@@ -166,6 +176,8 @@ export function paymentReport(payment: PaymentRecord, refunds: Array<Record<stri
         ...(item.refundNote !== undefined ? { refundNote: maskText(String(item.refundNote), known) } : {}),
       };
     }),
+    refunds: requested.refunds,
+    refunded: requested.totals,
   };
 }
 

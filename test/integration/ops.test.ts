@@ -15,6 +15,7 @@ import { AlipayUnavailableError } from "../../lib/alipay/gateway.js";
 import { dynamo } from "../../lib/aws.js";
 import { businessSystem } from "../../lib/business/registry.js";
 import { getPayment, recordRefundNeeded } from "../../lib/payments/repository.js";
+import { getRefund } from "../../lib/refunds/repository.js";
 import { signatureHeader, verifyWebhook } from "../../lib/webhookSignature.js";
 import { localCredentials } from "../../local/engines.js";
 import { projectRoot } from "../../local/serverlessConfig.js";
@@ -34,8 +35,17 @@ import { explain } from "../../ops/environment.js";
 import { OpsError } from "../../ops/errors.js";
 import { replayEvent } from "../../ops/events.js";
 import { tryBusiness, tryTarget } from "../../ops/businessTry.js";
-import { formatBusiness, formatBusinessList, formatListing, formatPayment } from "../../ops/format.js";
+import {
+  formatBusiness,
+  formatBusinessList,
+  formatListing,
+  formatPayment,
+  formatRefund,
+  formatRefundList,
+  formatRetry,
+} from "../../ops/format.js";
 import { findPayment, recheckPayment, showPayment } from "../../ops/payments.js";
+import { listRefunds, retryRefund, showRefund } from "../../ops/refunds.js";
 import { useStack, waitFor } from "./harness.js";
 
 const t = useStack({ scheduleIntervalMs: 3_600_000 });
@@ -542,6 +552,129 @@ describe("payment recheck", () => {
     expect(mismatch.hint).toContain("RUNBOOK.md#stuck-orders");
     expect((await getPayment(opened.payment.paymentId))?.status).toBe("OPEN");
     expect((await recheckPayment(opened.payment.paymentId)).outcome).toBe("waiting");
+  });
+});
+
+describe("refund list, show and retry", () => {
+  // The sweep never fires here: a requested refund stays PENDING, never sent, until `refund retry`.
+  let refundKeys = 0;
+  const requestRefund = async (paymentId: string, amount: number, reason = "returned goods") => {
+    const answer = await t.business("shop").createRefund(paymentId, { amount, reason }, `ops-refund-${Date.now()}-${(refundKeys += 1)}`);
+    expect(answer.status).toBe(201);
+    return answer.body as { refundId: string; status: string };
+  };
+  const paidPayment = async (user: string, amount: number) => {
+    const opened = (await t.openPayment(user, amount)) as Opened;
+    await pay(opened);
+    await delivered(opened.payment.paymentId);
+    return opened;
+  };
+  const simTrade = async (outTradeNo: string) => (await t.sim<any>(`/sim/trades/${encodeURIComponent(outTradeNo)}`)).body;
+
+  it("lists and shows a refund asked for over the business API, payment show counts it, and retry refunds it once", async () => {
+    const opened = await paidPayment("ops-refund", 1000);
+    const { paymentId } = opened.payment;
+    const stored = (await getPayment(paymentId))!;
+    expect(stored.buyerId).toBe(buyerId);
+    const requested = await requestRefund(paymentId, 300);
+    expect(requested.status).toBe("PENDING");
+
+    const listing = await listRefunds(paymentId);
+    expect(listing).toMatchObject({
+      paymentId,
+      businessId: "shop",
+      paymentStatus: "PAID",
+      totals: { paid: 1000, refunded: 0, pending: 300, recorded: 300, left: 700, consistent: true },
+      refunds: [
+        {
+          refundId: requested.refundId,
+          kind: "requested",
+          amount: 300,
+          amountYuan: "3.00",
+          reason: "returned goods",
+          status: "PENDING",
+          outRequestNo: requested.refundId,
+          tradeNo: stored.tradeNo,
+          outTradeNo: opened.attempt.outTradeNo,
+          sweep: { inIndex: true, dueNow: true },
+        },
+      ],
+    });
+    expect(listing.refunds[0]!.sentAt).toBeUndefined();
+    const shown = await showRefund(paymentId, requested.refundId);
+    expect(shown).toEqual(listing.refunds[0]);
+    const payment = await showPayment(paymentId);
+    expect(payment.refunds).toEqual(listing.refunds);
+    expect(payment.refunded).toEqual(listing.totals);
+    for (const output of [
+      JSON.stringify(listing),
+      formatRefundList(listing),
+      formatRefund(shown),
+      JSON.stringify(payment),
+      formatPayment(payment),
+    ]) {
+      expect(output).not.toContain(buyerId);
+    }
+    expect(formatRefundList(listing)).toContain(
+      `${requested.refundId}  requested  300 fen = 3.00 CNY  PENDING  out_request_no ${requested.refundId}`,
+    );
+    expect(formatPayment(payment)).toContain("refunded 0 fen = 0.00 CNY, pending 300 fen, left to refund 700 fen of 1000");
+
+    const retried = await retryRefund(paymentId, requested.refundId);
+    expect(retried).toMatchObject({
+      outcome: "succeeded",
+      before: { status: "PENDING", sent: false },
+      after: {
+        status: "SUCCEEDED",
+        event: { id: `evt_${requested.refundId}_succeeded`, type: "refund.succeeded" },
+        sweep: { inIndex: false },
+      },
+    });
+    expect(retried.after.sentAt).toBeDefined();
+    expect(formatRetry(retried)).toContain("succeeded (PENDING -> SUCCEEDED)");
+    const trade = await simTrade(opened.attempt.outTradeNo);
+    expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.refundId, 300]]);
+    expect((await showPayment(paymentId)).refunded).toMatchObject({
+      refunded: 300,
+      refundedYuan: "3.00",
+      pending: 0,
+      recorded: 300,
+      left: 700,
+    });
+
+    // Only a PENDING refund is retried; bad and unknown ids fail clearly.
+    const again = await failure(retryRefund(paymentId, requested.refundId));
+    expect(again?.message).toMatch(/is SUCCEEDED: only a PENDING refund can be retried/);
+    expect(code(again)).toBe(1);
+    expect(code(await failure(showRefund(paymentId, "refdeadbeef")))).toBe(2);
+    const unknown = await failure(showRefund(paymentId, `ref${"0".repeat(29)}`));
+    expect(unknown?.message).toMatch(/has no refund/);
+    expect(code(unknown)).toBe(1);
+    expect(code(await failure(listRefunds(`pay${"0".repeat(29)}`)))).toBe(1);
+    expect(() => parseArgs(["refund", "show", paymentId])).toThrow(/missing argument/);
+  });
+
+  it("retries a refund whose Alipay call failed: the same out_request_no, one refund at Alipay", async () => {
+    const opened = await paidPayment("ops-refund-fault", 800);
+    const { paymentId } = opened.payment;
+    await t.sim("/sim/faults", { method: "alipay.trade.refund", outTradeNo: opened.attempt.outTradeNo, mode: "5xx", count: 1 });
+    const requested = await requestRefund(paymentId, 800, "order canceled");
+
+    const error = await failure(retryRefund(paymentId, requested.refundId));
+    expect(error?.name).toBe("AlipayUnavailableError");
+    expect(explain(error, { local: false }).message).toMatch(/^Alipay could not be asked/);
+    // Sent (its outcome unknown), still PENDING: the next try asks the refund query first.
+    const pending = await showRefund(paymentId, requested.refundId);
+    expect(pending).toMatchObject({ status: "PENDING" });
+    expect(pending.sentAt).toBeDefined();
+
+    const retried = await retryRefund(paymentId, requested.refundId);
+    expect(retried).toMatchObject({ outcome: "succeeded", before: { status: "PENDING", sent: true }, after: { status: "SUCCEEDED" } });
+    const trade = await simTrade(opened.attempt.outTradeNo);
+    expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.refundId, 800]]);
+    expect(trade.refundedFen).toBe(800);
+    expect((await getRefund(paymentId, requested.refundId))?.status).toBe("SUCCEEDED");
+    expect((await listRefunds(paymentId)).totals).toMatchObject({ refunded: 800, pending: 0, left: 0, consistent: true });
   });
 });
 
