@@ -216,8 +216,9 @@ const fenAndYuan = (fen: number, yuan: string) => `${fen} fen = ${yuan} CNY`;
 function totalsLine(totals: RefundTotals): string {
   return (
     `  refunded ${fenAndYuan(totals.refunded, totals.refundedYuan)}, pending ${totals.pending} fen, left to refund ${totals.left} fen of ${totals.paid}` +
-    (totals.automatic.refunded + totals.automatic.pending > 0
-      ? `\n  automatic refunds (other trades, given back in full): refunded ${totals.automatic.refunded} fen, pending ${totals.automatic.pending} fen`
+    (totals.automatic.refunded + totals.automatic.pending + totals.automatic.failed > 0
+      ? `\n  automatic refunds (other trades, given back in full): refunded ${totals.automatic.refunded} fen, pending ${totals.automatic.pending} fen` +
+        (totals.automatic.failed > 0 ? `, FAILED ${totals.automatic.failed} fen (a person refunds it: RUNBOOK.md#refunds-needed)` : "")
       : "") +
     (totals.consistent
       ? ""
@@ -237,7 +238,7 @@ function refundLine(r: RefundReport): string {
   return (
     `  ${r.refundId}  ${r.kind}  ${fenAndYuan(r.amount, r.amountYuan)}  ${r.status}  out_request_no ${r.outRequestNo}` +
     `${r.kind === "automatic" ? `  trade ${r.tradeNo}` : ""}\n` +
-    `    reason: ${r.reason}\n    created ${r.createdAt}${r.sentAt ? `  sent ${r.sentAt}` : "  not sent to Alipay yet"}${settled}`
+    `    reason: ${r.reason}\n    created ${r.createdAt}${r.sentAt ? `  sent ${r.sentAt}` : r.status === "PENDING" ? "  not sent to Alipay yet" : ""}${settled}`
   );
 }
 

@@ -53,7 +53,7 @@ export interface RefundTotals {
    * Automatic refunds give back another trade (a second one, or one paid on a closed attempt) in
    * full: they never count against what may be refunded of the payment, so they are summed apart.
    */
-  automatic: { refunded: number; pending: number };
+  automatic: { refunded: number; pending: number; failed: number };
 }
 
 export function refundReport(refund: RefundRecord, now = Date.now()): RefundReport {
@@ -100,7 +100,7 @@ export function refundTotals(payment: PaymentRecord, refunds: RefundReport[]): R
     recorded,
     left: payment.amountFen - recorded,
     consistent: recorded === refunded + pending,
-    automatic: { refunded: sum(true, "SUCCEEDED"), pending: sum(true, "PENDING") },
+    automatic: { refunded: sum(true, "SUCCEEDED"), pending: sum(true, "PENDING"), failed: sum(true, "FAILED") },
   };
 }
 

@@ -570,6 +570,12 @@ describe("refund list, show and retry", () => {
     return opened;
   };
   const simTrade = async (outTradeNo: string) => (await t.sim<any>(`/sim/trades/${encodeURIComponent(outTradeNo)}`)).body;
+  // Each test waits for its refund's event at shop: one still in flight would dead-letter when the
+  // dlq tests below take the receiver down.
+  const refundEventDelivered = (refundId: string) =>
+    waitFor(async () => t.stack.receivers.shop!.events.get(`evt_${refundId}_succeeded`), {
+      what: `refund.succeeded of ${refundId} at shop`,
+    });
 
   it("lists and shows a refund asked for over the business API, payment show counts it, and retry refunds it once", async () => {
     const opened = await paidPayment("ops-refund", 1000);
@@ -641,6 +647,7 @@ describe("refund list, show and retry", () => {
       recorded: 300,
       left: 700,
     });
+    await refundEventDelivered(requested.refundId);
 
     // Only a PENDING refund is retried; bad and unknown ids fail clearly.
     const again = await failure(retryRefund(paymentId, requested.refundId));
@@ -675,6 +682,7 @@ describe("refund list, show and retry", () => {
     expect(trade.refundedFen).toBe(800);
     expect((await getRefund(paymentId, requested.refundId))?.status).toBe("SUCCEEDED");
     expect((await listRefunds(paymentId)).totals).toMatchObject({ refunded: 800, pending: 0, left: 0, consistent: true });
+    await refundEventDelivered(requested.refundId);
   });
 });
 
