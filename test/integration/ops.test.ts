@@ -932,6 +932,9 @@ describe("the CLI entry", () => {
       "payment show <paymentId>",
       "payment find --business <businessId> --business-order <businessOrderId>",
       "payment recheck <paymentId>",
+      "refund list <paymentId>",
+      "refund show <paymentId> <refundId>",
+      "refund retry <paymentId> <refundId>",
       "dlq list <check|events>",
       "dlq redrive <check|events>",
       "event replay <paymentId>",
@@ -985,6 +988,12 @@ describe("the CLI entry", () => {
     ]);
     expect(found.code).toBe(0);
     expect(found.stdout).toContain(`Payment ${opened.payment.paymentId}  PAID`);
+
+    const refunds = await cli(["refund", "list", opened.payment.paymentId, "--stack-file", stackFile]);
+    expect(refunds.stderr).toBe("");
+    expect(refunds.code).toBe(0);
+    expect(refunds.stdout).toContain(`Refunds of payment ${opened.payment.paymentId} (shop, PAID): 0`);
+    expect((await cli(["refund", "retry", opened.payment.paymentId, "refdeadbeef", "--stack-file", stackFile])).code).toBe(2);
 
     const unknown = await cli(["payment", "show", `pay${"0".repeat(29)}`, "--stack-file", stackFile]);
     expect(unknown.code).toBe(1);
