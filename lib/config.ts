@@ -23,6 +23,8 @@ export interface Config {
   checkScheduleSeconds: number[];
   /** Base of the exponential backoff of SQS retries. */
   retryBaseSeconds: number;
+  /** Money of a second trade, or paid on an attempt already closed, is refunded on its own (off: recorded and alarmed only). */
+  autoRefunds: boolean;
   /** Margin for clock skew with Alipay before an expired order is closed. */
   closeMarginSeconds: number;
   /** How long a sweep's claim on an order lasts before another sweep may enqueue it again. */
@@ -158,6 +160,7 @@ async function load(): Promise<Config> {
       }),
     retryBaseSeconds: positiveNumber("RETRY_BASE_SECONDS", 10),
     closeMarginSeconds: positiveNumber("CLOSE_MARGIN_SECONDS", 60, true),
+    autoRefunds: flag("AUTO_REFUNDS", true),
     sweepLeaseSeconds: positiveNumber("SWEEP_LEASE_SECONDS", 300),
     businessCacheSeconds: positiveNumber("BUSINESS_CACHE_SECONDS", 60, true),
     unpaidPaymentRetentionDays: positiveNumber("UNPAID_PAYMENT_RETENTION_DAYS", 400),
@@ -168,6 +171,14 @@ function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`Missing configuration: ${name}`);
   return value;
+}
+
+function flag(name: string, fallback: boolean): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "true") return true;
+  if (raw === "false") return false;
+  throw new Error(`Bad configuration: ${name} (true or false)`);
 }
 
 function positiveNumber(name: string, fallback: number, allowZero = false): number {

@@ -91,6 +91,14 @@ export const BusinessPayment = z
     canceledAt: z.optional(Iso),
     expiredAt: z.optional(Iso),
     attempts: z.array(AttemptView).check(doc({ description: "Every Alipay attempt, oldest first; at most the last one is PENDING." })),
+    automaticRefundIds: z.optional(
+      z.array(z.string()).check(
+        doc({
+          description:
+            "Refunds made on our own, oldest first: money of a second trade, or paid on an attempt already closed, is given back in full (read them under /refunds; refund.succeeded or refund.failed follows).",
+        }),
+      ),
+    ),
   })
   .check(doc({ id: "Payment" }));
 
@@ -121,6 +129,13 @@ export const Refund = z
   .strictObject({
     refundId: z.string().check(doc({ description: "The refund's id; also Alipay's out_request_no, fixed when the refund is recorded." })),
     paymentId: z.string(),
+    kind: z.enum(["requested", "automatic"]).check(
+      doc({
+        description:
+          "requested: asked for by the business system (of the paid trade). automatic: made on our own to give back a second trade, or money paid on an attempt already closed; it refunds that trade in full and never counts against what may be refunded.",
+      }),
+    ),
+    tradeNo: z.optional(z.string().check(doc({ description: "The trade an automatic refund gives back." }))),
     amount: AmountFen,
     amountYuan: Yuan,
     reason: z.string(),

@@ -68,6 +68,8 @@ export interface PaymentRecord {
   sweepShard?: string;
   sweepAt?: number;
   history: HistoryEntry[];
+  /** Refunds made on our own (lib/refunds/model.ts automaticRefund), oldest first. */
+  automaticRefundIds?: string[];
 }
 
 export interface Payment {
@@ -148,6 +150,7 @@ export function businessPaymentView(payment: PaymentRecord) {
     ...(payment.canceledAt !== undefined ? { canceledAt: iso(payment.canceledAt)! } : {}),
     ...(payment.expiredAt !== undefined ? { expiredAt: iso(payment.expiredAt)! } : {}),
     attempts: payment.attempts.map(attemptView),
+    ...(payment.automaticRefundIds?.length ? { automaticRefundIds: payment.automaticRefundIds } : {}),
   };
 }
 export type BusinessPaymentView = ReturnType<typeof businessPaymentView>;

@@ -6,6 +6,8 @@ import { fromAlipayTime } from "../alipay/time.js";
 import { config } from "../config.js";
 import { yuanToFen } from "../money.js";
 import { count, logger } from "../observability.js";
+import { isRefundId } from "../refunds/model.js";
+import { getRefund, markRefundSucceeded } from "../refunds/repository.js";
 import { parseOutTradeNo } from "./model.js";
 import { closeAttempt, getPayment } from "./repository.js";
 import { applyPayment, settlementAfterClose } from "./settle.js";
@@ -67,14 +69,14 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
     notifyId: params.notify_id,
     tradeStatus: params.trade_status,
   };
+  // A refund notification (a partial refund: TRADE_SUCCESS/FINISHED; a full one: TRADE_CLOSED of a
+  // paid trade) names the refund by out_biz_no. It is never a payment, nor an unpaid attempt closing.
+  if (params.out_biz_no || (params.refund_fee && yuanToFen(params.refund_fee) !== 0)) {
+    return applyRefundNotification(payment.paymentId, params, context, now);
+  }
   switch (params.trade_status) {
     case "TRADE_SUCCESS":
     case "TRADE_FINISHED": {
-      if (params.refund_fee && yuanToFen(params.refund_fee) !== 0) {
-        // Refund notifications belong to the refund capability; acknowledged, nothing to change yet.
-        logger.info("refund notification acknowledged", context);
-        return { kind: "ignored", detail: "refund" };
-      }
       if (!params.trade_no) return reject("malformed", params);
       const outcome = await applyPayment(
         payment,
@@ -92,7 +94,7 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
       return { kind: outcome === "paid" ? "applied" : outcome };
     }
     case "TRADE_CLOSED": {
-      // For App Pay: unpaid and timed out (or fully refunded, which the refund capability handles).
+      // For App Pay: unpaid and timed out, or fully refunded (a paid attempt, which stays PAID).
       if (attempt.status !== "PENDING") return { kind: "duplicate" };
       const then = settlementAfterClose(payment, now, settings.closeMarginSeconds * 1000);
       const written = await closeAttempt(payment.paymentId, attempt.attemptNo, "alipay_closed", then, now);
@@ -106,6 +108,37 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
     default:
       return reject("unknown_status", params);
   }
+}
+
+/**
+ * Alipay says it refunded `out_biz_no` (our refund id, the out_request_no) of trade `trade_no`: a
+ * PENDING refund of ours becomes SUCCEEDED through the worker's own conditional write, so it is
+ * applied at most once (a duplicate, or the worker's query getting there first, changes nothing).
+ */
+async function applyRefundNotification(
+  paymentId: string,
+  params: Record<string, string>,
+  context: Record<string, unknown>,
+  now: number,
+): Promise<NotifyOutcome> {
+  const refundId = params.out_biz_no;
+  const refund = refundId && isRefundId(refundId) ? await getRefund(paymentId, refundId) : undefined;
+  if (!refund) {
+    // Not one of ours (a refund made by hand at Alipay): nothing here to change.
+    logger.warn("refund notification for no refund of ours", { ...context, outBizNo: refundId });
+    return { kind: "ignored", detail: "refund" };
+  }
+  const refundedFen = yuanToFen(params.refund_fee) ?? Number.NaN;
+  // refund_fee is the trade's cumulative refunded amount: it covers this refund if it is this refund's.
+  if (refund.tradeNo !== params.trade_no || !(refundedFen >= refund.amountFen)) {
+    logger.warn("refund notification does not match the refund", { ...context, refundId, tradeNo: params.trade_no });
+    return { kind: "ignored", detail: "refund_mismatch" };
+  }
+  if (refund.status !== "PENDING") return { kind: "duplicate", detail: "refund" };
+  if (!(await markRefundSucceeded(refund, now))) return { kind: "duplicate", detail: "refund" };
+  count("RefundsSucceeded");
+  logger.info("refund succeeded", { refundId, paymentId, amountFen: refund.amountFen, via: "notify" });
+  return { kind: "applied", detail: "refund" };
 }
 
 function reject(reason: RejectReason, params: Record<string, string>): NotifyOutcome {

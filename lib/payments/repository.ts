@@ -12,6 +12,7 @@ import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateComma
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
+import { automaticRefund } from "../refunds/model.js";
 import { type Attempt, type HistoryEntry, type Payment, type PaymentRecord, paymentKey, refundKey, sweepShard } from "./model.js";
 
 async function table(): Promise<string> {
@@ -282,7 +283,10 @@ export async function settleOpen(
 
 /**
  * Records a payment that must be given back; true the first time this trade is recorded. In the
- * same transaction its payment is marked and loses any TTL: money reached it, so it is kept.
+ * same transaction its payment is marked and loses any TTL: money reached it, so it is kept. With
+ * automatic refunds on (config autoRefunds), the same transaction records the trade's automatic
+ * refund (PENDING, due in the sweep index, so the check worker sends it) and names it on the
+ * payment: a detection that committed always has its refund, and a repeat adds nothing.
  */
 export async function recordRefundNeeded(
   payment: PaymentRecord,
@@ -291,7 +295,18 @@ export async function recordRefundNeeded(
   reason: string,
   now: number,
 ): Promise<boolean> {
-  const TableName = await table();
+  const settings = await config();
+  const TableName = settings.tableName;
+  const outTradeNo = payment.attempts[attemptNo - 1]?.outTradeNo ?? `${payment.paymentId}_${attemptNo}`;
+  const refund = settings.autoRefunds
+    ? automaticRefund(
+        { paymentId: payment.paymentId, businessId: payment.businessId, tradeNo: paid.tradeNo, outTradeNo },
+        paid.totalFen,
+        reason,
+        sweepShard,
+        now,
+      )
+    : undefined;
   try {
     await dynamo().send(
       new TransactWriteCommand({
@@ -310,6 +325,7 @@ export async function recordRefundNeeded(
                 status: "REFUND_NEEDED",
                 detectedAt: now,
                 detectedVia: paid.via,
+                ...(refund ? { refundId: refund.refundId } : {}),
               },
               ConditionExpression: "attribute_not_exists(pk)",
             },
@@ -318,19 +334,22 @@ export async function recordRefundNeeded(
             Update: {
               TableName,
               Key: paymentKey(payment.paymentId),
-              UpdateExpression: "SET refundNeeded = :true REMOVE #ttl",
+              UpdateExpression: refund
+                ? "SET refundNeeded = :true, automaticRefundIds = list_append(if_not_exists(automaticRefundIds, :none), :refundIds) REMOVE #ttl"
+                : "SET refundNeeded = :true REMOVE #ttl",
               ConditionExpression: "attribute_exists(pk)",
               ExpressionAttributeNames: { "#ttl": "ttl" },
-              ExpressionAttributeValues: { ":true": true },
+              ExpressionAttributeValues: { ":true": true, ...(refund ? { ":none": [], ":refundIds": [refund.refundId] } : {}) },
             },
           },
+          ...(refund ? [{ Put: { TableName, Item: refund, ConditionExpression: "attribute_not_exists(pk)" } }] : []),
         ],
       }),
     );
     return true;
   } catch (error) {
     const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
-    // Already recorded (by an earlier copy, whose transaction also marked the payment).
+    // Already recorded (by an earlier copy, whose transaction also marked the payment and recorded its refund).
     if ((error as Error).name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed") return false;
     throw error;
   }

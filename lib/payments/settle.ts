@@ -25,7 +25,8 @@ export async function applyPayment(payment: PaymentRecord, attemptNo: number, pa
   }
   const current = written.current ?? (await getPayment(payment.paymentId));
   if (current?.status === "PAID" && current.tradeNo === paid.tradeNo) return "duplicate";
-  // Paid after we closed the attempt or settled the payment, or a second trade: the money must go back.
+  // Paid after we closed the attempt or settled the payment, or a second trade: the money must go back
+  // (refunded automatically when autoRefunds is on: recordRefundNeeded records the refund with it).
   const reason = current?.status === "PAID" ? "second_trade" : "paid_after_close";
   const firstSeen = await recordRefundNeeded(payment, attemptNo, paid, reason, now);
   // Counted and logged every time, not only when the record is new: a write that committed but

@@ -42,7 +42,12 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
   if (answer.kind === "refused") {
     if (await markRefundFailed(refund, answer.subCode, now())) {
       count("RefundsFailed");
-      logger.warn("refund refused by Alipay", { refundId, paymentId, subCode: answer.subCode });
+      // An automatic refund that Alipay refuses leaves money that is not ours: a person refunds it (RUNBOOK).
+      if (refund.kind === "automatic") {
+        logger.error("automatic refund refused by Alipay", { refundId, paymentId, tradeNo: refund.tradeNo, subCode: answer.subCode });
+      } else {
+        logger.warn("refund refused by Alipay", { refundId, paymentId, subCode: answer.subCode });
+      }
     }
     return "failed";
   }

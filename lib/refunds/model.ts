@@ -8,16 +8,27 @@
 // The refund id derives from the payment and the Idempotency-Key, and it is Alipay's
 // out_request_no: fixed when the refund is recorded, so every retry is the same request and
 // Alipay refunds it at most once. A PENDING refund is in the sweep index until it settles.
+//
+// An automatic refund (kind "automatic") gives back money that must not have been taken: a second
+// trade for a payment, or a payment that reached a closed attempt or a settled payment. It is
+// recorded in the same transaction as the refund-needed record (REFUND#<tradeNo>), refunds THAT
+// trade in full, and its id (the out_request_no) derives from the trade number, so every retry,
+// and every copy of the detection, is the same request. It never touches the payment's
+// `refundedFen` (the total of requested refunds of the paid trade).
 import { createHash } from "node:crypto";
 import { fenToYuan } from "../money.js";
 
 export type RefundStatus = "PENDING" | "SUCCEEDED" | "FAILED";
+/** Asked for by the business system, or made by us for money that must go back. */
+export type RefundKind = "requested" | "automatic";
 
 export interface RefundRecord {
   pk: string;
   sk: string;
   /** Names the item kind for the stream's filter (Lambda's filters match whole values best). */
   recordType: "REFUND_REQUEST";
+  /** Absent on refunds recorded before automatic refunds existed: "requested". */
+  kind?: RefundKind;
   refundId: string;
   paymentId: string;
   businessId: string;
@@ -50,6 +61,38 @@ export function deriveRefundId(businessId: string, paymentId: string, idempotenc
   return `ref${createHash("sha256").update(`${businessId}\u0000${paymentId}\u0000${idempotencyKey}`).digest("hex").slice(0, 29)}`;
 }
 
+/** One automatic refund per trade: any copy of the detection finds the same refund. */
+export function deriveAutomaticRefundId(paymentId: string, tradeNo: string): string {
+  return `ref${createHash("sha256").update(`automatic\u0000${paymentId}\u0000${tradeNo}`).digest("hex").slice(0, 29)}`;
+}
+
+/** The automatic refund of the whole trade `tradeNo` (of attempt `outTradeNo`), due at once. */
+export function automaticRefund(
+  ids: { paymentId: string; businessId: string; tradeNo: string; outTradeNo: string },
+  amountFen: number,
+  why: string,
+  sweepShard: string,
+  now: number,
+): RefundRecord {
+  const refundId = deriveAutomaticRefundId(ids.paymentId, ids.tradeNo);
+  return {
+    ...refundRequestKey(ids.paymentId, refundId),
+    recordType: "REFUND_REQUEST",
+    kind: "automatic",
+    refundId,
+    paymentId: ids.paymentId,
+    businessId: ids.businessId,
+    amountFen,
+    reason: `automatic refund: ${why}`,
+    status: "PENDING",
+    createdAt: now,
+    tradeNo: ids.tradeNo,
+    outTradeNo: ids.outTradeNo,
+    sweepShard,
+    sweepAt: now,
+  };
+}
+
 const refundIdPattern = /^ref[0-9a-f]{29}$/;
 export const isRefundId = (value: string) => refundIdPattern.test(value);
 
@@ -63,6 +106,8 @@ export function refundView(refund: RefundRecord) {
   return {
     refundId: refund.refundId,
     paymentId: refund.paymentId,
+    kind: refund.kind ?? "requested",
+    ...(refund.kind === "automatic" ? { tradeNo: refund.tradeNo } : {}),
     amount: refund.amountFen,
     amountYuan: fenToYuan(refund.amountFen),
     reason: refund.reason,

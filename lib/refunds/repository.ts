@@ -5,7 +5,7 @@ import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
-import { type PaymentRecord, paymentKey, sweepShard } from "../payments/model.js";
+import { type PaymentRecord, paymentKey, refundKey, sweepShard } from "../payments/model.js";
 import type { IdempotencyRecord } from "../payments/repository.js";
 import { type RefundRecord, refundRequestKey, refundSkPrefix } from "./model.js";
 
@@ -135,40 +135,69 @@ export async function markRefundSent(refund: RefundRecord, now: number): Promise
   );
 }
 
-/** PENDING -> SUCCEEDED, out of the sweep index; the stream publishes refund.succeeded. */
-export async function markRefundSucceeded(refund: RefundRecord, now: number): Promise<boolean> {
-  return conditional(
-    new UpdateCommand({
-      TableName: await table(),
-      Key: refundRequestKey(refund.paymentId, refund.refundId),
-      UpdateExpression: "SET #status = :succeeded, succeededAt = :now REMOVE sweepShard, sweepAt",
-      ConditionExpression: "#status = :pending",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: { ":succeeded": "SUCCEEDED", ":pending": "PENDING", ":now": now },
-    }),
-  );
-}
-
 /**
- * PENDING -> FAILED, out of the sweep index, and its amount released from the payment's refunded
- * total in the same transaction; the stream publishes refund.failed.
+ * PENDING -> SUCCEEDED, out of the sweep index; the stream publishes refund.succeeded. An automatic
+ * refund marks its refund-needed record (REFUND#<tradeNo>) REFUNDED in the same transaction.
  */
-export async function markRefundFailed(refund: RefundRecord, failureCode: string, now: number): Promise<boolean> {
+export async function markRefundSucceeded(refund: RefundRecord, now: number): Promise<boolean> {
   const TableName = await table();
+  const settle = {
+    TableName,
+    Key: refundRequestKey(refund.paymentId, refund.refundId),
+    UpdateExpression: "SET #status = :succeeded, succeededAt = :now REMOVE sweepShard, sweepAt",
+    ConditionExpression: "#status = :pending",
+    ExpressionAttributeNames: { "#status": "status" },
+    ExpressionAttributeValues: { ":succeeded": "SUCCEEDED", ":pending": "PENDING", ":now": now },
+  };
+  if (refund.kind !== "automatic") return conditional(new UpdateCommand(settle));
   try {
     await dynamo().send(
       new TransactWriteCommand({
         TransactItems: [
+          { Update: settle },
           {
             Update: {
               TableName,
-              Key: refundRequestKey(refund.paymentId, refund.refundId),
-              UpdateExpression: "SET #status = :failed, failedAt = :now, failureCode = :code REMOVE sweepShard, sweepAt",
-              ConditionExpression: "#status = :pending",
+              Key: refundKey(refund.paymentId, refund.tradeNo),
+              UpdateExpression: "SET #status = :refunded, refundedAt = :now",
+              ConditionExpression: "attribute_exists(pk)",
               ExpressionAttributeNames: { "#status": "status" },
-              ExpressionAttributeValues: { ":failed": "FAILED", ":pending": "PENDING", ":now": now, ":code": failureCode },
+              ExpressionAttributeValues: { ":refunded": "REFUNDED", ":now": now },
             },
           },
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    const reasons = (error as { CancellationReasons?: Reasons }).CancellationReasons;
+    // Settled already (by an earlier copy, whose transaction also marked the record).
+    if ((error as Error).name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed") return false;
+    throw error;
+  }
+}
+
+/**
+ * PENDING -> FAILED, out of the sweep index; the stream publishes refund.failed. A requested
+ * refund's amount is released from the payment's refunded total in the same transaction; an
+ * automatic one never counted there, and its refund-needed record stays REFUND_NEEDED for a person.
+ */
+export async function markRefundFailed(refund: RefundRecord, failureCode: string, now: number): Promise<boolean> {
+  const TableName = await table();
+  const settle = {
+    TableName,
+    Key: refundRequestKey(refund.paymentId, refund.refundId),
+    UpdateExpression: "SET #status = :failed, failedAt = :now, failureCode = :code REMOVE sweepShard, sweepAt",
+    ConditionExpression: "#status = :pending",
+    ExpressionAttributeNames: { "#status": "status" },
+    ExpressionAttributeValues: { ":failed": "FAILED", ":pending": "PENDING", ":now": now, ":code": failureCode },
+  };
+  if (refund.kind === "automatic") return conditional(new UpdateCommand(settle));
+  try {
+    await dynamo().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Update: settle },
           {
             Update: {
               TableName,

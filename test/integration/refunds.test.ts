@@ -2,15 +2,16 @@
 // Idempotency-Key, the refunds of a payment never total more than was paid (also under concurrent
 // requests), each is refunded at Alipay exactly once under its fixed out_request_no (an unknown
 // outcome is resolved by the refund query, never by a new number), and refund.succeeded /
-// refund.failed reach the owning business system alone.
+// refund.failed reach the owning business system alone. Alipay's refund notifications are
+// applied at most once. This stack runs with AUTO_REFUNDS off (on: test/integration/autoRefunds.test.ts).
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../lib/faults.js";
-import { getPayment } from "../../lib/payments/repository.js";
+import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 import { getRefund } from "../../lib/refunds/repository.js";
 import { useStack, waitFor } from "./harness.js";
-import { eventsAt } from "./twoSided.js";
+import { eventsAt, sleep } from "./twoSided.js";
 
-const t = useStack();
+const t = useStack({ env: { LOCAL_AUTO_REFUNDS: "false" } });
 
 afterEach(() => disarmFaults());
 
@@ -146,6 +147,8 @@ describe("refunds requested by a business system", () => {
 
   it("resolves a refund whose answer timed out by the refund query: one refund at Alipay", async () => {
     const { paymentId, outTradeNo } = await paidPayment("refund-erin", 900);
+    // Alipay's refund notification is lost too (it would settle the refund without the query).
+    await t.sim("/sim/scenario", { outTradeNo, dropFirst: 100 });
     // Alipay carries the refund out, but its answer is lost; the first refund query fails too
     // (a 5xx), the next one finds the refund. No second refund request is ever needed.
     await t.sim("/sim/faults", { method: "alipay.trade.refund", outTradeNo, mode: "timeout", count: 1, afterProcessing: true });
@@ -183,5 +186,57 @@ describe("refunds requested by a business system", () => {
     const trade = await simTrade(outTradeNo);
     expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.body.refundId, 400]]);
     expect(trade.refundedFen).toBe(400);
+  });
+
+  it("applies Alipay's refund notification once: duplicates change nothing, one refund.succeeded", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-gus", 700);
+    // Alipay refunds, but its answer is lost and every refund query fails: only the notification tells.
+    await t.sim("/sim/faults", { method: "alipay.trade.refund", outTradeNo, mode: "timeout", count: 1, afterProcessing: true });
+    await t.sim("/sim/faults", { method: "alipay.trade.fastpay.refund.query", outTradeNo, mode: "5xx", count: 50 });
+    const requested = await refund(paymentId, 700);
+    expect(requested.status).toBe(201);
+    const refundId = requested.body.refundId as string;
+    expect(await settled(paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
+    const trade = await simTrade(outTradeNo);
+    // The full refund's notification, sent again: still the refund, never an attempt closing.
+    const again = await t.sim("/sim/notify/forge", {
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo,
+      mode: "valid",
+      overrides: { trade_status: "TRADE_CLOSED", total_amount: "7.00", trade_no: trade.tradeNo, refund_fee: "7.00", out_biz_no: refundId },
+    });
+    expect(again.body.responseBody ?? again.body.attempt?.responseBody).toBe("success");
+    await refundEventAt("shop", refundId, "succeeded");
+    await sleep(1500);
+    expect(
+      eventsAt(t, "shop")
+        .filter((e) => e.id.includes(refundId))
+        .map((e) => [e.id, e.deliveries]),
+    ).toEqual([[`evt_${refundId}_succeeded`, 1]]);
+    expect(await getPayment(paymentId)).toMatchObject({ status: "PAID", attempts: [{ status: "PAID" }] });
+    expect((await simTrade(outTradeNo)).refunds).toHaveLength(1);
+  });
+});
+
+describe("with AUTO_REFUNDS off", () => {
+  it("money on a canceled payment's closed attempt is recorded only: no refund, nothing at Alipay", async () => {
+    const { payment, attempt } = await t.openPayment("refund-off-hal", 1100);
+    const paymentId = payment.paymentId as string;
+    expect((await t.business("shop").cancelPayment(paymentId)).body).toMatchObject({ status: "CANCELED" });
+    const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
+    expect(paid.status).toBe(200);
+    const [needed] = await waitFor(
+      async () => {
+        const found = await listRefundsNeeded(paymentId);
+        return found.length > 0 && found;
+      },
+      { what: "the refund-needed record" },
+    );
+    expect(needed).toMatchObject({ tradeNo: paid.body.tradeNo, status: "REFUND_NEEDED" });
+    expect(needed).not.toHaveProperty("refundId");
+    await sleep(2000);
+    expect((await t.business("shop").request("GET", `/v1/payments/${paymentId}/refunds`)).body).toEqual({ refunds: [] });
+    expect((await t.business("shop").getPayment(paymentId)).body).not.toHaveProperty("automaticRefundIds");
+    expect((await simTrade(attempt.outTradeNo)).refundedFen ?? 0).toBe(0);
   });
 });

@@ -1,0 +1,105 @@
+// Automatic refunds over HTTP (issue 11), with AUTO_REFUNDS on (the default): money that reached
+// an attempt already closed is given back on its own, end to end: one refund at Alipay under a
+// number derived from that trade, refund.succeeded (kind automatic) to the owner, the refund-needed
+// record marked REFUNDED, the refund named on the payment. (Off: test/integration/refunds.test.ts.)
+import { describe, expect, it } from "vitest";
+import { listRefundsNeeded } from "../../lib/payments/repository.js";
+import { deriveAutomaticRefundId } from "../../lib/refunds/model.js";
+import { getRefund } from "../../lib/refunds/repository.js";
+import { useStack, waitFor } from "./harness.js";
+import { eventsAt, sleep } from "./twoSided.js";
+
+const t = useStack();
+
+const simTrade = async (outTradeNo: string) => (await t.sim(`/sim/trades/${encodeURIComponent(outTradeNo)}`)).body;
+
+describe("automatic refunds", () => {
+  it("refunds a payment that reached a canceled payment's closed attempt, once, and tells the owner", async () => {
+    const { payment, attempt } = await t.openPayment("auto-refund-ann", 2300);
+    const paymentId = payment.paymentId as string;
+    // Alipay had no trade for the attempt when it was closed, and (as Alipay may) still takes the money.
+    const canceled = await t.business("shop").cancelPayment(paymentId);
+    expect(canceled.body).toMatchObject({ status: "CANCELED" });
+    const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
+    expect(paid.status).toBe(200);
+    const tradeNo = paid.body.tradeNo as string;
+    const refundId = deriveAutomaticRefundId(paymentId, tradeNo);
+
+    const refund = await waitFor(
+      async () => {
+        const r = await getRefund(paymentId, refundId);
+        return r && r.status !== "PENDING" && r;
+      },
+      { timeoutMs: 30_000, what: "the automatic refund settled" },
+    );
+    expect(refund).toMatchObject({ kind: "automatic", status: "SUCCEEDED", tradeNo, outTradeNo: attempt.outTradeNo, amountFen: 2300 });
+
+    const event = await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_succeeded`), {
+      timeoutMs: 30_000,
+      what: "refund.succeeded at shop",
+    });
+    expect(event).toMatchObject({ type: "refund.succeeded" });
+    expect((event.data as any).refund).toMatchObject({
+      refundId,
+      paymentId,
+      kind: "automatic",
+      tradeNo,
+      amount: 2300,
+      status: "SUCCEEDED",
+    });
+    expect(eventsAt(t, "membership").some((e) => e.id.includes(refundId))).toBe(false);
+
+    expect(await listRefundsNeeded(paymentId)).toEqual([
+      expect.objectContaining({ tradeNo, amountFen: 2300, reason: "paid_after_close", status: "REFUNDED", refundId }),
+    ]);
+    // The business system sees the refund on the payment and under /refunds; the payment stays CANCELED.
+    const read = await t.business("shop").getPayment(paymentId);
+    expect(read.body).toMatchObject({ status: "CANCELED", automaticRefundIds: [refundId] });
+    const list = await t.business("shop").request("GET", `/v1/payments/${paymentId}/refunds`);
+    expect(list.body.refunds.map((r: any) => [r.refundId, r.kind, r.amount, r.status])).toEqual([
+      [refundId, "automatic", 2300, "SUCCEEDED"],
+    ]);
+
+    // Alipay's notifications (the payment's, repeated; the refund's) and later checks add nothing.
+    await sleep(3000);
+    const trade = await simTrade(attempt.outTradeNo);
+    expect(trade).toMatchObject({ refundedFen: 2300 });
+    expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[refundId, 2300]]);
+    expect(
+      eventsAt(t, "shop")
+        .filter((e) => e.id.includes(refundId))
+        .map((e) => [e.id, e.deliveries]),
+    ).toEqual([[`evt_${refundId}_succeeded`, 1]]);
+    expect((await getRefund(paymentId, refundId)) as any).not.toHaveProperty("sweepShard");
+  }, 60_000);
+
+  it("a refund Alipay refuses is FAILED, announced, and the record waits for a person", async () => {
+    const { payment, attempt } = await t.openPayment("auto-refund-ben", 900);
+    const paymentId = payment.paymentId as string;
+    // Alipay says the attempt closed; then a payment for it shows up under a trade Alipay does not hold.
+    await t.sim("/sim/notify/forge", {
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo: attempt.outTradeNo,
+      mode: "valid",
+      overrides: { trade_status: "TRADE_CLOSED", total_amount: "9.00" },
+    });
+    const tradeNo = "2026112522001400000000000077";
+    await t.sim("/sim/notify/forge", {
+      url: `${t.stack.urls.api}/alipay/notify`,
+      outTradeNo: attempt.outTradeNo,
+      mode: "valid",
+      overrides: { trade_status: "TRADE_SUCCESS", total_amount: "9.00", trade_no: tradeNo },
+    });
+    const refundId = deriveAutomaticRefundId(paymentId, tradeNo);
+    const refund = await waitFor(
+      async () => {
+        const r = await getRefund(paymentId, refundId);
+        return r && r.status !== "PENDING" && r;
+      },
+      { timeoutMs: 30_000, what: "the automatic refund settled" },
+    );
+    expect(refund).toMatchObject({ kind: "automatic", status: "FAILED", failureCode: "ACQ.TRADE_NOT_EXIST" });
+    await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_failed`), { what: "refund.failed at shop" });
+    expect(await listRefundsNeeded(paymentId)).toEqual([expect.objectContaining({ tradeNo, status: "REFUND_NEEDED", refundId })]);
+  }, 60_000);
+});
