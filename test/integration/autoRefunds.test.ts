@@ -3,10 +3,11 @@
 // number derived from that trade, refund.succeeded (kind automatic) to the owner, the refund-needed
 // record marked REFUNDED, the refund named on the payment. (Off: test/integration/refunds.test.ts.)
 import { describe, expect, it } from "vitest";
-import { listRefundsNeeded } from "../../lib/payments/repository.js";
+import { orderStringFor } from "../../lib/payments/attempts.js";
+import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 import { deriveAutomaticRefundId } from "../../lib/refunds/model.js";
 import { getRefund } from "../../lib/refunds/repository.js";
-import { useStack, waitFor } from "./harness.js";
+import { testTimes, useStack, waitFor } from "./harness.js";
 import { eventsAt, sleep } from "./twoSided.js";
 
 const t = useStack();
@@ -101,5 +102,39 @@ describe("automatic refunds", () => {
     expect(refund).toMatchObject({ kind: "automatic", status: "FAILED", failureCode: "ACQ.TRADE_NOT_EXIST" });
     await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_failed`), { what: "refund.failed at shop" });
     expect(await listRefundsNeeded(paymentId)).toEqual([expect.objectContaining({ tradeNo, status: "REFUND_NEEDED", refundId })]);
+  }, 60_000);
+
+  it("refunds a second trade of a paid payment, and the payment keeps its own trade", async () => {
+    const { payment, attempt } = await t.openPayment("auto-refund-cal", 1700);
+    const paymentId = payment.paymentId as string;
+    // The app asks again after attempt 1's time_expire (as its clock sees it): attempt 1 is closed
+    // while Alipay has no trade for it, so its string stays payable at Alipay; attempt 2 is made.
+    const later = Date.parse(attempt.orderStringExpiresAt) + Number(testTimes.LOCAL_CLOSE_MARGIN_SECONDS ?? 5) * 1000 + 1000;
+    const second = await orderStringFor("auto-refund-cal", paymentId, later);
+    expect(second.view).toMatchObject({ attemptNo: 2 });
+    const paySecond = await t.sim("/sim/pay", { orderString: second.view.orderString });
+    expect(paySecond.status).toBe(200);
+    await waitFor(async () => (await getPayment(paymentId))?.status === "PAID", { what: "the payment PAID" });
+    const payFirst = await t.sim("/sim/pay", { orderString: attempt.orderString });
+    expect(payFirst.status, JSON.stringify(payFirst.body)).toBe(200);
+    const tradeNo = payFirst.body.tradeNo as string;
+    const refundId = deriveAutomaticRefundId(paymentId, tradeNo);
+
+    const refund = await waitFor(
+      async () => {
+        const r = await getRefund(paymentId, refundId);
+        return r && r.status !== "PENDING" && r;
+      },
+      { timeoutMs: 30_000, what: "the automatic refund settled" },
+    );
+    expect(refund).toMatchObject({ kind: "automatic", status: "SUCCEEDED", tradeNo, outTradeNo: attempt.outTradeNo, amountFen: 1700 });
+    await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_succeeded`), { what: "refund.succeeded at shop" });
+    expect(await listRefundsNeeded(paymentId)).toEqual([expect.objectContaining({ tradeNo, reason: "second_trade", status: "REFUNDED" })]);
+    // The payment's own trade is untouched, and its refundable total is whole.
+    const stored = (await getPayment(paymentId)) as any;
+    expect(stored).toMatchObject({ status: "PAID", tradeNo: paySecond.body.tradeNo, automaticRefundIds: [refundId] });
+    expect(stored.refundedFen ?? 0).toBe(0);
+    expect((await simTrade(second.view.outTradeNo)).refundedFen ?? 0).toBe(0);
+    expect((await simTrade(attempt.outTradeNo)).refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[refundId, 1700]]);
   }, 60_000);
 });
