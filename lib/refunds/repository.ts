@@ -137,7 +137,7 @@ export async function markRefundSent(refund: RefundRecord, now: number): Promise
 
 /**
  * PENDING -> SUCCEEDED, out of the sweep index; the stream publishes refund.succeeded. An automatic
- * refund marks its refund-needed record (REFUND#<tradeNo>) REFUNDED in the same transaction.
+ * refund marks its refund-needed record (REFUND#<tradeNo>) refunded in the same transaction.
  */
 export async function markRefundSucceeded(refund: RefundRecord, now: number): Promise<boolean> {
   const TableName = await table();
@@ -159,10 +159,11 @@ export async function markRefundSucceeded(refund: RefundRecord, now: number): Pr
             Update: {
               TableName,
               Key: refundKey(refund.paymentId, refund.tradeNo),
-              UpdateExpression: "SET #status = :refunded, refundedAt = :now",
+              // Its status stays REFUND_NEEDED (what was detected); refundedAt/By say it was given back,
+              // as a person's manual refund is recorded (RUNBOOK refunds-needed).
+              UpdateExpression: "SET refundedAt = :now, refundedBy = :by, refundNote = :refundId",
               ConditionExpression: "attribute_exists(pk)",
-              ExpressionAttributeNames: { "#status": "status" },
-              ExpressionAttributeValues: { ":refunded": "REFUNDED", ":now": now },
+              ExpressionAttributeValues: { ":now": now, ":by": "automatic refund", ":refundId": refund.refundId },
             },
           },
         ],

@@ -1,7 +1,7 @@
 // Automatic refunds over HTTP (issue 11), with AUTO_REFUNDS on (the default): money that reached
 // an attempt already closed is given back on its own, end to end: one refund at Alipay under a
 // number derived from that trade, refund.succeeded (kind automatic) to the owner, the refund-needed
-// record marked REFUNDED, the refund named on the payment. (Off: test/integration/refunds.test.ts.)
+// record marked refunded, the refund named on the payment. (Off: test/integration/refunds.test.ts.)
 import { describe, expect, it } from "vitest";
 import { orderStringFor } from "../../lib/payments/attempts.js";
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
@@ -51,7 +51,14 @@ describe("automatic refunds", () => {
     expect(eventsAt(t, "membership").some((e) => e.id.includes(refundId))).toBe(false);
 
     expect(await listRefundsNeeded(paymentId)).toEqual([
-      expect.objectContaining({ tradeNo, amountFen: 2300, reason: "paid_after_close", status: "REFUNDED", refundId }),
+      expect.objectContaining({
+        tradeNo,
+        amountFen: 2300,
+        reason: "paid_after_close",
+        refundId,
+        refundedAt: refund.succeededAt,
+        refundedBy: "automatic refund",
+      }),
     ]);
     // The business system sees the refund on the payment and under /refunds; the payment stays CANCELED.
     const read = await t.business("shop").getPayment(paymentId);
@@ -101,7 +108,9 @@ describe("automatic refunds", () => {
     );
     expect(refund).toMatchObject({ kind: "automatic", status: "FAILED", failureCode: "ACQ.TRADE_NOT_EXIST" });
     await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_failed`), { what: "refund.failed at shop" });
-    expect(await listRefundsNeeded(paymentId)).toEqual([expect.objectContaining({ tradeNo, status: "REFUND_NEEDED", refundId })]);
+    const [needed] = await listRefundsNeeded(paymentId);
+    expect(needed).toMatchObject({ tradeNo, status: "REFUND_NEEDED", refundId });
+    expect(needed).not.toHaveProperty("refundedAt");
   }, 60_000);
 
   it("refunds a second trade of a paid payment, and the payment keeps its own trade", async () => {
@@ -129,7 +138,9 @@ describe("automatic refunds", () => {
     );
     expect(refund).toMatchObject({ kind: "automatic", status: "SUCCEEDED", tradeNo, outTradeNo: attempt.outTradeNo, amountFen: 1700 });
     await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_succeeded`), { what: "refund.succeeded at shop" });
-    expect(await listRefundsNeeded(paymentId)).toEqual([expect.objectContaining({ tradeNo, reason: "second_trade", status: "REFUNDED" })]);
+    expect(await listRefundsNeeded(paymentId)).toEqual([
+      expect.objectContaining({ tradeNo, reason: "second_trade", refundedBy: "automatic refund" }),
+    ]);
     // The payment's own trade is untouched, and its refundable total is whole.
     const stored = (await getPayment(paymentId)) as any;
     expect(stored).toMatchObject({ status: "PAID", tradeNo: paySecond.body.tradeNo, automaticRefundIds: [refundId] });
