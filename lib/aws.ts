@@ -1,6 +1,7 @@
 // AWS clients, one per cold start. Endpoints come from the standard AWS_ENDPOINT_URL_* variables
 // (set by the local stack), so the same code talks to AWS and to the local engines.
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 
@@ -26,6 +27,18 @@ export function sqs(): SQSClient {
   // Queue URLs name their own host; the configured endpoint (AWS's, or the local one) is used instead.
   sqsClient ??= new SQSClient({ maxAttempts: 3, useQueueUrlAsEndpoint: false, requestHandler });
   return sqsClient;
+}
+
+/**
+ * Why a TransactWriteItems was canceled, one entry per item in order: its code
+ * (`ConditionalCheckFailed`, `TransactionConflict`, `None`) and, where the item asked for
+ * ReturnValuesOnConditionCheckFailure, what it holds. Undefined for any other error.
+ */
+export function cancellationReasons(error: unknown): Array<{ code?: string; item?: Record<string, unknown> }> | undefined {
+  const reasons = (error as { CancellationReasons?: Array<{ Code?: string; Item?: Record<string, AttributeValue> }> } | undefined)
+    ?.CancellationReasons;
+  if ((error as Error | undefined)?.name !== "TransactionCanceledException" || !reasons) return undefined;
+  return reasons.map((r) => ({ code: r.Code, ...(r.Item ? { item: unmarshall(r.Item) } : {}) }));
 }
 
 export function isConditionFailure(error: unknown): boolean {

@@ -10,7 +10,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { dynamo, isConditionFailure } from "../aws.js";
+import { cancellationReasons, dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
 import { automaticRefund } from "../refunds/model.js";
 import { type Attempt, type HistoryEntry, type Payment, type PaymentRecord, paymentKey, refundKey, sweepShard } from "./model.js";
@@ -78,13 +78,13 @@ export async function insertPayment(payment: PaymentRecord, answer: IdempotencyR
     );
     return { kind: "created" };
   } catch (error) {
-    const reasons = (error as { CancellationReasons?: Array<{ Code?: string; Item?: Record<string, AttributeValue> }> })
-      .CancellationReasons;
-    if ((error as Error).name !== "TransactionCanceledException" || !reasons) throw error;
-    const item = (i: number) => (reasons[i]?.Item ? unmarshall(reasons[i]!.Item!) : undefined);
+    const reasons = cancellationReasons(error);
+    if (!reasons) throw error;
     // The key first: a concurrent copy of this very request is a replay, not a second create.
-    if (reasons[1]?.Code === "ConditionalCheckFailed") return { kind: "key_used", record: item(1) as IdempotencyRecord | undefined };
-    if (reasons[0]?.Code === "ConditionalCheckFailed") return { kind: "payment_exists", existing: item(0) as PaymentRecord | undefined };
+    if (reasons[1]?.code === "ConditionalCheckFailed")
+      return { kind: "key_used", record: reasons[1].item as IdempotencyRecord | undefined };
+    if (reasons[0]?.code === "ConditionalCheckFailed")
+      return { kind: "payment_exists", existing: reasons[0].item as PaymentRecord | undefined };
     throw error;
   }
 }
@@ -348,9 +348,8 @@ export async function recordRefundNeeded(
     );
     return true;
   } catch (error) {
-    const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons;
     // Already recorded (by an earlier copy, whose transaction also marked the payment and recorded its refund).
-    if ((error as Error).name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed") return false;
+    if (cancellationReasons(error)?.[0]?.code === "ConditionalCheckFailed") return false;
     throw error;
   }
 }

@@ -1,9 +1,7 @@
 // Every state change of a refund is one conditional write (or one transaction) here; running a
 // step twice, or two copies at once, changes the table at most once.
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { dynamo, isConditionFailure } from "../aws.js";
+import { cancellationReasons, dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
 import { type PaymentRecord, paymentKey, refundKey, sweepShard } from "../payments/model.js";
 import type { IdempotencyRecord } from "../payments/repository.js";
@@ -23,8 +21,6 @@ export type InsertRefundOutcome =
   | { kind: "key_used"; record?: IdempotencyRecord }
   /** Another transaction on the same items won the race (after retries). */
   | { kind: "conflict" };
-
-type Reasons = Array<{ Code?: string; Item?: Record<string, AttributeValue> }>;
 
 /**
  * Records a refund in one transaction: the payment's refunded total grows by its amount only while
@@ -80,16 +76,16 @@ async function tryInsertRefund(payment: PaymentRecord, refund: RefundRecord, ans
     );
     return { kind: "created" };
   } catch (error) {
-    const reasons = (error as { CancellationReasons?: Reasons }).CancellationReasons;
-    if ((error as Error).name !== "TransactionCanceledException" || !reasons) throw error;
-    const item = (i: number) => (reasons[i]?.Item ? unmarshall(reasons[i]!.Item!) : undefined);
+    const reasons = cancellationReasons(error);
+    if (!reasons) throw error;
     // The key first: a concurrent copy of this very request is a replay, not a refusal.
-    if (reasons[2]?.Code === "ConditionalCheckFailed") return { kind: "key_used", record: item(2) as IdempotencyRecord | undefined };
+    if (reasons[2]?.code === "ConditionalCheckFailed")
+      return { kind: "key_used", record: reasons[2].item as IdempotencyRecord | undefined };
     // The refund id derives from the key: its record exists only with the key's answer (one transaction).
-    if (reasons[1]?.Code === "ConditionalCheckFailed") return { kind: "key_used" };
-    if (reasons[0]?.Code === "ConditionalCheckFailed")
-      return { kind: "payment_refused", payment: item(0) as RefundablePayment | undefined };
-    if (reasons.some((r) => r.Code === "TransactionConflict")) return { kind: "conflict" };
+    if (reasons[1]?.code === "ConditionalCheckFailed") return { kind: "key_used" };
+    if (reasons[0]?.code === "ConditionalCheckFailed")
+      return { kind: "payment_refused", payment: reasons[0].item as RefundablePayment | undefined };
+    if (reasons.some((r) => r.code === "TransactionConflict")) return { kind: "conflict" };
     throw error;
   }
 }
@@ -171,9 +167,8 @@ export async function markRefundSucceeded(refund: RefundRecord, now: number): Pr
     );
     return true;
   } catch (error) {
-    const reasons = (error as { CancellationReasons?: Reasons }).CancellationReasons;
     // Settled already (by an earlier copy, whose transaction also marked the record).
-    if ((error as Error).name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed") return false;
+    if (cancellationReasons(error)?.[0]?.code === "ConditionalCheckFailed") return false;
     throw error;
   }
 }
@@ -213,9 +208,8 @@ export async function markRefundFailed(refund: RefundRecord, failureCode: string
     );
     return true;
   } catch (error) {
-    const reasons = (error as { CancellationReasons?: Reasons }).CancellationReasons;
     // Settled already (by an earlier copy, whose transaction also released the amount).
-    if ((error as Error).name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed") return false;
+    if (cancellationReasons(error)?.[0]?.code === "ConditionalCheckFailed") return false;
     throw error;
   }
 }
