@@ -545,8 +545,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     }
     for (const event of receiver.events.values()) {
       duplicateDeliveries += event.deliveries - 1;
-      const payment = (event.data as { payment?: { paymentId?: string; businessId?: string; businessOrderId?: string } }).payment;
-      const owner = payment?.paymentId ? ours.get(payment.paymentId) : undefined;
+      // A payment's event carries the payment; a refund's (automatic refunds of money paid after a
+      // cancel) carries the refund, with its payment's id.
+      const data = event.data as {
+        payment?: { paymentId?: string; businessId?: string; businessOrderId?: string };
+        refund?: { paymentId?: string };
+      };
+      const payment = data.payment;
+      const paymentId = payment?.paymentId ?? data.refund?.paymentId;
+      const owner = paymentId ? ours.get(paymentId) : undefined;
       const businessId = (event as { businessId?: string }).businessId ?? payment?.businessId;
       if (!owner || owner.plan.system !== system || (businessId !== undefined && businessId !== system)) {
         flag(
