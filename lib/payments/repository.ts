@@ -414,12 +414,12 @@ export async function claimForCheck(paymentId: string, seenSweepAt: number, leas
   return outcome.ok;
 }
 
-/** Payments due for a check, oldest first, from the sparse index (never a scan). */
-export async function duePayments(
+/** Items due in the sparse sweep index (payments and refunds), oldest first; the index is KEYS_ONLY. */
+export async function dueSweepItems(
   now: number,
   limit: number,
   startKey?: Record<string, unknown>,
-): Promise<{ due: Array<{ paymentId: string; sweepAt: number }>; nextKey?: Record<string, unknown> }> {
+): Promise<{ due: Array<{ pk: string; sk: string; sweepAt: number }>; nextKey?: Record<string, unknown> }> {
   const { Items = [], LastEvaluatedKey } = await dynamo().send(
     new QueryCommand({
       TableName: await table(),
@@ -431,7 +431,7 @@ export async function duePayments(
     }),
   );
   return {
-    due: Items.map((item) => ({ paymentId: String(item.pk).slice("PAYMENT#".length), sweepAt: Number(item.sweepAt) })),
+    due: Items.map((item) => ({ pk: String(item.pk), sk: String(item.sk), sweepAt: Number(item.sweepAt) })),
     nextKey: LastEvaluatedKey,
   };
 }

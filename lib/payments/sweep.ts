@@ -9,8 +9,8 @@ import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { count, gauge, logger } from "../observability.js";
 import { refundSkPrefix } from "../refunds/model.js";
-import { claimRefundForCheck, dueSweepItems } from "../refunds/repository.js";
-import { claimForCheck } from "./repository.js";
+import { claimRefundForCheck } from "../refunds/repository.js";
+import { claimForCheck, dueSweepItems } from "./repository.js";
 import type { CheckMessage } from "./check.js";
 
 export interface SweepResult {

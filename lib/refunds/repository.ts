@@ -3,7 +3,7 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { cancellationReasons, dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
-import { type PaymentRecord, paymentKey, refundKey, sweepShard } from "../payments/model.js";
+import { type PaymentRecord, paymentKey, refundKey } from "../payments/model.js";
 import type { IdempotencyRecord } from "../payments/repository.js";
 import { type RefundRecord, refundRequestKey, refundSkPrefix } from "./model.js";
 
@@ -238,28 +238,6 @@ export async function claimRefundForCheck(paymentId: string, refundId: string, s
       ExpressionAttributeValues: { ":lease": leaseUntil, ":seen": seenSweepAt },
     }),
   );
-}
-
-/** Items due in the sparse sweep index (payments and refunds), oldest first; the index is KEYS_ONLY. */
-export async function dueSweepItems(
-  now: number,
-  limit: number,
-  startKey?: Record<string, unknown>,
-): Promise<{ due: Array<{ pk: string; sk: string; sweepAt: number }>; nextKey?: Record<string, unknown> }> {
-  const { Items = [], LastEvaluatedKey } = await dynamo().send(
-    new QueryCommand({
-      TableName: await table(),
-      IndexName: "sweep",
-      KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
-      ExpressionAttributeValues: { ":shard": sweepShard, ":now": now },
-      Limit: limit,
-      ExclusiveStartKey: startKey,
-    }),
-  );
-  return {
-    due: Items.map((item) => ({ pk: String(item.pk), sk: String(item.sk), sweepAt: Number(item.sweepAt) })),
-    nextKey: LastEvaluatedKey,
-  };
 }
 
 async function conditional(command: UpdateCommand): Promise<boolean> {

@@ -333,7 +333,7 @@ describe("CloudFormation template", () => {
       // the inline query's applyQueriedPayment.
       getAppPayment: [...payments("GetItem", "PutItem", "UpdateItem"), ...alipayKeys],
       alipayNotify: [...payments("GetItem", "PutItem", "UpdateItem"), ...alipayKeys],
-      // duePayments, claimForCheck, SendMessageBatch.
+      // dueSweepItems, claimForCheck, SendMessageBatch.
       sweep: ["dynamodb:Query table/index/sweep", ...payments("UpdateItem"), "sqs:SendMessage CheckQueue"],
       checkPayment: [...payments("GetItem", "PutItem", "UpdateItem"), ...consumes("CheckQueue"), ...alipayKeys],
       // The stream, the events queue and the stream's on-failure destination; no table item.
