@@ -157,7 +157,7 @@ export async function deliverEvent(
     throw failed(`webhook of ${event.businessId} unreachable: ${String(error)}`);
   }
   if (!response.ok) throw failed(`webhook of ${event.businessId} answered ${response.status}`);
-  faultPoint("delivery.afterPost");
+  faultPoint("delivery.afterPost", event.id);
   count("EventsDelivered");
   logger.info("event delivered", log);
 }

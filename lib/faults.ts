@@ -5,23 +5,25 @@ export class InjectedCrash extends Error {
   override name = "InjectedCrash";
 }
 
-type Armed = Map<string, number>;
+/** `onlyFor`: crash only passes whose subject (an id) contains it, so a pass left over from another payment cannot use it up. */
+type Armed = Map<string, { remaining: number; onlyFor?: string }>;
 const holder = globalThis as typeof globalThis & { __alipayPayFaults?: Armed };
 const armed: Armed = (holder.__alipayPayFaults ??= new Map());
 
-/** Crash the next `times` passes through `point`. */
-export function armFault(point: string, times = 1): void {
-  armed.set(point, times);
+/** Crash the next `times` passes through `point` (only those about `onlyFor`, when given). */
+export function armFault(point: string, times = 1, onlyFor?: string): void {
+  armed.set(point, { remaining: times, onlyFor });
 }
 
 export function disarmFaults(): void {
   armed.clear();
 }
 
-export function faultPoint(point: string): void {
-  const remaining = armed.get(point);
-  if (!remaining) return;
-  if (remaining <= 1) armed.delete(point);
-  else armed.set(point, remaining - 1);
+export function faultPoint(point: string, subject?: string): void {
+  const fault = armed.get(point);
+  if (!fault) return;
+  if (fault.onlyFor !== undefined && !subject?.includes(fault.onlyFor)) return;
+  if (fault.remaining <= 1) armed.delete(point);
+  else fault.remaining -= 1;
   throw new InjectedCrash(`injected crash at ${point}`);
 }

@@ -65,8 +65,11 @@ describe("crash recovery", () => {
   });
 
   it("after the webhook POST, before the message is acknowledged: SQS delivers again and the receiver dedupes", async () => {
-    armFault("delivery.afterPost");
-    const { paymentId } = await openAndPay("quinn");
+    const { payment, attempt } = await t.openPayment("quinn", 1000);
+    const paymentId = payment.paymentId as string;
+    // Only this payment's event: the previous test's delivery may still be passing the point.
+    armFault("delivery.afterPost", 1, paymentId);
+    await t.sim("/sim/pay", { orderString: attempt.orderString });
     const event = await waitFor(
       async () => {
         const e = t.stack.receivers.shop!.events.get(eventIdOf(paymentId, "succeeded"));
