@@ -1,6 +1,6 @@
 // What buyers (and time) do to trades: reach the password step, pay, abandon; and the trade becoming
 // final (TRADE_FINISHED) or timing out.
-import { armExpiry, closeUnpaid, expireIfDue, notifyTrade, type SimulatorContext } from "./context.js";
+import { armExpiry, closeUnpaid, expireIfDue, finishTrade, notifyTrade, type SimulatorContext } from "./context.js";
 import type { Trade } from "./ledger.js";
 import { checkOrderString, parseOrderString, type CheckedOrder } from "./orderString.js";
 import { SimulatorError } from "./scenarios.js";
@@ -141,9 +141,7 @@ export function finish(ctx: SimulatorContext, outTradeNo: string, appId?: string
   if (trade.status !== "TRADE_SUCCESS") {
     throw new SimulatorError(409, "ACQ.TRADE_STATUS_ERROR", `only a TRADE_SUCCESS trade can finish, ${outTradeNo} is ${trade.status}`);
   }
-  trade.status = "TRADE_FINISHED";
-  trade.finishedAtMs = Date.now();
-  notifyTrade(ctx, trade, "finish");
+  finishTrade(ctx, trade);
   return trade;
 }
 

@@ -14,6 +14,7 @@ export interface SimulatorContext {
   faults: FaultStore;
   notifier: Notifier;
   maxTimestampSkewMs?: number;
+  refundableForMs: number;
   /** Certificate mode: the SNs answers carry and requests must name. */
   certificates?: { alipayCertSn: string; rootCertSn: string };
   expiryTimers: Map<Trade, NodeJS.Timeout>;
@@ -41,6 +42,18 @@ export function notifyTrade(
     params: tradeNotificationParams(trade, app, extra),
     scenario: ctx.scenarios.effective(trade.outTradeNo),
   });
+}
+
+/** A paid trade past the merchant's refund window is finished (and Alipay notifies TRADE_FINISHED). */
+export function finishIfPastRefundWindow(ctx: SimulatorContext, trade: Trade, nowMs = Date.now()): void {
+  if (trade.status !== "TRADE_SUCCESS" || trade.paidAtMs === undefined || nowMs < trade.paidAtMs + ctx.refundableForMs) return;
+  finishTrade(ctx, trade, nowMs);
+}
+
+export function finishTrade(ctx: SimulatorContext, trade: Trade, nowMs = Date.now()): void {
+  trade.status = "TRADE_FINISHED";
+  trade.finishedAtMs = nowMs;
+  notifyTrade(ctx, trade, "finish");
 }
 
 /** An unpaid trade past its deadline closes (and Alipay notifies TRADE_CLOSED). */

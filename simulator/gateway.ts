@@ -1,7 +1,7 @@
 // POST /gateway.do: the v2 envelope (app, signature, timestamp checks; signed `<method>_response`
 // answers; injected faults) and the trade methods the backend uses.
-import { closeUnpaid, expireIfDue, notifyTrade, type SimulatorContext } from "./context.js";
-import type { Trade } from "./ledger.js";
+import { closeUnpaid, expireIfDue, finishIfPastRefundWindow, notifyTrade, type SimulatorContext } from "./context.js";
+import type { Refund, Trade } from "./ledger.js";
 import { certificateProblem, type KnownApp } from "./orderString.js";
 import { alipayJson, htmlEscape, rsa2Sign, rsa2Verify, signContent, type Params } from "./signing.js";
 import { buyerField, formatFen, formatGmt8, parseGmt8, parseYuan } from "./values.js";
@@ -154,15 +154,18 @@ const tradeRefund: Handler = (ctx, app, biz) => {
       send_back_fee: formatFen(refundFen),
       trade_no: trade.tradeNo,
     });
-  const previous = trade.refunds.find((r) => r.outRequestNo === outRequestNo);
+  const processing = trade.processingRefunds ?? [];
+  const previous = [...trade.refunds, ...processing].find((r) => r.outRequestNo === outRequestNo);
   if (previous) {
     if (previous.refundFen === refundFen) return answer("N", previous.atMs);
     return business("ACQ.DISCORDANT_REPEAT_REQUEST", "请求信息不一致");
   }
+  finishIfPastRefundWindow(ctx, trade);
   if (trade.status === "WAIT_BUYER_PAY") return business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法");
   if (trade.status === "TRADE_CLOSED") return business("ACQ.TRADE_HAS_CLOSE", "交易已经关闭");
   if (trade.status === "TRADE_FINISHED") return business("ACQ.TRADE_HAS_FINISHED", "交易已完结");
-  if (trade.refundedFen + refundFen > trade.totalFen) {
+  const processingFen = processing.reduce((sum, r) => sum + r.refundFen, 0);
+  if (trade.refundedFen + processingFen + refundFen > trade.totalFen) {
     return business("ACQ.REASON_TRADE_REFUND_FEE_ERR", "退款金额超限");
   }
   if (!explicitRequestNo && refundFen !== trade.totalFen) {
@@ -177,17 +180,32 @@ const tradeRefund: Handler = (ctx, app, biz) => {
     gmtRefund: gmtRefund(nowMs),
     ...(str(biz.refund_reason) ? { reason: biz.refund_reason as string } : {}),
   };
+  const settleMs = ctx.scenarios.effective(trade.outTradeNo).refundSettleMs;
+  if (settleMs > 0) {
+    // Accepted, money not moved yet: the merchant learns the outcome from the refund query.
+    (trade.processingRefunds ??= []).push(refund);
+    setTimeout(() => settleRefund(ctx, trade, refund), settleMs).unref();
+    ctx.log(`refund ${trade.outTradeNo} ${outRequestNo} ${formatFen(refundFen)} accepted, settles in ${settleMs} ms`);
+    return answer("N", nowMs);
+  }
+  settleRefund(ctx, trade, refund, nowMs);
+  return answer("Y", nowMs);
+};
+
+function settleRefund(ctx: SimulatorContext, trade: Trade, refund: Refund, nowMs = Date.now()): void {
+  trade.processingRefunds = trade.processingRefunds?.filter((r) => r !== refund);
+  refund.atMs = nowMs;
+  refund.gmtRefund = gmtRefund(nowMs);
   trade.refunds.push(refund);
-  trade.refundedFen += refundFen;
+  trade.refundedFen += refund.refundFen;
   if (trade.refundedFen === trade.totalFen) {
     trade.status = "TRADE_CLOSED";
     trade.closedAtMs = nowMs;
     trade.closedReason = "full-refund";
   }
-  ctx.log(`refund ${trade.outTradeNo} ${outRequestNo} ${formatFen(refundFen)} (total refunded ${formatFen(trade.refundedFen)})`);
-  notifyTrade(ctx, trade, "refund", { refundFen: trade.refundedFen, gmtRefund: refund.gmtRefund, outBizNo: outRequestNo });
-  return answer("Y", nowMs);
-};
+  ctx.log(`refund ${trade.outTradeNo} ${refund.outRequestNo} ${formatFen(refund.refundFen)} (total refunded ${formatFen(trade.refundedFen)})`);
+  notifyTrade(ctx, trade, "refund", { refundFen: trade.refundedFen, gmtRefund: refund.gmtRefund, outBizNo: refund.outRequestNo });
+}
 
 const refundQuery: Handler = (ctx, app, biz) => {
   if (!str(biz.out_trade_no) && !str(biz.trade_no)) return missingIds();
@@ -196,7 +214,8 @@ const refundQuery: Handler = (ctx, app, biz) => {
   const trade = lookup(ctx, app, biz);
   if (!trade) return notExist();
   const refund = trade.refunds.find((r) => r.outRequestNo === outRequestNo);
-  // No refund under that number: Alipay answers Success without refund fields.
+  // No settled refund under that number (none, or still processing): Alipay answers Success
+  // without refund_status.
   if (!refund) return success({ out_trade_no: trade.outTradeNo, trade_no: trade.tradeNo });
   return success({
     out_request_no: refund.outRequestNo,

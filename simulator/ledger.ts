@@ -31,8 +31,11 @@ export interface Trade {
   closedAtMs?: number;
   closedReason?: "merchant-close" | "timeout" | "full-refund";
   expiresAtMs?: number;
+  /** Settled refunds (`atMs` is when the money went back, the bill's 完成时间). */
   refunds: Refund[];
   refundedFen: number;
+  /** Accepted refunds whose money has not moved yet (a `refundSettleMs` scenario). */
+  processingRefunds?: Refund[];
 }
 
 const keyOf = (appId: string, outTradeNo: string) => `${appId}\u0000${outTradeNo}`;

@@ -1,7 +1,7 @@
 // Knobs that make the simulated Alipay misbehave: notification scenarios and gateway faults.
 import type { FaultInput, FaultMode, Scenario, ScenarioInput } from "./types.js";
 
-const defaults: Scenario = { dropFirst: 0, duplicate: 0, delayMs: 0, reorder: false, closeBlocksPayment: false };
+const defaults: Scenario = { dropFirst: 0, duplicate: 0, delayMs: 0, reorder: false, closeBlocksPayment: false, refundSettleMs: 0 };
 
 export class SimulatorError extends Error {
   override name = "SimulatorError";
@@ -40,11 +40,13 @@ export class ScenarioStore {
     const delayMs = count(input.delayMs, "delayMs");
     const reorder = flag(input.reorder, "reorder");
     const closeBlocksPayment = flag(input.closeBlocksPayment, "closeBlocksPayment");
+    const refundSettleMs = count(input.refundSettleMs, "refundSettleMs");
     if (dropFirst !== undefined) patch.dropFirst = dropFirst;
     if (duplicate !== undefined) patch.duplicate = duplicate;
     if (delayMs !== undefined) patch.delayMs = delayMs;
     if (reorder !== undefined) patch.reorder = reorder;
     if (closeBlocksPayment !== undefined) patch.closeBlocksPayment = closeBlocksPayment;
+    if (refundSettleMs !== undefined) patch.refundSettleMs = refundSettleMs;
     if (input.outTradeNo !== undefined && typeof input.outTradeNo !== "string") {
       throw new SimulatorError(400, "INVALID_SCENARIO", "outTradeNo must be a string");
     }

@@ -128,6 +128,9 @@ function requiredString(body: Record<string, unknown>, field: string): string {
 
 const forgeModes: readonly ForgeMode[] = ["bad-signature", "other-key", "tampered-amount", "valid", "valid-rsa1"];
 
+/** Alipay's refund window is set by contract; three months is the common one. */
+const defaultRefundableForMs = 90 * 24 * 3600_000;
+
 export async function startAlipaySimulator(options: SimulatorOptions): Promise<AlipaySimulator> {
   const log = options.log ?? (() => undefined);
   const alipayKey = loadPrivateKey(options.alipayPrivateKey);
@@ -169,6 +172,7 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
       log,
     }),
     expiryTimers: new Map(),
+    refundableForMs: options.refundableForMs ?? defaultRefundableForMs,
     log,
   };
   if (options.maxTimestampSkewMs !== undefined) ctx.maxTimestampSkewMs = options.maxTimestampSkewMs;

@@ -59,6 +59,11 @@ export interface SimulatorOptions {
    * `isv.invalid-timestamp`. Default: not checked (Alipay's tolerance is unconfirmed).
    */
   maxTimestampSkewMs?: number;
+  /**
+   * How long after payment a trade can be refunded (set by the merchant's contract; 3 months by
+   * default). A refund after it finds the trade TRADE_FINISHED and is refused.
+   */
+  refundableForMs?: number;
   log?: (line: string) => void;
 }
 
@@ -168,6 +173,11 @@ export interface ScenarioInput {
   delayMs?: number;
   /** Hold a trade's first notification and send it right after the trade's next one. */
   reorder?: boolean;
+  /**
+   * Refunds are accepted but only settle this many ms later (not scaled): until then the refund
+   * answers `fund_change: "N"` and the refund query has no `refund_status`.
+   */
+  refundSettleMs?: number;
   /** A close of an out_trade_no with no trade yet makes that order string unpayable. Default false. */
   closeBlocksPayment?: boolean;
 }
@@ -178,6 +188,7 @@ export interface Scenario {
   delayMs: number;
   reorder: boolean;
   closeBlocksPayment: boolean;
+  refundSettleMs: number;
 }
 
 /**

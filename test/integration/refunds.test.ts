@@ -164,6 +164,20 @@ describe("refunds requested by a business system", () => {
     await refundEventAt("shop", requested.body.refundId, "succeeded");
   });
 
+  it("confirms a refund Alipay accepts but settles later by the refund query, never by a new request number", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-gus", 700);
+    // Alipay accepts (fund_change N), settles 1.5 s later; its notification is lost.
+    await t.sim("/sim/scenario", { outTradeNo, dropFirst: 100, refundSettleMs: 1500 });
+    const requested = await refund(paymentId, 700);
+    expect(requested.status).toBe(201);
+    await waitFor(async () => (await getRefund(paymentId, requested.body.refundId))?.sentAt !== undefined, { what: "refund sent" });
+    expect((await getRefund(paymentId, requested.body.refundId))?.status).toBe("PENDING");
+    expect(await settled(paymentId, requested.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    const trade = await simTrade(outTradeNo);
+    expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.body.refundId, 700]]);
+    await refundEventAt("shop", requested.body.refundId, "succeeded");
+  });
+
   it("fails a refund Alipay refuses, releases its amount and tells the owner", async () => {
     const { paymentId, outTradeNo } = await paidPayment("refund-fay", 600, "membership");
     // The trade is past its refund window at Alipay (TRADE_FINISHED).

@@ -326,6 +326,51 @@ describe("refunds", () => {
     );
   });
 
+  it("a refund that settles later: fund_change N and no refund_status until it settles, then REFUND_SUCCESS and a notification", async () => {
+    const { outTradeNo } = await paidTrade("8.00");
+    await postJson(`${sim.url}/sim/scenario`, { outTradeNo, refundSettleMs: 300 });
+    const seen = receiver.received.length;
+    expect(await refund(outTradeNo, "8.00", "S1")).toMatchObject({ code: "10000", fund_change: "N", refund_fee: "0.00" });
+    const refundQuery = () =>
+      sdk.exec("alipay.trade.fastpay.refund.query", { bizContent: { out_trade_no: outTradeNo, out_request_no: "S1" } }, { validateSign: true });
+    expect((await refundQuery()).refund_status).toBeUndefined();
+    // Held while processing: the same number is a repeat, another number cannot refund it twice.
+    expect(await refund(outTradeNo, "8.00", "S1")).toMatchObject({ code: "10000", fund_change: "N" });
+    expect(await refund(outTradeNo, "0.01", "S2")).toMatchObject({ code: "40004", sub_code: "ACQ.REASON_TRADE_REFUND_FEE_ERR" });
+    expect((await query(outTradeNo)).trade_status).toBe("TRADE_SUCCESS");
+    await waitFor(() => sim.trade(outTradeNo)!.refundedFen === 800);
+    expect(await refundQuery()).toMatchObject({ refund_status: "REFUND_SUCCESS", refund_amount: "8.00" });
+    expect(sim.trade(outTradeNo)).toMatchObject({ refundedFen: 800, status: "TRADE_CLOSED", closedReason: "full-refund" });
+    await sim.whenIdle();
+    const notes = receiver.received.slice(seen).filter((r) => r.params.out_trade_no === outTradeNo);
+    expect(notes.map((n) => [n.params.trade_status, n.params.refund_fee, n.params.out_biz_no])).toEqual([["TRADE_CLOSED", "8.00", "S1"]]);
+  });
+
+  it("refuses refunds of a trade paid longer ago than the merchant's refund window: the trade is finished", async () => {
+    const k = keys();
+    const shortWindow = await startAlipaySimulator({
+      alipayPrivateKey: k.alipay.privateKeyPkcs1,
+      apps: [{ appId: APP_ID, appPublicKey: k.app.publicKey, sellerId: SELLER_ID }],
+      timeScale: 10_000,
+      refundableForMs: 200,
+    });
+    try {
+      const oldSdk = merchantSdk(shortWindow.gatewayUrl);
+      const outTradeNo = newOutTradeNo();
+      shortWindow.pay(orderString(oldSdk, outTradeNo, { totalAmount: "2.00", notifyUrl: receiver.url }));
+      const refundOld = (amount: string, no: string) =>
+        oldSdk.exec("alipay.trade.refund", { bizContent: { out_trade_no: outTradeNo, refund_amount: amount, out_request_no: no } });
+      expect(await refundOld("1.00", "W1")).toMatchObject({ code: "10000", fund_change: "Y" });
+      await new Promise((r) => setTimeout(r, 250));
+      expect(await refundOld("1.00", "W2")).toMatchObject({ code: "40004", sub_code: "ACQ.TRADE_HAS_FINISHED" });
+      // A repeat of a number already refunded is still answered as a repeat.
+      expect(await refundOld("1.00", "W1")).toMatchObject({ code: "10000", fund_change: "N" });
+      expect(shortWindow.trade(outTradeNo)).toMatchObject({ status: "TRADE_FINISHED", refundedFen: 100 });
+    } finally {
+      await shortWindow.close();
+    }
+  });
+
   it("does no floating-point arithmetic on amounts", async () => {
     const { outTradeNo } = await paidTrade("0.30");
     expect(await refund(outTradeNo, "0.10", "A")).toMatchObject({ refund_fee: "0.10" });
