@@ -203,7 +203,9 @@ function settleRefund(ctx: SimulatorContext, trade: Trade, refund: Refund, nowMs
     trade.closedAtMs = nowMs;
     trade.closedReason = "full-refund";
   }
-  ctx.log(`refund ${trade.outTradeNo} ${refund.outRequestNo} ${formatFen(refund.refundFen)} (total refunded ${formatFen(trade.refundedFen)})`);
+  ctx.log(
+    `refund ${trade.outTradeNo} ${refund.outRequestNo} ${formatFen(refund.refundFen)} (total refunded ${formatFen(trade.refundedFen)})`,
+  );
   notifyTrade(ctx, trade, "refund", { refundFen: trade.refundedFen, gmtRefund: refund.gmtRefund, outBizNo: refund.outRequestNo });
 }
 

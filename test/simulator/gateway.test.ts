@@ -332,7 +332,11 @@ describe("refunds", () => {
     const seen = receiver.received.length;
     expect(await refund(outTradeNo, "8.00", "S1")).toMatchObject({ code: "10000", fund_change: "N", refund_fee: "0.00" });
     const refundQuery = () =>
-      sdk.exec("alipay.trade.fastpay.refund.query", { bizContent: { out_trade_no: outTradeNo, out_request_no: "S1" } }, { validateSign: true });
+      sdk.exec(
+        "alipay.trade.fastpay.refund.query",
+        { bizContent: { out_trade_no: outTradeNo, out_request_no: "S1" } },
+        { validateSign: true },
+      );
     expect((await refundQuery()).refund_status).toBeUndefined();
     // Held while processing: the same number is a repeat, another number cannot refund it twice.
     expect(await refund(outTradeNo, "8.00", "S1")).toMatchObject({ code: "10000", fund_change: "N" });
