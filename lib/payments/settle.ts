@@ -6,6 +6,7 @@
 import { alipay } from "../alipay/client.js";
 import { AlipayUnavailableError, type TradeQueryResult } from "../alipay/gateway.js";
 import { fromAlipayTime } from "../alipay/time.js";
+import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { count, logger } from "../observability.js";
 import type { Attempt, Payment, PaymentRecord } from "./model.js";
@@ -32,6 +33,8 @@ export async function applyPayment(payment: PaymentRecord, attemptNo: number, pa
   // Counted and logged every time, not only when the record is new: a write that committed but
   // answered an error (then failed its condition on the SDK's retry) must not silence the alarm.
   count("RefundsNeeded", { name: "reason", value: reason });
+  // With automatic refunds off nothing gives this money back but a person (alarmed).
+  if (!(await config()).autoRefunds) count("RefundsAwaitingPerson");
   logger.warn("payment needs a refund", { paymentId: payment.paymentId, attemptNo, tradeNo: paid.tradeNo, reason, firstSeen });
   return "refund_needed";
 }

@@ -44,6 +44,7 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
       count("RefundsFailed");
       // An automatic refund that Alipay refuses leaves money that is not ours: a person refunds it (RUNBOOK).
       if (refund.kind === "automatic") {
+        count("RefundsAwaitingPerson");
         logger.error("automatic refund refused by Alipay", { refundId, paymentId, tradeNo: refund.tradeNo, subCode: answer.subCode });
       } else {
         logger.warn("refund refused by Alipay", { refundId, paymentId, subCode: answer.subCode });

@@ -3,6 +3,7 @@
 // number derived from that trade, refund.succeeded (kind automatic) to the owner, the refund-needed
 // record marked refunded, the refund named on the payment. (Off: test/integration/refunds.test.ts.)
 import { describe, expect, it } from "vitest";
+import { metricCounts } from "../../lib/observability.js";
 import { orderStringFor } from "../../lib/payments/attempts.js";
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 import { deriveAutomaticRefundId } from "../../lib/refunds/model.js";
@@ -16,6 +17,7 @@ const simTrade = async (outTradeNo: string) => (await t.sim(`/sim/trades/${encod
 
 describe("automatic refunds", () => {
   it("refunds a payment that reached a canceled payment's closed attempt, once, and tells the owner", async () => {
+    const awaitingBefore = metricCounts.get("RefundsAwaitingPerson") ?? 0;
     const { payment, attempt } = await t.openPayment("auto-refund-ann", 2300);
     const paymentId = payment.paymentId as string;
     // Alipay had no trade for the attempt when it was closed, and (as Alipay may) still takes the money.
@@ -79,9 +81,12 @@ describe("automatic refunds", () => {
         .map((e) => [e.id, e.deliveries]),
     ).toEqual([[`evt_${refundId}_succeeded`, 1]]);
     expect((await getRefund(paymentId, refundId)) as any).not.toHaveProperty("sweepShard");
+    // Detected and refunded by itself: nobody is paged.
+    expect(metricCounts.get("RefundsAwaitingPerson") ?? 0).toBe(awaitingBefore);
   }, 60_000);
 
   it("a refund Alipay refuses is FAILED, announced, and the record waits for a person", async () => {
+    const awaitingBefore = metricCounts.get("RefundsAwaitingPerson") ?? 0;
     const { payment, attempt } = await t.openPayment("auto-refund-ben", 900);
     const paymentId = payment.paymentId as string;
     // Alipay says the attempt closed; then a payment for it shows up under a trade Alipay does not hold.
@@ -111,6 +116,8 @@ describe("automatic refunds", () => {
     const [needed] = await listRefundsNeeded(paymentId);
     expect(needed).toMatchObject({ tradeNo, status: "REFUND_NEEDED", refundId });
     expect(needed).not.toHaveProperty("refundedAt");
+    // Only now does a person need to act: the refunds-needed alarm's metric.
+    expect(metricCounts.get("RefundsAwaitingPerson")).toBe(awaitingBefore + 1);
   }, 60_000);
 
   it("refunds a second trade of a paid payment, and the payment keeps its own trade", async () => {

@@ -6,6 +6,7 @@
 // applied at most once. This stack runs with AUTO_REFUNDS off (on: test/integration/autoRefunds.test.ts).
 import { afterEach, describe, expect, it } from "vitest";
 import { armFault, disarmFaults } from "../../lib/faults.js";
+import { metricCounts } from "../../lib/observability.js";
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 import { getRefund } from "../../lib/refunds/repository.js";
 import { useStack, waitFor } from "./harness.js";
@@ -234,6 +235,7 @@ describe("refunds requested by a business system", () => {
 
 describe("with AUTO_REFUNDS off", () => {
   it("money on a canceled payment's closed attempt is recorded only: no refund, nothing at Alipay", async () => {
+    const awaitingBefore = metricCounts.get("RefundsAwaitingPerson") ?? 0;
     const { payment, attempt } = await t.openPayment("refund-off-hal", 1100);
     const paymentId = payment.paymentId as string;
     expect((await t.business("shop").cancelPayment(paymentId)).body).toMatchObject({ status: "CANCELED" });
@@ -252,5 +254,6 @@ describe("with AUTO_REFUNDS off", () => {
     expect((await t.business("shop").request("GET", `/v1/payments/${paymentId}/refunds`)).body).toEqual({ refunds: [] });
     expect((await t.business("shop").getPayment(paymentId)).body).not.toHaveProperty("automaticRefundIds");
     expect((await simTrade(attempt.outTradeNo)).refundedFen ?? 0).toBe(0);
+    expect(metricCounts.get("RefundsAwaitingPerson")).toBeGreaterThan(awaitingBefore);
   });
 });

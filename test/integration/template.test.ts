@@ -461,7 +461,7 @@ describe("CloudFormation template", () => {
       "EventDeliveryFailures",
       "NotificationsRejected",
       "OldestDueAgeSeconds",
-      "RefundsNeeded",
+      "RefundsAwaitingPerson",
       "StuckPayments",
       "StuckRefunds",
     ]);
