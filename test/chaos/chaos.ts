@@ -1,12 +1,14 @@
 // The chaos run: many payments through the local stack's two-sided flow while everything fails.
 // Business systems (the sample `shop` and `membership`) create payments over the business API
 // (SigV4), apps get order strings over the app API (JWT), the simulator's buyer pays, and some
-// payments are canceled by their business system, some of those racing the buyer. Meanwhile
+// payments are canceled by their business system, some of those racing the buyer, some paid anyway
+// (refunded automatically), and some paid ones are refunded at their business system's request
+// (in full, in two parts, or asked for the full amount three times at once). Meanwhile
 // notifications are lost, duplicated, delayed and reordered, the gateway fails, DynamoDB throttles
 // and times out after writing, handlers crash between steps, creates and order-string requests
 // are double-tapped and one of the two business receivers flaps (the other stays up). Then faults
 // stop, everything settles, and every payment is checked against the simulator's ledger and both
-// business receivers.
+// business receivers, and every refund at Alipay against our refund records.
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type BusinessClient, createBusinessClient } from "../../client/businessClient.js";
 import type { LocalStack } from "../../local/stack.js";
@@ -15,6 +17,8 @@ import { dynamo } from "../../lib/aws.js";
 import { armFault, disarmFaults } from "../../lib/faults.js";
 import { eventId, eventTypeOf, type PaymentRecord } from "../../lib/payments/model.js";
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
+import { refundEventId, type RefundRecord } from "../../lib/refunds/model.js";
+import { listRefunds } from "../../lib/refunds/repository.js";
 
 export interface ChaosOptions {
   payments: number;
@@ -23,6 +27,8 @@ export interface ChaosOptions {
   dynamoFailureRate: number;
   /** Share of payments their business system cancels (default 5 %). */
   cancelRate?: number;
+  /** Share of payments paid in time that their business system refunds (default 15 %). */
+  refundRate?: number;
   settleTimeoutMs: number;
   seed: number;
   log?: (line: string) => void;
@@ -53,6 +59,18 @@ export interface ChaosReport {
   /** Canceled payments that were paid anyway: the money recorded as refund-needed. */
   canceledRefundNeeded: number;
   refundsNeeded: number;
+  /** Refunds business systems asked for (201), and those refused as more than was paid (409). */
+  refundsRequested: number;
+  refundsRefusedOverPayment: number;
+  /** Refunds at Alipay: requested ones, and automatic ones of money that must go back. */
+  refundsAtAlipay: number;
+  automaticRefunds: number;
+  /** Money refunded at Alipay twice, or without a refund record of ours. */
+  doubleRefunded: number;
+  /** A payment whose refunds total more than was paid, here or at Alipay. */
+  overRefunded: number;
+  /** A second trade or a payment on a closed attempt that Alipay has not refunded in full. */
+  duplicatePaymentsNotRefunded: number;
   eventsDelivered: Record<string, number>;
   unsettledInDlq: number;
   staleInDlq: number;
@@ -80,7 +98,8 @@ const systems = ["shop", "membership"] as const;
 type SystemId = (typeof systems)[number];
 
 type Buyer = "in time" | "second attempt" | "late" | "never";
-type CancelKind = "none" | "before the order string" | "while pending" | "racing the payment" | "after the payment";
+type CancelKind = "none" | "before the order string" | "while pending" | "then paid anyway" | "racing the payment" | "after the payment";
+type RefundPlan = "none" | "in full" | "in two parts" | "the full amount three times at once";
 
 interface Plan {
   system: SystemId;
@@ -90,6 +109,15 @@ interface Plan {
   key: string;
   buyer: Buyer;
   cancel: CancelKind;
+  refund: RefundPlan;
+}
+
+interface RefundAsked {
+  key: string;
+  amount: number;
+  /** The refund id of a 201, or the 409's code. */
+  refundId?: string;
+  refused?: string;
 }
 
 interface Outcome {
@@ -98,6 +126,7 @@ interface Outcome {
   expiresAt: number;
   /** The last answer to the business system's cancel: 200, or the 409's code. */
   cancelAnswer?: string;
+  refunds: RefundAsked[];
   /** What Alipay was told to do to each attempt (for the problem lines). */
   misbehaviour: string[];
 }
@@ -115,9 +144,13 @@ interface LedgerTrade {
   tradeNo: string;
   status: string;
   totalFen: number;
+  paidAtMs?: number;
+  refundedFen: number;
+  refunds: Array<{ outRequestNo: string; refundFen: number }>;
 }
 
-const isPaidAtAlipay = (status: string | undefined) => status === "TRADE_SUCCESS" || status === "TRADE_FINISHED";
+/** Paid by the buyer, whatever happened after (a trade refunded in full is TRADE_CLOSED). */
+const wasPaid = (trade: LedgerTrade) => trade.paidAtMs !== undefined;
 
 export async function runChaos(stack: LocalStack, options: ChaosOptions): Promise<ChaosReport> {
   const rand = random(options.seed);
@@ -128,6 +161,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   const problems: string[] = [];
   const startedAt = Date.now();
   const cancelRate = options.cancelRate ?? 0.05;
+  const refundRate = options.refundRate ?? 0.15;
   log(`chaos: ${options.payments} payments, seed ${options.seed}`);
 
   const clients = Object.fromEntries(
@@ -175,7 +209,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   );
 
   // Handlers crashing between two steps, and one business system's receiver flapping.
-  const crashPoints = ["payment.afterWrite", "publish.beforeSend", "delivery.afterPost", "sweep.afterClaim", "check.afterClose"] as const;
+  const crashPoints = [
+    "payment.afterWrite",
+    "publish.beforeSend",
+    "delivery.afterPost",
+    "sweep.afterClaim",
+    "check.afterClose",
+    "refund.afterMarkSent",
+    "refund.afterAlipay",
+  ] as const;
   const flappingSystem = pick(systems);
   const flapping = stack.receivers[flappingSystem]!;
   let receiverDown = false;
@@ -205,7 +247,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   const plans: Plan[] = Array.from({ length: options.payments }, (_, i) => {
     const cancel: CancelKind =
       rand() < cancelRate
-        ? pick(["before the order string", "while pending", "racing the payment", "racing the payment", "after the payment"] as const)
+        ? pick([
+            "before the order string",
+            "while pending",
+            "then paid anyway",
+            "then paid anyway",
+            "racing the payment",
+            "racing the payment",
+            "after the payment",
+          ] as const)
         : "none";
     const buyer: Buyer =
       cancel === "racing the payment" || cancel === "after the payment"
@@ -213,6 +263,10 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
         : rand() < 0.6
           ? "in time"
           : pick(["second attempt", "late", "never"] as const);
+    const refund: RefundPlan =
+      buyer === "in time" && cancel === "none" && rand() < refundRate
+        ? pick(["in full", "in two parts", "the full amount three times at once"] as const)
+        : "none";
     return {
       system: systems[i % 2]!,
       user: `chaos-user-${i % 50}`,
@@ -221,6 +275,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       key: `chaos-${options.seed}-${i}`,
       buyer,
       cancel,
+      refund,
     };
   });
   const tokens = new Map<string, Promise<string>>();
@@ -325,6 +380,77 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     problems.push(`${outcome.paymentId}: cancel never answered`);
   };
 
+  /** A business system refunds only what it was told is paid: it reads the payment until PAID. */
+  const untilPaid = async (outcome: Outcome) => {
+    for (let attempt = 0; attempt < 60; attempt += 1) {
+      const read = await clients[outcome.plan.system].getPayment(outcome.paymentId);
+      if (read.status === 200 && read.body.status === "PAID") return true;
+      await sleep(500);
+    }
+    return false;
+  };
+
+  /** One refund request, retried with its key until it has an answer; some are double-tapped. */
+  const askRefund = async (outcome: Outcome, amount: number, key: string) => {
+    const asked: RefundAsked = { key, amount };
+    outcome.refunds.push(asked);
+    const doubleTap = rand() < 0.1;
+    if (doubleTap) countFault("double-tapped refund (2 concurrent requests)");
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      const copies = doubleTap && attempt === 0 ? 2 : 1;
+      const answers = await Promise.all(
+        Array.from({ length: copies }, () =>
+          clients[outcome.plan.system].createRefund(outcome.paymentId, { amount, reason: "chaos refund" }, key),
+        ),
+      );
+      let retry = false;
+      for (const answer of answers) {
+        if (answer.status === 201 || answer.status === 200) {
+          if (asked.refundId && asked.refundId !== answer.body.refundId) problems.push(`${key}: one key answered two refunds`);
+          asked.refundId ??= answer.body.refundId as string;
+        } else if (answer.status === 409 && answer.body?.code === "refund_exceeds_payment") {
+          asked.refused ??= answer.body.code as string;
+        } else if (answer.status >= 500 || answer.body?.code === "concurrent_update") {
+          retry = true;
+        } else {
+          problems.push(`${outcome.paymentId}: refund ${key} answered ${answer.status} ${JSON.stringify(answer.body)}`);
+          return;
+        }
+      }
+      if (asked.refundId && asked.refused) problems.push(`${key}: one key answered both a refund and ${asked.refused}`);
+      if (!retry || asked.refundId || asked.refused) return;
+      countFault("refund answered 5xx, business retried");
+      await sleep(200 + rand() * 300);
+    }
+    problems.push(`${outcome.paymentId}: refund ${key} never answered`);
+  };
+
+  const requestRefunds = async (outcome: Outcome, outTradeNo: string) => {
+    const { plan } = outcome;
+    if (!(await untilPaid(outcome))) return void problems.push(`${outcome.paymentId}: paid at Alipay but not PAID after 30 s`);
+    // Alipay misbehaves about refunds too: answers lost after refunding, 5xx, slow settlement.
+    if (rand() < 0.3) {
+      const method = pick(["alipay.trade.refund", "alipay.trade.fastpay.refund.query"]);
+      const mode = pick(["5xx", "timeout", "system-error", "unsigned-system-error"]);
+      const afterProcessing = method === "alipay.trade.refund" && rand() < 0.5;
+      await sim("/sim/faults", { method, outTradeNo, mode, count: 1 + Math.floor(rand() * 2), afterProcessing });
+      countFault(`refund gateway ${mode}${afterProcessing ? " after refunding" : ""}`);
+      outcome.misbehaviour.push(`${outTradeNo}: ${method} ${mode}${afterProcessing ? " after processing" : ""}`);
+    }
+    if (rand() < 0.2) {
+      await sim("/sim/scenario", { outTradeNo, refundSettleMs: 500 + Math.floor(rand() * 2500) });
+      countFault("refund settled late at Alipay");
+      outcome.misbehaviour.push(`${outTradeNo}: refunds settle late`);
+    }
+    const key = (n: number) => `${plan.key}-refund-${n}`;
+    if (plan.refund === "in full" || plan.amount < 2) await askRefund(outcome, plan.amount, key(1));
+    else if (plan.refund === "in two parts") {
+      const part = 1 + Math.floor(rand() * (plan.amount - 1));
+      await askRefund(outcome, part, key(1));
+      await askRefund(outcome, plan.amount - part, key(2));
+    } else await Promise.all([1, 2, 3].map((n) => askRefund(outcome, plan.amount, key(n))));
+  };
+
   /** What Alipay does to this attempt's notifications and to our calls about it. */
   const misbehave = async (outcome: Outcome, outTradeNo: string) => {
     const scenario: Record<string, unknown> = { outTradeNo };
@@ -361,7 +487,13 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     const token = await tokenOf(plan.user);
     const created = await create(plan);
     if (!created) return void problems.push(`${plan.key}: never created`);
-    const outcome: Outcome = { plan, paymentId: created.paymentId, expiresAt: Date.parse(created.expiresAt), misbehaviour: [] };
+    const outcome: Outcome = {
+      plan,
+      paymentId: created.paymentId,
+      expiresAt: Date.parse(created.expiresAt),
+      refunds: [],
+      misbehaviour: [],
+    };
     outcomes.push(outcome);
 
     if (plan.cancel === "before the order string") {
@@ -389,6 +521,19 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       }
       return;
     }
+    if (plan.cancel === "then paid anyway") {
+      // The business cancels before the buyer reached the cashier, and the buyer still pays the
+      // string held: Alipay accepts it (it had no trade to close), and the money goes back.
+      await sleep(rand() * 1000);
+      await cancel(outcome);
+      if (Date.now() < Date.parse(attempt.orderStringExpiresAt) - 300) {
+        const paid = await sim("/sim/pay", { orderString: attempt.orderString });
+        countFault(
+          paid.status === 200 ? "buyer paid after the cancel (accepted by Alipay)" : "buyer paid after the cancel (refused by Alipay)",
+        );
+      }
+      return;
+    }
     if (plan.cancel === "racing the payment") {
       const waitMs = Math.max(0, rand() * (Date.parse(attempt.orderStringExpiresAt) - Date.now() - 600));
       await sleep(waitMs);
@@ -404,6 +549,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       case "in time": {
         const paid = await payInTime(attempt);
         if (paid.status === 200 && plan.cancel === "after the payment") await cancel(outcome);
+        if (paid.status === 200 && plan.refund !== "none") await requestRefunds(outcome, attempt.outTradeNo);
         break;
       }
       case "second attempt": {
@@ -469,22 +615,37 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   interface Seen {
     payment?: PaymentRecord;
     trades: LedgerTrade[];
+    /** Trade numbers of the payment's refund-needed records. */
     refunds: Set<string>;
+    /** Its refund records, requested and automatic. */
+    refundRecords: RefundRecord[];
   }
+  const isKept = (payment: PaymentRecord | undefined, trade: LedgerTrade) =>
+    payment?.status === "PAID" && payment.tradeNo === trade.tradeNo;
   const look = async (outcome: Outcome, trades: Map<string, LedgerTrade[]>): Promise<Seen> => {
     const payment = await getPayment(outcome.paymentId);
     const own = trades.get(outcome.paymentId) ?? [];
-    const unexplained = own.filter((t) => isPaidAtAlipay(t.status) && !(payment?.status === "PAID" && payment.tradeNo === t.tradeNo));
-    return { payment, trades: own, refunds: unexplained.length ? await refundsOf(outcome.paymentId) : new Set() };
+    const unexplained = own.filter((t) => wasPaid(t) && !isKept(payment, t));
+    const anyRefund = outcome.refunds.length > 0 || unexplained.length > 0 || own.some((t) => t.refunds.length > 0);
+    return {
+      payment,
+      trades: own,
+      refunds: unexplained.length ? await refundsOf(outcome.paymentId) : new Set(),
+      refundRecords: anyRefund ? await listRefunds(outcome.paymentId) : [],
+    };
   };
-  /** Final, its event at its own business system, and every fen at Alipay accounted for. */
+  const refundEventOf = (refund: RefundRecord) =>
+    refundEventId(refund.refundId, refund.status === "SUCCEEDED" ? "refund.succeeded" : "refund.failed");
+  /**
+   * Final, its event at its own business system, every fen at Alipay accounted for (money it must
+   * not keep refunded in full), and every refund settled and announced.
+   */
   const settled = (outcome: Outcome, seen: Seen) => {
     const { payment } = seen;
     if (!payment || payment.status === "OPEN") return false;
     if (!eventAt(outcome.plan.system, eventId(payment.paymentId, eventTypeOf[payment.status]))) return false;
-    return seen.trades.every(
-      (t) => !isPaidAtAlipay(t.status) || (payment.status === "PAID" && payment.tradeNo === t.tradeNo) || seen.refunds.has(t.tradeNo),
-    );
+    if (seen.refundRecords.some((r) => r.status === "PENDING" || !eventAt(outcome.plan.system, refundEventOf(r)))) return false;
+    return seen.trades.every((t) => !wasPaid(t) || isKept(payment, t) || (seen.refunds.has(t.tradeNo) && t.refundedFen === t.totalFen));
   };
 
   let seen = new Map<string, Seen>();
@@ -518,7 +679,18 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   seen = new Map(await Promise.all(outcomes.map(async (o) => [o.paymentId, await look(o, trades)] as const)));
 
   // The verdict, payment by payment.
-  const found = { lost: 0, stuck: 0, wrongState: 0, doublePaid: 0, doubleFulfilled: 0, misroutedEvents: 0, unsettledInDlq: 0 };
+  const found = {
+    lost: 0,
+    stuck: 0,
+    wrongState: 0,
+    doublePaid: 0,
+    doubleFulfilled: 0,
+    misroutedEvents: 0,
+    unsettledInDlq: 0,
+    doubleRefunded: 0,
+    overRefunded: 0,
+    duplicatePaymentsNotRefunded: 0,
+  };
   const flag = (kind: keyof typeof found, text: string) => {
     found[kind] += 1;
     problems.push(text);
@@ -529,6 +701,10 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     cancelAnsweredPaid = 0,
     canceledRefundNeeded = 0,
     refundsNeeded = 0,
+    refundsRequested = 0,
+    refundsRefusedOverPayment = 0,
+    refundsAtAlipay = 0,
+    automaticRefunds = 0,
     attempts = 0;
   const finalStatus: Record<string, number> = {};
   const eventsDelivered: Record<string, number> = {};
@@ -573,7 +749,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
 
   for (const outcome of outcomes) {
     const { paymentId, plan } = outcome;
-    const { payment, trades: own, refunds } = seen.get(paymentId)!;
+    const { payment, trades: own, refunds, refundRecords } = seen.get(paymentId)!;
     const fail = (kind: keyof typeof found, text: string) =>
       flag(
         kind,
@@ -586,7 +762,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     finalStatus[payment.status] = (finalStatus[payment.status] ?? 0) + 1;
     attempts += payment.attempts.length;
     refundsNeeded += refunds.size;
-    const paidTrades = own.filter((t) => isPaidAtAlipay(t.status));
+    const paidTrades = own.filter(wasPaid);
     if (payment.status === "OPEN") fail("stuck", "still OPEN");
 
     // Every fen at Alipay is either the payment's trade or recorded as refund-needed.
@@ -597,6 +773,63 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       if (trade.totalFen !== plan.amount) fail("wrongState", `Alipay collected ${trade.totalFen} fen for a payment of ${plan.amount}`);
     }
     const kept = paidTrades.filter((t) => !refunds.has(t.tradeNo));
+    // Money it must not keep goes back in full (automatic refunds).
+    for (const trade of paidTrades) {
+      if (!isKept(payment, trade) && trade.refundedFen !== trade.totalFen)
+        fail(
+          "duplicatePaymentsNotRefunded",
+          `${trade.tradeNo} (${trade.outTradeNo}) refunded ${trade.refundedFen} of ${trade.totalFen} fen`,
+        );
+    }
+    // Every refund at Alipay is one of our refund records, of that trade and amount, SUCCEEDED.
+    const recordOf = new Map(refundRecords.map((r) => [r.refundId, r]));
+    for (const trade of own) {
+      for (const refund of trade.refunds) {
+        refundsAtAlipay += 1;
+        const record = recordOf.get(refund.outRequestNo);
+        if (!record || record.tradeNo !== trade.tradeNo || record.amountFen !== refund.refundFen || record.status !== "SUCCEEDED")
+          fail(
+            "doubleRefunded",
+            `Alipay refunded ${refund.refundFen} fen of ${trade.tradeNo} under ${refund.outRequestNo}, our record: ${record ? `${record.tradeNo} ${record.amountFen} ${record.status}` : "none"}`,
+          );
+      }
+    }
+    for (const record of refundRecords) {
+      if (record.kind === "automatic") automaticRefunds += 1;
+      if (record.status === "PENDING") fail("stuck", `refund ${record.refundId} still PENDING`);
+      if (record.status === "FAILED") fail("wrongState", `refund ${record.refundId} FAILED (${record.failureCode})`);
+      const atAlipay = own.find((t) => t.tradeNo === record.tradeNo)?.refunds.filter((r) => r.outRequestNo === record.refundId) ?? [];
+      if (record.status === "SUCCEEDED" && atAlipay.length !== 1)
+        fail("wrongState", `refund ${record.refundId} SUCCEEDED but Alipay holds ${atAlipay.length} refunds under its number`);
+      if (record.status !== "PENDING" && !eventAt(plan.system, refundEventOf(record)))
+        fail("lost", `refund ${record.refundId} ${record.status} but its event never reached ${plan.system}`);
+    }
+    // What the business system was told, against the records and Alipay.
+    const accepted = outcome.refunds.filter((r) => r.refundId);
+    refundsRequested += accepted.length;
+    refundsRefusedOverPayment += outcome.refunds.filter((r) => r.refused).length;
+    for (const asked of accepted) {
+      const record = recordOf.get(asked.refundId!);
+      if (!record || record.amountFen !== asked.amount)
+        fail("lost", `refund ${asked.refundId} (${asked.key}) answered 201, record: ${record?.amountFen}`);
+    }
+    const requested = refundRecords.filter((r) => r.kind !== "automatic");
+    const requestedFen = requested.filter((r) => r.status !== "FAILED").reduce((sum, r) => sum + r.amountFen, 0);
+    const acceptedFen = new Map(accepted.map((r) => [r.refundId, r.amount]));
+    const keptTrade = own.find((t) => isKept(payment, t));
+    if (
+      [...acceptedFen.values()].reduce((a, b) => a + b, 0) > plan.amount ||
+      requestedFen > plan.amount ||
+      (keptTrade?.refundedFen ?? 0) > plan.amount
+    )
+      fail(
+        "overRefunded",
+        `refunds of ${requestedFen} fen asked, ${keptTrade?.refundedFen ?? 0} refunded at Alipay, of ${plan.amount} paid`,
+      );
+    const refundedFen = (payment as PaymentRecord & { refundedFen?: number }).refundedFen ?? 0;
+    if (refundedFen !== requestedFen) fail("wrongState", `payment refundedFen ${refundedFen}, its refunds ${requestedFen}`);
+    if (keptTrade && keptTrade.refundedFen !== requestedFen)
+      fail("wrongState", `Alipay refunded ${keptTrade.refundedFen} fen of the payment's trade, its refunds ${requestedFen}`);
     if (kept.length > 1 || payment.history.filter((h) => h.event === "paid").length > 1)
       fail("doublePaid", `paid twice: ${kept.map((t) => t.tradeNo).join(", ")}`);
 
@@ -658,7 +891,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   }
   sqs.destroy();
 
-  const paidAtAlipay = outcomes.filter((o) => (trades.get(o.paymentId) ?? []).some((t) => isPaidAtAlipay(t.status))).length;
+  const paidAtAlipay = outcomes.filter((o) => (trades.get(o.paymentId) ?? []).some(wasPaid)).length;
   return {
     payments: outcomes.length,
     bySystem: Object.fromEntries(systems.map((s) => [s, outcomes.filter((o) => o.plan.system === s).length])),
@@ -669,6 +902,13 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     attempts,
     faults,
     lost: found.lost,
+    refundsRequested,
+    refundsRefusedOverPayment,
+    refundsAtAlipay,
+    automaticRefunds,
+    doubleRefunded: found.doubleRefunded,
+    overRefunded: found.overRefunded,
+    duplicatePaymentsNotRefunded: found.duplicatePaymentsNotRefunded,
     doublePaid: found.doublePaid,
     doubleFulfilled: found.doubleFulfilled,
     duplicateDeliveries,
@@ -722,6 +962,15 @@ export function formatReport(report: ChaosReport): string {
     ["  cancel lost the race: PAID, cancel answered 409", report.cancelAnsweredPaid],
     ["  canceled but paid: money recorded refund-needed", report.canceledRefundNeeded],
     ["refund-needed records", report.refundsNeeded],
+    [
+      "refunds asked by business systems",
+      `${report.refundsRequested} accepted, ${report.refundsRefusedOverPayment} refused (more than was paid)`,
+    ],
+    ["automatic refunds (money paid after a cancel or twice)", report.automaticRefunds],
+    ["refunds at Alipay", report.refundsAtAlipay],
+    ["double refunded", report.doubleRefunded],
+    ["over refunded", report.overRefunded],
+    ["duplicate payments not refunded", report.duplicatePaymentsNotRefunded],
     [
       "events delivered",
       `${Object.entries(report.eventsDelivered)

@@ -15,6 +15,7 @@ try {
     concurrency: Number(process.env.CHAOS_CONCURRENCY ?? 40),
     dynamoFailureRate: Number(process.env.CHAOS_DYNAMO_FAILURE_RATE ?? 0.03),
     cancelRate: Number(process.env.CHAOS_CANCEL_RATE ?? 0.05),
+    refundRate: Number(process.env.CHAOS_REFUND_RATE ?? 0.15),
     settleTimeoutMs: Number(process.env.CHAOS_SETTLE_TIMEOUT_MS ?? 180_000),
     seed: Number(process.env.CHAOS_SEED ?? Date.now() % 100_000),
     log: (line) => console.error(line),

@@ -8,13 +8,14 @@ import { useStack, waitFor } from "./harness.js";
 const t = useStack(chaosStackOptions);
 
 describe("chaos", () => {
-  it("loses nothing, pays nothing twice, leaves nothing stuck and routes every event to its own system under every kind of fault", async () => {
+  it("loses nothing, pays and refunds nothing twice, leaves nothing stuck and routes every event to its own system under every kind of fault", async () => {
     // Unpaid payments expire 72 s after creation (test/chaos/settings.ts): the run settles after that.
     const report = await runChaos(t.stack, {
       payments: 60,
       concurrency: 12,
       dynamoFailureRate: 0.05,
       cancelRate: 0.1,
+      refundRate: 0.3,
       settleTimeoutMs: 120_000,
       seed: 20261125,
     });
@@ -23,6 +24,9 @@ describe("chaos", () => {
     expect(report.payments).toBe(60);
     expect(report.paidAtAlipay).toBeGreaterThan(20);
     expect(report.cancelRequests).toBeGreaterThan(2);
+    expect(report.refundsRequested).toBeGreaterThan(2);
+    expect(report.automaticRefunds).toBeGreaterThan(0);
+    expect([report.doubleRefunded, report.overRefunded, report.duplicatePaymentsNotRefunded]).toEqual([0, 0, 0]);
     expect(report.eventsDelivered.shop).toBeGreaterThan(0);
     expect(report.eventsDelivered.membership).toBeGreaterThan(0);
     expect(Object.keys(report.faults).length).toBeGreaterThan(8);
