@@ -250,7 +250,8 @@ describe("close", () => {
     const outTradeNo = newOutTradeNo();
     sim.open(orderString(sdk, outTradeNo, { notifyUrl: receiver.url, timeExpire: gmt8(Date.now() + 1000) }));
     const seen = receiver.received.length;
-    await waitFor(() => sim.trade(outTradeNo)!.status === "TRADE_CLOSED", 3000);
+    // time_expire has whole seconds: the close comes 1-2 s from now, later on a loaded machine.
+    await waitFor(() => sim.trade(outTradeNo)!.status === "TRADE_CLOSED", 8000);
     await sim.whenIdle();
     expect(sim.trade(outTradeNo)).toMatchObject({ status: "TRADE_CLOSED", closedReason: "timeout" });
     const closed = receiver.received.slice(seen).find((r) => r.params.out_trade_no === outTradeNo)!;
