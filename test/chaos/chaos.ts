@@ -634,6 +634,30 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       refundRecords: anyRefund ? await listRefunds(outcome.paymentId) : [],
     };
   };
+  /**
+   * Looks at many payments, a few dozen reads at a time: a thousand at once overruns DynamoDB
+   * Local's connection timeout on a busy machine. A read that fails is tried again.
+   */
+  const lookAll = async (pending: Outcome[], trades: Map<string, LedgerTrade[]>) => {
+    const looked: Array<readonly [string, Seen]> = [];
+    const queue = [...pending];
+    const lookWithRetry = async (outcome: Outcome): Promise<Seen> => {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          return await look(outcome, trades);
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await sleep(200 * attempt);
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        for (let o = queue.shift(); o; o = queue.shift()) looked.push([o.paymentId, await lookWithRetry(o)] as const);
+      }),
+    );
+    return looked;
+  };
   const refundEventOf = (refund: RefundRecord) =>
     refundEventId(refund.refundId, refund.status === "SUCCEEDED" ? "refund.succeeded" : "refund.failed");
   /**
@@ -656,7 +680,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   let unsettled = outcomes.length;
   for (let pending = outcomes; ; ) {
     trades = await ledger();
-    const looked = await Promise.all(pending.map(async (o) => [o.paymentId, await look(o, trades)] as const));
+    const looked = await lookAll(pending, trades);
     for (const [id, s] of looked) seen.set(id, s);
     pending = pending.filter((o) => !settled(o, seen.get(o.paymentId)!));
     if (pending.length < unsettled) {
@@ -676,7 +700,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   const lastExpiry = Math.max(...outcomes.map((o) => o.expiresAt)) + closeMarginMs;
   // The verdict reads everything once more, settled or not.
   trades = await ledger();
-  seen = new Map(await Promise.all(outcomes.map(async (o) => [o.paymentId, await look(o, trades)] as const)));
+  seen = new Map(await lookAll(outcomes, trades));
 
   // The verdict, payment by payment.
   const found = {
