@@ -380,12 +380,19 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     problems.push(`${outcome.paymentId}: cancel never answered`);
   };
 
-  /** A business system refunds only what it was told is paid: it reads the payment until PAID. */
+  /**
+   * A business system refunds only what it was told is paid: it reads the payment until PAID. With
+   * every notification lost and the gateway failing, that can take until the attempt's close.
+   */
   const untilPaid = async (outcome: Outcome) => {
-    for (let attempt = 0; attempt < 60; attempt += 1) {
+    const since = Date.now();
+    for (let attempt = 0; attempt < 90; attempt += 1) {
       const read = await clients[outcome.plan.system].getPayment(outcome.paymentId);
-      if (read.status === 200 && read.body.status === "PAID") return true;
-      await sleep(500);
+      if (read.status === 200 && read.body.status === "PAID") {
+        if (Date.now() - since > 20_000) countFault("refund waited over 20 s for PAID");
+        return true;
+      }
+      await sleep(1000);
     }
     return false;
   };
@@ -427,7 +434,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
 
   const requestRefunds = async (outcome: Outcome, outTradeNo: string) => {
     const { plan } = outcome;
-    if (!(await untilPaid(outcome))) return void problems.push(`${outcome.paymentId}: paid at Alipay but not PAID after 30 s`);
+    if (!(await untilPaid(outcome))) return void problems.push(`${outcome.paymentId}: paid at Alipay but not PAID after 90 s`);
     // Alipay misbehaves about refunds too: answers lost after refunding, 5xx, slow settlement.
     if (rand() < 0.3) {
       const method = pick(["alipay.trade.refund", "alipay.trade.fastpay.refund.query"]);
