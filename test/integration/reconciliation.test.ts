@@ -1,0 +1,160 @@
+// The daily reconciliation against Alipay's bill (issue 12), end to end: the simulator publishes
+// the bill of the day (GBK zip, real layout) through alipay.data.dataservice.bill.downloadurl.query,
+// lib/reconciliation downloads, parses and matches it against our payments and refunds of that
+// day, heals what the query path can (the business system hears payment.succeeded), and stores
+// the report (S3, fauxqs) and the day's summary (DynamoDB). Each kind of difference is planted
+// with the simulator's bill knobs and found, classified, and healed or left open (alarmed).
+// The check schedule is slow here (600 s): a payment whose notifications are lost is found by
+// the reconciliation, not by the sweep.
+import { beforeEach, describe, expect, it } from "vitest";
+import { metricCounts } from "../../lib/observability.js";
+import { getPayment } from "../../lib/payments/repository.js";
+import { dayOf } from "../../lib/reconciliation/day.js";
+import type { Difference } from "../../lib/reconciliation/match.js";
+import { BillNotReadyError, reconcileDay } from "../../lib/reconciliation/reconcile.js";
+import { getReport, getSummary } from "../../lib/reconciliation/store.js";
+import { getRefund } from "../../lib/refunds/repository.js";
+import { useStack, waitFor } from "./harness.js";
+import { eventsAt } from "./twoSided.js";
+
+const t = useStack({ env: { LOCAL_CHECK_SCHEDULE_SECONDS: "600" } });
+
+const today = () => dayOf(Date.now());
+const reconcile = () => reconcileDay(today(), { refundGraceMs: 0 });
+
+beforeEach(async () => {
+  await t.sim("/sim/bills/reset", {});
+  // Time travel: today's bill is published now (Alipay publishes T+1).
+  await t.sim("/sim/bills/ready", { through: today() });
+});
+
+let keyCounter = 0;
+
+async function paidPayment(user: string, amount: number) {
+  const { payment, attempt } = await t.openPayment(user, amount);
+  expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(200);
+  await waitFor(async () => (await getPayment(payment.paymentId))?.status === "PAID", { what: `payment ${payment.paymentId} PAID` });
+  return { paymentId: payment.paymentId as string, outTradeNo: attempt.outTradeNo as string };
+}
+
+async function succeededRefund(paymentId: string, amount: number) {
+  const created = await t.business().createRefund(paymentId, { amount, reason: "returned" }, `recon-refund-${Date.now()}-${(keyCounter += 1)}`);
+  expect(created.status).toBe(201);
+  const refundId = created.body.refundId as string;
+  await waitFor(async () => (await getRefund(paymentId, refundId))?.status === "SUCCEEDED", { timeoutMs: 30_000, what: `refund ${refundId}` });
+  return refundId;
+}
+
+const findings = (differences: Difference[], ids: { outTradeNo?: string; refundId?: string; tradeNo?: string }) =>
+  differences.filter(
+    (d) =>
+      (ids.outTradeNo === undefined || d.outTradeNo === ids.outTradeNo) &&
+      (ids.refundId === undefined || d.refundId === ids.refundId || d.outRequestNo === ids.refundId) &&
+      (ids.tradeNo === undefined || d.tradeNo === ids.tradeNo),
+  );
+
+describe("daily reconciliation against Alipay's bill", () => {
+  it("reports zero differences for a day where both sides agree, and stores the report and the summary", async () => {
+    const first = await paidPayment("recon-alice", 1234);
+    await paidPayment("recon-bob", 99);
+    await succeededRefund(first.paymentId, 234);
+
+    const report = await reconcile();
+    expect(report.differences).toEqual([]);
+    expect(report.open).toBe(0);
+    expect(report.healed).toBe(0);
+    expect(report.matched).toEqual({ payments: 2, refunds: 1 });
+    expect(report.ours).toEqual({ payments: { count: 2, fen: 1333 }, refunds: { count: 1, fen: 234 } });
+    expect(report.bill.rows).toEqual({ payments: { count: 2, fen: 1333 }, refunds: { count: 1, fen: 234 } });
+    expect(report.bill.trailer).toEqual(report.bill.rows);
+    expect(report.bill.summary).toEqual({ payments: 2, refunds: 1, netFen: 1099 });
+    expect(Object.values(report.classes).every((c) => c.count === 0)).toBe(true);
+
+    const summary = await getSummary(today());
+    expect(summary).toMatchObject({ day: today(), runId: report.runId, open: 0, healed: 0, openDifferences: [] });
+    const stored = await getReport(summary!.reportBucket, summary!.reportKey);
+    expect(stored).toEqual(JSON.parse(JSON.stringify(report)));
+    expect(metricCounts.get("ReconciliationDifferencesOpen") ?? 0).toBe(0);
+  });
+
+  it("heals a payment Alipay has and we missed (every notification lost) through the query path: PAID, and the business hears it", async () => {
+    const { payment, attempt } = await t.openPayment("recon-carol", 777);
+    await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 8 });
+    expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(200);
+    expect((await getPayment(payment.paymentId))?.status).toBe("OPEN");
+
+    const report = await reconcile();
+    expect(findings(report.differences, { outTradeNo: attempt.outTradeNo })).toEqual([
+      expect.objectContaining({ class: "paid_at_alipay_only", healed: true, outcome: "applied_paid", paymentId: payment.paymentId, billFen: 777 }),
+    ]);
+    expect(report.classes.paid_at_alipay_only).toMatchObject({ count: 1, healed: 1, open: 0, billFen: 777 });
+    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "PAID", paidVia: "query" });
+    await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${payment.paymentId}_succeeded`), { what: "payment.succeeded" });
+
+    // Healed: the next run of the day matches it.
+    const again = await reconcile();
+    expect(findings(again.differences, { outTradeNo: attempt.outTradeNo })).toEqual([]);
+  });
+
+  it("leaves open, and alarms on, a payment in the bill we never heard of", async () => {
+    await t.sim("/sim/bills/plant", { kind: "unknown-payment", amountFen: 500, tradeNo: "2026112522001000000000000001" });
+    const report = await reconcile();
+    expect(findings(report.differences, { tradeNo: "2026112522001000000000000001" })).toEqual([
+      expect.objectContaining({ class: "paid_at_alipay_only", healed: false, outcome: "not_our_out_trade_no", billFen: 500 }),
+    ]);
+    expect(report.open).toBe(1);
+    expect(metricCounts.get("ReconciliationDifferencesOpen")).toBeGreaterThanOrEqual(1);
+    const summary = await getSummary(today());
+    expect(summary?.open).toBe(1);
+    expect(summary?.openDifferences).toEqual([expect.objectContaining({ tradeNo: "2026112522001000000000000001" })]);
+  });
+
+  it("finds a paid trade left out of the bill, and a changed amount", async () => {
+    const dropped = await paidPayment("recon-dave", 300);
+    const changed = await paidPayment("recon-erin", 400);
+    await t.sim("/sim/bills/plant", { kind: "drop", outTradeNo: dropped.outTradeNo });
+    await t.sim("/sim/bills/plant", { kind: "amount", outTradeNo: changed.outTradeNo, amountFen: 401 });
+
+    const report = await reconcile();
+    expect(findings(report.differences, { outTradeNo: dropped.outTradeNo })).toEqual([
+      expect.objectContaining({ class: "missing_from_bill", healed: false, outcome: "alipay_paid_this_day_bill_lacks_it", ourFen: 300 }),
+    ]);
+    expect(findings(report.differences, { outTradeNo: changed.outTradeNo })).toEqual([
+      expect.objectContaining({ class: "amount_mismatch", healed: false, billFen: 401, ourFen: 400, paymentId: changed.paymentId }),
+    ]);
+    expect(report.classes.missing_from_bill).toMatchObject({ count: 1, open: 1, ourFen: 300 });
+    expect(report.classes.amount_mismatch).toMatchObject({ count: 1, open: 1, billFen: 401, ourFen: 400 });
+    expect(report.open).toBe(2);
+  });
+
+  it("finds refund differences: left out, another amount, unknown to us", async () => {
+    const paid = await paidPayment("recon-frank", 1000);
+    const left = await succeededRefund(paid.paymentId, 100);
+    const changed = await succeededRefund(paid.paymentId, 200);
+    await t.sim("/sim/bills/plant", { kind: "drop", outTradeNo: paid.outTradeNo, outRequestNo: left });
+    await t.sim("/sim/bills/plant", { kind: "amount", outTradeNo: paid.outTradeNo, outRequestNo: changed, amountFen: 250 });
+    await t.sim("/sim/bills/plant", { kind: "unknown-refund", outTradeNo: paid.outTradeNo, outRequestNo: "manual-console-refund", amountFen: 50 });
+
+    const report = await reconcile();
+    expect(findings(report.differences, { refundId: left })).toEqual([
+      expect.objectContaining({ class: "refund_missing_from_bill", healed: false, outcome: "alipay_refunded_bill_lacks_it", ourFen: 100 }),
+    ]);
+    expect(findings(report.differences, { refundId: changed })).toEqual([
+      expect.objectContaining({ class: "refund_amount_mismatch", healed: false, billFen: 250, ourFen: 200 }),
+    ]);
+    expect(findings(report.differences, { refundId: "manual-console-refund" })).toEqual([
+      expect.objectContaining({ class: "refund_at_alipay_only", healed: false, outcome: "not_our_refund", billFen: 50 }),
+    ]);
+    expect(report.open).toBe(3);
+  });
+
+  it("waits for a bill Alipay has not published, and refuses today's bill without time travel", async () => {
+    await t.sim("/sim/bills/reset", {});
+    await expect(reconcileDay(today())).rejects.toThrow(/only past days have bills/);
+    // A past day with no business: an empty bill, nothing of ours, zero differences.
+    const longAgo = dayOf(Date.now() - 5 * 86_400_000);
+    const report = await reconcileDay(longAgo);
+    expect(report).toMatchObject({ day: longAgo, open: 0, matched: { payments: 0, refunds: 0 }, bill: { empty: true } });
+    expect(BillNotReadyError.name).toBe("BillNotReadyError");
+  });
+});
