@@ -17,7 +17,12 @@ export interface ProvisionedResource {
 }
 export type ResourceMap = Record<string, ProvisionedResource>;
 
-export async function provisionResources(service: LocalService, dynamo: DynamoDBClient, sqs: SQSClient, s3?: S3Client): Promise<ResourceMap> {
+export async function provisionResources(
+  service: LocalService,
+  dynamo: DynamoDBClient,
+  sqs: SQSClient,
+  s3?: S3Client,
+): Promise<ResourceMap> {
   const resources: ResourceMap = {};
   const entries = Object.entries(service.resources);
   for (const [id, resource] of entries.filter(([, r]) => r.Type === "AWS::DynamoDB::Table")) {

@@ -130,7 +130,8 @@ export class BillDesk {
     if (input.kind === "amount" && !(Number.isSafeInteger(input.amountFen) && input.amountFen > 0)) {
       throw new SimulatorError(400, "INVALID_REQUEST", "amountFen must be a positive integer");
     }
-    if ("day" in input && input.day !== undefined && !dayWindow(input.day)) throw new SimulatorError(400, "INVALID_REQUEST", "day must be yyyy-MM-dd");
+    if ("day" in input && input.day !== undefined && !dayWindow(input.day))
+      throw new SimulatorError(400, "INVALID_REQUEST", "day must be yyyy-MM-dd");
     this.plants.push({ ...input, plantedAtMs: Date.now() });
     return this.plants;
   }
@@ -185,7 +186,12 @@ export function attachBillDesk(ctx: SimulatorContext, desk: BillDesk): void {
 }
 
 type Inner = Record<string, unknown> & { code: string; msg: string };
-const business = (subCode: string, subMsg: string): Inner => ({ code: "40004", msg: "Business Failed", sub_code: subCode, sub_msg: subMsg });
+const business = (subCode: string, subMsg: string): Inner => ({
+  code: "40004",
+  msg: "Business Failed",
+  sub_code: subCode,
+  sub_msg: subMsg,
+});
 
 /** alipay.data.dataservice.bill.downloadurl.query */
 export function billDownloadUrlQuery(ctx: SimulatorContext, app: KnownApp, biz: Record<string, unknown>): Inner {
@@ -193,7 +199,8 @@ export function billDownloadUrlQuery(ctx: SimulatorContext, app: KnownApp, biz: 
   if (!desk) return business("isp.unknow-error", "系统繁忙");
   const billType = typeof biz.bill_type === "string" ? biz.bill_type : "";
   const billDate = typeof biz.bill_date === "string" ? biz.bill_date : "";
-  if (!billType || !billDate) return { code: "40001", msg: "Missing Required Arguments", sub_code: "isv.missing-parameter", sub_msg: "缺少必选参数" };
+  if (!billType || !billDate)
+    return { code: "40001", msg: "Missing Required Arguments", sub_code: "isv.missing-parameter", sub_msg: "缺少必选参数" };
   // Only trade bills by day are simulated (signcustomer and monthly bills exist at Alipay).
   if (billType !== "trade") return business("isv.invalid_arguments", "入参不合法");
   if (!dayWindow(billDate)) return business("isv.invalid_arguments", "入参不合法");
@@ -216,7 +223,13 @@ export function billRows(ctx: SimulatorContext, sellerId: string, day: string, p
   const sameMerchant = (trade: Trade) => ctx.apps.get(trade.appId)?.app.sellerId === sellerId;
   const rows: BillRow[] = [];
   for (const trade of ctx.ledger.all().filter(sameMerchant)) {
-    const base = { tradeNo: trade.tradeNo, outTradeNo: trade.outTradeNo, subject: trade.subject, createdAtMs: trade.createdAtMs, buyerLogonId: trade.buyerLogonId };
+    const base = {
+      tradeNo: trade.tradeNo,
+      outTradeNo: trade.outTradeNo,
+      subject: trade.subject,
+      createdAtMs: trade.createdAtMs,
+      buyerLogonId: trade.buyerLogonId,
+    };
     if (inDay(trade.paidAtMs)) rows.push({ ...base, kind: "交易", completedAtMs: trade.paidAtMs!, amountFen: trade.totalFen });
     for (const refund of trade.refunds) {
       if (inDay(refund.atMs)) {
@@ -225,14 +238,18 @@ export function billRows(ctx: SimulatorContext, sellerId: string, day: string, p
     }
   }
   const matches = (row: BillRow, plant: { outTradeNo: string; outRequestNo?: string }) =>
-    row.outTradeNo === plant.outTradeNo && (plant.outRequestNo === undefined ? row.kind === "交易" : row.outRequestNo === plant.outRequestNo);
+    row.outTradeNo === plant.outTradeNo &&
+    (plant.outRequestNo === undefined ? row.kind === "交易" : row.outRequestNo === plant.outRequestNo);
   let planted = rows;
   for (const plant of plants) {
     if (plant.kind === "drop") planted = planted.filter((row) => !matches(row, plant));
     if (plant.kind === "amount") {
-      planted = planted.map((row) => (matches(row, plant) ? { ...row, amountFen: row.kind === "退款" ? -plant.amountFen : plant.amountFen } : row));
+      planted = planted.map((row) =>
+        matches(row, plant) ? { ...row, amountFen: row.kind === "退款" ? -plant.amountFen : plant.amountFen } : row,
+      );
     }
-    const plantDay = plant.kind === "unknown-payment" || plant.kind === "unknown-refund" ? (plant.day ?? gmt8Day(plant.plantedAtMs)) : undefined;
+    const plantDay =
+      plant.kind === "unknown-payment" || plant.kind === "unknown-refund" ? (plant.day ?? gmt8Day(plant.plantedAtMs)) : undefined;
     if (plantDay !== day) continue;
     const atMs = inDay(plant.plantedAtMs) ? plant.plantedAtMs : startMs + 12 * 3_600_000;
     if (plant.kind === "unknown-payment") {
@@ -396,8 +413,16 @@ export function billZip(sellerId: string, day: string, rows: BillRow[], exported
   const accountId = accountIdOf(sellerId);
   const base = `${accountId}_${day.replace(/-/g, "")}`;
   return zipStream([
-    { name: iconv.encode(`${base}_业务明细.csv`, "gbk"), data: gbk(detailFile(accountId, day, rows, exportedAtMs)), modifiedAtMs: exportedAtMs },
-    { name: iconv.encode(`${base}_业务明细(汇总).csv`, "gbk"), data: gbk(summaryFile(accountId, day, totalsOf(rows), exportedAtMs)), modifiedAtMs: exportedAtMs },
+    {
+      name: iconv.encode(`${base}_业务明细.csv`, "gbk"),
+      data: gbk(detailFile(accountId, day, rows, exportedAtMs)),
+      modifiedAtMs: exportedAtMs,
+    },
+    {
+      name: iconv.encode(`${base}_业务明细(汇总).csv`, "gbk"),
+      data: gbk(summaryFile(accountId, day, totalsOf(rows), exportedAtMs)),
+      modifiedAtMs: exportedAtMs,
+    },
   ]);
 }
 

@@ -46,7 +46,10 @@ const refundRefusals = new Set([
  * "not_ready" (bill_not_exist / no_bill_data: asked before it was generated, T+1 around 09:00
  * GMT+8), or "refused" (isv.invalid_arguments: a bad date, or today / a future day).
  */
-export type BillUrlResult = { kind: "url"; url: string; empty: boolean } | { kind: "not_ready"; subCode: string } | { kind: "refused"; subCode: string };
+export type BillUrlResult =
+  | { kind: "url"; url: string; empty: boolean }
+  | { kind: "not_ready"; subCode: string }
+  | { kind: "refused"; subCode: string };
 
 /** "refused": the trade is no longer open (paid, finished or already closed): query to learn which. */
 export type TradeCloseResult = "closed" | "not_found" | "refused";

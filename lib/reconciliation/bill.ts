@@ -219,15 +219,19 @@ export async function readBillZip(path: string, onRow: (row: BillRow) => void | 
             await onRow(row);
           });
         } else if (isSummary(name)) {
-          await readEntryRecords(await entryStream(zip, entry), () => undefined, (record) => {
-            if (clean(record.门店编号) !== "合计") return;
-            const net = signedYuanToFen(clean(record["商家实收（元）"]));
-            facts.summary = {
-              payments: Number(clean(record.交易订单总笔数)),
-              refunds: Number(clean(record.退款订单总笔数)),
-              netFen: net ?? Number.NaN,
-            };
-          });
+          await readEntryRecords(
+            await entryStream(zip, entry),
+            () => undefined,
+            (record) => {
+              if (clean(record.门店编号) !== "合计") return;
+              const net = signedYuanToFen(clean(record["商家实收（元）"]));
+              facts.summary = {
+                payments: Number(clean(record.交易订单总笔数)),
+                refunds: Number(clean(record.退款订单总笔数)),
+                netFen: net ?? Number.NaN,
+              };
+            },
+          );
         }
         zip.readEntry();
       };

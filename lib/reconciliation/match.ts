@@ -84,7 +84,10 @@ export class DayMatcher {
     if (row.kind === "payment") {
       const ours = this.payments.get(row.tradeNo);
       // The trade number is Alipay's: ours only if the out_trade_no names the same payment too.
-      if (!ours || parseOutTradeNo(row.outTradeNo)?.paymentId !== ours.paymentId) return this.keep(row);
+      if (!ours || parseOutTradeNo(row.outTradeNo)?.paymentId !== ours.paymentId) {
+        this.keep(row);
+        return;
+      }
       this.payments.delete(row.tradeNo);
       this.matched.payments += 1;
       if (ours.amountFen !== row.amountFen) {
@@ -102,7 +105,10 @@ export class DayMatcher {
       return;
     }
     const ours = row.outRequestNo ? this.refunds.get(row.outRequestNo) : undefined;
-    if (!ours || ours.tradeNo !== row.tradeNo) return this.keep(row);
+    if (!ours || ours.tradeNo !== row.tradeNo) {
+      this.keep(row);
+      return;
+    }
     this.refunds.delete(ours.refundId);
     this.matched.refunds += 1;
     if (ours.amountFen !== row.amountFen) {

@@ -22,48 +22,17 @@ import { applyQueriedPayment } from "../payments/settle.js";
 import { checkRefund } from "../refunds/check.js";
 import { isRefundId } from "../refunds/model.js";
 import { getRefund } from "../refunds/repository.js";
-import { type BillCount, type BillFacts, type BillRow, downloadBill, readBillZip } from "./bill.js";
+import { type BillRow, downloadBill, readBillZip } from "./bill.js";
 import { dayOf, dayWindow } from "./day.js";
-import { DayMatcher, type Difference, type DifferenceClass, differenceClasses } from "./match.js";
+import { DayMatcher, type Difference } from "./match.js";
 import { getRefundNeeded, type OurPayment, type OurRefund, paidPayments, succeededRefunds } from "./records.js";
+import { buildReport, type ReconciliationReport, type TimingNote } from "./report.js";
 import { storeReconciliation } from "./store.js";
+
+export type { ReconciliationReport } from "./report.js";
 
 export class BillNotReadyError extends Error {
   override name = "BillNotReadyError";
-}
-
-/** A row that matched a record of ours dated another day (Alipay's clock and ours around midnight). */
-export interface TimingNote {
-  kind: "payment" | "refund";
-  tradeNo: string;
-  paymentId?: string;
-  refundId?: string;
-  /** The other day, when known. */
-  day?: string;
-}
-
-export interface ClassTotals {
-  count: number;
-  healed: number;
-  open: number;
-  billFen: number;
-  ourFen: number;
-}
-
-export interface ReconciliationReport {
-  day: string;
-  runId: string;
-  startedAt: string;
-  finishedAt: string;
-  bill: BillFacts & { bytes: number; empty: boolean };
-  ours: { payments: BillCount; refunds: BillCount };
-  matched: { payments: number; refunds: number };
-  classes: Record<DifferenceClass, ClassTotals>;
-  /** Every difference with its ids. */
-  differences: Difference[];
-  timing: TimingNote[];
-  healed: number;
-  open: number;
 }
 
 /** A refund we hold as succeeded this soon after the day began may be in the previous day's bill (we learn of refunds after Alipay makes them). */
@@ -142,42 +111,6 @@ export async function reconcileDay(
   }
 }
 
-export function buildReport(input: Omit<ReconciliationReport, "runId" | "startedAt" | "finishedAt" | "classes" | "healed" | "open"> & {
-  startedAt: number;
-  finishedAt: number;
-}): ReconciliationReport {
-  const classes = Object.fromEntries(
-    differenceClasses.map((name) => [name, { count: 0, healed: 0, open: 0, billFen: 0, ourFen: 0 }]),
-  ) as Record<DifferenceClass, ClassTotals>;
-  for (const difference of input.differences) {
-    const totals = classes[difference.class];
-    totals.count += 1;
-    if (difference.healed) totals.healed += 1;
-    else totals.open += 1;
-    // Counts (day_totals) are not money: only amounts of row classes are summed.
-    if (difference.class !== "day_totals") {
-      totals.billFen += difference.billFen ?? 0;
-      totals.ourFen += difference.ourFen ?? 0;
-    }
-  }
-  const healed = input.differences.filter((d) => d.healed).length;
-  const startedAt = new Date(input.startedAt).toISOString();
-  return {
-    day: input.day,
-    runId: startedAt.replace(/[:.]/g, "-"),
-    startedAt,
-    finishedAt: new Date(input.finishedAt).toISOString(),
-    bill: input.bill,
-    ours: input.ours,
-    matched: input.matched,
-    classes,
-    differences: input.differences,
-    timing: input.timing,
-    healed,
-    open: input.differences.length - healed,
-  };
-}
-
 async function inPool<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -202,7 +135,12 @@ async function resolveBillPayment(row: BillRow, note: (n: TimingNote) => void, n
     if (payment.amountFen !== row.amountFen) {
       return { ...withIds, class: "amount_mismatch", healed: false, outcome: "amounts_differ", ourFen: payment.amountFen };
     }
-    note({ kind: "payment", tradeNo: row.tradeNo, paymentId: payment.paymentId, ...(payment.paidAt ? { day: dayOf(payment.paidAt) } : {}) });
+    note({
+      kind: "payment",
+      tradeNo: row.tradeNo,
+      paymentId: payment.paymentId,
+      ...(payment.paidAt ? { day: dayOf(payment.paidAt) } : {}),
+    });
     return undefined;
   }
   const recorded = await getRefundNeeded(payment.paymentId, row.tradeNo);
@@ -218,10 +156,18 @@ async function resolveBillPayment(row: BillRow, note: (n: TimingNote) => void, n
   try {
     const applied = await applyQueriedPayment(payment, attempt, trade, now());
     if (!applied) {
-      return { ...withIds, healed: false, outcome: trade.kind === "trade" ? `query_says_${trade.status.toLowerCase()}` : "query_says_not_found" };
+      return {
+        ...withIds,
+        healed: false,
+        outcome: trade.kind === "trade" ? `query_says_${trade.status.toLowerCase()}` : "query_says_not_found",
+      };
     }
     logger.warn("reconciliation applied a payment Alipay had", { paymentId: payment.paymentId, tradeNo: row.tradeNo, outcome: applied });
-    return { ...withIds, healed: true, outcome: applied === "refund_needed" ? "recorded_refund_needed" : applied === "paid" ? "applied_paid" : "already_paid" };
+    return {
+      ...withIds,
+      healed: true,
+      outcome: applied === "refund_needed" ? "recorded_refund_needed" : applied === "paid" ? "applied_paid" : "already_paid",
+    };
   } catch (error) {
     // applyQueriedPayment refuses a payment of another amount than ours (never applied).
     if (error instanceof AlipayUnavailableError && /differs from payment/.test(error.message)) {
@@ -248,12 +194,20 @@ async function resolveBillRefund(row: BillRow, note: (n: TimingNote) => void, no
   if (refund.tradeNo !== row.tradeNo) return { ...withIds, healed: false, outcome: "refund_of_another_trade" };
   if (refund.amountFen !== row.amountFen) return { ...withIds, class: "refund_amount_mismatch", healed: false, outcome: "amounts_differ" };
   if (refund.status === "SUCCEEDED") {
-    note({ kind: "refund", tradeNo: row.tradeNo, paymentId: refund.paymentId, refundId: refund.refundId, ...(refund.succeededAt ? { day: dayOf(refund.succeededAt) } : {}) });
+    note({
+      kind: "refund",
+      tradeNo: row.tradeNo,
+      paymentId: refund.paymentId,
+      refundId: refund.refundId,
+      ...(refund.succeededAt ? { day: dayOf(refund.succeededAt) } : {}),
+    });
     return undefined;
   }
   if (refund.status === "FAILED") return { ...withIds, healed: false, outcome: "failed_here_refunded_at_alipay" };
   const outcome = await checkRefund(refund.paymentId, refund.refundId, now);
-  return outcome === "succeeded" ? { ...withIds, healed: true, outcome: "applied_succeeded" } : { ...withIds, healed: false, outcome: `refund_check_${outcome}` };
+  return outcome === "succeeded"
+    ? { ...withIds, healed: true, outcome: "applied_succeeded" }
+    : { ...withIds, healed: false, outcome: `refund_check_${outcome}` };
 }
 
 /**
@@ -268,7 +222,8 @@ async function resolveOurPayment(payment: OurPayment, day: string, note: (n: Tim
   if (!attempt) return { ...base, healed: false, outcome: "no_paid_attempt" };
   const withIds = { ...base, outTradeNo: attempt.outTradeNo };
   const trade = await (await alipay()).query(attempt.outTradeNo);
-  if (trade.kind !== "trade" || trade.tradeNo !== payment.tradeNo) return { ...withIds, healed: false, outcome: "alipay_has_no_such_trade" };
+  if (trade.kind !== "trade" || trade.tradeNo !== payment.tradeNo)
+    return { ...withIds, healed: false, outcome: "alipay_has_no_such_trade" };
   const paidAt = fromAlipayTime(trade.paidAt);
   if (paidAt === undefined) return { ...withIds, healed: false, outcome: `alipay_says_${trade.status.toLowerCase()}` };
   if (dayOf(paidAt) !== day) {
@@ -289,7 +244,11 @@ async function resolveOurRefund(refund: OurRefund, graceUntilMs: number, note: (
     outRequestNo: refund.refundId,
     ourFen: refund.amountFen,
   };
-  const queried = await (await alipay()).refundQuery({ tradeNo: refund.tradeNo, outTradeNo: refund.outTradeNo, outRequestNo: refund.refundId });
+  const queried = await (await alipay()).refundQuery({
+    tradeNo: refund.tradeNo,
+    outTradeNo: refund.outTradeNo,
+    outRequestNo: refund.refundId,
+  });
   if (queried.kind !== "refunded") return { ...base, healed: false, outcome: "alipay_has_no_such_refund" };
   if (refund.succeededAt < graceUntilMs) {
     note({ kind: "refund", tradeNo: refund.tradeNo, paymentId: refund.paymentId, refundId: refund.refundId });

@@ -7,7 +7,7 @@ import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo, isConditionFailure, s3 } from "../aws.js";
 import { config } from "../config.js";
 import type { Difference } from "./match.js";
-import type { ClassTotals, ReconciliationReport } from "./reconcile.js";
+import type { ClassTotals, ReconciliationReport } from "./report.js";
 
 export const reconciliationPk = "RECONCILIATION";
 /** Open differences kept on the summary item (the report has them all). */

@@ -38,10 +38,15 @@ async function paidPayment(user: string, amount: number) {
 }
 
 async function succeededRefund(paymentId: string, amount: number) {
-  const created = await t.business().createRefund(paymentId, { amount, reason: "returned" }, `recon-refund-${Date.now()}-${(keyCounter += 1)}`);
+  const created = await t
+    .business()
+    .createRefund(paymentId, { amount, reason: "returned" }, `recon-refund-${Date.now()}-${(keyCounter += 1)}`);
   expect(created.status).toBe(201);
   const refundId = created.body.refundId as string;
-  await waitFor(async () => (await getRefund(paymentId, refundId))?.status === "SUCCEEDED", { timeoutMs: 30_000, what: `refund ${refundId}` });
+  await waitFor(async () => (await getRefund(paymentId, refundId))?.status === "SUCCEEDED", {
+    timeoutMs: 30_000,
+    what: `refund ${refundId}`,
+  });
   return refundId;
 }
 
@@ -85,11 +90,19 @@ describe("daily reconciliation against Alipay's bill", () => {
 
     const report = await reconcile();
     expect(findings(report.differences, { outTradeNo: attempt.outTradeNo })).toEqual([
-      expect.objectContaining({ class: "paid_at_alipay_only", healed: true, outcome: "applied_paid", paymentId: payment.paymentId, billFen: 777 }),
+      expect.objectContaining({
+        class: "paid_at_alipay_only",
+        healed: true,
+        outcome: "applied_paid",
+        paymentId: payment.paymentId,
+        billFen: 777,
+      }),
     ]);
     expect(report.classes.paid_at_alipay_only).toMatchObject({ count: 1, healed: 1, open: 0, billFen: 777 });
     expect(await getPayment(payment.paymentId)).toMatchObject({ status: "PAID", paidVia: "query" });
-    await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${payment.paymentId}_succeeded`), { what: "payment.succeeded" });
+    await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${payment.paymentId}_succeeded`), {
+      what: "payment.succeeded",
+    });
 
     // Healed: the next run of the day matches it.
     const again = await reconcile();
@@ -133,7 +146,12 @@ describe("daily reconciliation against Alipay's bill", () => {
     const changed = await succeededRefund(paid.paymentId, 200);
     await t.sim("/sim/bills/plant", { kind: "drop", outTradeNo: paid.outTradeNo, outRequestNo: left });
     await t.sim("/sim/bills/plant", { kind: "amount", outTradeNo: paid.outTradeNo, outRequestNo: changed, amountFen: 250 });
-    await t.sim("/sim/bills/plant", { kind: "unknown-refund", outTradeNo: paid.outTradeNo, outRequestNo: "manual-console-refund", amountFen: 50 });
+    await t.sim("/sim/bills/plant", {
+      kind: "unknown-refund",
+      outTradeNo: paid.outTradeNo,
+      outRequestNo: "manual-console-refund",
+      amountFen: 50,
+    });
 
     const report = await reconcile();
     expect(findings(report.differences, { refundId: left })).toEqual([

@@ -101,7 +101,10 @@ describe("the bill parser", () => {
   });
 
   it("maps columns by header name (a wider variant), and takes LF line endings", async () => {
-    const wide = header.replace("服务费（元）,分润（元）,备注", "服务费（元）,实收净额（元）,商户识别号,交易方式,备注,花呗分期手续费,花呗分期数");
+    const wide = header.replace(
+      "服务费（元）,分润（元）,备注",
+      "服务费（元）,实收净额（元）,商户识别号,交易方式,备注,花呗分期手续费,花呗分期数",
+    );
     const row = samplePayment.replace(/,0\.00,0\.00,$/, ",0.00,12.34,,,,0.00,0");
     const path = await writeZip("wide.zip", { "x_20190916_业务明细.csv": detail([row], trailer.slice(0, 1), "\n", wide) });
     const { rows, facts } = await read(path);
@@ -112,7 +115,10 @@ describe("the bill parser", () => {
 
   it("reads an empty day", async () => {
     const path = await writeZip("empty.zip", {
-      "x_20190916_业务明细.csv": detail([], ["#交易合计：0笔，商家实收共0.00元，商家优惠共0.00元", "#退款合计：0笔，商家实收退款共0.00元，商家优惠退款共0.00元"]),
+      "x_20190916_业务明细.csv": detail(
+        [],
+        ["#交易合计：0笔，商家实收共0.00元，商家优惠共0.00元", "#退款合计：0笔，商家实收退款共0.00元，商家优惠退款共0.00元"],
+      ),
     });
     const { rows, facts } = await read(path);
     expect(rows).toEqual([]);
