@@ -30,9 +30,11 @@ export interface ReconciliationSummary {
   openDifferences: Difference[];
 }
 
+const bucketVariable = "RECONCILIATION_BUCKET";
+
 export function reportBucket(): string {
-  const bucket = process.env.RECONCILIATION_BUCKET;
-  if (!bucket) throw new Error("Missing configuration: RECONCILIATION_BUCKET");
+  const bucket = process.env[bucketVariable];
+  if (!bucket) throw new Error(`Missing configuration: ${bucketVariable}`);
   return bucket;
 }
 
