@@ -14,6 +14,8 @@ import type { Difference } from "../../lib/reconciliation/match.js";
 import { BillNotReadyError, reconcileDay } from "../../lib/reconciliation/reconcile.js";
 import { getReport, getSummary } from "../../lib/reconciliation/store.js";
 import { getRefund } from "../../lib/refunds/repository.js";
+import { openDifferences, runReconciliation, showReconciliation } from "../../ops/reconcile.js";
+import { formatOpenDifferences, formatReconciliation } from "../../ops/reconcileFormat.js";
 import { useStack, waitFor } from "./harness.js";
 import { eventsAt } from "./twoSided.js";
 
@@ -174,5 +176,27 @@ describe("daily reconciliation against Alipay's bill", () => {
     const report = await reconcileDay(longAgo);
     expect(report).toMatchObject({ day: longAgo, open: 0, matched: { payments: 0, refunds: 0 }, bill: { empty: true } });
     expect(BillNotReadyError.name).toBe("BillNotReadyError");
+  });
+
+  it("ops: runs a day, shows its report, and lists the open differences with their ids", async () => {
+    const paid = await paidPayment("recon-grace", 321);
+    await t.sim("/sim/bills/plant", { kind: "amount", outTradeNo: paid.outTradeNo, amountFen: 322 });
+    const run = await runReconciliation(today(), { refundGraceMs: 0 });
+    expect(findings(run.differences, { outTradeNo: paid.outTradeNo })).toHaveLength(1);
+
+    const shown = await showReconciliation(today());
+    expect(shown.runId).toBe(run.runId);
+    expect(formatReconciliation(shown)).toContain(`OPEN   amount_mismatch amounts_differ: payment ${paid.paymentId}`);
+
+    const open = await openDifferences();
+    const todays = open.days.find((d) => d.day === today());
+    expect(todays?.runId).toBe(run.runId);
+    expect(findings(todays!.differences, { outTradeNo: paid.outTradeNo })).toEqual([
+      expect.objectContaining({ class: "amount_mismatch", billFen: 322, ourFen: 321 }),
+    ]);
+    expect(formatOpenDifferences(open)).toContain("RUNBOOK.md#reconciliation-differences");
+
+    await expect(runReconciliation("2026-13-01")).rejects.toThrow(/not a day/);
+    await expect(showReconciliation("2001-01-01")).rejects.toThrow(/has not been reconciled/);
   });
 });
