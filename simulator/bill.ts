@@ -94,7 +94,9 @@ export type BillPlantInput =
   /** The trade row of `outTradeNo` (or its refund row `outRequestNo`) is left out of the bill. */
   | { kind: "drop"; outTradeNo: string; outRequestNo?: string }
   /** The trade row of `outTradeNo` (or its refund row) shows another amount (positive fen). */
-  | { kind: "amount"; outTradeNo: string; outRequestNo?: string; amountFen: number };
+  | { kind: "amount"; outTradeNo: string; outRequestNo?: string; amountFen: number }
+  /** The 交易合计 trailer line disagrees with the rows by this many fen (a truncated or garbled file). */
+  | { kind: "trailer"; tradeFenDelta: number };
 
 export type BillPlant = BillPlantInput & { plantedAtMs: number };
 
@@ -124,9 +126,13 @@ export class BillDesk {
   ) {}
 
   plant(input: BillPlantInput): BillPlant[] {
-    const kinds = ["unknown-payment", "unknown-refund", "drop", "amount"];
+    const kinds = ["unknown-payment", "unknown-refund", "drop", "amount", "trailer"];
     if (!input || !kinds.includes(input.kind)) throw new SimulatorError(400, "INVALID_REQUEST", `kind must be one of ${kinds.join(", ")}`);
-    if (input.kind !== "unknown-payment" && !input.outTradeNo) throw new SimulatorError(400, "INVALID_REQUEST", "outTradeNo is required");
+    if (input.kind === "trailer") {
+      if (!Number.isSafeInteger(input.tradeFenDelta)) throw new SimulatorError(400, "INVALID_REQUEST", "tradeFenDelta must be an integer");
+    } else if (input.kind !== "unknown-payment" && !input.outTradeNo) {
+      throw new SimulatorError(400, "INVALID_REQUEST", "outTradeNo is required");
+    }
     if (input.kind === "amount" && !(Number.isSafeInteger(input.amountFen) && input.amountFen > 0)) {
       throw new SimulatorError(400, "INVALID_REQUEST", "amountFen must be a positive integer");
     }
@@ -409,18 +415,26 @@ export async function* gbk(lines: Iterable<string> | AsyncIterable<string>): Asy
 }
 
 /** The bill zip of a day: `<account>_<yyyyMMdd>_业务明细.csv` and `..._业务明细(汇总).csv`, names in GBK. */
-export function billZip(sellerId: string, day: string, rows: BillRow[], exportedAtMs = Date.now()): AsyncGenerator<Buffer> {
+export function billZip(
+  sellerId: string,
+  day: string,
+  rows: BillRow[],
+  exportedAtMs = Date.now(),
+  trailerFenDelta = 0,
+): AsyncGenerator<Buffer> {
   const accountId = accountIdOf(sellerId);
   const base = `${accountId}_${day.replace(/-/g, "")}`;
+  const totals = totalsOf(rows);
+  const trailer = trailerFenDelta === 0 ? undefined : { ...totals, tradeFen: totals.tradeFen + trailerFenDelta };
   return zipStream([
     {
       name: iconv.encode(`${base}_业务明细.csv`, "gbk"),
-      data: gbk(detailFile(accountId, day, rows, exportedAtMs)),
+      data: gbk(detailFile(accountId, day, rows, exportedAtMs, trailer)),
       modifiedAtMs: exportedAtMs,
     },
     {
       name: iconv.encode(`${base}_业务明细(汇总).csv`, "gbk"),
-      data: gbk(summaryFile(accountId, day, totalsOf(rows), exportedAtMs)),
+      data: gbk(summaryFile(accountId, day, totals, exportedAtMs)),
       modifiedAtMs: exportedAtMs,
     },
   ]);
@@ -439,7 +453,8 @@ export async function serveBillDownload(ctx: SimulatorContext, desk: BillDesk, u
   const rows = billRows(ctx, sellerId, link.day, desk.plants);
   const fileName = `${accountIdOf(sellerId)}_${link.day.replace(/-/g, "")}.csv.zip`;
   res.writeHead(200, { "content-type": "application/zip", "content-disposition": `attachment; filename=${fileName}` });
-  for await (const chunk of billZip(sellerId, link.day, rows)) {
+  const trailerFenDelta = desk.plants.reduce((sum, p) => sum + (p.kind === "trailer" ? p.tradeFenDelta : 0), 0);
+  for await (const chunk of billZip(sellerId, link.day, rows, Date.now(), trailerFenDelta)) {
     if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
   }
   res.end();

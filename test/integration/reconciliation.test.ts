@@ -168,6 +168,15 @@ describe("daily reconciliation against Alipay's bill", () => {
     expect(report.open).toBe(3);
   });
 
+  it("finds a bill whose totals disagree with its rows (day_totals)", async () => {
+    await paidPayment("recon-heidi", 150);
+    await t.sim("/sim/bills/plant", { kind: "trailer", tradeFenDelta: 7 });
+    const report = await reconcile();
+    expect(report.differences).toEqual([expect.objectContaining({ class: "day_totals", healed: false, outcome: "trailer_payment_fen" })]);
+    expect(report.bill.trailer!.payments.fen).toBe(report.bill.rows.payments.fen + 7);
+    expect(report.classes.day_totals).toMatchObject({ count: 1, open: 1 });
+  });
+
   it("waits for a bill Alipay has not published, and refuses today's bill without time travel", async () => {
     await t.sim("/sim/bills/reset", {});
     await expect(reconcileDay(today())).rejects.toThrow(/only past days have bills/);
