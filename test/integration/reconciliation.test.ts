@@ -16,6 +16,7 @@ import { getReport, getSummary } from "../../lib/reconciliation/store.js";
 import { getRefund } from "../../lib/refunds/repository.js";
 import { openDifferences, runReconciliation, showReconciliation } from "../../ops/reconcile.js";
 import { formatOpenDifferences, formatReconciliation } from "../../ops/reconcileFormat.js";
+import { handler as reconcileHandler } from "../../functions/reconcile.js";
 import { useStack, waitFor } from "./harness.js";
 import { eventsAt } from "./twoSided.js";
 
@@ -175,6 +176,14 @@ describe("daily reconciliation against Alipay's bill", () => {
     expect(report.differences).toEqual([expect.objectContaining({ class: "day_totals", healed: false, outcome: "trailer_payment_fen" })]);
     expect(report.bill.trailer!.payments.fen).toBe(report.bill.rows.payments.fen + 7);
     expect(report.classes.day_totals).toMatchObject({ count: 1, open: 1 });
+  });
+
+  it("runs as the scheduled function (yesterday) and for a day given in the event", async () => {
+    const context = { awsRequestId: "reconcile-test", functionName: "reconcile", getRemainingTimeInMillis: () => 900_000 };
+    const scheduled = await reconcileHandler({ "detail-type": "Scheduled Event", source: "aws.events" }, context as never);
+    expect(scheduled).toMatchObject({ day: dayOf(Date.now() - 86_400_000), open: 0 });
+    const given = await reconcileHandler({ day: today() }, context as never);
+    expect(given).toMatchObject({ day: today(), runId: (await getSummary(today()))!.runId });
   });
 
   it("waits for a bill Alipay has not published, and refuses today's bill without time travel", async () => {

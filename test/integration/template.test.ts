@@ -724,8 +724,10 @@ describe("data: retention, deletion, exposure", () => {
       .join("\n");
     for (const [id, fn] of byType("AWS::Lambda::Function")) {
       const variables = fn.Properties.Environment.Variables as Json;
-      // POWERTOOLS_* are read by Powertools itself.
-      const unread = Object.keys(variables).filter((name) => !name.startsWith("POWERTOOLS_") && !code.includes(`"${name}"`));
+      // POWERTOOLS_* are read by Powertools itself, NODE_OPTIONS by Node.
+      const unread = Object.keys(variables).filter(
+        (name) => !name.startsWith("POWERTOOLS_") && name !== "NODE_OPTIONS" && !code.includes(`"${name}"`),
+      );
       expect(unread, id).toEqual([]);
       expect(variables.UNPAID_PAYMENT_RETENTION_DAYS, id).toBe("400");
     }
