@@ -53,8 +53,14 @@ export interface Difference {
 /** Bounds what is kept of the unmatched rows of one kind: a day where everything differs is a misconfiguration, not a list to resolve. */
 export const maxUnmatched = 10_000;
 
+/** What matching keeps of one of our payments, by its trade number: little, since a day may hold a million. */
+export interface HeldPayment {
+  paymentId: string;
+  amountFen: number;
+}
+
 export class DayMatcher {
-  readonly payments = new Map<string, OurPayment>();
+  readonly payments = new Map<string, HeldPayment>();
   readonly refunds = new Map<string, OurRefund>();
   readonly ours = { payments: { count: 0, fen: 0 } as BillCount, refunds: { count: 0, fen: 0 } as BillCount };
   readonly matched = { payments: 0, refunds: 0 };
@@ -65,7 +71,7 @@ export class DayMatcher {
 
   addPayments(payments: OurPayment[]): void {
     for (const payment of payments) {
-      this.payments.set(payment.tradeNo, payment);
+      this.payments.set(payment.tradeNo, { paymentId: payment.paymentId, amountFen: payment.amountFen });
       this.ours.payments.count += 1;
       this.ours.payments.fen += payment.amountFen;
     }
@@ -125,6 +131,11 @@ export class DayMatcher {
         ourFen: ours.amountFen,
       });
     }
+  }
+
+  /** Our payments the bill did not have. */
+  *leftPayments(): Generator<Pick<OurPayment, "tradeNo" | "paymentId" | "amountFen">> {
+    for (const [tradeNo, held] of this.payments) yield { tradeNo, ...held };
   }
 
   private keep(row: BillRow): void {

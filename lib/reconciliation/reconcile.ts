@@ -81,7 +81,7 @@ export async function reconcileDay(
       const difference = await resolveBillRefund(row, note, now);
       if (difference) differences.push(difference);
     });
-    await inPool([...matcher.payments.values()], async (payment) => {
+    await inPool([...matcher.leftPayments()], async (payment) => {
       const difference = await resolveOurPayment(payment, day, note);
       if (difference) differences.push(difference);
     });
@@ -215,7 +215,11 @@ async function resolveBillRefund(row: BillRow, note: (n: TimingNote) => void, no
  * own clock is timing (it is in that day's bill); paid this day means the bill left it out; not
  * paid at all means we hold money Alipay does not.
  */
-async function resolveOurPayment(payment: OurPayment, day: string, note: (n: TimingNote) => void): Promise<Difference | undefined> {
+async function resolveOurPayment(
+  payment: Pick<OurPayment, "tradeNo" | "paymentId" | "amountFen">,
+  day: string,
+  note: (n: TimingNote) => void,
+): Promise<Difference | undefined> {
   const base = { class: "missing_from_bill" as const, tradeNo: payment.tradeNo, paymentId: payment.paymentId, ourFen: payment.amountFen };
   const record = await getPayment(payment.paymentId);
   const attempt = record?.attempts.find((a) => a.tradeNo === payment.tradeNo);
