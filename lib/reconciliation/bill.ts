@@ -62,6 +62,8 @@ const column = {
   completedAt: "完成时间",
   received: "商家实收（元）",
   outRequestNo: "退款批次号/请求号",
+  /** The wider layout's name for the same column. */
+  outRequestNoWide: "退款批次号",
 } as const;
 
 const clean = (value: unknown) => (typeof value === "string" ? value.replace(/\t/g, "").trim() : "");
@@ -153,7 +155,7 @@ function rowOf(record: Record<string, string>, row: number): BillRow | "other" {
   if (!tradeNo || fen === undefined) {
     throw new BillFormatError(`bill row ${row}: ${!tradeNo ? `no ${column.tradeNo}` : `bad ${column.received} "${received}"`}`);
   }
-  const outRequestNo = clean(record[column.outRequestNo]);
+  const outRequestNo = clean(record[column.outRequestNo] ?? record[column.outRequestNoWide]);
   return {
     kind: kind === "交易" ? "payment" : "refund",
     tradeNo,

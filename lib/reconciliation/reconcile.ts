@@ -205,9 +205,12 @@ async function resolveBillRefund(row: BillRow, note: (n: TimingNote) => void, no
   }
   if (refund.status === "FAILED") return { ...withIds, healed: false, outcome: "failed_here_refunded_at_alipay" };
   const outcome = await checkRefund(refund.paymentId, refund.refundId, now);
-  return outcome === "succeeded"
-    ? { ...withIds, healed: true, outcome: "applied_succeeded" }
-    : { ...withIds, healed: false, outcome: `refund_check_${outcome}` };
+  if (outcome === "succeeded") return { ...withIds, healed: true, outcome: "applied_succeeded" };
+  // Settled meanwhile by the refund worker itself: healed all the same if it SUCCEEDED.
+  if (outcome === "settled" && (await getRefund(refund.paymentId, refund.refundId))?.status === "SUCCEEDED") {
+    return { ...withIds, healed: true, outcome: "settled_meanwhile" };
+  }
+  return { ...withIds, healed: false, outcome: `refund_check_${outcome}` };
 }
 
 /**

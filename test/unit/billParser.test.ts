@@ -101,14 +101,17 @@ describe("the bill parser", () => {
   });
 
   it("maps columns by header name (a wider variant), and takes LF line endings", async () => {
-    const wide = header.replace(
-      "服务费（元）,分润（元）,备注",
-      "服务费（元）,实收净额（元）,商户识别号,交易方式,备注,花呗分期手续费,花呗分期数",
-    );
+    const wide = header
+      .replace("退款批次号/请求号", "退款批次号")
+      .replace("服务费（元）,分润（元）,备注", "服务费（元）,实收净额（元）,商户识别号,交易方式,备注,花呗分期手续费,花呗分期数");
+    const refundRow = sampleRefund.replace(/,0\.00,0\.00,下单测试$/, ",0.00,-0.01,,,下单测试,0.00,0");
     const row = samplePayment.replace(/,0\.00,0\.00,$/, ",0.00,12.34,,,,0.00,0");
-    const path = await writeZip("wide.zip", { "x_20190916_业务明细.csv": detail([row], trailer.slice(0, 1), "\n", wide) });
+    const path = await writeZip("wide.zip", { "x_20190916_业务明细.csv": detail([row, refundRow], trailer.slice(0, 1), "\n", wide) });
     const { rows, facts } = await read(path);
-    expect(rows.map((r) => [r.kind, r.tradeNo, r.amountFen])).toEqual([["payment", "2019091622001458860515315454", 1234]]);
+    expect(rows.map((r) => [r.kind, r.tradeNo, r.amountFen, r.outRequestNo])).toEqual([
+      ["payment", "2019091622001458860515315454", 1234, undefined],
+      ["refund", "2019091622001458860515315453", 1, "re_test_1568602607356"],
+    ]);
     expect(facts.trailer?.payments).toEqual({ count: 1, fen: 1234 });
     expect(facts.summary).toBeUndefined();
   });
