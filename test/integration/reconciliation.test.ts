@@ -7,6 +7,7 @@
 // The check schedule is slow here (600 s): a payment whose notifications are lost is found by
 // the reconciliation, not by the sweep.
 import { beforeEach, describe, expect, it } from "vitest";
+import { armFault, disarmFaults } from "../../lib/faults.js";
 import { metricCounts } from "../../lib/observability.js";
 import { getPayment } from "../../lib/payments/repository.js";
 import { dayOf } from "../../lib/reconciliation/day.js";
@@ -110,6 +111,43 @@ describe("daily reconciliation against Alipay's bill", () => {
     // Healed: the next run of the day matches it.
     const again = await reconcile();
     expect(findings(again.differences, { outTradeNo: attempt.outTradeNo })).toEqual([]);
+  });
+
+  it("heals a refund Alipay made while ours stayed PENDING (worker crashed after Alipay answered, refund query failing) through the refund worker", async () => {
+    const paid = await paidPayment("recon-ivan", 800);
+    // The worker dies after Alipay refunded, Alipay's refund query keeps failing and its refund
+    // notification is lost: ours stays PENDING.
+    await t.sim("/sim/scenario", { outTradeNo: paid.outTradeNo, dropFirst: 8 });
+    armFault("refund.afterAlipay", 1);
+    await t.sim("/sim/faults", { method: "alipay.trade.fastpay.refund.query", mode: "5xx", count: 1000 });
+    try {
+      const created = await t.business().createRefund(paid.paymentId, { amount: 300, reason: "returned" }, `recon-crash-${Date.now()}`);
+      expect(created.status).toBe(201);
+      const refundId = created.body.refundId as string;
+      await waitFor(
+        async () => {
+          const trade = (await t.sim(`/sim/trades/${encodeURIComponent(paid.outTradeNo)}`)).body;
+          return trade.refunds?.some((r: { outRequestNo: string }) => r.outRequestNo === refundId);
+        },
+        { what: "the refund at Alipay" },
+      );
+      expect(await getRefund(paid.paymentId, refundId)).toMatchObject({ status: "PENDING" });
+      await t.sim("/sim/reset-scenarios", {});
+      const report = await reconcile();
+      expect(findings(report.differences, { refundId })).toEqual([
+        expect.objectContaining({
+          class: "refund_at_alipay_only",
+          healed: true,
+          outcome: expect.stringMatching(/^(applied_succeeded|settled_meanwhile)$/),
+          billFen: 300,
+          ourFen: 300,
+        }),
+      ]);
+      expect(await getRefund(paid.paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
+    } finally {
+      disarmFaults();
+      await t.sim("/sim/reset-scenarios", {});
+    }
   });
 
   it("leaves open, and alarms on, a payment in the bill we never heard of", async () => {
