@@ -113,6 +113,35 @@ describe("daily reconciliation against Alipay's bill", () => {
     expect(findings(again.differences, { outTradeNo: attempt.outTradeNo })).toEqual([]);
   });
 
+  it("records for refund money paid on a canceled payment's closed attempt (notifications lost): healed, and given back", async () => {
+    const { payment, attempt } = await t.openPayment("recon-judy", 640);
+    expect((await t.business().cancelPayment(payment.paymentId)).status).toBe(200);
+    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "CANCELED" });
+    // The order string stays payable at Alipay until its time_expire (Alipay had no trade to close).
+    await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 8 });
+    const paidAtAlipay = await t.sim("/sim/pay", { orderString: attempt.orderString });
+    expect(paidAtAlipay.status).toBe(200);
+
+    const report = await reconcile();
+    expect(findings(report.differences, { outTradeNo: attempt.outTradeNo })).toEqual([
+      expect.objectContaining({ class: "paid_at_alipay_only", healed: true, outcome: "recorded_refund_needed", billFen: 640 }),
+    ]);
+    expect(await getPayment(payment.paymentId)).toMatchObject({ status: "CANCELED", refundNeeded: true });
+    // The automatic refund goes out (lib/refunds), and the next run matches both rows.
+    await waitFor(async () => (await t.sim(`/sim/trades/${encodeURIComponent(attempt.outTradeNo)}`)).body.refundedFen === 640, {
+      timeoutMs: 30_000,
+      what: "the automatic refund at Alipay",
+    });
+    await t.sim("/sim/reset-scenarios", {});
+    await waitFor(
+      async () => {
+        const again = await reconcile();
+        return findings(again.differences, { outTradeNo: attempt.outTradeNo }).length === 0 && again;
+      },
+      { timeoutMs: 30_000, what: "a clean run" },
+    );
+  });
+
   it("heals a refund Alipay made while ours stayed PENDING (worker crashed after Alipay answered, refund query failing) through the refund worker", async () => {
     const paid = await paidPayment("recon-ivan", 800);
     // The worker dies after Alipay refunded, Alipay's refund query keeps failing and its refund
