@@ -15,6 +15,8 @@ import type { Difference } from "../../lib/reconciliation/match.js";
 import { BillNotReadyError, reconcileDay } from "../../lib/reconciliation/reconcile.js";
 import { getReport, getSummary } from "../../lib/reconciliation/store.js";
 import { getRefund } from "../../lib/refunds/repository.js";
+import { parseArgs } from "../../ops/args.js";
+import { runCommand } from "../../ops/commands.js";
 import { openDifferences, runReconciliation, showReconciliation } from "../../ops/reconcile.js";
 import { formatOpenDifferences, formatReconciliation } from "../../ops/reconcileFormat.js";
 import { handler as reconcileHandler } from "../../functions/reconcile.js";
@@ -280,6 +282,11 @@ describe("daily reconciliation against Alipay's bill", () => {
       expect.objectContaining({ class: "amount_mismatch", billFen: 322, ourFen: 321 }),
     ]);
     expect(formatOpenDifferences(open)).toContain("RUNBOOK.md#reconciliation-differences");
+
+    const listed = await runCommand(parseArgs(["reconcile", "differences", "--limit", "5"]));
+    expect(listed.text).toContain(`OPEN   amount_mismatch amounts_differ: payment ${paid.paymentId}`);
+    const shownByCli = await runCommand(parseArgs(["reconcile", "show", today(), "--json"]));
+    expect((shownByCli.data as { runId: string }).runId).toBe(run.runId);
 
     await expect(runReconciliation("2026-13-01")).rejects.toThrow(/not a day/);
     await expect(showReconciliation("2001-01-01")).rejects.toThrow(/has not been reconciled/);
