@@ -6,7 +6,12 @@
 // with the simulator's bill knobs and found, classified, and healed or left open (alarmed).
 // The check schedule is slow here (600 s): a payment whose notifications are lost is found by
 // the reconciliation, not by the sweep.
+import { rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { build } from "esbuild";
 import { beforeEach, describe, expect, it } from "vitest";
+import { projectRoot } from "../../local/serverlessConfig.js";
 import { armFault, disarmFaults } from "../../lib/faults.js";
 import { metricCounts } from "../../lib/observability.js";
 import { getPayment } from "../../lib/payments/repository.js";
@@ -253,6 +258,28 @@ describe("daily reconciliation against Alipay's bill", () => {
     expect(scheduled).toMatchObject({ day: dayOf(Date.now() - 86_400_000), open: 0 });
     const given = await reconcileHandler({ day: today() }, context as never);
     expect(given).toMatchObject({ day: today(), runId: (await getSummary(today()))!.runId });
+  });
+
+  it("works as the deployable bundle (esbuild.config.cjs): yauzl, iconv-lite's GBK and csv-parse bundled", async () => {
+    const require = createRequire(import.meta.url);
+    const { options } = require("../../esbuild.config.cjs") as { options: Record<string, unknown> };
+    const outDir = join(projectRoot, ".esbuild", "reconcile-test");
+    const outfile = join(outDir, "reconcile.cjs");
+    try {
+      await build({ ...options, entryPoints: [join(projectRoot, "functions", "reconcile.ts")], outfile, logLevel: "silent" });
+      const bundled = (require(outfile) as { handler: (event: unknown, context: unknown) => Promise<{ day: string; open: number }> })
+        .handler;
+      const paid = await paidPayment("recon-bundle", 4321);
+      await t.sim("/sim/bills/plant", { kind: "drop", outTradeNo: paid.outTradeNo });
+      const context = { awsRequestId: "reconcile-bundle", functionName: "reconcile", getRemainingTimeInMillis: () => 900_000 };
+      expect(await bundled({ day: today() }, context)).toMatchObject({ day: today(), open: 1 });
+      const summary = await getSummary(today());
+      expect(summary?.openDifferences).toEqual([
+        expect.objectContaining({ class: "missing_from_bill", paymentId: paid.paymentId, outTradeNo: paid.outTradeNo }),
+      ]);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
   });
 
   it("waits for a bill Alipay has not published, and refuses today's bill without time travel", async () => {
