@@ -97,7 +97,7 @@ export class DayMatcher {
       this.payments.delete(row.tradeNo);
       this.matched.payments += 1;
       if (ours.amountFen !== row.amountFen) {
-        this.differences.push({
+        this.difference({
           class: "amount_mismatch",
           healed: false,
           outcome: "amounts_differ",
@@ -118,7 +118,7 @@ export class DayMatcher {
     this.refunds.delete(ours.refundId);
     this.matched.refunds += 1;
     if (ours.amountFen !== row.amountFen) {
-      this.differences.push({
+      this.difference({
         class: "refund_amount_mismatch",
         healed: false,
         outcome: "amounts_differ",
@@ -136,6 +136,26 @@ export class DayMatcher {
   /** Our payments the bill did not have. */
   *leftPayments(): Generator<Pick<OurPayment, "tradeNo" | "paymentId" | "amountFen">> {
     for (const [tradeNo, held] of this.payments) yield { tradeNo, ...held };
+  }
+
+  private difference(difference: Difference): void {
+    if (this.differences.length < maxUnmatched) this.differences.push(difference);
+    else this.overflow += 1;
+  }
+
+  /**
+   * Our records the bill did not have, to be resolved one by one (an Alipay query each): at most
+   * maxUnmatched of each kind, the rest counted as overflow (a day_totals difference).
+   */
+  leftToResolve(): { payments: Array<Pick<OurPayment, "tradeNo" | "paymentId" | "amountFen">>; refunds: OurRefund[] } {
+    const payments: Array<Pick<OurPayment, "tradeNo" | "paymentId" | "amountFen">> = [];
+    for (const payment of this.leftPayments()) {
+      if (payments.length < maxUnmatched) payments.push(payment);
+      else this.overflow += 1;
+    }
+    const refunds = [...this.refunds.values()];
+    if (refunds.length > maxUnmatched) this.overflow += refunds.length - maxUnmatched;
+    return { payments, refunds: refunds.slice(0, maxUnmatched) };
   }
 
   private keep(row: BillRow): void {

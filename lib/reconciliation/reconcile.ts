@@ -68,6 +68,8 @@ export async function reconcileDay(
     for await (const page of succeededRefunds(window.startMs, window.endMs)) matcher.addRefunds(page);
     const facts = await readBillZip(path, (row) => matcher.row(row));
     logger.info("bill read", { day, bytes, payments: facts.rows.payments.count, refunds: facts.rows.refunds.count });
+    // Bounded before the bill's own totals are checked: what is not resolved one by one counts there.
+    const left = matcher.leftToResolve();
     const differences = [...matcher.differences, ...matcher.billTotals(facts)];
     const timing: TimingNote[] = [];
     const note = (entry: TimingNote) => {
@@ -81,11 +83,11 @@ export async function reconcileDay(
       const difference = await resolveBillRefund(row, note, now);
       if (difference) differences.push(difference);
     });
-    await inPool([...matcher.leftPayments()], async (payment) => {
+    await inPool(left.payments, async (payment) => {
       const difference = await resolveOurPayment(payment, day, note);
       if (difference) differences.push(difference);
     });
-    await inPool([...matcher.refunds.values()], async (refund) => {
+    await inPool(left.refunds, async (refund) => {
       const difference = await resolveOurRefund(refund, window.startMs + refundGraceMs, note);
       if (difference) differences.push(difference);
     });
