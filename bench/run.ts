@@ -6,7 +6,7 @@
 //   npm run bench -- sweep handlers     only these sections
 //
 // Sizes: BENCH_LIFECYCLE_ORDERS, BENCH_SETTLED (e.g. 10000,100000), BENCH_PENDING, BENCH_SCAN=0|1,
-// BENCH_N, BENCH_CONCURRENCY, BENCH_COLD_RUNS, BENCH_CRYPTO_MS (see bench/README.md).
+// BENCH_N, BENCH_CONCURRENCY, BENCH_COLD_RUNS, BENCH_CRYPTO_MS, BENCH_BILL_ROWS (see bench/README.md).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem, type } from "node:os";
@@ -139,6 +139,14 @@ function summary(file: string): string {
     out.push(
       `- RSA2: sign ${num(r("sign, node:crypto, KeyObject")?.microsPerOp ?? NaN, 0)} µs, verify ${num(r("verify, node:crypto, KeyObject")?.microsPerOp ?? NaN, 0)} µs; ` +
         `sdkExecute ${num(r("AlipaySdk.sdkExecute")?.microsPerOp ?? NaN, 0)} µs, checkNotifySignV2 ${num(r("AlipaySdk.checkNotifySignV2")?.microsPerOp ?? NaN, 0)} µs per call.`,
+    );
+  }
+  const reconciliation = of("reconciliation");
+  if (reconciliation) {
+    out.push(
+      `- Reconciliation: ${num(reconciliation.rows)} bill rows read and matched in ${num(reconciliation.matchMs / 1000, 1)} s, ` +
+        `peak RSS ${num(reconciliation.peakRssMb, 0)} MB (a 1 GB Lambda, 15 min: ${reconciliation.peakRssMb < 768 && reconciliation.matchMs < 180_000 ? "fits with margin" : "TIGHT"}); ` +
+        `${reconciliation.correct ? "every planted difference found" : "planted differences NOT all found"}.`,
     );
   }
   return [...out, ""].join("\n");

@@ -8,6 +8,7 @@ import {
   type CreateTableCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { CfnResource, LocalService } from "./serverlessConfig.js";
 
 export interface ProvisionedResource {
@@ -16,7 +17,12 @@ export interface ProvisionedResource {
 }
 export type ResourceMap = Record<string, ProvisionedResource>;
 
-export async function provisionResources(service: LocalService, dynamo: DynamoDBClient, sqs: SQSClient): Promise<ResourceMap> {
+export async function provisionResources(
+  service: LocalService,
+  dynamo: DynamoDBClient,
+  sqs: SQSClient,
+  s3?: S3Client,
+): Promise<ResourceMap> {
   const resources: ResourceMap = {};
   const entries = Object.entries(service.resources);
   for (const [id, resource] of entries.filter(([, r]) => r.Type === "AWS::DynamoDB::Table")) {
@@ -37,6 +43,17 @@ export async function provisionResources(service: LocalService, dynamo: DynamoDB
       }
     }
     if (pending.size === before) throw new Error(`Queues reference unknown resources: ${[...pending.keys()].join(", ")}`);
+  }
+  // Buckets (fauxqs serves S3 too): only the name matters locally.
+  for (const [id, resource] of entries.filter(([, r]) => r.Type === "AWS::S3::Bucket")) {
+    if (!s3) continue;
+    const { BucketName } = resolveIntrinsics(resource.Properties, resources, service) as { BucketName: string };
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: BucketName }));
+    } catch (error) {
+      if (!/BucketAlready(OwnedByYou|Exists)/.test((error as Error).name)) throw error;
+    }
+    resources[id] = { ref: BucketName, attributes: { Arn: `arn:aws:s3:::${BucketName}` } };
   }
   return resources;
 }

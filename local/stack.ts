@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import type { Server } from "node:http";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { logger } from "../lib/observability.js";
 import {
@@ -167,12 +168,15 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const dynamo = new DynamoDBClient({ endpoint: urls.dynamodb, region: service.region, credentials: localCredentials });
     const sqs = new SQSClient({ endpoint: urls.sqs, region: service.region, credentials: localCredentials });
     const streams = new DynamoDBStreamsClient({ endpoint: urls.dynamodb, region: service.region, credentials: localCredentials });
+    // fauxqs serves S3 (path style) on the SQS port.
+    const s3 = new S3Client({ endpoint: urls.sqs, region: service.region, credentials: localCredentials, forcePathStyle: true });
     stopping.push(async () => {
       dynamo.destroy();
       sqs.destroy();
       streams.destroy();
+      s3.destroy();
     });
-    const resources = await provisionResources(service, dynamo, sqs);
+    const resources = await provisionResources(service, dynamo, sqs, s3);
     const functionEnv = functionEnvironment(service, resources, urls, dynamoDb, sqsEngine);
     const certificates = options.alipayCertificateMode ? ensureLocalCertificates(keysDir, functionEnv.ALIPAY_APP_ID!, keys) : undefined;
     for (const [name, file] of Object.entries(certificateFiles)) {
@@ -265,6 +269,8 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
         );
       }
       for (const rate of lambda.definition.schedules) {
+        // Calendar schedules (cron: the daily reconciliation) are run by hand locally (ops CLI).
+        if (rate.trim().startsWith("cron(")) continue;
         schedules[lambda.definition.name] = startSchedule(lambda, options.scheduleIntervalMs ?? rateToMs(rate), log);
       }
     }
@@ -307,6 +313,7 @@ function functionEnvironment(
     AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_S3: sqs.endpoint,
     LOCAL_API_URL: urls.api,
   };
 }

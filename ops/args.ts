@@ -10,6 +10,9 @@ export type CommandName =
   | "refund show"
   | "refund retry"
   | "event replay"
+  | "reconcile run"
+  | "reconcile show"
+  | "reconcile differences"
   | "dlq list"
   | "dlq redrive"
   | "business add"
@@ -160,6 +163,42 @@ Needs the Alipay keys (ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY references, rea
 
 Exit status: 0 checked; 1 no such payment or refund, the refund is not PENDING, or Alipay could not
 be asked (retry later); 2 not a payment id or not a refund id.`,
+  },
+  "reconcile run": {
+    usage: "reconcile run <day> [--json]",
+    summary: "reconcile a past day against Alipay's bill now (heals what the query path can)",
+    arity: 1,
+    help: `Reconciles one day (yyyy-MM-dd, Asia/Shanghai) against Alipay's trade bill, exactly as the daily
+function does: downloads the bill, matches every payment and refund of the day with ours (trade
+number, out_trade_no, out_request_no; amounts in fen), heals what the check worker's own paths can
+(a payment Alipay has and we missed is applied by alipay.trade.query: PAID and payment.succeeded,
+or recorded for refund; a PENDING refund Alipay made is settled), stores the report (S3) and the
+day's summary, and prints counts and amounts per class and each difference with its ids.
+Running a day again is safe: what was healed then matches.
+
+Exit status: 0 reconciled (open differences are listed, see RUNBOOK.md#reconciliation-differences);
+1 the bill is not published yet (T+1 before 09:00 GMT+8), Alipay or AWS unavailable; 2 not a day.`,
+  },
+  "reconcile show": {
+    usage: "reconcile show <day> [--json]",
+    summary: "the day's last reconciliation report",
+    arity: 1,
+    help: `Shows the last reconciliation of a day: the bill's rows, trailer and summary totals, ours, what
+matched, per class the count, healed, open and amounts (fen), every difference with its ids and
+outcome, and the rows matched with a neighbouring day (timing).
+
+Exit status: 0 shown; 1 the day was not reconciled; 2 not a day.`,
+  },
+  "reconcile differences": {
+    usage: "reconcile differences [--limit N] [--json]",
+    summary: "open differences of the last reconciled days",
+    arity: 0,
+    options: { limit: {} },
+    help: `Lists the differences the reconciliations could not heal, newest day first, from the days'
+summaries (the last N days reconciled, default 60; up to 100 differences a day, the report has
+all). What to do with each class: RUNBOOK.md#reconciliation-differences.
+
+Exit status: 0 listed (also when some are open).`,
   },
   "event replay": {
     usage: "event replay <paymentId> [--json]",
@@ -333,6 +372,7 @@ const groups: Record<string, string> = {
   refund: "Refunds of a payment: list them, look at one, or run the refund worker on a PENDING one now.",
   dlq: "Dead-letter queues of the check and events work queues.",
   event: "Payment events for the business systems.",
+  reconcile: "Reconciliation against Alipay's daily bill: run a day, show its report, list open differences.",
   business:
     "Business systems: register, change, disable and rotate the webhook secret of the systems that create payments, and try their access.",
 };

@@ -32,11 +32,14 @@ import {
 } from "./format.js";
 import { findPayment, recheckPayment, showPayment } from "./payments.js";
 import { listRefunds, retryRefund, showRefund } from "./refunds.js";
+import { formatOpenDifferences, formatReconciliation } from "./reconcileFormat.js";
+import { openDifferences, runReconciliation, showReconciliation } from "./reconcile.js";
 
 export { findPayment, recheckPayment, showPayment } from "./payments.js";
 export { listRefunds, retryRefund, showRefund } from "./refunds.js";
 export { listDlq, redriveDlq, resolveQueues } from "./dlq.js";
 export { replayEvent } from "./events.js";
+export { openDifferences, runReconciliation, showReconciliation } from "./reconcile.js";
 export { addBusiness, listBusinesses, rotateWebhookSecret, setBusinessStatus, showBusiness, updateBusiness } from "./business.js";
 export { tryBusiness } from "./businessTry.js";
 
@@ -87,6 +90,18 @@ export async function runCommand(invocation: Invocation, context: CommandContext
     case "event replay": {
       const data = await replayEvent(first!);
       return { data, text: formatReplay(data), ok: true };
+    }
+    case "reconcile run": {
+      const data = await runReconciliation(first!);
+      return { data, text: formatReconciliation(data), ok: true };
+    }
+    case "reconcile show": {
+      const data = await showReconciliation(first!);
+      return { data, text: formatReconciliation(data), ok: true };
+    }
+    case "reconcile differences": {
+      const data = await openDifferences(limit);
+      return { data, text: formatOpenDifferences(data), ok: true };
     }
     case "dlq list": {
       const data = await listDlq(checkQueueName(first), limit);

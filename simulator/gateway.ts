@@ -1,5 +1,6 @@
 // POST /gateway.do: the v2 envelope (app, signature, timestamp checks; signed `<method>_response`
 // answers; injected faults) and the trade methods the backend uses.
+import { billDownloadUrlQuery } from "./bill.js";
 import { closeUnpaid, expireIfDue, finishIfPastRefundWindow, notifyTrade, type SimulatorContext } from "./context.js";
 import type { Refund, Trade } from "./ledger.js";
 import { certificateProblem, type KnownApp } from "./orderString.js";
@@ -235,6 +236,7 @@ export const gatewayMethods: Record<string, Handler> = {
   "alipay.trade.close": tradeClose,
   "alipay.trade.refund": tradeRefund,
   "alipay.trade.fastpay.refund.query": refundQuery,
+  "alipay.data.dataservice.bill.downloadurl.query": billDownloadUrlQuery,
 };
 
 function responseKeyOf(method: string): string {

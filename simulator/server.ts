@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { KeyObject } from "node:crypto";
 import { cancel, expire, finish, open, pay } from "./buyer.js";
+import { attachBillDesk, BillDesk, billControl, serveBillDownload } from "./bill.js";
 import { cashierPage } from "./cashier.js";
 import { certPublicKey, firstCertSn, rootCertSn } from "./certificates.js";
 import { clearExpiryTimers, type SimulatorContext } from "./context.js";
@@ -71,6 +72,8 @@ export interface AlipaySimulator {
   reset(): void;
   /** Stops the server, cancels pending notification and expiry timers, drops hanging requests. */
   close(): Promise<void>;
+  /** The daily bills (simulator/bill.ts): planted differences and the availability clock. */
+  readonly bills: BillDesk;
 }
 
 const maxBodyBytes = 1 << 20;
@@ -177,6 +180,8 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
   };
   if (options.maxTimestampSkewMs !== undefined) ctx.maxTimestampSkewMs = options.maxTimestampSkewMs;
   if (certificates) ctx.certificates = certificates;
+  const bills = new BillDesk(() => publicUrl);
+  attachBillDesk(ctx, bills);
 
   let otherKey: KeyObject | undefined;
   const forgeryKey = () => (otherKey ??= loadPrivateKey(generateRsaKeyPair().privateKeyPkcs8));
@@ -283,7 +288,9 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
       ctx.ledger.clear();
       ctx.scenarios.reset();
       ctx.faults.reset();
+      bills.reset();
     },
+    bills,
   };
 
   const control = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
@@ -291,6 +298,8 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
     const method = req.method ?? "GET";
     const query = (name: string) => url.searchParams.get(name) ?? undefined;
     const body = method === "POST" ? parseJsonBody(await readBody(req)) : {};
+    const billAnswer = billControl(bills, method, path, body);
+    if (billAnswer !== undefined) return sendJson(res, 200, billAnswer);
     const tradeRoute = /^\/sim\/trades\/([^/]+)(?:\/(finish|expire))?$/.exec(path);
 
     if (method === "POST" && path === "/sim/pay") {
@@ -387,6 +396,7 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
     const url = new URL(req.url ?? "/", "http://simulator.invalid");
     const handle = async () => {
       if (url.pathname === "/gateway.do" && (req.method === "POST" || req.method === "GET")) return gateway(req, res, url);
+      if (url.pathname === "/downloadBillFile.resource" && req.method === "GET") return serveBillDownload(ctx, bills, url, res);
       if (req.method === "GET" && url.pathname === "/") {
         res.writeHead(302, { location: "/cashier" });
         return res.end();

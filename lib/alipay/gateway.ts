@@ -41,6 +41,16 @@ const refundRefusals = new Set([
   "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
 ]);
 
+/**
+ * alipay.data.dataservice.bill.downloadurl.query: a short-lived (30 s) link to the day's zip, or
+ * "not_ready" (bill_not_exist / no_bill_data: asked before it was generated, T+1 around 09:00
+ * GMT+8), or "refused" (isv.invalid_arguments: a bad date, or today / a future day).
+ */
+export type BillUrlResult =
+  | { kind: "url"; url: string; empty: boolean }
+  | { kind: "not_ready"; subCode: string }
+  | { kind: "refused"; subCode: string };
+
 /** "refused": the trade is no longer open (paid, finished or already closed): query to learn which. */
 export type TradeCloseResult = "closed" | "not_found" | "refused";
 
@@ -187,6 +197,19 @@ export class AlipayGateway {
     if (result.refund_status !== "REFUND_SUCCESS") return { kind: "not_refunded" };
     const refundFen = yuanToFen(result.refund_amount);
     return refundFen === undefined ? { kind: "refunded" } : { kind: "refunded", refundFen };
+  }
+
+  /** The download link of the trade bill of `day` (yyyy-MM-dd, GMT+8). */
+  async billDownloadUrl(day: string): Promise<BillUrlResult> {
+    const result = await this.call("alipay.data.dataservice.bill.downloadurl.query", { bill_type: "trade", bill_date: day });
+    const subCode = result.sub_code ?? "";
+    if (result.code === "40004" && /bill_not_exist|no_bill_data/i.test(subCode)) return { kind: "not_ready", subCode };
+    if ((result.code === "40004" || result.code === "40002") && /invalid_arguments|invaild_arguments|invailid_arguments/i.test(subCode)) {
+      return { kind: "refused", subCode };
+    }
+    this.expectSuccess("alipay.data.dataservice.bill.downloadurl.query", day, result);
+    if (typeof result.bill_download_url !== "string") throw new AlipayUnavailableError(`bill of ${day}: no bill_download_url`);
+    return { kind: "url", url: result.bill_download_url, empty: result.bill_file_code === "EMPTY_DATA_WITH_BILL_FILE" };
   }
 
   /** Verifies an asynchronous notification, decoded once; Alipay drops empty values before signing. */

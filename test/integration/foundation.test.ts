@@ -27,8 +27,9 @@ describe("local stack", () => {
     };
     const { Table } = await clients().dynamo.send(new DescribeTableCommand({ TableName: t.stack.functionEnv.TABLE_NAME }));
     expect(Table?.TableName).toBe("alipay-pay-local-orders");
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(
-      infra.Resources.OrdersTable.Properties.GlobalSecondaryIndexes.map((i) => i.IndexName),
+    // DynamoDB lists indexes in no particular order.
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(
+      infra.Resources.OrdersTable.Properties.GlobalSecondaryIndexes.map((i) => i.IndexName).sort(),
     );
     const { TimeToLiveDescription } = await clients().dynamo.send(
       new DescribeTimeToLiveCommand({ TableName: t.stack.functionEnv.TABLE_NAME }),

@@ -35,6 +35,7 @@ const functionNames = [
   "checkPayment",
   "publishEvents",
   "deliverEvent",
+  "reconcile",
 ];
 const logicalId = (fn: string) => `${fn[0]!.toUpperCase()}${fn.slice(1)}`;
 
@@ -110,6 +111,12 @@ function resourceLabel(roleId: string, resource: unknown): string {
   if (json === '{"Fn::GetAtt":["OrdersTable","StreamArn"]}') return "table stream";
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
   if (json === '{"Fn::Sub":"${OrdersTable.Arn}/index/sweep"}') return "table/index/sweep";
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
+  if (json === '{"Fn::Sub":"${OrdersTable.Arn}/index/paidAt"}') return "table/index/paidAt";
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
+  if (json === '{"Fn::Sub":"${OrdersTable.Arn}/index/refundSucceededAt"}') return "table/index/refundSucceededAt";
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
+  if (json === '{"Fn::Sub":"${ReconciliationBucket.Arn}/reconciliation/*"}') return "ReconciliationBucket/reconciliation/*";
   const attribute = (resource as { "Fn::GetAtt"?: [string, string] })["Fn::GetAtt"];
   if (attribute?.[1] === "Arn") return attribute[0];
   const sub = (resource as { "Fn::Sub"?: string })["Fn::Sub"];
@@ -228,7 +235,7 @@ function mentionsAmount(schema: unknown, document: Json, seen = new Set<string>(
 }
 
 describe("CloudFormation template", () => {
-  it("has the ten functions on nodejs22.x, each with a role of its own", () => {
+  it("has the thirteen functions on nodejs22.x, each with a role of its own", () => {
     const functions = byType("AWS::Lambda::Function");
     expect(functions.map(([id]) => id).sort()).toEqual(functionNames.map((fn) => `${logicalId(fn)}LambdaFunction`).sort());
     for (const [id, fn] of functions) {
@@ -344,6 +351,16 @@ describe("CloudFormation template", () => {
       ],
       // The registry names each system's secret(s); the ops CLI stores them under business/.
       deliverEvent: [...registry, ...consumes("EventsQueue"), "ssm:GetParameter ssm:/alipay-pay/dev/business/*"],
+      // lib/reconciliation: the day's money by the two sparse indexes, point reads and the check
+      // worker's heals (payment items and their records), the day's summary, the report in S3.
+      reconcile: [
+        "dynamodb:Query table/index/paidAt",
+        "dynamodb:Query table/index/refundSucceededAt",
+        ...payments("GetItem", "PutItem", "UpdateItem"),
+        "dynamodb:PutItem table pk=RECONCILIATION",
+        "s3:PutObject ReconciliationBucket/reconciliation/*",
+        ...alipayKeys,
+      ],
     };
     for (const fn of functionNames) {
       const grants = grantsOf(`${logicalId(fn)}Role`).filter((grant) => !grant.startsWith("logs:"));
@@ -383,6 +400,7 @@ describe("CloudFormation template", () => {
       checkPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       publishEvents: [],
       deliverEvent: [],
+      reconcile: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     });
     for (const [id] of byType("AWS::IAM::Role")) {
       const grants = grantsOf(id);
@@ -461,6 +479,7 @@ describe("CloudFormation template", () => {
       "EventDeliveryFailures",
       "NotificationsRejected",
       "OldestDueAgeSeconds",
+      "ReconciliationDifferencesOpen",
       "RefundsAwaitingPerson",
       "StuckPayments",
       "StuckRefunds",
@@ -705,8 +724,10 @@ describe("data: retention, deletion, exposure", () => {
       .join("\n");
     for (const [id, fn] of byType("AWS::Lambda::Function")) {
       const variables = fn.Properties.Environment.Variables as Json;
-      // POWERTOOLS_* are read by Powertools itself.
-      const unread = Object.keys(variables).filter((name) => !name.startsWith("POWERTOOLS_") && !code.includes(`"${name}"`));
+      // POWERTOOLS_* are read by Powertools itself, NODE_OPTIONS by Node.
+      const unread = Object.keys(variables).filter(
+        (name) => !name.startsWith("POWERTOOLS_") && name !== "NODE_OPTIONS" && !code.includes(`"${name}"`),
+      );
       expect(unread, id).toEqual([]);
       expect(variables.UNPAID_PAYMENT_RETENTION_DAYS, id).toBe("400");
     }
@@ -754,6 +775,6 @@ describe("data: retention, deletion, exposure", () => {
         },
       ]);
     }
-    expect(readers).toBe(6);
+    expect(readers).toBe(7);
   }, 180_000);
 });

@@ -1,0 +1,65 @@
+// Matching a day's bill against our records (lib/reconciliation/match.ts): pure, in fen, bounded.
+import { describe, expect, it } from "vitest";
+import type { BillFacts, BillRow } from "../../lib/reconciliation/bill.js";
+import { DayMatcher, maxUnmatched } from "../../lib/reconciliation/match.js";
+
+const paymentId = (i: number) => `pay${i.toString(16).padStart(29, "0")}`;
+const tradeNo = (i: number) => `2026112522001${String(i).padStart(15, "0")}`;
+const ours = (i: number, amountFen = 100) => ({ paymentId: paymentId(i), businessId: "shop", tradeNo: tradeNo(i), amountFen, paidAt: 0 });
+const billPayment = (i: number, amountFen = 100, outTradeNo = `${paymentId(i)}_1`): BillRow => ({
+  kind: "payment",
+  tradeNo: tradeNo(i),
+  outTradeNo,
+  amountFen,
+  completedAt: "2026-11-25 12:00:00",
+  row: i,
+});
+const facts = (payments: number, fen: number): BillFacts => ({
+  rows: { payments: { count: payments, fen }, refunds: { count: 0, fen: 0 } },
+  otherRows: 0,
+  trailer: { payments: { count: payments, fen }, refunds: { count: 0, fen: 0 } },
+});
+
+describe("DayMatcher", () => {
+  it("matches by trade number and out_trade_no, finds other amounts, keeps what it cannot match", () => {
+    const matcher = new DayMatcher();
+    matcher.addPayments([ours(1), ours(2), ours(3), ours(4)]);
+    matcher.row(billPayment(1));
+    matcher.row(billPayment(2, 101));
+    // Same trade number, but the out_trade_no names another payment: not ours.
+    matcher.row(billPayment(3, 100, `${paymentId(99)}_1`));
+    matcher.row(billPayment(5));
+    expect(matcher.matched.payments).toBe(2);
+    expect(matcher.differences).toEqual([
+      expect.objectContaining({ class: "amount_mismatch", tradeNo: tradeNo(2), billFen: 101, ourFen: 100, healed: false }),
+    ]);
+    expect(matcher.unmatchedBill.payments.map((r) => r.tradeNo)).toEqual([tradeNo(3), tradeNo(5)]);
+    expect(matcher.leftToResolve().payments.map((p) => p.tradeNo)).toEqual([tradeNo(3), tradeNo(4)]);
+    expect(matcher.ours.payments).toEqual({ count: 4, fen: 400 });
+  });
+
+  it("checks the bill against itself: trailer and summary against its rows", () => {
+    const matcher = new DayMatcher();
+    expect(matcher.billTotals(facts(2, 300))).toEqual([]);
+    const broken = {
+      ...facts(2, 300),
+      trailer: { payments: { count: 2, fen: 301 }, refunds: { count: 0, fen: 0 } },
+      summary: { payments: 3, refunds: 0, netFen: 300 },
+    };
+    expect(matcher.billTotals(broken).map((d) => d.outcome)).toEqual(["trailer_payment_fen", "summary_payment_count"]);
+    const { trailer: _none, ...untrailed } = facts(1, 100);
+    expect(matcher.billTotals(untrailed).map((d) => d.outcome)).toEqual(["no_trailer"]);
+  });
+
+  it("holds and resolves at most maxUnmatched of each kind: the rest is one day_totals difference", () => {
+    const matcher = new DayMatcher();
+    const extra = 5;
+    matcher.addPayments(Array.from({ length: maxUnmatched + extra }, (_, i) => ours(i)));
+    for (let i = 0; i < maxUnmatched + extra; i += 1) matcher.row(billPayment(1_000_000 + i));
+    expect(matcher.unmatchedBill.payments).toHaveLength(maxUnmatched);
+    expect(matcher.leftToResolve().payments).toHaveLength(maxUnmatched);
+    expect(matcher.billTotals(facts(maxUnmatched + extra, (maxUnmatched + extra) * 100))).toEqual([
+      expect.objectContaining({ class: "day_totals", outcome: "too_many_differences", billFen: 2 * extra }),
+    ]);
+  });
+});
