@@ -8,7 +8,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../../lib/aws.js";
-import { derivePaymentId, outTradeNo, paymentKey, sweepShard, type PaymentRecord } from "../../lib/payments/model.js";
+import { derivePaymentId, outTradeNo, paymentKey, legacySweepShard as sweepShard, type PaymentRecord } from "../../lib/payments/model.js";
 import { localCredentials } from "../../local/engines.js";
 import { envInt, envList, num, progress, report, table, type Cell } from "../lib/format.js";
 import { itemSizeBytes } from "../lib/itemSize.js";
