@@ -270,7 +270,12 @@ export async function run(): Promise<void> {
         `${mode}, paid order (create + order string + notify): ours ${num(oursFlow, 2)} vs peer ${num(peerFlow, 2)} DynamoDB requests = ${num(oursFlow / peerFlow, 2)}x; ` +
           `${num(oursMs, 1)} vs ${num(peerMs, 1)} ms of handler time = ${num(oursMs / peerMs, 2)}x.`,
       );
-      ratios[`${mode} paid order`] = { oursRequests: oursFlow, peerRequests: peerFlow, requestRatio: oursFlow / peerFlow, timeRatio: oursMs / peerMs };
+      ratios[`${mode} paid order`] = {
+        oursRequests: oursFlow,
+        peerRequests: peerFlow,
+        requestRatio: oursFlow / peerFlow,
+        timeRatio: oursMs / peerMs,
+      };
     }
     console.log(
       table(
