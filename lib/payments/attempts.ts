@@ -5,7 +5,15 @@ import { alipay } from "../alipay/client.js";
 import { HttpError } from "../api/errors.js";
 import { config } from "../config.js";
 import { count, logger } from "../observability.js";
-import { type Attempt, isPaymentId, orderStringView, type OrderStringView, outTradeNo, type PaymentRecord, pendingAttempt } from "./model.js";
+import {
+  type Attempt,
+  isPaymentId,
+  orderStringView,
+  type OrderStringView,
+  outTradeNo,
+  type PaymentRecord,
+  pendingAttempt,
+} from "./model.js";
 import { ownPayment, paymentNotFound, readOwnPayment } from "./read.js";
 import { addAttempt, addFirstAttempt } from "./repository.js";
 import { nextCheckAt } from "./schedule.js";
