@@ -8,7 +8,7 @@
 // Sizes: BENCH_LIFECYCLE_ORDERS, BENCH_SETTLED (e.g. 10000,100000), BENCH_PENDING, BENCH_SCAN=0|1,
 // BENCH_N, BENCH_CONCURRENCY, BENCH_COLD_RUNS, BENCH_CRYPTO_MS, BENCH_BILL_ROWS (see bench/README.md).
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem, type } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,12 +97,22 @@ function summary(file: string): string {
     .map((l) => JSON.parse(l) as { section: string; data: any });
   const of = (section: string) => lines.find((l) => l.section === section)?.data;
   const out = ["Summary", "======="];
+  // The figures to compare from run to run: the last line of the results file.
+  const record: Record<string, unknown> = {};
   const lifecycle = of("lifecycle");
   if (lifecycle) {
     out.push(
-      `- Item writes per paid payment: ${num(lifecycle.total.writes)} (the one-sided flow's target <= ${lifecycle.targetWrites}: ${lifecycle.meetsTarget ? "met" : "not met"}); ` +
-        `${num(lifecycle.total.requests)} DynamoDB requests, ${num(lifecycle.total.reads)} reads, ${num(lifecycle.total.wcu)} WCU (${num(lifecycle.total.indexWcu)} on the sweep index), ${num(lifecycle.total.rcu)} RCU per payment.`,
+      `- DynamoDB requests per paid payment: ${num(lifecycle.total.requests)} (target <= ${lifecycle.targetRequests}: ${lifecycle.meetsTarget ? "met" : "NOT met"}; before: 5), ` +
+        `${num(lifecycle.total.writeRequests)} writes, ${num(lifecycle.total.reads)} reads; ${num(lifecycle.total.writes)} item writes, ${num(lifecycle.total.wcu)} WCU (${num(lifecycle.total.indexWcu)} on the sweep index), ${num(lifecycle.total.rcu)} RCU per payment.`,
     );
+    Object.assign(record, {
+      requestsPerPaidOrder: lifecycle.total.requests,
+      writeRequestsPerPaidOrder: lifecycle.total.writeRequests,
+      readRequestsPerPaidOrder: lifecycle.total.reads,
+      itemWritesPerPaidOrder: lifecycle.total.writes,
+      wcuPerPaidOrder: lifecycle.total.wcu,
+      rcuPerPaidOrder: lifecycle.total.rcu,
+    });
   }
   const sweep = of("sweep");
   if (sweep) {
@@ -111,15 +121,49 @@ function summary(file: string): string {
       `- Sweep reads: ${rows.map((r) => `${num(r.queryRequests)} Query / ${num(r.rcu)} RCU with ${num(r.settled)} settled`).join("; ")} — ` +
         `${sweep.flat ? "flat, as required" : "GROWS with settled payments"}.`,
     );
+    const b = sweep.backlog;
+    if (b) {
+      out.push(
+        `- Sweep backlog: one invocation handed out ${num(b.enqueued)} of ${num(b.due)} due payments in ${num(b.seconds, 1)} s (${b.shards} shards + DUE; ` +
+          `target 10,000 within the 50 s timeout: ${b.enqueued >= 10_000 && b.withinTimeout ? "met" : "NOT met"}).`,
+      );
+      Object.assign(record, { sweepOrdersPerInvocation: b.enqueued, sweepSeconds: b.seconds, sweepShards: b.shards });
+    }
   }
   const handlers = of("handlers");
   if (handlers) {
-    for (const [mode, r] of Object.entries(handlers.ratios as Record<string, { requestRatio: number; timeRatio: number }>)) {
-      if (!mode.endsWith("create")) continue;
+    for (const [mode, r] of Object.entries(
+      handlers.ratios as Record<string, { requestRatio: number; timeRatio: number; oursRequests?: number; peerRequests?: number }>,
+    )) {
+      if (!mode.endsWith("paid order")) continue;
       out.push(
-        `- ${mode}: ours / Powertools baseline = ${num(r.requestRatio, 2)}x DynamoDB requests, ${num(r.timeRatio, 2)}x time per request.`,
+        `- ${mode}: ours / Powertools peer = ${num(r.oursRequests ?? NaN, 2)} / ${num(r.peerRequests ?? NaN, 2)} = ${num(r.requestRatio, 2)}x DynamoDB requests (target <= 0.5x: ${r.requestRatio <= 0.5 ? "met" : "NOT met"}), ` +
+          `${num(r.timeRatio, 2)}x handler time (faster: ${r.timeRatio < 1 ? "yes" : "NO"}).`,
       );
     }
+    const sequential = handlers.ratios["sequential paid order"];
+    const concurrent = Object.entries(handlers.ratios).find(([k]) => k.startsWith("concurrency") && k.endsWith("paid order"))?.[1] as
+      | { timeRatio: number }
+      | undefined;
+    if (sequential) {
+      Object.assign(record, {
+        peerRequestRatio: sequential.requestRatio,
+        peerRequestsPerPaidOrder: sequential.peerRequests,
+        peerTimeRatioSequential: sequential.timeRatio,
+        peerTimeRatioConcurrent: concurrent?.timeRatio ?? null,
+      });
+    }
+  }
+  const load = of("load");
+  if (load) {
+    const runs = load.runs as Array<{ name: string; requests: number; rps: number; p50Ms: number; p99Ms: number }>;
+    out.push(
+      `- HTTP load (autocannon, ${load.connections} connections): ${runs.map((r) => `${r.name.split(" (")[0]} ${num(r.rps, 0)} req/s p50 ${num(r.p50Ms, 0)} / p99 ${num(r.p99Ms, 0)} ms`).join("; ")}; errors: ${load.errors}.`,
+    );
+    Object.assign(record, {
+      loadErrors: load.errors,
+      load: Object.fromEntries(runs.map((r) => [r.name.split(" (")[0], { rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms }])),
+    });
   }
   const bundles = of("bundles");
   if (bundles) {
@@ -148,6 +192,12 @@ function summary(file: string): string {
         `peak RSS ${num(reconciliation.peakRssMb, 0)} MB (a 1 GB Lambda, 15 min: ${reconciliation.peakRssMb < 768 && reconciliation.matchMs < 180_000 ? "fits with margin" : "TIGHT"}); ` +
         `${reconciliation.correct ? "every planted difference found" : "planted differences NOT all found"}.`,
     );
+    Object.assign(record, {
+      reconciliationRows: reconciliation.rows,
+      reconciliationSeconds: reconciliation.matchMs / 1000,
+      reconciliationPeakRssMb: reconciliation.peakRssMb,
+    });
   }
+  appendFileSync(file, `${JSON.stringify({ section: "summary", data: record })}\n`);
   return [...out, ""].join("\n");
 }

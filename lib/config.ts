@@ -29,6 +29,10 @@ export interface Config {
   closeMarginSeconds: number;
   /** How long a sweep's claim on an order lasts before another sweep may enqueue it again. */
   sweepLeaseSeconds: number;
+  /** Partition keys the sweep index is spread over (lib/payments/model.ts sweepShardOf). */
+  sweepShards: number;
+  /** Claims (conditional writes) one sweep keeps in flight at once, over all shards. */
+  sweepClaimConcurrency: number;
   /** How long a function keeps the business-system registry before reading it again. */
   businessCacheSeconds: number;
   /** Days a payment that ended without money is kept before DynamoDB TTL deletes it. */
@@ -162,6 +166,8 @@ async function load(): Promise<Config> {
     closeMarginSeconds: positiveNumber("CLOSE_MARGIN_SECONDS", 60, true),
     autoRefunds: flag("AUTO_REFUNDS", true),
     sweepLeaseSeconds: positiveNumber("SWEEP_LEASE_SECONDS", 300),
+    sweepShards: positiveInteger("SWEEP_SHARDS", 1),
+    sweepClaimConcurrency: positiveInteger("SWEEP_CLAIM_CONCURRENCY", 32),
     businessCacheSeconds: positiveNumber("BUSINESS_CACHE_SECONDS", 60, true),
     unpaidPaymentRetentionDays: positiveNumber("UNPAID_PAYMENT_RETENTION_DAYS", 400),
   };

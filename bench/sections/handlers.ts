@@ -1,13 +1,13 @@
 // 3. Handler throughput in-process: the createPayment, getOrderString and alipayNotify Lambda
 // handlers called directly with API Gateway v2 events against DynamoDB Local, N requests one after
-// the other and N with 8 in flight. Side by side, a baseline: the same createPayment handler
-// wrapped with @aws-lambda-powertools/idempotency (makeIdempotent, DynamoDBPersistenceLayer on its
-// own table, keyed on the Idempotency-Key header), measured in the same run.
+// the other and N with 8 in flight. Side by side, a peer baseline (bench/lib/peer.ts): the same flow
+// written the way a careful team would with @aws-lambda-powertools/idempotency (makeIdempotent
+// around handlers that read, then write conditionally), measured in the same run.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { identityOf } from "../../local/httpApi.js";
 import { outTradeNo } from "../../lib/payments/model.js";
@@ -18,6 +18,7 @@ import { formatGmt8, maskedLogonId, newBuyerId, newNotifyId, newTradeNo } from "
 import type { Trade } from "../../simulator/ledger.js";
 import { envInt, num, percentile, progress, report, table, type Cell } from "../lib/format.js";
 import { instrument, scope, type Meter } from "../lib/meter.js";
+import { createPeerTables, peerHandlers } from "../lib/peer.js";
 import { startBenchStack } from "../lib/stack.js";
 
 type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -44,6 +45,7 @@ interface CreatedPayment {
 }
 
 const idempotencyTable = "bench-idempotency";
+const peerTable = "bench-peer-payments";
 const business = "shop";
 
 export async function run(): Promise<void> {
@@ -59,28 +61,16 @@ export async function run(): Promise<void> {
     // delivery worker runs behind the notify measurement.
     bench.setFunctionEnv({ EVENTS_QUEUE_URL: await bench.sinkQueue("bench-handlers-events-sink") });
     const admin = new DynamoDBClient({});
-    await admin.send(
-      new CreateTableCommand({
-        TableName: idempotencyTable,
-        AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    await createPeerTables(admin, peerTable, idempotencyTable);
     admin.destroy();
 
     // Loaded now, as in a Lambda: the environment is there before the code.
     const createPayment = (await import("../../functions/createPayment.js")).handler as unknown as HttpHandler;
     const getOrderString = (await import("../../functions/getOrderString.js")).handler as unknown as HttpHandler;
     const alipayNotify = (await import("../../functions/alipayNotify.js")).handler as unknown as HttpHandler;
-    const { makeIdempotent, IdempotencyConfig } = await import("@aws-lambda-powertools/idempotency");
-    const { DynamoDBPersistenceLayer } = await import("@aws-lambda-powertools/idempotency/dynamodb");
     const baselineClient = new DynamoDBClient({ maxAttempts: 3 });
     instrument(baselineClient, meter);
-    const baseline = makeIdempotent(createPayment, {
-      persistenceStore: new DynamoDBPersistenceLayer({ tableName: idempotencyTable, awsSdkV3Client: baselineClient }),
-      config: new IdempotencyConfig({ eventKeyJmesPath: 'headers."idempotency-key"' }),
-    }) as HttpHandler;
+    const peer = await peerHandlers(baselineClient, peerTable, idempotencyTable, Number(stack.functionEnv.ORDER_TTL_SECONDS ?? 900));
 
     // The business system's caller, as API Gateway's IAM authorizer reports it.
     const credential = stack.businessCredentials[business]!;
@@ -161,59 +151,77 @@ export async function run(): Promise<void> {
       warmCalls,
       await sequential(warmCalls, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))),
     );
-    await sequential(Array.from({ length: warmupCalls }, newCreate), (c) =>
-      baseline(createEvent(c), lambdaContext("createPaymentIdempotent")),
+    const warmPeerCalls = Array.from({ length: warmupCalls }, newCreate);
+    const warmPeer = created(
+      warmPeerCalls,
+      await sequential(warmPeerCalls, (c) => peer.create(createEvent(c), lambdaContext("peerCreate"))),
     );
     await sequential(warmPayments, (p) => getOrderString(orderStringEvent(p), lambdaContext("getOrderString")));
+    await sequential(warmPeer, (p) => peer.orderString(orderStringEvent(p), lambdaContext("peerOrderString")));
     await sequential(warmPayments, (p) => alipayNotify(notifyEvent(p), lambdaContext("alipayNotify")));
+    await sequential(warmPeer, (p) => peer.notify(notifyEvent(p), lambdaContext("peerNotify")));
 
+    const ok201 = (r: APIGatewayProxyStructuredResultV2) => r.statusCode === 201;
+    const success = (r: APIGatewayProxyStructuredResultV2) => r.statusCode === 200 && r.body === "success";
     const runs: Run[] = [];
     for (const [mode, width] of [
       ["sequential", 1],
       [`concurrency ${concurrency}`, concurrency],
     ] as const) {
-      progress(`handlers: ${mode}, ${n} requests each`);
-      // ABBA: ours, baseline, baseline, ours (halves), so drift of the engine hits both alike.
-      const half = Math.ceil(n / 2);
-      const oursCalls = [Array.from({ length: half }, newCreate), Array.from({ length: n - half }, newCreate)];
-      const baseCalls = [Array.from({ length: half }, newCreate), Array.from({ length: n - half }, newCreate)];
-      const ours: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
-      const base: Array<Measured<APIGatewayProxyStructuredResultV2>> = [];
-      ours.push(await measure(meter, "ours", oursCalls[0]!, width, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
-      base.push(
-        await measure(meter, "baseline", baseCalls[0]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))),
-      );
-      base.push(
-        await measure(meter, "baseline", baseCalls[1]!, width, (c) => baseline(createEvent(c), lambdaContext("createPaymentIdempotent"))),
-      );
-      ours.push(await measure(meter, "ours", oursCalls[1]!, width, (c) => createPayment(createEvent(c), lambdaContext("createPayment"))));
-      const created201 = (r: APIGatewayProxyStructuredResultV2) => r.statusCode === 201;
-      runs.push(combine("create (ours)", mode, ours, created201));
-      runs.push(combine("create (Powertools baseline)", mode, base, created201));
-
+      progress(`handlers: ${mode}, ${n} requests per row`);
+      // ABBA: ours, peer, peer, ours (halves), so drift of the engine hits both alike.
+      const abba = async <T>(
+        what: string,
+        oursItems: T[],
+        peerItems: T[],
+        oursCall: (item: T) => Promise<APIGatewayProxyStructuredResultV2>,
+        peerCall: (item: T) => Promise<APIGatewayProxyStructuredResultV2>,
+        ok: (r: APIGatewayProxyStructuredResultV2) => boolean,
+        peerOk = ok,
+      ) => {
+        const oh = Math.ceil(oursItems.length / 2);
+        const ph = Math.ceil(peerItems.length / 2);
+        const o1 = await measure(meter, "ours", oursItems.slice(0, oh), width, oursCall);
+        const p1 = await measure(meter, "baseline", peerItems.slice(0, ph), width, peerCall);
+        const p2 = await measure(meter, "baseline", peerItems.slice(ph), width, peerCall);
+        const o2 = await measure(meter, "ours", oursItems.slice(oh), width, oursCall);
+        runs.push(combine(`${what} (ours)`, mode, [o1, o2], ok));
+        runs.push(combine(`${what} (peer)`, mode, [p1, p2], peerOk));
+        return { ours: [...o1.results, ...o2.results], peer: [...p1.results, ...p2.results] };
+      };
+      const oursCalls = Array.from({ length: n }, newCreate);
+      const peerCalls = Array.from({ length: n }, newCreate);
+      const createOurs = (c: CreateCall) => createPayment(createEvent(c), lambdaContext("createPayment"));
+      const createPeer = (c: CreateCall) => peer.create(createEvent(c), lambdaContext("peerCreate"));
+      const creates = await abba("create", oursCalls, peerCalls, createOurs, createPeer, ok201);
       // Replays: the same key and body again (a client retry): the stored answer comes back.
-      const replayOurs = await measure(meter, "ours", [...oursCalls[0]!, ...oursCalls[1]!], width, (c) =>
-        createPayment(createEvent(c), lambdaContext("createPayment")),
+      await abba(
+        "create replay",
+        oursCalls,
+        peerCalls,
+        createOurs,
+        createPeer,
+        (r) => r.statusCode === 201 && r.headers?.["idempotent-replayed"] === "true",
+        ok201,
       );
-      const replayBase = await measure(meter, "baseline", [...baseCalls[0]!, ...baseCalls[1]!], width, (c) =>
-        baseline(createEvent(c), lambdaContext("createPaymentIdempotent")),
+      // The app's order string for the payments just created (a new attempt, signed).
+      const oursPayments = created(oursCalls, creates.ours);
+      const peerPayments = created(peerCalls, creates.peer);
+      await abba(
+        "order string",
+        oursPayments,
+        peerPayments,
+        (p) => getOrderString(orderStringEvent(p), lambdaContext("getOrderString")),
+        (p) => peer.orderString(orderStringEvent(p), lambdaContext("peerOrderString")),
+        ok201,
       );
-      runs.push(
-        combine("create replay (ours)", mode, [replayOurs], (r) => r.statusCode === 201 && r.headers?.["idempotent-replayed"] === "true"),
-      );
-      runs.push(combine("create replay (Powertools baseline)", mode, [replayBase], created201));
-
-      // The app's order string for the payments just created by our handler (a new attempt, signed).
-      const payments = created([...oursCalls[0]!, ...oursCalls[1]!], [...ours[0]!.results, ...ours[1]!.results]);
-      const orderStrings = await measure(meter, "order string", payments, width, (p) =>
-        getOrderString(orderStringEvent(p), lambdaContext("getOrderString")),
-      );
-      runs.push(combine("order string (ours)", mode, [orderStrings], created201));
-
-      // Notify: those attempts, paid; signatures made beforehand.
-      const events = payments.map(notifyEvent);
-      const notify = await measure(meter, "notify", events, width, (e) => alipayNotify(e, lambdaContext("alipayNotify")));
-      runs.push(combine("notify (ours)", mode, [notify], (r) => r.statusCode === 200 && r.body === "success"));
+      // Notify: those attempts, paid (signatures made beforehand); then every notification again (Alipay's retry).
+      const oursNotes = oursPayments.map(notifyEvent);
+      const peerNotes = peerPayments.map(notifyEvent);
+      const notifyOurs = (e: APIGatewayProxyEventV2) => alipayNotify(e, lambdaContext("alipayNotify"));
+      const notifyPeer = (e: APIGatewayProxyEventV2) => peer.notify(e, lambdaContext("peerNotify"));
+      await abba("notify", oursNotes, peerNotes, notifyOurs, notifyPeer, success);
+      await abba("notify duplicate", oursNotes, peerNotes, notifyOurs, notifyPeer, success);
     }
 
     const rows: Cell[][] = runs.map((r) => {
@@ -235,23 +243,39 @@ export async function run(): Promise<void> {
     });
     const ratioLines: string[] = [];
     const ratios: Record<string, unknown> = {};
+    const perCall = (r: Run) => r.dynamoRequests / r.n;
+    const msPerCall = (r: Run) => r.wallMs / r.n;
     for (const mode of new Set(runs.map((r) => r.mode))) {
-      for (const [what, oursName, baseName] of [
-        ["create", "create (ours)", "create (Powertools baseline)"],
-        ["replay", "create replay (ours)", "create replay (Powertools baseline)"],
-      ] as const) {
-        const o = runs.find((r) => r.mode === mode && r.name === oursName)!;
-        const b = runs.find((r) => r.mode === mode && r.name === baseName)!;
-        const requestRatio = o.dynamoRequests / o.n / (b.dynamoRequests / b.n);
-        const timeRatio = o.wallMs / o.n / (b.wallMs / b.n);
+      const find = (name: string) => runs.find((r) => r.mode === mode && r.name === name)!;
+      for (const what of ["create", "create replay", "order string", "notify", "notify duplicate"]) {
+        const o = find(`${what} (ours)`);
+        const b = find(`${what} (peer)`);
+        const requestRatio = perCall(o) / perCall(b);
+        const timeRatio = msPerCall(o) / msPerCall(b);
         const wcuRatio = o.wcu / o.n / (b.wcu / b.n);
         const wcuText = Number.isFinite(wcuRatio) ? `, ${num(wcuRatio, 2)}x WCU` : "";
         ratioLines.push(
-          `${mode}, ${what}: ours / baseline = ${num(requestRatio, 2)}x DynamoDB requests${wcuText}, ${num(timeRatio, 2)}x time per request` +
+          `${mode}, ${what}: ours / peer = ${num(requestRatio, 2)}x DynamoDB requests${wcuText}, ${num(timeRatio, 2)}x time per request` +
             ` (mean latency ${num(mean(o.latencies), 2)} vs ${num(mean(b.latencies), 2)} ms).`,
         );
         ratios[`${mode} ${what}`] = { requestRatio, wcuRatio: Number.isFinite(wcuRatio) ? wcuRatio : null, timeRatio };
       }
+      // A paid order: create + order string + notify, each once.
+      const flow = ["create", "order string", "notify"];
+      const oursFlow = flow.reduce((t, w) => t + perCall(find(`${w} (ours)`)), 0);
+      const peerFlow = flow.reduce((t, w) => t + perCall(find(`${w} (peer)`)), 0);
+      const oursMs = flow.reduce((t, w) => t + msPerCall(find(`${w} (ours)`)), 0);
+      const peerMs = flow.reduce((t, w) => t + msPerCall(find(`${w} (peer)`)), 0);
+      ratioLines.push(
+        `${mode}, paid order (create + order string + notify): ours ${num(oursFlow, 2)} vs peer ${num(peerFlow, 2)} DynamoDB requests = ${num(oursFlow / peerFlow, 2)}x; ` +
+          `${num(oursMs, 1)} vs ${num(peerMs, 1)} ms of handler time = ${num(oursMs / peerMs, 2)}x.`,
+      );
+      ratios[`${mode} paid order`] = {
+        oursRequests: oursFlow,
+        peerRequests: peerFlow,
+        requestRatio: oursFlow / peerFlow,
+        timeRatio: oursMs / peerMs,
+      };
     }
     console.log(
       table(
@@ -260,10 +284,10 @@ export async function run(): Promise<void> {
         rows,
         [
           ...ratioLines,
-          `Baseline = the same createPayment handler inside makeIdempotent (Powertools idempotency ${powertoolsVersion()}, DynamoDBPersistenceLayer, key = headers."idempotency-key"): its records add to our own.`,
+          `Peer = bench/lib/peer.ts, the same flow written with Powertools idempotency ${powertoolsVersion()} (makeIdempotent, DynamoDBPersistenceLayer): create keyed on the Idempotency-Key header around GetItem + conditional PutItem; order string GetItem + conditional UpdateItem; notify verified, then keyed on notify_id around GetItem + conditional UpdateItem.`,
           `Throughput is bounded by DynamoDB Local (Java) sharing ${cpus().length} cores with Node here; read it as relative, not as Lambda/DynamoDB figures.`,
-          `A replay is a write that fails its condition, reporting no capacity here although DynamoDB bills it: ours the create's TransactWriteItems (payment + key answer, the stored answer comes back with the cancellation reasons), the baseline's a conditional PutItem (>= 1 WCU).`,
-          `Order string: a GetItem, the RSA2 signature of the order string, an UpdateItem adding the attempt. The business registry is read once per BUSINESS_CACHE_SECONDS (60 s), in the warm-up.`,
+          `A replay or a duplicate is a write that fails its condition, reporting no capacity here although DynamoDB bills it: ours the create's TransactWriteItems (the stored answer comes back with the cancellation reasons) or the notify's UpdateItem (the payment comes back: already PAID by this trade), the peer's Powertools PutItem of the idempotency record.`,
+          `Ours: order string = one UpdateItem adding attempt 1 (ReturnValues ALL_NEW), then the RSA2 signature; notify = the signature check, then one UpdateItem to PAID conditional on the attempt and amount. The business registry is read once per BUSINESS_CACHE_SECONDS (60 s), in the warm-up.`,
         ],
       ),
     );

@@ -5,9 +5,17 @@ import { alipay } from "../alipay/client.js";
 import { HttpError } from "../api/errors.js";
 import { config } from "../config.js";
 import { count, logger } from "../observability.js";
-import { type Attempt, orderStringView, type OrderStringView, outTradeNo, type PaymentRecord, pendingAttempt } from "./model.js";
-import { readOwnPayment } from "./read.js";
-import { addAttempt } from "./repository.js";
+import {
+  type Attempt,
+  isPaymentId,
+  orderStringView,
+  type OrderStringView,
+  outTradeNo,
+  type PaymentRecord,
+  pendingAttempt,
+} from "./model.js";
+import { ownPayment, paymentNotFound, readOwnPayment } from "./read.js";
+import { addAttempt, addFirstAttempt } from "./repository.js";
 import { nextCheckAt } from "./schedule.js";
 import { retireAttempt, settlementAfterClose } from "./settle.js";
 
@@ -21,15 +29,30 @@ export async function orderStringFor(
   paymentId: string,
   now = Date.now(),
 ): Promise<{ statusCode: 200 | 201; view: OrderStringView }> {
+  if (!isPaymentId(paymentId)) throw paymentNotFound(paymentId);
   const settings = await config();
   const marginMs = settings.closeMarginSeconds * 1000;
+
+  // The common case in one request: the payment's first attempt, written without reading first.
+  // Its conditions (this user's, open, no attempt yet, open past the attempt's time_expire) are
+  // what the read would have checked; if one fails, the payment as it is comes back instead.
+  const first = firstAttempt(paymentId, now, settings.orderTtlSeconds);
+  const payableUntil = Math.max(first.expiresAt, now + minRemainingPayableMs);
+  const sweepAt = nextCheckAt(first.createdAt, settings.checkScheduleSeconds, now, first.expiresAt + marginMs);
+  const added = await addFirstAttempt(userId, paymentId, first, sweepAt, payableUntil, now);
+  if (added.ok) return attemptCreated(added.payment, first);
+
+  let seen: PaymentRecord | undefined = added.current;
   // A lost race is settled by reading again; a few rounds cover any realistic contention.
   for (let round = 0; round < 3; round += 1) {
-    const payment = await readOwnPayment(userId, paymentId);
+    const payment = seen ? ownPayment(userId, paymentId, seen) : await readOwnPayment(userId, paymentId);
+    seen = undefined;
     assertPayable(payment);
     const pending = pendingAttempt(payment);
     if (pending) {
-      if (pending.expiresAt - now >= minRemainingPayableMs) return { statusCode: 200, view: orderStringView(payment, pending) };
+      if (pending.expiresAt - now >= minRemainingPayableMs) {
+        return { statusCode: 200, view: orderStringView(payment, pending, await signedOrderString(payment, pending)) };
+      }
       // About to expire: a new string may only follow once this one can no longer be paid.
       const outcome = await retireAttempt(
         payment,
@@ -53,31 +76,44 @@ export async function orderStringFor(
     if (payment.expiresAt - now < minRemainingPayableMs) throw new HttpError("payment_expired", `Payment ${paymentId} has expired.`);
     if (payment.attempts.length >= maxAttempts) throw new HttpError("too_many_attempts");
 
-    const attempt = await buildAttempt(payment, now, settings.orderTtlSeconds);
-    const orderString = (await alipay()).orderString(
-      {
-        outTradeNo: attempt.outTradeNo,
-        amountFen: payment.amountFen,
-        subject: payment.subject,
-        body: payment.body,
-        expiresAtMs: attempt.expiresAt,
-      },
-      now,
-    );
-    const sweepAt = nextCheckAt(attempt.createdAt, settings.checkScheduleSeconds, now, attempt.expiresAt + marginMs);
-    const written = await addAttempt(payment, attempt, orderString, sweepAt, now);
-    if (written.ok) {
-      count("AttemptsCreated");
-      logger.info("attempt created", { paymentId, attemptNo: attempt.attemptNo });
-      return { statusCode: 201, view: orderStringView({ ...payment, orderString, attempts: [...payment.attempts, attempt] }, attempt) };
-    }
+    const attempt = buildAttempt(payment, now, settings.orderTtlSeconds);
+    const attemptSweepAt = nextCheckAt(attempt.createdAt, settings.checkScheduleSeconds, now, attempt.expiresAt + marginMs);
+    const written = await addAttempt(payment, attempt, attemptSweepAt, now);
+    if (written.ok) return attemptCreated({ ...payment, attempts: [...payment.attempts, attempt] }, attempt);
     // A concurrent request (or our own write, retried by the SDK) made this attempt: hand out that one.
     const current = written.current;
     const theirs = current && pendingAttempt(current);
-    if (current && theirs?.attemptNo === attempt.attemptNo && current.orderString)
-      return { statusCode: 200, view: orderStringView(current, theirs) };
+    if (current && theirs?.attemptNo === attempt.attemptNo) {
+      return { statusCode: 200, view: orderStringView(current, theirs, await signedOrderString(current, theirs)) };
+    }
+    seen = current;
   }
   throw new HttpError("concurrent_update");
+}
+
+async function attemptCreated(payment: PaymentRecord, attempt: Attempt): Promise<{ statusCode: 201; view: OrderStringView }> {
+  count("AttemptsCreated");
+  logger.info("attempt created", { paymentId: payment.paymentId, attemptNo: attempt.attemptNo });
+  return { statusCode: 201, view: orderStringView(payment, attempt, await signedOrderString(payment, attempt)) };
+}
+
+/**
+ * The attempt's order string. Signed from the attempt alone, with its creation as the timestamp
+ * (RSA PKCS#1 v1.5 signatures are deterministic): every call hands out the same string, so it
+ * need not be stored. Strings stored by earlier versions are handed out as they are.
+ */
+async function signedOrderString(payment: PaymentRecord, attempt: Attempt): Promise<string> {
+  if (payment.orderString && pendingAttempt(payment)?.attemptNo === attempt.attemptNo) return payment.orderString;
+  return (await alipay()).orderString(
+    {
+      outTradeNo: attempt.outTradeNo,
+      amountFen: payment.amountFen,
+      subject: payment.subject,
+      body: payment.body,
+      expiresAtMs: attempt.expiresAt,
+    },
+    attempt.createdAt,
+  );
 }
 
 function assertPayable(payment: PaymentRecord): void {
@@ -86,15 +122,20 @@ function assertPayable(payment: PaymentRecord): void {
   if (payment.status === "EXPIRED") throw new HttpError("payment_expired", `Payment ${payment.paymentId} has expired.`);
 }
 
-async function buildAttempt(payment: PaymentRecord, now: number, ttlSeconds: number): Promise<Attempt> {
-  const attemptNo = payment.attempts.length + 1;
+function buildAttempt(payment: PaymentRecord, now: number, ttlSeconds: number): Attempt {
+  const attempt = firstAttempt(payment.paymentId, now, ttlSeconds, payment.attempts.length + 1);
+  // Never payable beyond the payment's own expiry.
+  return { ...attempt, expiresAt: Math.min(attempt.expiresAt, Math.floor(payment.expiresAt / 1000) * 1000) };
+}
+
+/** An attempt as it is made at `now`, before the payment's own expiry is taken into account. */
+function firstAttempt(paymentId: string, now: number, ttlSeconds: number, attemptNo = 1): Attempt {
   const createdAt = Math.floor(now / 1000) * 1000;
   return {
     attemptNo,
-    outTradeNo: outTradeNo(payment.paymentId, attemptNo),
+    outTradeNo: outTradeNo(paymentId, attemptNo),
     status: "PENDING",
     createdAt,
-    // Never payable beyond the payment's own expiry.
-    expiresAt: Math.min(createdAt + ttlSeconds * 1000, Math.floor(payment.expiresAt / 1000) * 1000),
+    expiresAt: createdAt + ttlSeconds * 1000,
   };
 }

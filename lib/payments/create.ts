@@ -12,7 +12,7 @@ import type { CreatePaymentBody } from "../api/requests.js";
 import type { BusinessSystem } from "../business/registry.js";
 import { config } from "../config.js";
 import { count, logger } from "../observability.js";
-import { businessPaymentView, derivePaymentId, type PaymentRecord, paymentKey, sweepShard } from "./model.js";
+import { businessPaymentView, derivePaymentId, type PaymentRecord, paymentKey, sweepShardOf } from "./model.js";
 import { getIdempotencyRecord, getPayment, type IdempotencyRecord, idempotencyKey, insertPayment, rememberAnswer } from "./repository.js";
 
 /** What a business system asks for (lib/api/requests.ts parses it). */
@@ -107,7 +107,7 @@ async function buildPayment(business: BusinessSystem, input: CreatePaymentInput,
     expiresAt,
     attempts: [],
     // Open payments are in the sweep index from birth: one nobody pays is expired by the sweep.
-    sweepShard,
+    sweepShard: sweepShardOf(paymentId, settings.sweepShards),
     sweepAt: expiresAt + settings.closeMarginSeconds * 1000,
     history: [{ at: createdAt, event: "created" }],
   };

@@ -56,7 +56,10 @@ export interface PaymentRecord {
   createdAt: number;
   expiresAt: number;
   attempts: Attempt[];
-  /** The signed order string of the last attempt, while it is PENDING. */
+  /**
+   * The signed order string of the last attempt, stored by earlier versions only: it is now signed
+   * again from the attempt when handed out (lib/payments/attempts.ts), the same string every time.
+   */
   orderString?: string;
   tradeNo?: string;
   buyerId?: string;
@@ -83,8 +86,23 @@ export interface Payment {
 export const paymentKey = (paymentId: string) => ({ pk: `PAYMENT#${paymentId}`, sk: "PAYMENT" as const });
 export const refundKey = (paymentId: string, tradeNo: string) => ({ pk: `PAYMENT#${paymentId}`, sk: `REFUND#${tradeNo}` });
 
-/** One partition of the sweep index; a handful of shards would spread a very large backlog. */
-export const sweepShard = "DUE";
+/**
+ * The sweep index is spread over SWEEP_SHARDS partition keys (`DUE#0` .. `DUE#<n-1>`), each item on
+ * the shard its id hashes to, so no single partition carries every open payment's index writes.
+ * One shard keeps the original key `DUE`: items written before sharding are read as they are.
+ */
+export const legacySweepShard = "DUE";
+
+export function sweepShardOf(id: string, shards: number): string {
+  if (shards <= 1) return legacySweepShard;
+  return `DUE#${createHash("sha256").update(id).digest().readUInt32BE(0) % shards}`;
+}
+
+/** Every shard the sweep reads: the configured ones, and the unsharded key for items written before. */
+export function sweepShardsToRead(shards: number): string[] {
+  if (shards <= 1) return [legacySweepShard];
+  return [...Array.from({ length: shards }, (_, i) => `DUE#${i}`), legacySweepShard];
+}
 
 /** One payment per business order: the id is derived from it, so a second create finds the first. */
 export function derivePaymentId(businessId: string, businessOrderId: string): string {
@@ -171,12 +189,12 @@ export function appPaymentView(payment: PaymentRecord) {
 export type AppPaymentView = ReturnType<typeof appPaymentView>;
 
 /** The order string the app hands to the Alipay SDK, for the payable attempt. */
-export function orderStringView(payment: PaymentRecord, attempt: Attempt) {
+export function orderStringView(payment: PaymentRecord, attempt: Attempt, orderString: string) {
   return {
     ...appPaymentView(payment),
     attemptNo: attempt.attemptNo,
     outTradeNo: attempt.outTradeNo,
-    orderString: payment.orderString!,
+    orderString,
     orderStringExpiresAt: iso(attempt.expiresAt)!,
   };
 }

@@ -8,9 +8,9 @@ import { yuanToFen } from "../money.js";
 import { count, logger } from "../observability.js";
 import { isRefundId } from "../refunds/model.js";
 import { getRefund, markRefundSucceeded } from "../refunds/repository.js";
-import { parseOutTradeNo } from "./model.js";
-import { closeAttempt, getPayment } from "./repository.js";
-import { applyPayment, settlementAfterClose } from "./settle.js";
+import { type Payment, parseOutTradeNo } from "./model.js";
+import { closeAttempt, getPayment, markPaid } from "./repository.js";
+import { type PaymentOutcome, paymentApplied, paymentNotApplied, settlementAfterClose } from "./settle.js";
 
 export type NotifyOutcome =
   | { kind: "applied" | "duplicate" | "refund_needed" | "closed" | "ignored"; detail?: string }
@@ -58,6 +58,12 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   if (params.app_id !== settings.alipay.appId) return reject("app_id_mismatch", params);
   if (params.seller_id !== settings.alipay.sellerId) return reject("seller_id_mismatch", params);
   const ours = parseOutTradeNo(params.out_trade_no);
+  const notifiedFen = yuanToFen(params.total_amount);
+  if (ours && params.trade_no && notifiedFen !== undefined && isPaymentNotification(params)) {
+    // The common case in one request: the write to PAID, conditional on what a read would have
+    // checked (open, this attempt pending, the notified amount). If it fails, the payment comes back.
+    return applyPaymentNotification(ours.paymentId, ours.attemptNo, params.trade_no, notifiedFen, params, now);
+  }
   const payment = ours ? await getPayment(ours.paymentId) : undefined;
   const attempt = ours && payment?.attempts[ours.attemptNo - 1];
   if (!payment || !attempt) return reject("unknown_order", params);
@@ -76,23 +82,9 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   }
   switch (params.trade_status) {
     case "TRADE_SUCCESS":
-    case "TRADE_FINISHED": {
-      if (!params.trade_no) return reject("malformed", params);
-      const outcome = await applyPayment(
-        payment,
-        attempt.attemptNo,
-        {
-          tradeNo: params.trade_no,
-          totalFen: payment.amountFen,
-          buyerId: params.buyer_id ?? params.buyer_open_id,
-          paidAt: fromAlipayTime(params.gmt_payment) ?? now,
-          via: "notify",
-        },
-        now,
-      );
-      logger.info("notification applied", { ...context, outcome });
-      return { kind: outcome === "paid" ? "applied" : outcome };
-    }
+    case "TRADE_FINISHED":
+      // Without trade_no (isPaymentNotification took the rest): never Alipay's.
+      return reject("malformed", params);
     case "TRADE_CLOSED": {
       // For App Pay: unpaid and timed out, or fully refunded (a paid attempt, which stays PAID).
       if (attempt.status !== "PENDING") return { kind: "duplicate" };
@@ -108,6 +100,43 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
     default:
       return reject("unknown_status", params);
   }
+}
+
+/** A payment (not a refund) notification: TRADE_SUCCESS / TRADE_FINISHED without a refund in it. */
+function isPaymentNotification(params: Record<string, string>): boolean {
+  const refund = Boolean(params.out_biz_no || (params.refund_fee && yuanToFen(params.refund_fee) !== 0));
+  return !refund && (params.trade_status === "TRADE_SUCCESS" || params.trade_status === "TRADE_FINISHED");
+}
+
+async function applyPaymentNotification(
+  paymentId: string,
+  attemptNo: number,
+  tradeNo: string,
+  amountFen: number,
+  params: Record<string, string>,
+  now: number,
+): Promise<NotifyOutcome> {
+  const paid: Payment = {
+    tradeNo,
+    totalFen: amountFen,
+    buyerId: params.buyer_id ?? params.buyer_open_id,
+    paidAt: fromAlipayTime(params.gmt_payment) ?? now,
+    via: "notify",
+  };
+  const context = { paymentId, attemptNo, notifyId: params.notify_id, tradeStatus: params.trade_status };
+  const written = await markPaid(paymentId, attemptNo, paid, now, amountFen);
+  let outcome: PaymentOutcome;
+  if (written.ok) {
+    outcome = paymentApplied(paymentId, attemptNo, paid);
+  } else {
+    // A failed condition: tell why from the payment as it is (read only if it did not come back).
+    const current = written.current ?? (await getPayment(paymentId));
+    if (!current?.attempts[attemptNo - 1]) return reject("unknown_order", params);
+    if (amountFen !== current.amountFen) return reject("amount_mismatch", params);
+    outcome = await paymentNotApplied(current, attemptNo, paid, now);
+  }
+  logger.info("notification applied", { ...context, outcome });
+  return { kind: outcome === "paid" ? "applied" : outcome };
 }
 
 /**

@@ -8,7 +8,8 @@ import { derivePaymentId, isPaymentId, type PaymentRecord, pendingAttempt } from
 import { getPayment } from "./repository.js";
 import { applyQueriedPayment } from "./settle.js";
 
-const notFound = (paymentId: string) => new HttpError("payment_not_found", `No payment ${paymentId}.`);
+export const paymentNotFound = (paymentId: string) => new HttpError("payment_not_found", `No payment ${paymentId}.`);
+const notFound = paymentNotFound;
 
 /** Someone else's payment does not exist for you. */
 export async function readBusinessPayment(businessId: string, paymentId: string): Promise<PaymentRecord> {
@@ -25,7 +26,11 @@ export async function findBusinessPayment(businessId: string, businessOrderId: s
 }
 
 export async function readOwnPayment(userId: string, paymentId: string): Promise<PaymentRecord> {
-  const payment = isPaymentId(paymentId) ? await getPayment(paymentId) : undefined;
+  return ownPayment(userId, paymentId, isPaymentId(paymentId) ? await getPayment(paymentId) : undefined);
+}
+
+/** The payment if it is this user's (found however: read, or handed back by a failed write). */
+export function ownPayment(userId: string, paymentId: string, payment: PaymentRecord | undefined): PaymentRecord {
   if (!payment || payment.userId !== userId) throw notFound(paymentId);
   return payment;
 }

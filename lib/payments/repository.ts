@@ -13,10 +13,15 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { cancellationReasons, dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
 import { automaticRefund } from "../refunds/model.js";
-import { type Attempt, type HistoryEntry, type Payment, type PaymentRecord, paymentKey, refundKey, sweepShard } from "./model.js";
+import { type Attempt, type HistoryEntry, type Payment, type PaymentRecord, paymentKey, refundKey, sweepShardOf } from "./model.js";
 
 async function table(): Promise<string> {
   return (await config()).tableName;
+}
+
+/** The sweep shard of a payment (or refund) id under the configured shard count. */
+export async function sweepShardFor(id: string): Promise<string> {
+  return sweepShardOf(id, (await config()).sweepShards);
 }
 
 export async function getPayment(paymentId: string): Promise<PaymentRecord | undefined> {
@@ -130,27 +135,20 @@ async function settleWithRetention(write: (ttl: number | undefined) => Promise<U
  * Makes a new attempt the payment's payable one. Only while the payment is open and its last
  * attempt (if any) is closed: two payable attempts can never coexist.
  */
-export async function addAttempt(
-  payment: PaymentRecord,
-  attempt: Attempt,
-  orderString: string,
-  sweepAt: number,
-  now: number,
-): Promise<WriteOutcome> {
+export async function addAttempt(payment: PaymentRecord, attempt: Attempt, sweepAt: number, now: number): Promise<WriteOutcome> {
   const count = payment.attempts.length;
   return conditional<PaymentRecord>(
     new UpdateCommand({
       TableName: await table(),
       Key: paymentKey(payment.paymentId),
       UpdateExpression:
-        "SET attempts = list_append(attempts, :attempt), orderString = :orderString, sweepShard = :shard, sweepAt = :sweepAt, " +
-        "history = list_append(history, :history)",
+        "SET attempts = list_append(attempts, :attempt), sweepShard = :shard, sweepAt = :sweepAt, " +
+        "history = list_append(history, :history) REMOVE orderString",
       ConditionExpression: `#status = :open AND size(attempts) = :count${count > 0 ? ` AND attempts[${count - 1}].#status = :closed` : ""}`,
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {
         ":attempt": [attempt],
-        ":orderString": orderString,
-        ":shard": sweepShard,
+        ":shard": await sweepShardFor(payment.paymentId),
         ":sweepAt": sweepAt,
         ":history": history(now, "attempt", attempt.outTradeNo),
         ":open": "OPEN",
@@ -162,8 +160,66 @@ export async function addAttempt(
   );
 }
 
-/** OPEN -> PAID through attempt `attemptNo`, out of the sweep index. The stream publishes the event. */
-export async function markPaid(paymentId: string, attemptNo: number, payment: Payment, now: number): Promise<WriteOutcome> {
+export type FirstAttemptOutcome = { ok: true; payment: PaymentRecord } | { ok: false; current?: PaymentRecord };
+
+/**
+ * The app's first order string without reading first: attempt 1 is added only if the payment is
+ * this user's, open, has no attempt yet and stays open at least until `payableUntil` (so the
+ * attempt's time_expire, never beyond the payment's expiry, is the one the caller computed). The
+ * payment comes back either way: as written, or as it was when a condition failed.
+ */
+export async function addFirstAttempt(
+  userId: string,
+  paymentId: string,
+  attempt: Attempt,
+  sweepAt: number,
+  payableUntil: number,
+  now: number,
+): Promise<FirstAttemptOutcome> {
+  try {
+    const { Attributes } = await dynamo().send(
+      new UpdateCommand({
+        TableName: await table(),
+        Key: paymentKey(paymentId),
+        UpdateExpression:
+          "SET attempts = list_append(attempts, :attempt), sweepShard = :shard, sweepAt = :sweepAt, " +
+          "history = list_append(history, :history)",
+        ConditionExpression: "#status = :open AND userId = :user AND size(attempts) = :none AND expiresAt >= :payableUntil",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":attempt": [attempt],
+          ":shard": await sweepShardFor(paymentId),
+          ":sweepAt": sweepAt,
+          ":history": history(now, "attempt", attempt.outTradeNo),
+          ":open": "OPEN",
+          ":user": userId,
+          ":none": 0,
+          ":payableUntil": payableUntil,
+        },
+        ReturnValues: "ALL_NEW",
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    return { ok: true, payment: Attributes as PaymentRecord };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+    return { ok: false, current: item ? (unmarshall(item) as PaymentRecord) : undefined };
+  }
+}
+
+/**
+ * OPEN -> PAID through attempt `attemptNo`, out of the sweep index. The stream publishes the event.
+ * With `amountFen`, only if the payment is of that amount (a notification is applied without
+ * reading first: a failed condition hands back the payment, to tell why).
+ */
+export async function markPaid(
+  paymentId: string,
+  attemptNo: number,
+  payment: Payment,
+  now: number,
+  amountFen?: number,
+): Promise<WriteOutcome> {
   const i = attemptNo - 1;
   return conditional<PaymentRecord>(
     new UpdateCommand({
@@ -174,9 +230,10 @@ export async function markPaid(paymentId: string, attemptNo: number, payment: Pa
         "paidAt = :paidAt, paidVia = :via, history = list_append(history, :history)" +
         (payment.buyerId ? ", buyerId = :buyerId" : "") +
         " REMOVE orderString, sweepShard, sweepAt",
-      ConditionExpression: `#status = :open AND attempts[${i}].#status = :pending`,
+      ConditionExpression: `#status = :open AND attempts[${i}].#status = :pending${amountFen === undefined ? "" : " AND amountFen = :amount"}`,
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {
+        ...(amountFen === undefined ? {} : { ":amount": amountFen }),
         ":paid": "PAID",
         ":open": "OPEN",
         ":pending": "PENDING",
@@ -303,7 +360,7 @@ export async function recordRefundNeeded(
         { paymentId: payment.paymentId, businessId: payment.businessId, tradeNo: paid.tradeNo, outTradeNo },
         paid.totalFen,
         reason,
-        sweepShard,
+        sweepShardOf(payment.paymentId, settings.sweepShards),
         now,
       )
     : undefined;
@@ -414,8 +471,9 @@ export async function claimForCheck(paymentId: string, seenSweepAt: number, leas
   return outcome.ok;
 }
 
-/** Items due in the sparse sweep index (payments and refunds), oldest first; the index is KEYS_ONLY. */
+/** Items due in one shard of the sparse sweep index (payments and refunds), oldest first; the index is KEYS_ONLY. */
 export async function dueSweepItems(
+  shard: string,
   now: number,
   limit: number,
   startKey?: Record<string, unknown>,
@@ -425,7 +483,7 @@ export async function dueSweepItems(
       TableName: await table(),
       IndexName: "sweep",
       KeyConditionExpression: "sweepShard = :shard AND sweepAt <= :now",
-      ExpressionAttributeValues: { ":shard": sweepShard, ":now": now },
+      ExpressionAttributeValues: { ":shard": shard, ":now": now },
       Limit: limit,
       ExclusiveStartKey: startKey,
     }),

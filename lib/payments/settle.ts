@@ -17,25 +17,35 @@ export type PaymentOutcome = "paid" | "duplicate" | "refund_needed";
 /** The caller has checked that the payment belongs to this attempt and matches its amount. */
 export async function applyPayment(payment: PaymentRecord, attemptNo: number, paid: Payment, now = Date.now()): Promise<PaymentOutcome> {
   const written = await markPaid(payment.paymentId, attemptNo, paid, now);
-  if (written.ok) {
-    count("PaymentsSucceeded");
-    if (paid.via === "query") count("PaymentsFoundByQuery");
-    logger.info("payment succeeded", { paymentId: payment.paymentId, attemptNo, tradeNo: paid.tradeNo, via: paid.via });
-    faultPoint("payment.afterWrite");
-    return "paid";
-  }
-  const current = written.current ?? (await getPayment(payment.paymentId));
-  if (current?.status === "PAID" && current.tradeNo === paid.tradeNo) return "duplicate";
+  if (written.ok) return paymentApplied(payment.paymentId, attemptNo, paid);
+  return paymentNotApplied(written.current ?? (await getPayment(payment.paymentId)) ?? payment, attemptNo, paid, now);
+}
+
+/** After the write to PAID succeeded. */
+export function paymentApplied(paymentId: string, attemptNo: number, paid: Payment): "paid" {
+  count("PaymentsSucceeded");
+  if (paid.via === "query") count("PaymentsFoundByQuery");
+  logger.info("payment succeeded", { paymentId, attemptNo, tradeNo: paid.tradeNo, via: paid.via });
+  faultPoint("payment.afterWrite");
+  return "paid";
+}
+
+/**
+ * After the write to PAID failed its condition, given the payment as it is (`current`): the same
+ * trade already applied, or money that must go back.
+ */
+export async function paymentNotApplied(current: PaymentRecord, attemptNo: number, paid: Payment, now: number): Promise<PaymentOutcome> {
+  if (current.status === "PAID" && current.tradeNo === paid.tradeNo) return "duplicate";
   // Paid after we closed the attempt or settled the payment, or a second trade: the money must go back
   // (refunded automatically when autoRefunds is on: recordRefundNeeded records the refund with it).
-  const reason = current?.status === "PAID" ? "second_trade" : "paid_after_close";
-  const firstSeen = await recordRefundNeeded(payment, attemptNo, paid, reason, now);
+  const reason = current.status === "PAID" ? "second_trade" : "paid_after_close";
+  const firstSeen = await recordRefundNeeded(current, attemptNo, paid, reason, now);
   // Counted and logged every time, not only when the record is new: a write that committed but
   // answered an error (then failed its condition on the SDK's retry) must not silence the alarm.
   count("RefundsNeeded", { name: "reason", value: reason });
   // With automatic refunds off nothing gives this money back but a person (alarmed).
   if (!(await config()).autoRefunds) count("RefundsAwaitingPerson");
-  logger.warn("payment needs a refund", { paymentId: payment.paymentId, attemptNo, tradeNo: paid.tradeNo, reason, firstSeen });
+  logger.warn("payment needs a refund", { paymentId: current.paymentId, attemptNo, tradeNo: paid.tradeNo, reason, firstSeen });
   return "refund_needed";
 }
 

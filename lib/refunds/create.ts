@@ -10,9 +10,8 @@ import type { BusinessSystem } from "../business/registry.js";
 import { fenToYuan } from "../money.js";
 import { count, logger } from "../observability.js";
 import type { ApiAnswer } from "../payments/create.js";
-import { sweepShard } from "../payments/model.js";
 import { readBusinessPayment } from "../payments/read.js";
-import { getIdempotencyRecord, type IdempotencyRecord, idempotencyKey } from "../payments/repository.js";
+import { getIdempotencyRecord, type IdempotencyRecord, idempotencyKey, sweepShardFor } from "../payments/repository.js";
 import { deriveRefundId, type RefundRecord, refundRequestKey, refundView } from "./model.js";
 import { insertRefund, type RefundablePayment } from "./repository.js";
 
@@ -62,7 +61,7 @@ export async function createRefund(
     tradeNo: payment.tradeNo,
     outTradeNo: paidAttempt.outTradeNo,
     // Due at once: the sweep fans it out to the check worker, which asks Alipay.
-    sweepShard,
+    sweepShard: await sweepShardFor(paymentId),
     sweepAt: createdAt,
   };
   const view = refundView(refund);

@@ -434,7 +434,8 @@ describe("payment show and find", () => {
     const opened = (await t.openPayment("ops-pending", 990)) as Opened;
     const before = await showPayment(opened.payment.paymentId);
     expect(before).toMatchObject({ status: "OPEN", expired: false, attempts: [{ attemptNo: 1, status: "PENDING" }] });
-    expect(before.orderString).toEqual({ present: true, length: opened.attempt.orderString.length });
+    // No longer stored: signed again from the pending attempt whenever the app asks (lib/payments/attempts.ts).
+    expect(before.orderString).toEqual({ present: false, length: 0 });
     expect(JSON.stringify(before)).not.toContain(opened.attempt.orderString.slice(-40));
     expect(before.event).toBeUndefined();
     const stored = (await getPayment(opened.payment.paymentId))!;

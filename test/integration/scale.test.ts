@@ -1,0 +1,98 @@
+// Issue 13's structure, behaviour only (its figures are in `npm run bench`): the sweep index is
+// sharded and still sweeps items written before sharding; the order string, signed again from its
+// attempt rather than stored, is the same string on every request.
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { describe, expect, it } from "vitest";
+import { dynamo } from "../../lib/aws.js";
+import { config } from "../../lib/config.js";
+import {
+  derivePaymentId,
+  legacySweepShard,
+  type PaymentRecord,
+  paymentKey,
+  sweepShardOf,
+  sweepShardsToRead,
+} from "../../lib/payments/model.js";
+import { getPayment } from "../../lib/payments/repository.js";
+import { businessOrderId, useStack, waitFor } from "./harness.js";
+import { sleep } from "./twoSided.js";
+
+const t = useStack();
+
+describe("sharded sweep index", () => {
+  it("spreads ids over the configured shards; one shard is the unsharded key itself", () => {
+    const shards = new Set(Array.from({ length: 400 }, (_, i) => sweepShardOf(derivePaymentId("shop", `order-${i}`), 4)));
+    expect([...shards].sort()).toEqual(["DUE#0", "DUE#1", "DUE#2", "DUE#3"]);
+    expect(sweepShardOf("anything", 1)).toBe(legacySweepShard);
+    expect(sweepShardsToRead(4)).toEqual(["DUE#0", "DUE#1", "DUE#2", "DUE#3", legacySweepShard]);
+    expect(sweepShardsToRead(1)).toEqual([legacySweepShard]);
+  });
+
+  it("new payments enter the index on their shard", async () => {
+    const created = await t.createPayment({ userId: "shard-new" });
+    expect(created.status).toBe(201);
+    const stored = (await getPayment(created.body.paymentId as string))!;
+    expect(stored.sweepShard).toBe(sweepShardOf(stored.paymentId, (await config()).sweepShards));
+    expect(stored.sweepShard).toMatch(/^DUE#\d+$/);
+  });
+
+  it("sweeps due payments on every shard, and those still under the unsharded DUE (written before sharding)", async () => {
+    const settings = await config();
+    expect(settings.sweepShards).toBeGreaterThan(1);
+    const now = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      const order = businessOrderId("shard");
+      const paymentId = derivePaymentId("shop", order);
+      // Open, never opened by the app, past its expiry: the check worker expires it.
+      const item: PaymentRecord = {
+        ...paymentKey(paymentId),
+        paymentId,
+        businessId: "shop",
+        businessOrderId: order,
+        userId: "shard-user",
+        amountFen: 100,
+        subject: "Sharded",
+        status: "OPEN",
+        createdAt: now - 3_600_000,
+        expiresAt: now - 1_800_000,
+        attempts: [],
+        sweepShard: i < 4 ? legacySweepShard : sweepShardOf(paymentId, settings.sweepShards),
+        sweepAt: now - 60_000 + i,
+        history: [{ at: now - 3_600_000, event: "created" }],
+      };
+      await dynamo().send(new PutCommand({ TableName: settings.tableName, Item: item }));
+      ids.push(paymentId);
+    }
+    for (const paymentId of ids) {
+      const expired = await waitFor(
+        async () => {
+          const p = await getPayment(paymentId);
+          return p?.status === "EXPIRED" && p;
+        },
+        { what: `${paymentId} expired by the sweep` },
+      );
+      expect(expired.sweepShard).toBeUndefined();
+    }
+  });
+});
+
+describe("the order string, signed from its attempt", () => {
+  it("is the same string on a later request (not stored: signed again with the attempt's own timestamp)", async () => {
+    const { payment, attempt } = await t.openPayment("same-string");
+    expect((await getPayment(payment.paymentId))?.orderString).toBeUndefined();
+    await sleep(1100);
+    const again = await t.orderString("same-string", payment.paymentId);
+    expect(again.status).toBe(200);
+    expect(again.body.outTradeNo).toBe(attempt.outTradeNo);
+    expect(again.body.orderString).toBe(attempt.orderString);
+  });
+
+  it("for someone else's payment, or one that does not exist, is 404 through the same single write", async () => {
+    const { payment } = await t.openPayment("owner-user");
+    expect((await t.orderString("not-the-owner", payment.paymentId)).status).toBe(404);
+    const missing = derivePaymentId("shop", "never-created");
+    expect((await t.orderString("anyone", missing)).status).toBe(404);
+    expect(await getPayment(missing)).toBeUndefined();
+  });
+});
