@@ -8,7 +8,8 @@
 // and times out after writing, handlers crash between steps, creates and order-string requests
 // are double-tapped and one of the two business receivers flaps (the other stays up). Then faults
 // stop, everything settles, and every payment is checked against the simulator's ledger and both
-// business receivers, and every refund at Alipay against our refund records.
+// business receivers, and every refund at Alipay against our refund records; last, the run's days
+// are reconciled against the simulator's bills as the daily function would.
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { type BusinessClient, createBusinessClient } from "../../client/businessClient.js";
 import type { LocalStack } from "../../local/stack.js";
@@ -19,6 +20,7 @@ import { eventId, eventTypeOf, type PaymentRecord } from "../../lib/payments/mod
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 import { refundEventId, type RefundRecord } from "../../lib/refunds/model.js";
 import { listRefunds } from "../../lib/refunds/repository.js";
+import { daysBetween, reconcileDays } from "../integration/reconcileDays.js";
 
 export interface ChaosOptions {
   payments: number;
@@ -71,6 +73,12 @@ export interface ChaosReport {
   overRefunded: number;
   /** A second trade or a payment on a closed attempt that Alipay has not refunded in full. */
   duplicatePaymentsNotRefunded: number;
+  /** Differences between our records and Alipay's bills of the run's days left after healing. */
+  reconciliationDifferences: number;
+  /** Differences the reconciliation healed itself (0 once the run has settled). */
+  reconciliationHealed: number;
+  /** Bill rows of the run's days matched with our records. */
+  reconciliationMatched: number;
   eventsDelivered: Record<string, number>;
   unsettledInDlq: number;
   staleInDlq: number;
@@ -922,6 +930,13 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
   }
   sqs.destroy();
 
+  // The run's days against Alipay's bills, as the daily reconciliation would do them.
+  const reconciliation = await reconcileDays(stack, daysBetween(startedAt, Date.now()));
+  for (const report of reconciliation.reports) {
+    for (const difference of report.differences.filter((d) => !d.healed))
+      problems.push(`reconciliation of ${report.day}: ${JSON.stringify(difference)}`);
+  }
+
   const paidAtAlipay = outcomes.filter((o) => (trades.get(o.paymentId) ?? []).some(wasPaid)).length;
   return {
     payments: outcomes.length,
@@ -940,6 +955,9 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     doubleRefunded: found.doubleRefunded,
     overRefunded: found.overRefunded,
     duplicatePaymentsNotRefunded: found.duplicatePaymentsNotRefunded,
+    reconciliationDifferences: reconciliation.open,
+    reconciliationHealed: reconciliation.healed,
+    reconciliationMatched: reconciliation.reports.reduce((sum, r) => sum + r.matched.payments + r.matched.refunds, 0),
     doublePaid: found.doublePaid,
     doubleFulfilled: found.doubleFulfilled,
     duplicateDeliveries,
@@ -1002,6 +1020,10 @@ export function formatReport(report: ChaosReport): string {
     ["double refunded", report.doubleRefunded],
     ["over refunded", report.overRefunded],
     ["duplicate payments not refunded", report.duplicatePaymentsNotRefunded],
+    [
+      "reconciliation differences",
+      `${report.reconciliationDifferences} (${report.reconciliationHealed} healed, ${report.reconciliationMatched} bill rows matched)`,
+    ],
     [
       "events delivered",
       `${Object.entries(report.eventsDelivered)

@@ -27,6 +27,8 @@ describe("chaos", () => {
     expect(report.refundsRequested).toBeGreaterThan(2);
     expect(report.automaticRefunds).toBeGreaterThan(0);
     expect([report.doubleRefunded, report.overRefunded, report.duplicatePaymentsNotRefunded]).toEqual([0, 0, 0]);
+    expect(report.reconciliationDifferences).toBe(0);
+    expect(report.reconciliationMatched).toBeGreaterThanOrEqual(report.paidAtAlipay);
     expect(report.eventsDelivered.shop).toBeGreaterThan(0);
     expect(report.eventsDelivered.membership).toBeGreaterThan(0);
     expect(Object.keys(report.faults).length).toBeGreaterThan(8);
