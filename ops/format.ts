@@ -36,7 +36,6 @@ export function formatPayment(payment: PaymentReport): string {
       ["expired", payment.expiredAt],
       ["event", event],
       ["sweep", sweep],
-      ["order string", payment.orderString.present ? `${payment.orderString.length} chars (not shown)` : "none"],
     ]),
     payment.attempts.length === 0 ? "Attempts: none (the app has not asked for an order string)" : `Attempts: ${payment.attempts.length}`,
     ...payment.attempts.map(

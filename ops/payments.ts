@@ -66,8 +66,6 @@ export interface PaymentReport {
   /** The event its settling write published through the table stream (settled payments only). */
   event?: { id: string; type: EventType };
   sweep: { inIndex: false } | { inIndex: true; nextCheckAt: string; dueNow: boolean };
-  /** Never the order string itself: only whether the pending attempt has one and how long it is. */
-  orderString: { present: boolean; length: number };
   history: Array<{ at: string; event: string; detail?: string }>;
   refundsNeeded: RefundNeededReport[];
   /** Refunds asked for over the API (oldest first), as `refund list` shows them. */
@@ -154,7 +152,6 @@ export function paymentReport(
       payment.sweepShard && payment.sweepAt !== undefined
         ? { inIndex: true, nextCheckAt: iso(payment.sweepAt)!, dueNow: payment.sweepAt <= now }
         : { inIndex: false },
-    orderString: { present: Boolean(payment.orderString), length: payment.orderString?.length ?? 0 },
     history: (payment.history ?? []).map((entry) => ({
       at: iso(entry.at)!,
       event: entry.event,
