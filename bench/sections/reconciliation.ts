@@ -168,7 +168,7 @@ export async function run(): Promise<void> {
 
     const paymentItem = itemBytes(
       { paymentId: paymentId(1), businessId: "shop", tradeNo: tradeNo(1), amountFen: 12_345 },
-      { pk: `PAYMENT#${paymentId(1)}`, sk: "PAYMENT", paidAt: dayStartMs },
+      { pk: `PAYMENT#${paymentId(1)}`, sk: "PAYMENT", paidShard: "PAID#0", paidAt: dayStartMs },
     );
     const refundItem = itemBytes(
       {

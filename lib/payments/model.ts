@@ -93,9 +93,23 @@ export const refundKey = (paymentId: string, tradeNo: string) => ({ pk: `PAYMENT
  */
 export const legacySweepShard = "DUE";
 
+const shardNumber = (id: string, shards: number) => createHash("sha256").update(id).digest().readUInt32BE(0) % shards;
+
 export function sweepShardOf(id: string, shards: number): string {
   if (shards <= 1) return legacySweepShard;
-  return `DUE#${createHash("sha256").update(id).digest().readUInt32BE(0) % shards}`;
+  return `DUE#${shardNumber(id, shards)}`;
+}
+
+/**
+ * The `paidAt` index's partition of a paid payment (the daily reconciliation reads a day's payments
+ * from it): spread like the sweep index, so neither is one hot partition (1,000 WCU/s each).
+ */
+export function paidShardOf(id: string, shards: number): string {
+  return `PAID#${shards <= 1 ? 0 : shardNumber(id, shards)}`;
+}
+
+export function paidShardsToRead(shards: number): string[] {
+  return Array.from({ length: Math.max(1, shards) }, (_, i) => `PAID#${i}`);
 }
 
 /** Every shard the sweep reads: the configured ones, and the unsharded key for items written before. */

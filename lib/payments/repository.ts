@@ -13,7 +13,16 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { cancellationReasons, dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
 import { automaticRefund } from "../refunds/model.js";
-import { type Attempt, type HistoryEntry, type Payment, type PaymentRecord, paymentKey, refundKey, sweepShardOf } from "./model.js";
+import {
+  type Attempt,
+  type HistoryEntry,
+  type Payment,
+  type PaymentRecord,
+  paidShardOf,
+  paymentKey,
+  refundKey,
+  sweepShardOf,
+} from "./model.js";
 
 async function table(): Promise<string> {
   return (await config()).tableName;
@@ -227,7 +236,7 @@ export async function markPaid(
       Key: paymentKey(paymentId),
       UpdateExpression:
         `SET #status = :paid, attempts[${i}].#status = :paid, attempts[${i}].tradeNo = :tradeNo, tradeNo = :tradeNo, ` +
-        "paidAt = :paidAt, paidVia = :via, history = list_append(history, :history)" +
+        "paidAt = :paidAt, paidShard = :paidShard, paidVia = :via, history = list_append(history, :history)" +
         (payment.buyerId ? ", buyerId = :buyerId" : "") +
         " REMOVE orderString, sweepShard, sweepAt",
       ConditionExpression: `#status = :open AND attempts[${i}].#status = :pending${amountFen === undefined ? "" : " AND amountFen = :amount"}`,
@@ -239,6 +248,7 @@ export async function markPaid(
         ":pending": "PENDING",
         ":tradeNo": payment.tradeNo,
         ":paidAt": payment.paidAt,
+        ":paidShard": paidShardOf(paymentId, (await config()).sweepShards),
         ":via": payment.via,
         ":history": history(now, "paid", `${payment.via} ${payment.tradeNo} attempt ${attemptNo}`),
         ...(payment.buyerId ? { ":buyerId": payment.buyerId } : {}),

@@ -1,13 +1,14 @@
 // Our side of a day, read without adding a single write to the payment path: two sparse GSIs on
-// attributes the settling writes already set. `paidAt` (sk, paidAt) holds only payment items
-// that have a paidAt (PAID ones: markPaid sets it, with Alipay's gmt_payment, the same instant as
-// the bill's 完成时间); `refundSucceededAt` (recordType, succeededAt) holds only SUCCEEDED refunds
+// attributes the settling writes already set. `paidAt` (paidShard, paidAt) holds only PAID
+// payments (markPaid sets both: paidAt is Alipay's gmt_payment, the same instant as the bill's
+// 完成时间; paidShard spreads them over the sweep's shard count, so paying is never limited by one
+// index partition's 1,000 WCU/s); `refundSucceededAt` (recordType, succeededAt) holds only SUCCEEDED refunds
 // (markRefundSucceeded sets it). Each projects what matching needs, so a day is a few paged
 // Queries (about 1 MB per page), and only rows that do not match cost a point read.
 import { GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../aws.js";
 import { config } from "../config.js";
-import { refundKey } from "../payments/model.js";
+import { paidShardsToRead, refundKey } from "../payments/model.js";
 
 export interface OurPayment {
   paymentId: string;
@@ -46,21 +47,24 @@ async function* pages(input: ConstructorParameters<typeof QueryCommand>[0]): Asy
   } while (startKey);
 }
 
-/** Payments paid in [startMs, endMs), a page at a time. */
+/** Payments paid in [startMs, endMs), a page at a time, shard after shard. */
 export async function* paidPayments(startMs: number, endMs: number): AsyncGenerator<OurPayment[]> {
-  for await (const items of pages({
-    TableName: (await config()).tableName,
-    IndexName: "paidAt",
-    KeyConditionExpression: "sk = :payment AND paidAt BETWEEN :start AND :last",
-    ExpressionAttributeValues: { ":payment": "PAYMENT", ":start": startMs, ":last": endMs - 1 },
-  })) {
-    yield items.map((item) => ({
-      paymentId: String(item.paymentId),
-      businessId: String(item.businessId),
-      tradeNo: String(item.tradeNo),
-      amountFen: Number(item.amountFen),
-      paidAt: Number(item.paidAt),
-    }));
+  const { tableName, sweepShards } = await config();
+  for (const shard of paidShardsToRead(sweepShards)) {
+    for await (const items of pages({
+      TableName: tableName,
+      IndexName: "paidAt",
+      KeyConditionExpression: "paidShard = :shard AND paidAt BETWEEN :start AND :last",
+      ExpressionAttributeValues: { ":shard": shard, ":start": startMs, ":last": endMs - 1 },
+    })) {
+      yield items.map((item) => ({
+        paymentId: String(item.paymentId),
+        businessId: String(item.businessId),
+        tradeNo: String(item.tradeNo),
+        amountFen: Number(item.amountFen),
+        paidAt: Number(item.paidAt),
+      }));
+    }
   }
 }
 

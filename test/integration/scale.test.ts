@@ -8,6 +8,8 @@ import { config } from "../../lib/config.js";
 import {
   derivePaymentId,
   legacySweepShard,
+  paidShardOf,
+  paidShardsToRead,
   type PaymentRecord,
   paymentKey,
   sweepShardOf,
@@ -26,6 +28,13 @@ describe("sharded sweep index", () => {
     expect(sweepShardOf("anything", 1)).toBe(legacySweepShard);
     expect(sweepShardsToRead(4)).toEqual(["DUE#0", "DUE#1", "DUE#2", "DUE#3", legacySweepShard]);
     expect(sweepShardsToRead(1)).toEqual([legacySweepShard]);
+  });
+
+  it("spreads paid payments over as many paidAt index partitions (the reconciliation reads them all)", () => {
+    const shards = new Set(Array.from({ length: 400 }, (_, i) => paidShardOf(derivePaymentId("shop", `order-${i}`), 4)));
+    expect([...shards].sort()).toEqual(paidShardsToRead(4));
+    expect(paidShardsToRead(1)).toEqual(["PAID#0"]);
+    expect(paidShardOf("anything", 1)).toBe("PAID#0");
   });
 
   it("new payments enter the index on their shard", async () => {
