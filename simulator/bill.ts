@@ -342,17 +342,19 @@ export interface BillTotals {
   refundFen: number;
 }
 
+function addToTotals(totals: BillTotals, row: BillRow): void {
+  if (row.kind === "交易") {
+    totals.trades += 1;
+    totals.tradeFen += row.amountFen;
+  } else {
+    totals.refunds += 1;
+    totals.refundFen += row.amountFen;
+  }
+}
+
 export function totalsOf(rows: Iterable<BillRow>): BillTotals {
   const totals = { trades: 0, tradeFen: 0, refunds: 0, refundFen: 0 };
-  for (const row of rows) {
-    if (row.kind === "交易") {
-      totals.trades += 1;
-      totals.tradeFen += row.amountFen;
-    } else {
-      totals.refunds += 1;
-      totals.refundFen += row.amountFen;
-    }
-  }
+  for (const row of rows) addToTotals(totals, row);
   return totals;
 }
 
@@ -373,13 +375,7 @@ export function* detailFile(
   const totals = { trades: 0, tradeFen: 0, refunds: 0, refundFen: 0 };
   let batch = "";
   for (const row of rows) {
-    if (row.kind === "交易") {
-      totals.trades += 1;
-      totals.tradeFen += row.amountFen;
-    } else {
-      totals.refunds += 1;
-      totals.refundFen += row.amountFen;
-    }
+    addToTotals(totals, row);
     batch += `${detailLine(row)}\r\n`;
     if (batch.length > 1 << 16) {
       yield batch;

@@ -10,12 +10,7 @@ import { cpus } from "node:os";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { identityOf } from "../../local/httpApi.js";
-import { outTradeNo } from "../../lib/payments/model.js";
-import { loadPrivateKey } from "../../simulator/keys.js";
-import { notifyContentType, tradeNotificationParams } from "../../simulator/notifier.js";
-import { rsa2Sign, signContent, type Params } from "../../simulator/signing.js";
-import { formatGmt8, maskedLogonId, newBuyerId, newNotifyId, newTradeNo } from "../../simulator/values.js";
-import type { Trade } from "../../simulator/ledger.js";
+import { notificationSigner, notifyContentType } from "../lib/notification.js";
 import { envInt, num, percentile, progress, report, table, type Cell } from "../lib/format.js";
 import { instrument, scope, type Meter } from "../lib/meter.js";
 import { createPeerTables, peerHandlers } from "../lib/peer.js";
@@ -79,8 +74,6 @@ export async function run(): Promise<void> {
       roleArn: credential.roleArn,
       sessionName: credential.sessionName,
     });
-    const alipayKey = loadPrivateKey(readFileSync(join(stack.keysDir, "alipay-private.pem"), "utf8"));
-    const app = { appId: stack.functionEnv.ALIPAY_APP_ID!, sellerId: stack.functionEnv.ALIPAY_SELLER_ID!, appPublicKey: "" };
     let serial = 0;
     const newCreate = () => {
       serial += 1;
@@ -104,35 +97,9 @@ export async function run(): Promise<void> {
         { jwt: { claims: { sub: p.userId }, scopes: [] } },
         { paymentId: p.paymentId },
       );
-    const notifyEvent = (p: CreatedPayment) => {
-      const buyerId = newBuyerId();
-      const paidAtMs = Date.now();
-      const trade: Trade = {
-        appId: app.appId,
-        sellerId: app.sellerId,
-        tradeNo: newTradeNo(paidAtMs),
-        outTradeNo: outTradeNo(p.paymentId, 1),
-        status: "TRADE_SUCCESS",
-        totalFen: p.amountFen,
-        subject: p.subject,
-        buyerId,
-        buyerLogonId: maskedLogonId(buyerId),
-        createdAtMs: p.createdAtMs,
-        paidAtMs,
-        refunds: [],
-        refundedFen: 0,
-      };
-      // As simulator/notifier.ts sends them: notify_time and notify_id first, `sign` last.
-      const params: Params = {
-        notify_time: formatGmt8(paidAtMs),
-        notify_id: newNotifyId(paidAtMs),
-        ...tradeNotificationParams(trade, app),
-      };
-      params.sign = rsa2Sign(signContent(params, { excludeSignType: true }), alipayKey);
-      return apiEvent("POST /alipay/notify", "/alipay/notify", new URLSearchParams(params).toString(), {
-        "content-type": notifyContentType,
-      });
-    };
+    const notificationOf = notificationSigner(stack);
+    const notifyEvent = (p: CreatedPayment) =>
+      apiEvent("POST /alipay/notify", "/alipay/notify", notificationOf(p), { "content-type": notifyContentType });
 
     const created = (calls: CreateCall[], results: APIGatewayProxyStructuredResultV2[]): CreatedPayment[] =>
       results.flatMap((r, i) => {
