@@ -12,9 +12,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
 import { type BillRow, readBillZip } from "../../lib/reconciliation/bill.js";
 import { BillDesk, detailColumns } from "../../simulator/bill.js";
-import { type AlipaySimulator, startAlipaySimulator } from "../../simulator/index.js";
+import type { AlipaySimulator } from "../../simulator/index.js";
 import { parseGmt8 } from "../../simulator/values.js";
-import { APP_ID, gmt8, keys, merchantSdk, newOutTradeNo, orderString, SELLER_ID } from "./support.js";
+import { gmt8, merchantSdk, newOutTradeNo, orderString, SELLER_ID, startTestSimulator } from "./support.js";
 
 let sim: AlipaySimulator;
 let sdk: AlipaySdk;
@@ -22,12 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), "sim-bill-"));
 const today = () => gmt8(Date.now()).slice(0, 10);
 
 beforeAll(async () => {
-  const k = keys();
-  sim = await startAlipaySimulator({
-    alipayPrivateKey: k.alipay.privateKeyPkcs1,
-    apps: [{ appId: APP_ID, appPublicKey: k.app.publicKey, sellerId: SELLER_ID }],
-    timeScale: 10_000,
-  });
+  sim = await startTestSimulator();
   sdk = merchantSdk(sim.gatewayUrl);
 });
 

@@ -2,7 +2,7 @@
 // ways, trade query / close / refund / refund query, and injected faults.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AlipayRequestError, type AlipaySdk } from "alipay-sdk";
-import { startAlipaySimulator, type AlipaySimulator } from "../../simulator/index.js";
+import type { AlipaySimulator } from "../../simulator/index.js";
 import { formatFen, parseGmt8, parseYuan } from "../../simulator/values.js";
 import {
   APP_ID,
@@ -14,6 +14,7 @@ import {
   orderString,
   postJson,
   startReceiver,
+  startTestSimulator,
   verifyNotification,
   waitFor,
   type Receiver,
@@ -24,13 +25,8 @@ let receiver: Receiver;
 let sdk: AlipaySdk;
 
 beforeAll(async () => {
-  const k = keys();
   receiver = await startReceiver();
-  sim = await startAlipaySimulator({
-    alipayPrivateKey: k.alipay.privateKeyPkcs1,
-    apps: [{ appId: APP_ID, appPublicKey: k.app.publicKey, sellerId: SELLER_ID }],
-    timeScale: 10_000,
-  });
+  sim = await startTestSimulator();
   sdk = merchantSdk(sim.gatewayUrl);
 });
 
@@ -352,13 +348,7 @@ describe("refunds", () => {
   });
 
   it("refuses refunds of a trade paid longer ago than the merchant's refund window: the trade is finished", async () => {
-    const k = keys();
-    const shortWindow = await startAlipaySimulator({
-      alipayPrivateKey: k.alipay.privateKeyPkcs1,
-      apps: [{ appId: APP_ID, appPublicKey: k.app.publicKey, sellerId: SELLER_ID }],
-      timeScale: 10_000,
-      refundableForMs: 200,
-    });
+    const shortWindow = await startTestSimulator({ refundableForMs: 200 });
     try {
       const oldSdk = merchantSdk(shortWindow.gatewayUrl);
       const outTradeNo = newOutTradeNo();

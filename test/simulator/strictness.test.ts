@@ -2,7 +2,7 @@
 // correctly signed by the app, so only the rule under test can refuse it), and apps in OpenID mode.
 import { createSign } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signContent, startAlipaySimulator, type AlipaySimulator } from "../../simulator/index.js";
+import { signContent, type AlipaySimulator } from "../../simulator/index.js";
 import {
   APP_ID,
   SELLER_ID,
@@ -15,17 +15,15 @@ import {
   sinkNotifyUrl,
   startReceiver,
   verifyNotification,
+  startTestSimulator,
 } from "./support.js";
 
 let sim: AlipaySimulator;
 
 beforeAll(async () => {
   const k = keys();
-  sim = await startAlipaySimulator({
-    alipayPrivateKey: k.alipay.privateKeyPkcs8,
-    apps: [{ appId: APP_ID, appPublicKey: k.app.publicKey, sellerId: SELLER_ID }],
-    timeScale: 10_000,
-  });
+  // The Alipay key in PKCS#8 here (PKCS#1 elsewhere).
+  sim = await startTestSimulator({ alipayPrivateKey: k.alipay.privateKeyPkcs8 });
 });
 
 afterAll(async () => {

@@ -2,7 +2,13 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AlipaySdk } from "alipay-sdk";
-import { generateRsaKeyPair, type RsaKeyPair } from "../../simulator/index.js";
+import {
+  type AlipaySimulator,
+  generateRsaKeyPair,
+  type RsaKeyPair,
+  type SimulatorOptions,
+  startAlipaySimulator,
+} from "../../simulator/index.js";
 
 export const APP_ID = "2021000100000001";
 export const SELLER_ID = "2088000100000001";
@@ -11,6 +17,17 @@ let cached: { app: RsaKeyPair; alipay: RsaKeyPair; stranger: RsaKeyPair } | unde
 /** Generated once per test file (RSA-2048 generation is the slow part). */
 export function keys() {
   return (cached ??= { app: generateRsaKeyPair(), alipay: generateRsaKeyPair(), stranger: generateRsaKeyPair() });
+}
+
+/** A simulator that knows the test app (the shared keys), with Alipay's schedule compressed 10,000x. */
+export function startTestSimulator(options: Partial<SimulatorOptions> = {}): Promise<AlipaySimulator> {
+  const k = keys();
+  return startAlipaySimulator({
+    alipayPrivateKey: k.alipay.privateKeyPkcs1,
+    apps: [{ appId: APP_ID, appPublicKey: k.app.publicKey, sellerId: SELLER_ID }],
+    timeScale: 10_000,
+    ...options,
+  });
 }
 
 export interface Received {
