@@ -1,6 +1,6 @@
 // Every state change of a refund is one conditional write (or one transaction) here; running a
 // step twice, or two copies at once, changes the table at most once.
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand, TransactWriteCommand, type TransactWriteCommandInput, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { cancellationReasons, dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
 import { type PaymentRecord, paymentKey, refundKey } from "../payments/model.js";
@@ -131,87 +131,68 @@ export async function markRefundSent(refund: RefundRecord, now: number): Promise
   );
 }
 
-/**
- * PENDING -> SUCCEEDED, out of the sweep index; the stream publishes refund.succeeded. An automatic
- * refund marks its refund-needed record (REFUND#<tradeNo>) refunded in the same transaction.
- */
-export async function markRefundSucceeded(refund: RefundRecord, now: number): Promise<boolean> {
-  const TableName = await table();
-  const settle = {
-    TableName,
+type RefundUpdate = NonNullable<NonNullable<TransactWriteCommandInput["TransactItems"]>[number]["Update"]>;
+
+/** PENDING -> `status`, out of the sweep index (the stream publishes the refund's event). */
+async function settling(refund: RefundRecord, status: "SUCCEEDED" | "FAILED", set: string, values: Record<string, unknown>) {
+  return {
+    TableName: await table(),
     Key: refundRequestKey(refund.paymentId, refund.refundId),
-    UpdateExpression: "SET #status = :succeeded, succeededAt = :now REMOVE sweepShard, sweepAt",
+    UpdateExpression: `SET #status = :settled, ${set} REMOVE sweepShard, sweepAt`,
     ConditionExpression: "#status = :pending",
     ExpressionAttributeNames: { "#status": "status" },
-    ExpressionAttributeValues: { ":succeeded": "SUCCEEDED", ":pending": "PENDING", ":now": now },
-  };
-  if (refund.kind !== "automatic") return conditional(new UpdateCommand(settle));
+    ExpressionAttributeValues: { ":settled": status, ":pending": "PENDING", ...values },
+  } satisfies RefundUpdate;
+}
+
+/**
+ * The settling write, alone or in one transaction with the write that must go with it. False when
+ * the refund was settled already (by an earlier copy, whose transaction also made the other write).
+ */
+async function settle(update: RefundUpdate, alongside?: RefundUpdate): Promise<boolean> {
+  if (!alongside) return conditional(new UpdateCommand(update));
   try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Update: settle },
-          {
-            Update: {
-              TableName,
-              Key: refundKey(refund.paymentId, refund.tradeNo),
-              // Its status stays REFUND_NEEDED (what was detected); refundedAt/By say it was given back,
-              // as a person's manual refund is recorded (RUNBOOK refunds-needed).
-              UpdateExpression: "SET refundedAt = :now, refundedBy = :by, refundNote = :refundId",
-              ConditionExpression: "attribute_exists(pk)",
-              ExpressionAttributeValues: { ":now": now, ":by": "automatic refund", ":refundId": refund.refundId },
-            },
-          },
-        ],
-      }),
-    );
+    await dynamo().send(new TransactWriteCommand({ TransactItems: [{ Update: update }, { Update: alongside }] }));
     return true;
   } catch (error) {
-    // Settled already (by an earlier copy, whose transaction also marked the record).
     if (cancellationReasons(error)?.[0]?.code === "ConditionalCheckFailed") return false;
     throw error;
   }
 }
 
 /**
- * PENDING -> FAILED, out of the sweep index; the stream publishes refund.failed. A requested
- * refund's amount is released from the payment's refunded total in the same transaction; an
- * automatic one never counted there, and its refund-needed record stays REFUND_NEEDED for a person.
+ * PENDING -> SUCCEEDED; the stream publishes refund.succeeded. An automatic refund marks its
+ * refund-needed record (REFUND#<tradeNo>) refunded in the same transaction.
+ */
+export async function markRefundSucceeded(refund: RefundRecord, now: number): Promise<boolean> {
+  const update = await settling(refund, "SUCCEEDED", "succeededAt = :now", { ":now": now });
+  if (refund.kind !== "automatic") return settle(update);
+  return settle(update, {
+    TableName: update.TableName,
+    Key: refundKey(refund.paymentId, refund.tradeNo),
+    // Its status stays REFUND_NEEDED (what was detected); refundedAt/By say it was given back,
+    // as a person's manual refund is recorded (RUNBOOK refunds-needed).
+    UpdateExpression: "SET refundedAt = :now, refundedBy = :by, refundNote = :refundId",
+    ConditionExpression: "attribute_exists(pk)",
+    ExpressionAttributeValues: { ":now": now, ":by": "automatic refund", ":refundId": refund.refundId },
+  });
+}
+
+/**
+ * PENDING -> FAILED; the stream publishes refund.failed. A requested refund's amount is released
+ * from the payment's refunded total in the same transaction; an automatic one never counted there,
+ * and its refund-needed record stays REFUND_NEEDED for a person.
  */
 export async function markRefundFailed(refund: RefundRecord, failureCode: string, now: number): Promise<boolean> {
-  const TableName = await table();
-  const settle = {
-    TableName,
-    Key: refundRequestKey(refund.paymentId, refund.refundId),
-    UpdateExpression: "SET #status = :failed, failedAt = :now, failureCode = :code REMOVE sweepShard, sweepAt",
-    ConditionExpression: "#status = :pending",
-    ExpressionAttributeNames: { "#status": "status" },
-    ExpressionAttributeValues: { ":failed": "FAILED", ":pending": "PENDING", ":now": now, ":code": failureCode },
-  };
-  if (refund.kind === "automatic") return conditional(new UpdateCommand(settle));
-  try {
-    await dynamo().send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Update: settle },
-          {
-            Update: {
-              TableName,
-              Key: paymentKey(refund.paymentId),
-              UpdateExpression: "SET refundedFen = refundedFen - :amount",
-              ConditionExpression: "refundedFen >= :amount",
-              ExpressionAttributeValues: { ":amount": refund.amountFen },
-            },
-          },
-        ],
-      }),
-    );
-    return true;
-  } catch (error) {
-    // Settled already (by an earlier copy, whose transaction also released the amount).
-    if (cancellationReasons(error)?.[0]?.code === "ConditionalCheckFailed") return false;
-    throw error;
-  }
+  const update = await settling(refund, "FAILED", "failedAt = :now, failureCode = :code", { ":now": now, ":code": failureCode });
+  if (refund.kind === "automatic") return settle(update);
+  return settle(update, {
+    TableName: update.TableName,
+    Key: paymentKey(refund.paymentId),
+    UpdateExpression: "SET refundedFen = refundedFen - :amount",
+    ConditionExpression: "refundedFen >= :amount",
+    ExpressionAttributeValues: { ":amount": refund.amountFen },
+  });
 }
 
 /** When the sweep next looks at a PENDING refund. */
