@@ -7,7 +7,8 @@ import { config } from "../config.js";
 import { yuanToFen } from "../money.js";
 import { count, logger } from "../observability.js";
 import { isRefundId } from "../refunds/model.js";
-import { getRefund, markRefundSucceeded } from "../refunds/repository.js";
+import { refundSucceeded } from "../refunds/check.js";
+import { getRefund } from "../refunds/repository.js";
 import { type Payment, parseOutTradeNo } from "./model.js";
 import { closeAttempt, getPayment, markPaid } from "./repository.js";
 import { type PaymentOutcome, paymentApplied, paymentNotApplied, settlementAfterClose } from "./settle.js";
@@ -77,7 +78,7 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   };
   // A refund notification (a partial refund: TRADE_SUCCESS/FINISHED; a full one: TRADE_CLOSED of a
   // paid trade) names the refund by out_biz_no. It is never a payment, nor an unpaid attempt closing.
-  if (params.out_biz_no || (params.refund_fee && yuanToFen(params.refund_fee) !== 0)) {
+  if (isRefundNotification(params)) {
     return applyRefundNotification(payment.paymentId, params, context, now);
   }
   switch (params.trade_status) {
@@ -102,10 +103,14 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   }
 }
 
+/** A refund notification names the refund (out_biz_no) or carries the trade's refunded total. */
+function isRefundNotification(params: Record<string, string>): boolean {
+  return Boolean(params.out_biz_no || (params.refund_fee && yuanToFen(params.refund_fee) !== 0));
+}
+
 /** A payment (not a refund) notification: TRADE_SUCCESS / TRADE_FINISHED without a refund in it. */
 function isPaymentNotification(params: Record<string, string>): boolean {
-  const refund = Boolean(params.out_biz_no || (params.refund_fee && yuanToFen(params.refund_fee) !== 0));
-  return !refund && (params.trade_status === "TRADE_SUCCESS" || params.trade_status === "TRADE_FINISHED");
+  return !isRefundNotification(params) && (params.trade_status === "TRADE_SUCCESS" || params.trade_status === "TRADE_FINISHED");
 }
 
 async function applyPaymentNotification(
@@ -163,10 +168,7 @@ async function applyRefundNotification(
     logger.warn("refund notification does not match the refund", { ...context, refundId, tradeNo: params.trade_no });
     return { kind: "ignored", detail: "refund_mismatch" };
   }
-  if (refund.status !== "PENDING") return { kind: "duplicate", detail: "refund" };
-  if (!(await markRefundSucceeded(refund, now))) return { kind: "duplicate", detail: "refund" };
-  count("RefundsSucceeded");
-  logger.info("refund succeeded", { refundId, paymentId, amountFen: refund.amountFen, via: "notify" });
+  if (refund.status !== "PENDING" || !(await refundSucceeded(refund, now, "notify"))) return { kind: "duplicate", detail: "refund" };
   return { kind: "applied", detail: "refund" };
 }
 

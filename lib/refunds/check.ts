@@ -61,9 +61,17 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
 }
 
 async function succeed(refund: RefundRecord, now: number, via: "refund" | "query"): Promise<RefundCheckOutcome> {
-  if (await markRefundSucceeded(refund, now)) {
-    count("RefundsSucceeded");
-    logger.info("refund succeeded", { refundId: refund.refundId, paymentId: refund.paymentId, amountFen: refund.amountFen, via });
-  }
+  await refundSucceeded(refund, now, via);
   return "succeeded";
+}
+
+/**
+ * PENDING -> SUCCEEDED once Alipay has confirmed the refund (its answer, the refund query or its
+ * notification), counted and logged; false when an earlier copy settled it already.
+ */
+export async function refundSucceeded(refund: RefundRecord, now: number, via: "refund" | "query" | "notify"): Promise<boolean> {
+  if (!(await markRefundSucceeded(refund, now))) return false;
+  count("RefundsSucceeded");
+  logger.info("refund succeeded", { refundId: refund.refundId, paymentId: refund.paymentId, amountFen: refund.amountFen, via });
+  return true;
 }
