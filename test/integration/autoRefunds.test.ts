@@ -9,7 +9,7 @@ import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js"
 import { deriveAutomaticRefundId } from "../../lib/refunds/model.js";
 import { getRefund } from "../../lib/refunds/repository.js";
 import { testTimes, useStack, waitFor } from "./harness.js";
-import { eventsAt, sleep } from "./twoSided.js";
+import { eventsAt, refundEventAt, refundSettled, sleep } from "./twoSided.js";
 
 const t = useStack();
 
@@ -28,19 +28,10 @@ describe("automatic refunds", () => {
     const tradeNo = paid.body.tradeNo as string;
     const refundId = deriveAutomaticRefundId(paymentId, tradeNo);
 
-    const refund = await waitFor(
-      async () => {
-        const r = await getRefund(paymentId, refundId);
-        return r && r.status !== "PENDING" && r;
-      },
-      { timeoutMs: 30_000, what: "the automatic refund settled" },
-    );
+    const refund = await refundSettled(paymentId, refundId);
     expect(refund).toMatchObject({ kind: "automatic", status: "SUCCEEDED", tradeNo, outTradeNo: attempt.outTradeNo, amountFen: 2300 });
 
-    const event = await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_succeeded`), {
-      timeoutMs: 30_000,
-      what: "refund.succeeded at shop",
-    });
+    const event = await refundEventAt(t, "shop", refundId, "succeeded");
     expect(event).toMatchObject({ type: "refund.succeeded" });
     expect((event.data as any).refund).toMatchObject({
       refundId,
@@ -104,15 +95,9 @@ describe("automatic refunds", () => {
       overrides: { trade_status: "TRADE_SUCCESS", total_amount: "9.00", trade_no: tradeNo },
     });
     const refundId = deriveAutomaticRefundId(paymentId, tradeNo);
-    const refund = await waitFor(
-      async () => {
-        const r = await getRefund(paymentId, refundId);
-        return r && r.status !== "PENDING" && r;
-      },
-      { timeoutMs: 30_000, what: "the automatic refund settled" },
-    );
+    const refund = await refundSettled(paymentId, refundId);
     expect(refund).toMatchObject({ kind: "automatic", status: "FAILED", failureCode: "ACQ.TRADE_NOT_EXIST" });
-    await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_failed`), { what: "refund.failed at shop" });
+    await refundEventAt(t, "shop", refundId, "failed", 20_000);
     const [needed] = await listRefundsNeeded(paymentId);
     expect(needed).toMatchObject({ tradeNo, status: "REFUND_NEEDED", refundId });
     expect(needed).not.toHaveProperty("refundedAt");
@@ -136,15 +121,9 @@ describe("automatic refunds", () => {
     const tradeNo = payFirst.body.tradeNo as string;
     const refundId = deriveAutomaticRefundId(paymentId, tradeNo);
 
-    const refund = await waitFor(
-      async () => {
-        const r = await getRefund(paymentId, refundId);
-        return r && r.status !== "PENDING" && r;
-      },
-      { timeoutMs: 30_000, what: "the automatic refund settled" },
-    );
+    const refund = await refundSettled(paymentId, refundId);
     expect(refund).toMatchObject({ kind: "automatic", status: "SUCCEEDED", tradeNo, outTradeNo: attempt.outTradeNo, amountFen: 1700 });
-    await waitFor(async () => eventsAt(t, "shop").find((e) => e.id === `evt_${refundId}_succeeded`), { what: "refund.succeeded at shop" });
+    await refundEventAt(t, "shop", refundId, "succeeded", 20_000);
     expect(await listRefundsNeeded(paymentId)).toEqual([
       expect.objectContaining({ tradeNo, reason: "second_trade", refundedBy: "automatic refund" }),
     ]);

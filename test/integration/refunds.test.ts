@@ -10,7 +10,7 @@ import { metricCounts } from "../../lib/observability.js";
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 import { getRefund } from "../../lib/refunds/repository.js";
 import { useStack, waitFor } from "./harness.js";
-import { eventsAt, sleep } from "./twoSided.js";
+import { eventsAt, refundEventAt, refundSettled, sleep } from "./twoSided.js";
 
 const t = useStack({ env: { LOCAL_AUTO_REFUNDS: "false" } });
 
@@ -31,23 +31,7 @@ async function paidPayment(user: string, amount: number, system = "shop") {
 const refund = (paymentId: string, amount: number, key = newKey("refund"), system = "shop", reason = "returned goods") =>
   t.business(system).createRefund(paymentId, { amount, reason }, key);
 
-async function settled(paymentId: string, refundId: string) {
-  return waitFor(
-    async () => {
-      const r = await getRefund(paymentId, refundId);
-      return r && r.status !== "PENDING" && r;
-    },
-    { timeoutMs: 30_000, what: `refund ${refundId} settled` },
-  );
-}
-
 const simTrade = async (outTradeNo: string) => (await t.sim(`/sim/trades/${encodeURIComponent(outTradeNo)}`)).body;
-
-const refundEventAt = (system: string, refundId: string, kind: "succeeded" | "failed") =>
-  waitFor(async () => eventsAt(t, system).find((e) => e.id === `evt_${refundId}_${kind}`), {
-    timeoutMs: 30_000,
-    what: `refund.${kind} of ${refundId} at ${system}`,
-  });
 
 describe("refunds requested by a business system", () => {
   it("refunds part, then the rest; the owner alone hears refund.succeeded", async () => {
@@ -56,16 +40,16 @@ describe("refunds requested by a business system", () => {
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ paymentId, amount: 300, amountYuan: "3.00", reason: "returned goods", status: "PENDING" });
     expect(first.body.refundId).toMatch(/^ref[0-9a-f]{29}$/);
-    expect(await settled(paymentId, first.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await refundSettled(paymentId, first.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
 
-    const event = await refundEventAt("shop", first.body.refundId, "succeeded");
+    const event = await refundEventAt(t, "shop", first.body.refundId, "succeeded");
     expect(event).toMatchObject({ type: "refund.succeeded" });
     expect((event.data as any).refund).toMatchObject({ refundId: first.body.refundId, paymentId, amount: 300, status: "SUCCEEDED" });
     expect(eventsAt(t, "membership").some((e) => e.id.includes(first.body.refundId))).toBe(false);
 
     const rest = await refund(paymentId, 700);
     expect(rest.status).toBe(201);
-    expect(await settled(paymentId, rest.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await refundSettled(paymentId, rest.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
 
     const trade = await simTrade(outTradeNo);
     expect(trade).toMatchObject({ refundedFen: 1000, status: "TRADE_CLOSED" });
@@ -125,7 +109,7 @@ describe("refunds requested by a business system", () => {
     const other = await refund(paymentId, 200, key);
     expect(other.status).toBe(422);
     expect(other.body.code).toBe("idempotency_key_reused");
-    expect(await settled(paymentId, first.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await refundSettled(paymentId, first.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
     expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 100 });
   });
 
@@ -139,7 +123,7 @@ describe("refunds requested by a business system", () => {
       expect(refused.status).toBe(409);
       expect(["refund_exceeds_payment", "concurrent_update"]).toContain(refused.body.code);
     }
-    expect(await settled(paymentId, created[0]!.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await refundSettled(paymentId, created[0]!.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
     expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 2000 });
     const trade = await simTrade(outTradeNo);
     expect(trade.refunds).toHaveLength(1);
@@ -156,13 +140,13 @@ describe("refunds requested by a business system", () => {
     await t.sim("/sim/faults", { method: "alipay.trade.fastpay.refund.query", outTradeNo, mode: "5xx", count: 1 });
     const requested = await refund(paymentId, 900);
     expect(requested.status).toBe(201);
-    const done = await settled(paymentId, requested.body.refundId);
+    const done = await refundSettled(paymentId, requested.body.refundId);
     expect(done).toMatchObject({ status: "SUCCEEDED" });
     expect(done.sentAt).toBeDefined();
     const trade = await simTrade(outTradeNo);
     expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.body.refundId, 900]]);
     expect((await t.sim("/sim/faults")).body).toHaveLength(0);
-    await refundEventAt("shop", requested.body.refundId, "succeeded");
+    await refundEventAt(t, "shop", requested.body.refundId, "succeeded");
   });
 
   it("confirms a refund Alipay accepts but settles later by the refund query, never by a new request number", async () => {
@@ -173,10 +157,10 @@ describe("refunds requested by a business system", () => {
     expect(requested.status).toBe(201);
     await waitFor(async () => (await getRefund(paymentId, requested.body.refundId))?.sentAt !== undefined, { what: "refund sent" });
     expect((await getRefund(paymentId, requested.body.refundId))?.status).toBe("PENDING");
-    expect(await settled(paymentId, requested.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await refundSettled(paymentId, requested.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
     const trade = await simTrade(outTradeNo);
     expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.body.refundId, 700]]);
-    await refundEventAt("shop", requested.body.refundId, "succeeded");
+    await refundEventAt(t, "shop", requested.body.refundId, "succeeded");
   });
 
   it("fails a refund Alipay refuses, releases its amount and tells the owner", async () => {
@@ -185,8 +169,11 @@ describe("refunds requested by a business system", () => {
     await t.sim(`/sim/trades/${encodeURIComponent(outTradeNo)}/finish`, {});
     const requested = await refund(paymentId, 600, newKey("finished"), "membership");
     expect(requested.status).toBe(201);
-    expect(await settled(paymentId, requested.body.refundId)).toMatchObject({ status: "FAILED", failureCode: "ACQ.TRADE_HAS_FINISHED" });
-    const event = await refundEventAt("membership", requested.body.refundId, "failed");
+    expect(await refundSettled(paymentId, requested.body.refundId)).toMatchObject({
+      status: "FAILED",
+      failureCode: "ACQ.TRADE_HAS_FINISHED",
+    });
+    const event = await refundEventAt(t, "membership", requested.body.refundId, "failed");
     expect((event.data as any).refund).toMatchObject({ status: "FAILED", amount: 600 });
     expect(eventsAt(t, "shop").some((e) => e.id.includes(requested.body.refundId))).toBe(false);
     expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 0 });
@@ -197,7 +184,7 @@ describe("refunds requested by a business system", () => {
     armFault(point);
     const requested = await refund(paymentId, 400);
     expect(requested.status).toBe(201);
-    expect(await settled(paymentId, requested.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await refundSettled(paymentId, requested.body.refundId)).toMatchObject({ status: "SUCCEEDED" });
     const trade = await simTrade(outTradeNo);
     expect(trade.refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[requested.body.refundId, 400]]);
     expect(trade.refundedFen).toBe(400);
@@ -211,7 +198,7 @@ describe("refunds requested by a business system", () => {
     const requested = await refund(paymentId, 700);
     expect(requested.status).toBe(201);
     const refundId = requested.body.refundId as string;
-    expect(await settled(paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect(await refundSettled(paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
     const trade = await simTrade(outTradeNo);
     // The full refund's notification, sent again: still the refund, never an attempt closing.
     const again = await t.sim("/sim/notify/forge", {
@@ -221,7 +208,7 @@ describe("refunds requested by a business system", () => {
       overrides: { trade_status: "TRADE_CLOSED", total_amount: "7.00", trade_no: trade.tradeNo, refund_fee: "7.00", out_biz_no: refundId },
     });
     expect(again.body.responseBody ?? again.body.attempt?.responseBody).toBe("success");
-    await refundEventAt("shop", refundId, "succeeded");
+    await refundEventAt(t, "shop", refundId, "succeeded");
     await sleep(1500);
     expect(
       eventsAt(t, "shop")

@@ -7,6 +7,8 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentials } from "../../client/businessClient.js";
 import { dynamo } from "../../lib/aws.js";
+import type { RefundRecord } from "../../lib/refunds/model.js";
+import { getRefund } from "../../lib/refunds/repository.js";
 import type { ReceivedEvent } from "../../local/businessReceiver.js";
 import { parseOrderString } from "../../simulator/orderString.js";
 import { rsa2Sign, signContent } from "../../simulator/signing.js";
@@ -29,6 +31,31 @@ export function eventAt(t: TestStack, system: string, paymentId: string, kind: E
   return waitFor(async () => eventsAt(t, system, paymentId).find((e) => e.id === eventIdOf(paymentId, kind)), {
     timeoutMs,
     what: `payment.${kind} of ${paymentId} at ${system}`,
+  });
+}
+
+/** Waits until the refund has settled (SUCCEEDED or FAILED) and returns it. */
+export function refundSettled(paymentId: string, refundId: string, timeoutMs = 30_000): Promise<RefundRecord> {
+  return waitFor(
+    async () => {
+      const refund = await getRefund(paymentId, refundId);
+      return refund && refund.status !== "PENDING" && refund;
+    },
+    { timeoutMs, what: `refund ${refundId} settled` },
+  );
+}
+
+/** Waits until `system`'s receiver has refund.`kind` of `refundId`. */
+export function refundEventAt(
+  t: TestStack,
+  system: string,
+  refundId: string,
+  kind: "succeeded" | "failed",
+  timeoutMs = 30_000,
+): Promise<ReceivedEvent> {
+  return waitFor(async () => eventsAt(t, system).find((e) => e.id === `evt_${refundId}_${kind}`), {
+    timeoutMs,
+    what: `refund.${kind} of ${refundId} at ${system}`,
   });
 }
 
