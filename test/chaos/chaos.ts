@@ -597,13 +597,9 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     }
   };
 
-  const queue = [...plans];
-  const workers = Array.from({ length: options.concurrency }, async () => {
-    for (let plan = queue.shift(); plan; plan = queue.shift()) {
-      await runOne(plan).catch((error) => problems.push(`${plan.key}: the run itself failed: ${String(error)}`));
-    }
-  });
-  await Promise.all(workers);
+  await inParallel(plans, options.concurrency, (plan) =>
+    runOne(plan).catch((error) => problems.push(`${plan.key}: the run itself failed: ${String(error)}`)),
+  );
   log(`created ${outcomes.length} payments in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; stopping faults`);
 
   // Faults stop; retries, the sweep and the expiries settle everything.
@@ -655,7 +651,6 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
    */
   const lookAll = async (pending: Outcome[], trades: Map<string, LedgerTrade[]>) => {
     const looked: Array<readonly [string, Seen]> = [];
-    const queue = [...pending];
     const lookWithRetry = async (outcome: Outcome): Promise<Seen> => {
       for (let attempt = 1; ; attempt += 1) {
         try {
@@ -666,11 +661,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
         }
       }
     };
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        for (let o = queue.shift(); o; o = queue.shift()) looked.push([o.paymentId, await lookWithRetry(o)] as const);
-      }),
-    );
+    await inParallel(pending, 32, async (o) => void looked.push([o.paymentId, await lookWithRetry(o)] as const));
     return looked;
   };
   const refundEventOf = (refund: RefundRecord) =>
@@ -1042,6 +1033,16 @@ export function formatReport(report: ChaosReport): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
+}
+
+/** `work` on every item, at most `limit` at a time, in order of start. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 function sleep(ms: number): Promise<void> {
