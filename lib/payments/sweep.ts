@@ -8,6 +8,7 @@
 // shard is read at once, and the claims of all shards share SWEEP_CLAIM_CONCURRENCY writes in flight.
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { sqs } from "../aws.js";
+import { Semaphore } from "../concurrency.js";
 import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { count, gauge, logger } from "../observability.js";
@@ -91,25 +92,4 @@ export async function sweep(options: { now?: number; remainingMs: () => number; 
     logger.info("sweep", { ...result });
   }
   return result;
-}
-
-/** At most `limit` tasks at once, the rest wait their turn in order. */
-class Semaphore {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    // A finishing task hands its slot straight to the next waiting one.
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active += 1;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active -= 1;
-    }
-  }
 }

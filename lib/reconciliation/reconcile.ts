@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { alipay } from "../alipay/client.js";
 import { AlipayUnavailableError } from "../alipay/gateway.js";
 import { fromAlipayTime } from "../alipay/time.js";
+import { forEachLimited } from "../concurrency.js";
 import { count, logger } from "../observability.js";
 import { parseOutTradeNo } from "../payments/model.js";
 import { getPayment } from "../payments/repository.js";
@@ -75,19 +76,19 @@ export async function reconcileDay(
     const note = (entry: TimingNote) => {
       if (timing.length < maxTimingNotes) timing.push(entry);
     };
-    await inPool(matcher.unmatchedBill.payments, async (row) => {
+    await forEachLimited(matcher.unmatchedBill.payments, concurrency, async (row) => {
       const difference = await resolveBillPayment(row, note, now);
       if (difference) differences.push(difference);
     });
-    await inPool(matcher.unmatchedBill.refunds, async (row) => {
+    await forEachLimited(matcher.unmatchedBill.refunds, concurrency, async (row) => {
       const difference = await resolveBillRefund(row, note, now);
       if (difference) differences.push(difference);
     });
-    await inPool(left.payments, async (payment) => {
+    await forEachLimited(left.payments, concurrency, async (payment) => {
       const difference = await resolveOurPayment(payment, day, note);
       if (difference) differences.push(difference);
     });
-    await inPool(left.refunds, async (refund) => {
+    await forEachLimited(left.refunds, concurrency, async (refund) => {
       const difference = await resolveOurRefund(refund, window.startMs + refundGraceMs, note);
       if (difference) differences.push(difference);
     });
@@ -111,14 +112,6 @@ export async function reconcileDay(
   } finally {
     await unlink(path).catch(() => undefined);
   }
-}
-
-async function inPool<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 /**

@@ -15,6 +15,7 @@ import { type BusinessClient, createBusinessClient } from "../../client/business
 import type { LocalStack } from "../../local/stack.js";
 import { localCredentials } from "../../local/engines.js";
 import { dynamo } from "../../lib/aws.js";
+import { forEachLimited } from "../../lib/concurrency.js";
 import { armFault, disarmFaults } from "../../lib/faults.js";
 import { eventId, eventTypeOf, type PaymentRecord } from "../../lib/payments/model.js";
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
@@ -597,7 +598,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     }
   };
 
-  await inParallel(plans, options.concurrency, (plan) =>
+  await forEachLimited(plans, options.concurrency, (plan) =>
     runOne(plan).catch((error) => problems.push(`${plan.key}: the run itself failed: ${String(error)}`)),
   );
   log(`created ${outcomes.length} payments in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; stopping faults`);
@@ -661,7 +662,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
         }
       }
     };
-    await inParallel(pending, 32, async (o) => void looked.push([o.paymentId, await lookWithRetry(o)] as const));
+    await forEachLimited(pending, 32, async (o) => void looked.push([o.paymentId, await lookWithRetry(o)] as const));
     return looked;
   };
   const refundEventOf = (refund: RefundRecord) =>
@@ -1033,16 +1034,6 @@ export function formatReport(report: ChaosReport): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
-}
-
-/** `work` on every item, at most `limit` at a time, in order of start. */
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  const queue = [...items];
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
-    }),
-  );
 }
 
 function sleep(ms: number): Promise<void> {
