@@ -4,7 +4,6 @@ import { type AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { S3Client } from "@aws-sdk/client-s3";
 
 // Without timeouts a request to a stalled connection waits for the function's own timeout, and the
 // SDK's retries never get their turn. These bound each try (the SDK retries up to maxAttempts, so a
@@ -28,14 +27,6 @@ export function sqs(): SQSClient {
   // Queue URLs name their own host; the configured endpoint (AWS's, or the local one) is used instead.
   sqsClient ??= new SQSClient({ maxAttempts: 3, useQueueUrlAsEndpoint: false, requestHandler });
   return sqsClient;
-}
-
-let s3Client: S3Client | undefined;
-
-export function s3(): S3Client {
-  // A custom endpoint (the local engine, fauxqs) serves buckets by path, not by host name.
-  s3Client ??= new S3Client({ maxAttempts: 3, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) });
-  return s3Client;
 }
 
 /**

@@ -2,12 +2,22 @@
 // one object per run, and the day's summary in the table (pk RECONCILIATION, sk the day): counts
 // and sums per class and the open differences, so `reconcile differences` and the alarm's
 // runbook need one Query, not the reports. The latest run of a day wins (a conditional put).
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { dynamo, isConditionFailure, s3 } from "../aws.js";
+import { dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
 import type { Difference } from "./match.js";
 import type { ClassTotals, ReconciliationReport } from "./report.js";
+
+// The S3 client lives with its only user: in lib/aws.ts every function would load
+// @aws-sdk/client-s3 at cold start.
+let s3Client: S3Client | undefined;
+
+function s3(): S3Client {
+  // A custom endpoint (the local engine, fauxqs) serves buckets by path, not by host name.
+  s3Client ??= new S3Client({ maxAttempts: 3, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) });
+  return s3Client;
+}
 
 export const reconciliationPk = "RECONCILIATION";
 /** Open differences kept on the summary item (the report has them all). */
