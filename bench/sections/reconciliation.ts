@@ -1,6 +1,6 @@
 // 6. The daily reconciliation at scale: a bill of BENCH_BILL_ROWS rows (default 1,000,000: 90%
 // payments, 10% refunds) in Alipay's real layout (GBK zip, written by simulator/bill.ts), read by
-// lib/reconciliation/bill.ts (yauzl, iconv-lite, csv-parse, row by row) and matched against our
+// lib/reconciliation/bill.ts (yauzl, GBK through TextDecoder, csv-parser, row by row) and matched against our
 // side of the day (lib/reconciliation/match.ts) held in memory as the two index Queries return it.
 // A few differences are planted (amounts changed, rows dropped) and must be found exactly. Times
 // and the process's peak RSS (sampled) against a 1 GB / 15 minute Lambda; the DynamoDB reads of

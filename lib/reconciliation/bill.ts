@@ -2,7 +2,7 @@
 // `<account>_<yyyyMMdd>_业务明细.csv` (one row per payment and per refund, `#` comment lines
 // around the table, the 交易合计 / 退款合计 trailer) and `..._业务明细(汇总).csv` (the 合计 row).
 // The download is streamed to a file (Lambda's /tmp), then each entry is streamed through
-// iconv-lite and csv-parse row by row: the file is never held in memory. yauzl reads the zip by
+// GBK decoding (lib/gbk.ts) and csv-parser row by row: the file is never held in memory. yauzl reads the zip by
 // its central directory, so entries written with data descriptors (as Java's ZipOutputStream
 // does) are sized exactly rather than found by scanning compressed data for a signature.
 // Columns are taken by header name (a wider layout exists); every value is stripped of the TAB
@@ -12,9 +12,9 @@ import { stat } from "node:fs/promises";
 import { Readable, Transform, type TransformCallback, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { parse } from "csv-parse";
-import iconv from "iconv-lite";
+import csvParse from "csv-parser";
 import yauzl from "yauzl";
+import { decodeGbk, gbkDecodeStream } from "../gbk.js";
 import { yuanToFen } from "../money.js";
 
 export class BillFormatError extends Error {
@@ -113,17 +113,15 @@ class CommentSplitter extends Transform {
   }
 }
 
-/** A free-text field could in principle hold a newline inside quotes; rows keep count instead. */
+/**
+ * Rows by header name; a free-text field could in principle hold a newline inside quotes, so rows
+ * keep count rather than lines. Not strict: a row with a column more or less is still read.
+ */
 function csvParser() {
-  return parse({
-    columns: (header: string[]) => header.map(clean),
-    relax_column_count: true,
-    skip_empty_lines: true,
-    bom: true,
-  });
+  return csvParse({ mapHeaders: ({ header }) => clean(header), strict: false });
 }
 
-/** Streams one entry through GBK decoding, the comment splitter and csv-parse to `onRecord`. */
+/** Streams one entry through GBK decoding, the comment splitter and csv-parser to `onRecord`. */
 async function readEntryRecords(
   stream: Readable,
   onComment: (line: string) => void,
@@ -132,7 +130,7 @@ async function readEntryRecords(
   let row = 0;
   await pipeline(
     stream,
-    iconv.decodeStream("gbk"),
+    gbkDecodeStream(),
     new CommentSplitter(onComment),
     csvParser(),
     new Writable({
@@ -205,7 +203,7 @@ export async function readBillZip(path: string, onRow: (row: BillRow) => void | 
     zip.on("error", reject);
     zip.on("end", resolve);
     zip.on("entry", (entry: yauzl.Entry) => {
-      const name = iconv.decode(entry.fileName as unknown as Buffer, "gbk");
+      const name = decodeGbk(entry.fileName as unknown as Buffer);
       const read = async () => {
         if (isDetail(name)) {
           sawDetail = true;

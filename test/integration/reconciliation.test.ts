@@ -260,7 +260,7 @@ describe("daily reconciliation against Alipay's bill", () => {
     expect(given).toMatchObject({ day: today(), runId: (await getSummary(today()))!.runId });
   });
 
-  it("works as the deployable bundle (esbuild.config.cjs): yauzl, iconv-lite's GBK and csv-parse bundled", async () => {
+  it("works as the deployable bundle (esbuild.config.cjs): yauzl and csv-parser bundled, GBK from the runtime's ICU", async () => {
     const require = createRequire(import.meta.url);
     const { options } = require("../../esbuild.config.cjs") as { options: Record<string, unknown> };
     const outDir = join(projectRoot, ".esbuild", "reconcile-test");
