@@ -2,7 +2,7 @@
 // (where alipay-sdk's HTTP client is swapped for lib/alipay/bundled/urllib.ts), loaded as Lambda
 // loads it, and driven against the local stack and the Alipay simulator: the business system
 // creates a payment, the app gets its order string, the check worker and the notify URL settle it.
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -81,7 +81,28 @@ const sqsEvent = (body: unknown) => ({
 describe("Lambda bundles", () => {
   it("stay small: no undici, no file-upload, AES or certificate code", () => {
     for (const name of Object.keys(handlers)) {
-      expect(statSync(join(outDir, `${name}.cjs`)).size, name).toBeLessThan(400 * 1024);
+      expect(statSync(join(outDir, `${name}.cjs`)).size, name).toBeLessThan(150 * 1024);
+    }
+  });
+
+  it("every function's bundle is under 150 KB, and only reconcile loads the S3 client at cold start", async () => {
+    const names = readdirSync(join(projectRoot, "functions"))
+      .filter((file) => file.endsWith(".ts"))
+      .map((file) => file.slice(0, -3));
+    expect(names.length).toBeGreaterThanOrEqual(13);
+    for (const name of names) {
+      const { metafile } = await build({
+        ...options,
+        entryPoints: [join(projectRoot, "functions", `${name}.ts`)],
+        outfile: join(outDir, `size-${name}.cjs`),
+        write: false,
+        metafile: true,
+        logLevel: "silent",
+      });
+      const [output] = Object.values(metafile.outputs);
+      expect(output!.bytes, name).toBeLessThan(150 * 1024);
+      const externals = output!.imports.filter((i) => i.external).map((i) => i.path);
+      expect(externals.includes("@aws-sdk/client-s3"), `${name} requires @aws-sdk/client-s3`).toBe(name === "reconcile");
     }
   });
 
