@@ -1,6 +1,6 @@
 // GBK (Alipay's bills, and notifications sent with charset=gbk) decoded by the runtime's own ICU
-// through TextDecoder: Node's official builds, and Lambda's Node.js runtimes built from them, carry
-// full ICU. A bundled decoder (iconv-lite) would add its ~500 KB of code-page tables to the bundle.
+// through TextDecoder: Node's official builds carry full ICU, and so do Lambda's Node.js runtimes
+// (observed, not documented by AWS). A bundled decoder (iconv-lite) would add its ~500 KB of code-page tables to the bundle.
 // The decoder is GB18030's, a superset of GBK: ICU's "gbk" is the older Windows 936 table, which
 // puts 83 characters (€ among them) in the private use area.
 // A runtime without it (a small-ICU build) fails on first use with a message that says so.
