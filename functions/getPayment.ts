@@ -3,26 +3,26 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy from "@middy/core";
 import * as z from "zod/mini";
-import { HttpError } from "../lib/api/errors.js";
 import { httpApi, json } from "../lib/api/http.js";
 import { FindPaymentQuery, PaymentPath } from "../lib/api/requests.js";
+import { orEmpty } from "../lib/api/schemas.js";
 import { type BusinessContext, businessCaller } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
 import { businessPaymentView } from "../lib/payments/model.js";
 import { findBusinessPayment, readBusinessPayment } from "../lib/payments/read.js";
 
-// Two routes: GET /v1/payments/{paymentId} and GET /v1/payments?businessOrderId=...
-const GetPaymentEvent = z.object({
-  pathParameters: z.optional(PaymentPath),
-  queryStringParameters: z.optional(FindPaymentQuery),
-});
+// Two routes, told apart by API Gateway's routeKey.
+const GetPaymentEvent = z.discriminatedUnion("routeKey", [
+  z.object({ routeKey: z.literal("GET /v1/payments/{paymentId}"), pathParameters: PaymentPath }),
+  z.object({ routeKey: z.literal("GET /v1/payments"), queryStringParameters: orEmpty(FindPaymentQuery) }),
+]);
 
 async function getPaymentHandler(event: z.infer<typeof GetPaymentEvent>, { business }: BusinessContext) {
-  const paymentId = event.pathParameters?.paymentId;
-  const businessOrderId = event.queryStringParameters?.businessOrderId;
-  if (paymentId !== undefined) return json(200, businessPaymentView(await readBusinessPayment(business.businessId, paymentId)));
-  if (businessOrderId === undefined) throw new HttpError("business_order_id_missing");
-  return json(200, businessPaymentView(await findBusinessPayment(business.businessId, businessOrderId)));
+  const payment =
+    event.routeKey === "GET /v1/payments"
+      ? await findBusinessPayment(business.businessId, event.queryStringParameters.businessOrderId)
+      : await readBusinessPayment(business.businessId, event.pathParameters.paymentId);
+  return json(200, businessPaymentView(payment));
 }
 
 export const handler = middy(getPaymentHandler)

@@ -51,6 +51,11 @@ export function requestError(issues: readonly Issue[]): HttpError {
   if (part === "body" && issue.code === "unrecognized_keys") {
     return new HttpError("unknown_field", `Unknown field(s): ${(issue.keys ?? []).slice(0, 5).join(", ")}.`);
   }
+  // Query parameters are strings: any other type means there was none.
+  if (part === "queryStringParameters" && field !== undefined && issue.code === "invalid_type") {
+    const missing = `${snakeCase(field)}_missing`;
+    if (missing in errorCatalogue) return new HttpError(missing as ErrorCode);
+  }
   if (part === "headers" && field === "idempotency-key") {
     return new HttpError(issue.code === "invalid_type" ? "idempotency_key_missing" : "idempotency_key_invalid");
   }

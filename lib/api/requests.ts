@@ -8,7 +8,7 @@ export const CreatePaymentHeaders = z.object({ "idempotency-key": IdempotencyKey
 
 export const PaymentPath = z.object({ paymentId: z.string() });
 
-export const FindPaymentQuery = z.object({ businessOrderId: z.optional(Identifier("businessOrderId")) });
+export const FindPaymentQuery = z.object({ businessOrderId: Identifier("businessOrderId") });
 
 export const Metadata = z
   .record(z.string().check(z.minLength(1), z.maxLength(40)), z.string().check(z.maxLength(500)), {

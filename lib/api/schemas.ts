@@ -101,6 +101,13 @@ export const apiEvent = <T extends z.ZodMiniType>(schema: T) =>
     schema,
   );
 
+/** API Gateway leaves queryStringParameters (and pathParameters) out of the event when there are none. */
+export const orEmpty = <T extends z.ZodMiniObject>(part: T) =>
+  z.pipe(
+    z.transform((value: unknown) => value ?? {}),
+    part,
+  );
+
 /** The API Gateway JWT authorizer's verified claims: the app user is the token's subject. */
 export const JwtAuthorized = z.object({
   authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().check(z.minLength(1)) }) }) }),

@@ -1,4 +1,5 @@
 // The local stack itself: engines started by the test, resources created from serverless.yml, the sample business systems registered.
+import { readFileSync } from "node:fs";
 import { DescribeTableCommand, DescribeTimeToLiveCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -103,5 +104,12 @@ describe("local stack", () => {
     expect(token.token.split(".")).toHaveLength(3);
     const withToken = await t.api(`/v1/app/payments/${created.body.paymentId}`, { token: token.token });
     expect(withToken.status).toBe(200);
+  });
+
+  it("serves the committed docs/openapi.json at /openapi.json, without auth", async () => {
+    const response = await fetch(`${t.stack.urls.api}/openapi.json`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(await response.text()).toBe(readFileSync(new URL("../../docs/openapi.json", import.meta.url), "utf8"));
   });
 });

@@ -108,6 +108,12 @@ describe("docs/openapi.json", () => {
         const response = operation.responses[errorCatalogue[code].status];
         expect(JSON.stringify(response?.content), `${contract.operationId}: ${code}`).toContain(`"${code}"`);
       }
+      // A parameter whose absence has its own error code (idempotency_key_missing, ...) is required.
+      for (const parameter of (operation.parameters ?? []) as Json[]) {
+        const missing = `${(parameter.name as string).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace(/-/g, "_")}_missing`;
+        if ((contract.errors as string[]).includes(missing))
+          expect(parameter.required, `${contract.operationId}: ${parameter.in} ${parameter.name} (${missing})`).toBe(true);
+      }
       // The authorizers' own refusals.
       if (contract.security === "appJwt") expect(JSON.stringify(operation.responses["401"])).toContain("GatewayError");
       if (contract.security === "businessIam") expect(JSON.stringify(operation.responses["403"])).toContain("GatewayError");
