@@ -26,7 +26,7 @@ export async function startBusinessReceiver(options: {
   /** The business system it stands for (log lines). */
   name?: string;
   /** Its webhook secret: a function is asked per event, so a rotation needs no restart. */
-  secret: string | (() => string);
+  secret: string | (() => string | Promise<string>);
   log: (line: string) => void;
 }): Promise<BusinessReceiver> {
   const secret = () => (typeof options.secret === "string" ? options.secret : options.secret());
@@ -53,7 +53,7 @@ export async function startBusinessReceiver(options: {
       if (url.pathname !== "/events" || req.method !== "POST") return json(404, { message: "Not Found" });
       if (mode === "down") return json(503, { message: "receiver is down" });
       const signature = req.headers[signatureHeader];
-      if (!verifyWebhook(secret(), body, Array.isArray(signature) ? signature[0] : signature)) {
+      if (!verifyWebhook(await secret(), body, Array.isArray(signature) ? signature[0] : signature)) {
         receiver.rejected += 1;
         options.log(`${label}: rejected an event with a bad signature`);
         return json(401, { message: "bad signature" });
