@@ -26,7 +26,7 @@ export async function startBusinessReceiver(options: {
   /** The business system it stands for (log lines). */
   name?: string;
   /** Its webhook secret: a function is asked per event, so a rotation needs no restart. */
-  secret: string | (() => string);
+  secret: string | (() => string | Promise<string>);
   log: (line: string) => void;
 }): Promise<BusinessReceiver> {
   const secret = () => (typeof options.secret === "string" ? options.secret : options.secret());
@@ -53,7 +53,15 @@ export async function startBusinessReceiver(options: {
       if (url.pathname !== "/events" || req.method !== "POST") return json(404, { message: "Not Found" });
       if (mode === "down") return json(503, { message: "receiver is down" });
       const signature = req.headers[signatureHeader];
-      if (!verifyWebhook(secret(), body, Array.isArray(signature) ? signature[0] : signature)) {
+      let key: string;
+      try {
+        key = await secret();
+      } catch (error) {
+        // Not a verdict on the event: it is retried, like any delivery a receiver cannot take now.
+        options.log(`${label}: cannot read its webhook secret: ${String(error)}`);
+        return json(503, { message: "receiver cannot read its secret" });
+      }
+      if (!verifyWebhook(key, body, Array.isArray(signature) ? signature[0] : signature)) {
         receiver.rejected += 1;
         options.log(`${label}: rejected an event with a bad signature`);
         return json(401, { message: "bad signature" });

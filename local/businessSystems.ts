@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type BusinessSystem, businessKey, putBusinessSystem } from "../lib/business/registry.js";
+import { type BusinessSystem, businessKey, businessSystem, putBusinessSystem } from "../lib/business/registry.js";
 import type { BusinessCredentials } from "./businessCredentials.js";
 
 export const webhookSecretFile = (keysDir: string, businessId: string) => join(keysDir, `webhook-${businessId}.txt`);
@@ -14,6 +14,15 @@ export function ensureWebhookSecret(keysDir: string, businessId: string): string
   const file = webhookSecretFile(keysDir, businessId);
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600 });
   return readFileSync(file, "utf8").trim();
+}
+
+/**
+ * The file of the secret the registry names for the system now. Its receiver verifies with it, as
+ * a business team installs the secret ops hand over: `business rotate-secret` writes a new file.
+ */
+export async function registeredWebhookSecretFile(keysDir: string, businessId: string): Promise<string> {
+  const reference = (await businessSystem(businessId))?.webhookSecretRef;
+  return reference?.startsWith("file:") ? reference.slice("file:".length) : webhookSecretFile(keysDir, businessId);
 }
 
 export async function registerLocalBusinessSystems(options: {

@@ -18,7 +18,7 @@ import {
   type IssuedCertificates,
 } from "../simulator/index.js";
 import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
-import { ensureWebhookSecret, registerLocalBusinessSystems, webhookSecretFile } from "./businessSystems.js";
+import { ensureWebhookSecret, registeredWebhookSecretFile, registerLocalBusinessSystems } from "./businessSystems.js";
 import { ensureBusinessCredentials, principalsByAccessKey, type BusinessCredentials } from "./businessCredentials.js";
 import { createDevAuth } from "./devAuth.js";
 import { freePort, localCredentials, startDynamoDb, startSqs, type Engine } from "./engines.js";
@@ -211,13 +211,12 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const businessCredentials = ensureBusinessCredentials(keysDir, Object.keys(receiverPorts));
     const receivers: Record<string, BusinessReceiver> = {};
     for (const [businessId, port] of Object.entries(receiverPorts)) {
-      const secretFile = webhookSecretFile(keysDir, businessId);
       ensureWebhookSecret(keysDir, businessId);
       // The secret is read per event, so a rotation (ops CLI) is followed without a restart.
       receivers[businessId] = await startBusinessReceiver({
         port,
         name: businessId,
-        secret: () => readFileSync(secretFile, "utf8").trim(),
+        secret: async () => readFileSync(await registeredWebhookSecretFile(keysDir, businessId), "utf8").trim(),
         log,
       });
       stopping.push(() => closeServer(receivers[businessId]!.server));

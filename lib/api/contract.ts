@@ -19,7 +19,7 @@ export type Security = "appJwt" | "businessIam" | "none";
 export interface Operation {
   operationId: string;
   method: "get" | "post";
-  /** API Gateway's path template, e.g. /orders/{orderId}. */
+  /** API Gateway's path template, e.g. /v1/payments/{paymentId}. */
   path: string;
   summary: string;
   description?: string;

@@ -384,6 +384,18 @@ describe("business systems", () => {
     expect(after.principals.filter((p) => roles.includes(p)).sort()).toEqual(landed.sort());
     expect(after.principals).toEqual(expect.arrayContaining([booksRole, membershipRole]));
   });
+
+  it("rotates a sample system's secret with no overlap (the leaked-secret procedure): its local receiver follows", async () => {
+    const rotated = await rotateWebhookSecret("shop", { secrets: files(), overlapHours: 0 });
+    expect(rotated.system.rotation.overlapActive).toBe(false);
+    await registryCacheRunsOut();
+    const rejectedBefore = t.stack.receivers.shop!.rejected;
+    const opened = (await t.openPayment("reader", 1700)) as Opened;
+    await pay(opened);
+    // Only the new secret signs now: a receiver still holding the first one would refuse every event.
+    await delivered(opened.payment.paymentId);
+    expect(t.stack.receivers.shop!.rejected).toBe(rejectedBefore);
+  });
 });
 
 describe("payment show and find", () => {

@@ -25,7 +25,7 @@ const echo: RouteTarget = {
       { method: "GET", path: "/v1/payments", auth: { kind: "iam" } },
       { method: "GET", path: "/v1/payments/{paymentId}", auth: { kind: "iam" } },
       { method: "POST", path: "/v1/payments/{paymentId}/cancel", auth: { kind: "iam" } },
-      { method: "GET", path: "/orders/{orderId}", auth: { kind: "jwt", name: "mobileJwt" } },
+      { method: "GET", path: "/v1/app/payments/{paymentId}", auth: { kind: "jwt", name: "mobileJwt" } },
       { method: "POST", path: "/alipay/notify", auth: undefined },
     ],
   },
@@ -306,13 +306,13 @@ describe("aws_iam routes (SigV4, verified by the emulated API Gateway)", () => {
 describe("the other routes", () => {
   it("keeps the JWT authorizer working and public routes public", async () => {
     const token = await auth.issue("alice");
-    const ok = await send({ url: `${baseUrl}/orders/o-1`, method: "GET", headers: { authorization: `Bearer ${token}` } });
+    const ok = await send({ url: `${baseUrl}/v1/app/payments/pay_1`, method: "GET", headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
     expect(ok.body.authorizer.jwt.claims.sub).toBe("alice");
     expect(ok.body.authorizer.iam).toBeUndefined();
-    expect((await send({ url: `${baseUrl}/orders/o-1`, method: "GET", headers: {} })).status).toBe(401);
+    expect((await send({ url: `${baseUrl}/v1/app/payments/pay_1`, method: "GET", headers: {} })).status).toBe(401);
     // A SigV4 signature is no bearer token.
-    expect((await client().request("GET", "/orders/o-1")).status).toBe(401);
+    expect((await client().request("GET", "/v1/app/payments/pay_1")).status).toBe(401);
     const notify = await send({ url: `${baseUrl}/alipay/notify`, method: "POST", headers: {} });
     expect(notify).toMatchObject({ status: 200, body: { authorizer: null } });
   });
