@@ -4,6 +4,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createSign, type KeyObject } from "node:crypto";
+import iconv from "iconv-lite";
 import { rsa2Sign, signContent, type Params } from "./signing.js";
 import { buyerField, formatFen, formatGmt8, newNotifyId } from "./values.js";
 import type { Trade } from "./ledger.js";
@@ -36,7 +37,7 @@ export function tradeNotificationParams(trade: Trade, app: SimulatorApp, extra: 
   const paid = trade.paidAtMs !== undefined;
   const params: Params = {
     gmt_create: formatGmt8(trade.createdAtMs),
-    charset: "utf-8",
+    charset: app.notifyCharset ?? "utf-8",
     ...(app.sellerEmail ? { seller_email: app.sellerEmail } : {}),
     subject: trade.subject,
     ...(trade.body ? { body: trade.body } : {}),
@@ -215,10 +216,10 @@ export class Notifier {
     let sent: Params;
     switch (mode) {
       case "valid":
-        sent = { ...params, sign: rsa2Sign(content, this.options.privateKey) };
+        sent = { ...params, sign: signNotification(params, this.options.privateKey) };
         break;
       case "other-key":
-        sent = { ...params, sign: rsa2Sign(content, otherKey()) };
+        sent = { ...params, sign: signNotification(params, otherKey()) };
         break;
       case "valid-rsa1":
         // The legacy RSA (SHA1withRSA) signature type: the content to sign excludes sign_type either way.
@@ -335,7 +336,7 @@ export class Notifier {
     // notify_time first, the rest in the order they were built; `sign` last, as Alipay's form does.
     const ordered: Params = {};
     for (const [k, v] of Object.entries(params)) if (v !== undefined) ordered[k] = v;
-    ordered.sign = rsa2Sign(signContent(ordered, { excludeSignType: true }), this.options.privateKey);
+    ordered.sign = signNotification(ordered, this.options.privateKey);
     const meta = {
       notifyId: pending.notifyId,
       appId: pending.appId,
@@ -413,7 +414,7 @@ export class Notifier {
 
   private send(url: string, params: Params): Promise<SendResult> {
     const started = Date.now();
-    const body = new URLSearchParams(params).toString();
+    const body = isGbk(params.charset) ? gbkFormBody(params) : new URLSearchParams(params).toString();
     return new Promise<SendResult>((resolve) => {
       let settled = false;
       const finish = (result: Omit<SendResult, "durationMs">) => {
@@ -459,6 +460,30 @@ export class Notifier {
       req.end(body);
     });
   }
+}
+
+const isGbk = (charset: string | undefined) => /^(gbk|gb2312)$/i.test(charset ?? "");
+
+/** Alipay signs the bytes of the string to sign in the notification's own charset. */
+function signNotification(params: Params, privateKey: KeyObject): string {
+  const content = signContent(params, { excludeSignType: true });
+  if (!isGbk(params.charset)) return rsa2Sign(content, privateKey);
+  return createSign("RSA-SHA256").update(iconv.encode(content, "gbk")).sign(privateKey, "base64");
+}
+
+/** A form body percent-encoded in GBK, as Java's URLEncoder.encode(value, "GBK") writes it. */
+function gbkFormBody(params: Params): string {
+  const encode = (text: string) =>
+    [...iconv.encode(text, "gbk")]
+      .map((byte) => {
+        const char = String.fromCharCode(byte);
+        if (/[A-Za-z0-9*._-]/.test(char)) return char;
+        return byte === 0x20 ? "+" : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+      })
+      .join("");
+  return Object.entries(params)
+    .map(([key, value]) => `${encode(key)}=${encode(value)}`)
+    .join("&");
 }
 
 function tamperAmount(yuan: string): string {

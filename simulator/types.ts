@@ -18,6 +18,11 @@ export interface SimulatorApp {
    * `alipay_root_cert_sn`. Needs `certificates` in the simulator's options.
    */
   appCert?: string;
+  /**
+   * The charset of this app's notifications: "utf-8" (default) or "gbk" (apps whose requests Alipay
+   * took as GBK): `charset=gbk`, the form body percent-encoded in GBK, signed over GBK bytes.
+   */
+  notifyCharset?: "utf-8" | "gbk";
   /** The merchant's `2088...` partner id, sent as `seller_id`. */
   sellerId: string;
   /** Sent as `seller_email` in notifications when set. */

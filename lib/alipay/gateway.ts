@@ -2,9 +2,11 @@
 // close, notification signatures. Business answers become typed results; anything that means
 // "ask again later" (network, HTTP 5xx, timeouts, 20000, 40005, ACQ.SYSTEM_ERROR) is thrown as
 // AlipayUnavailableError so the caller's retry machinery takes over.
+import { createVerify } from "node:crypto";
 import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
 import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
+import { isGbkCharset } from "./notificationForm.js";
 import { toAlipayTime } from "./time.js";
 
 export { AlipayCertificateError } from "./certificates.js";
@@ -97,10 +99,12 @@ class VerifyingSdk extends AlipaySdk {
 
 export class AlipayGateway {
   private readonly sdk: AlipaySdk;
+  private readonly alipayPublicKey: string;
 
   /** Throws AlipayKeyError, naming the key and the problem, when a key cannot be used (checked once, here). */
   constructor(private readonly settings: AlipayGatewaySettings) {
     const keys = normaliseAlipayCredentials(settings);
+    this.alipayPublicKey = keys.alipayPublicKey;
     this.sdk = new VerifyingSdk({
       appId: settings.appId,
       privateKey: keys.appPrivateKey,
@@ -212,10 +216,21 @@ export class AlipayGateway {
     return { kind: "url", url: result.bill_download_url, empty: result.bill_file_code === "EMPTY_DATA_WITH_BILL_FILE" };
   }
 
-  /** Verifies an asynchronous notification, decoded once; Alipay drops empty values before signing. */
-  verifyNotification(params: Record<string, string>): boolean {
+  /**
+   * Verifies an asynchronous notification, decoded once; Alipay drops empty values before signing.
+   * A GBK one (charset=gbk) verifies over the GBK bytes it was signed as (lib/alipay/notificationForm.ts).
+   */
+  verifyNotification(params: Record<string, string>, gbkSignedContent?: Buffer): boolean {
     // The SDK picks the algorithm from the notification's own sign_type (RSA = SHA1withRSA): RSA2 only.
     if (params.sign_type !== "RSA2") return false;
+    if (isGbkCharset(params.charset)) {
+      if (!gbkSignedContent || !params.sign) return false;
+      try {
+        return createVerify("RSA-SHA256").update(gbkSignedContent).verify(this.alipayPublicKey, params.sign, "base64");
+      } catch {
+        return false;
+      }
+    }
     const nonEmpty = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== ""));
     try {
       return this.sdk.checkNotifySignV2(nonEmpty);

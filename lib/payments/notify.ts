@@ -2,6 +2,7 @@
 // Only a durable outcome is acknowledged with `success`; a forged or mismatched notification
 // changes nothing, is logged with its reason and counted.
 import { alipay } from "../alipay/client.js";
+import { parseNotificationForm } from "../alipay/notificationForm.js";
 import { fromAlipayTime } from "../alipay/time.js";
 import { config } from "../config.js";
 import { yuanToFen } from "../money.js";
@@ -28,30 +29,15 @@ export type RejectReason =
   | "amount_mismatch"
   | "unknown_status";
 
-const maxNotifyBytes = 64 * 1024;
-
-/** Parses the raw form body exactly once (Alipay's content type is malformed, so never trust it). */
-export function parseNotifyBody(raw: string): Record<string, string> | undefined {
-  if (raw.length === 0 || raw.length > maxNotifyBytes) return undefined;
-  const params: Record<string, string> = {};
-  try {
-    for (const [key, value] of new URLSearchParams(raw)) {
-      if (key in params) return undefined; // a repeated field is never Alipay's
-      params[key] = value;
-    }
-  } catch {
-    return undefined;
-  }
-  return params;
-}
-
 export async function handleNotification(raw: string, now = Date.now()): Promise<NotifyOutcome> {
-  const params = parseNotifyBody(raw);
-  if (!params) return reject("malformed", {});
+  // Parsed exactly once, in its own charset (Alipay's content type is malformed, so never trusted).
+  const form = parseNotificationForm(raw);
+  if (!form) return reject("malformed", {});
+  const params = form.params;
   if (!params.sign) return reject("missing_signature", params);
   // RSA2 only: alipay-sdk would pick SHA1withRSA for `sign_type=RSA`, which Alipay has retired.
   if (params.sign_type !== "RSA2") return reject("unsupported_sign_type", params);
-  if (!(await alipay()).verifyNotification(params)) return reject("bad_signature", params);
+  if (!(await alipay()).verifyNotification(params, form.gbkSignedContent)) return reject("bad_signature", params);
 
   // Correlates every later log line of this request with Alipay's notification and our order.
   logger.appendKeys({ notifyId: params.notify_id, outTradeNo: params.out_trade_no });

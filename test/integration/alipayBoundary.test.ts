@@ -169,6 +169,33 @@ describe("an app in OpenID mode (buyer_open_id instead of buyer_id)", () => {
   });
 });
 
+describe("an app whose notifications come in GBK (charset=gbk)", () => {
+  it("gets paid through a GBK-encoded notification, its Chinese subject decoded and its signature checked over GBK bytes", async () => {
+    const env = t.stack.functionEnv;
+    const app = {
+      appId: env.ALIPAY_APP_ID!,
+      appPublicKey: readFileSync(join(t.stack.keysDir, "app-public.pem"), "utf8"),
+      appCert: readFileSync(join(t.stack.keysDir, "app-cert.crt"), "utf8"),
+      sellerId: env.ALIPAY_SELLER_ID!,
+    };
+    t.stack.simulator.addApp({ ...app, notifyCharset: "gbk" });
+    try {
+      const rejectedBefore = metric("NotificationsRejected.bad_signature") + metric("NotificationsRejected.malformed");
+      const { payment, attempt } = await t.openPayment("gbk", 660, { subject: "会员年费 中文订单" });
+      const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
+      expect(paid.status).toBe(200);
+      await waitFor(async () => (await getPayment(payment.paymentId))?.status === "PAID", { what: "GBK-notified payment paid" });
+      const [note] = t.stack.simulator.notifications({ outTradeNo: attempt.outTradeNo });
+      expect(note!.params.charset).toBe("gbk");
+      expect(note!.params.subject).toBe("会员年费 中文订单");
+      expect(t.stack.simulator.notifications({ outTradeNo: attempt.outTradeNo }).some((n) => n.acknowledged)).toBe(true);
+      expect(metric("NotificationsRejected.bad_signature") + metric("NotificationsRejected.malformed")).toBe(rejectedBefore);
+    } finally {
+      t.stack.simulator.addApp(app);
+    }
+  });
+});
+
 describe("certificate mode (公钥证书) end to end against the simulator", () => {
   const CERT_APP_ID = "2021000100000099";
   let certSim: AlipaySimulator;
