@@ -35,7 +35,9 @@ export function parseNotificationForm(raw: string): NotificationForm | undefined
 }
 
 function parseGbk(raw: string): NotificationForm | undefined {
-  const gbk = new TextDecoder("gbk", { fatal: true });
+  // GB18030's decoder, a superset of GBK (ICU's "gbk" is the older code page 936, which leaves some
+  // characters, € among them, in the private use area). Full ICU, as in Node's and Lambda's builds.
+  const gbk = new TextDecoder("gb18030", { fatal: true });
   const fields = new Map<string, { keyBytes: Buffer; bytes: Buffer; value: string }>();
   try {
     for (const pair of raw.split("&")) {

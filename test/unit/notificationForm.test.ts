@@ -30,7 +30,7 @@ const fields: Record<string, string> = {
   trade_no: "2026112622001400000000000001",
   trade_status: "TRADE_SUCCESS",
   total_amount: "6.60",
-  subject: "会员年费 中文订单",
+  subject: "会员年费 中文订单 €5",
   buyer_logon_id: "",
 };
 
@@ -62,14 +62,14 @@ function gbkBody(params: Record<string, string>, signedAs: "gbk" | "utf8" = "gbk
 describe("a GBK notification", () => {
   it("decodes in GBK and verifies over the GBK bytes Alipay signed", () => {
     const form = parseNotificationForm(gbkBody(fields))!;
-    expect(form.params.subject).toBe("会员年费 中文订单");
+    expect(form.params.subject).toBe("会员年费 中文订单 €5");
     expect(form.params.buyer_logon_id).toBe("");
     expect(gateway.verifyNotification(form.params, form.gbkSignedContent)).toBe(true);
   });
 
   it("is garbled read as UTF-8, which is why the charset decides", () => {
     const asUtf8 = Object.fromEntries(new URLSearchParams(gbkBody(fields)));
-    expect(asUtf8.subject).not.toBe("会员年费 中文订单");
+    expect(asUtf8.subject).not.toBe("会员年费 中文订单 €5");
     expect(gateway.verifyNotification(asUtf8)).toBe(false);
   });
 
