@@ -4,6 +4,7 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { count, logger, metrics } from "../lib/observability.js";
 import { handleNotification } from "../lib/payments/notify.js";
+import { alipayKeysChecked } from "../lib/alipay/client.js";
 
 const text = (statusCode: number, body: "success" | "failure"): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -26,6 +27,7 @@ async function alipayNotifyHandler(event: APIGatewayProxyEventV2) {
 export const handler = middy(alipayNotifyHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
+  .use(alipayKeysChecked())
   .use({
     // Transient (DynamoDB, a crash between steps): not acknowledged, Alipay sends it again.
     onError: async (request) => {

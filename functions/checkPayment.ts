@@ -8,6 +8,7 @@ import { logger, metrics } from "../lib/observability.js";
 import { type CheckMessage, checkPayment } from "../lib/payments/check.js";
 import { oneAtATime, withRetryBackoff } from "../lib/queue.js";
 import { checkRefund } from "../lib/refunds/check.js";
+import { alipayKeysChecked } from "../lib/alipay/client.js";
 
 async function checkRecord(record: SQSRecord): Promise<void> {
   const { paymentId, refundId } = JSON.parse(record.body) as CheckMessage;
@@ -35,4 +36,5 @@ async function checkPaymentHandler(event: SQSEvent, context: Context): Promise<S
 
 export const handler = middy(checkPaymentHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics()));
+  .use(logMetrics(metrics()))
+  .use(alipayKeysChecked());

@@ -9,6 +9,7 @@ import { JwtAuthorized } from "../lib/api/schemas.js";
 import { logger, metrics } from "../lib/observability.js";
 import { appPaymentView } from "../lib/payments/model.js";
 import { readPaymentForApp } from "../lib/payments/read.js";
+import { alipayKeysChecked } from "../lib/alipay/client.js";
 
 const GetAppPaymentEvent = z.object({
   pathParameters: PaymentPath,
@@ -22,5 +23,6 @@ async function getAppPaymentHandler(event: z.infer<typeof GetAppPaymentEvent>) {
 export const handler = middy(getAppPaymentHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
+  .use(alipayKeysChecked())
   .use(httpApi())
   .use(parser({ schema: GetAppPaymentEvent }));

@@ -8,6 +8,7 @@ import { PaymentPath } from "../lib/api/requests.js";
 import { JwtAuthorized } from "../lib/api/schemas.js";
 import { logger, metrics } from "../lib/observability.js";
 import { orderStringFor } from "../lib/payments/attempts.js";
+import { alipayKeysChecked } from "../lib/alipay/client.js";
 
 const GetOrderStringEvent = z.object({
   pathParameters: PaymentPath,
@@ -22,5 +23,6 @@ async function getOrderStringHandler(event: z.infer<typeof GetOrderStringEvent>)
 export const handler = middy(getOrderStringHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
+  .use(alipayKeysChecked())
   .use(httpApi())
   .use(parser({ schema: GetOrderStringEvent }));

@@ -5,6 +5,7 @@ import type { ScheduledEvent } from "aws-lambda";
 import { logger, metrics } from "../lib/observability.js";
 import { isDay, previousDay } from "../lib/reconciliation/day.js";
 import { reconcileDay } from "../lib/reconciliation/reconcile.js";
+import { alipayKeysChecked } from "../lib/alipay/client.js";
 
 /** The schedule's event reconciles yesterday (GMT+8); `{ "day": "yyyy-MM-dd" }` reconciles any past day. */
 export type ReconcileEvent = Partial<ScheduledEvent> & { day?: string };
@@ -19,4 +20,5 @@ async function reconcileHandler(event: ReconcileEvent) {
 
 export const handler = middy(reconcileHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics()));
+  .use(logMetrics(metrics()))
+  .use(alipayKeysChecked());

@@ -33,3 +33,20 @@ function sameKeys(a: AlipayKeys, b: AlipayKeys): boolean {
     a.certificates?.alipayRootCert === b.certificates?.alipayRootCert
   );
 }
+
+/**
+ * Middy middleware for the functions that hold the Alipay keys: on a cold start the keys are read and
+ * checked before the first invocation's handler runs, so a key that cannot work fails that invocation
+ * with its AlipayKeyError (naming the setting and the problem, never the key), not whichever later
+ * request first signs or verifies. A failed check (a bad key, SSM throttled) is made again next time.
+ */
+export function alipayKeysChecked(): { before: () => Promise<void> } {
+  let checked = false;
+  return {
+    before: async () => {
+      if (checked) return;
+      await alipay();
+      checked = true;
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// Keys checked at cold start (issue 10): a function that holds the Alipay keys reads and checks them
+// before its first invocation's handler runs, so a key that cannot work fails the first request with
+// an AlipayKeyError naming the setting, not whichever later request first signs or verifies.
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { handler } from "../../functions/alipayNotify.js";
+import { resetConfig } from "../../lib/config.js";
+import { logger } from "../../lib/observability.js";
+
+const dir = mkdtempSync(join(tmpdir(), "cold-start-keys-"));
+const saved = { ...process.env };
+const app = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const alipay = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const appPublicPem = String(app.publicKey.export({ type: "spki", format: "pem" }));
+const write = (name: string, text: string) => {
+  writeFileSync(join(dir, name), text);
+  return `file:${join(dir, name)}`;
+};
+
+beforeAll(() => {
+  Object.assign(process.env, {
+    STAGE: "test",
+    TABLE_NAME: "orders",
+    CHECK_QUEUE_URL: "http://127.0.0.1:9/000000000000/check",
+    EVENTS_QUEUE_URL: "http://127.0.0.1:9/000000000000/events",
+    ALIPAY_APP_ID: "2021000100000001",
+    ALIPAY_SELLER_ID: "2088000100000001",
+    ALIPAY_GATEWAY_URL: "http://127.0.0.1:9/gateway.do",
+    ALIPAY_NOTIFY_URL: "https://pay.example.com/alipay/notify",
+    CHECK_SCHEDULE_SECONDS: "60",
+    ALIPAY_APP_CERT: "",
+    // The app's public key where its private key belongs: the classic mix-up.
+    ALIPAY_APP_PRIVATE_KEY: write("app.pem", appPublicPem),
+    ALIPAY_PUBLIC_KEY: write("alipay.pem", String(alipay.publicKey.export({ type: "spki", format: "pem" }))),
+  });
+  resetConfig();
+});
+
+afterAll(() => {
+  process.env = saved;
+  resetConfig();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const garbage = { body: "hello", isBase64Encoded: false, headers: {} } as unknown as APIGatewayProxyEventV2;
+const context = { functionName: "alipayNotify", awsRequestId: "r1" } as Context;
+
+describe("alipayNotify on a cold start with an unusable key", () => {
+  it("fails its first invocation with the AlipayKeyError, though the request itself (garbage) needs no key", async () => {
+    const errors = vi.spyOn(logger, "error");
+    const response = await handler(garbage, context);
+    expect(response).toMatchObject({ statusCode: 500, body: "failure" });
+    const logged = errors.mock.calls.map((call) => call[1] as { error?: Error } | undefined).find((extra) => extra?.error);
+    expect(logged?.error?.name).toBe("AlipayKeyError");
+    expect(logged?.error?.message).toMatch(/ALIPAY_APP_PRIVATE_KEY is a public key/);
+    // Named, never printed.
+    const body = appPublicPem.split("\n")[1]!;
+    expect(JSON.stringify(errors.mock.calls)).not.toContain(body.slice(0, 16));
+    errors.mockRestore();
+  });
+
+  it("checks again on the next invocation, and passes once the key is right", async () => {
+    expect(await handler(garbage, context)).toMatchObject({ statusCode: 500 });
+    process.env.ALIPAY_APP_PRIVATE_KEY = write("app.pem", String(app.privateKey.export({ type: "pkcs8", format: "pem" })));
+    resetConfig();
+    // The garbage is now refused as what it is: malformed, answered 200 failure (Alipay's retry is pointless).
+    expect(await handler(garbage, context)).toMatchObject({ statusCode: 200, body: "failure" });
+  });
+});
