@@ -2,6 +2,7 @@
 // writes notifications in the charset of the app's requests: UTF-8 for us, but GBK for apps set up
 // that way, percent-encoded GBK bytes with `charset=gbk`, signed over the GBK bytes of the string to
 // sign. Those bytes are kept as they came, so no GBK encoder is needed (nor bundled) to verify them.
+import { decodeGbk } from "../gbk.js";
 
 const maxNotifyBytes = 64 * 1024;
 
@@ -35,22 +36,17 @@ export function parseNotificationForm(raw: string): NotificationForm | undefined
 }
 
 function parseGbk(raw: string): NotificationForm | undefined {
-  // GB18030's decoder, a superset of GBK (ICU's "gbk" is the older code page 936, which leaves some
-  // characters, € among them, in the private use area). Full ICU, as in Node's and Lambda's builds.
-  const gbk = new TextDecoder("gb18030", { fatal: true });
   const fields = new Map<string, { keyBytes: Buffer; bytes: Buffer; value: string }>();
-  try {
-    for (const pair of raw.split("&")) {
-      if (pair === "") continue;
-      const eq = pair.indexOf("=");
-      const keyBytes = formBytes(eq < 0 ? pair : pair.slice(0, eq));
-      const key = gbk.decode(keyBytes);
-      const bytes = formBytes(eq < 0 ? "" : pair.slice(eq + 1));
-      if (fields.has(key)) return undefined;
-      fields.set(key, { keyBytes, bytes, value: gbk.decode(bytes) });
-    }
-  } catch {
-    return undefined; // not percent-encoded, or not GBK
+  for (const pair of raw.split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const keyBytes = formBytes(eq < 0 ? pair : pair.slice(0, eq));
+    const bytes = formBytes(eq < 0 ? "" : pair.slice(eq + 1));
+    if (!keyBytes || !bytes) return undefined; // not percent-encoded
+    // Bytes that are not GBK decode to U+FFFD; the signature, over the bytes themselves, then fails.
+    const key = decodeGbk(keyBytes);
+    if (fields.has(key)) return undefined;
+    fields.set(key, { keyBytes, bytes, value: decodeGbk(bytes) });
   }
   const signed = [...fields.keys()]
     .filter((key) => key !== "sign" && key !== "sign_type" && fields.get(key)!.value !== "")
@@ -65,8 +61,8 @@ function parseGbk(raw: string): NotificationForm | undefined {
   };
 }
 
-/** The bytes of one form-encoded component: `+` is a space, `%XX` a byte, anything else ASCII. */
-function formBytes(component: string): Buffer {
+/** The bytes of one form-encoded component (`+` a space, `%XX` a byte, the rest ASCII), or undefined. */
+function formBytes(component: string): Buffer | undefined {
   const bytes: number[] = [];
   for (let i = 0; i < component.length; i++) {
     const char = component[i]!;
@@ -75,7 +71,7 @@ function formBytes(component: string): Buffer {
       bytes.push(Number.parseInt(component.slice(i + 1, i + 3), 16));
       i += 2;
     } else if (char.charCodeAt(0) < 0x80 && char !== "%") bytes.push(char.charCodeAt(0));
-    else throw new TypeError("not a percent-encoded form component");
+    else return undefined;
   }
   return Buffer.from(bytes);
 }

@@ -82,10 +82,12 @@ describe("a GBK notification", () => {
     expect(gateway.verifyNotification(form.params)).toBe(false);
   });
 
-  it("is malformed when its bytes are not GBK or a field repeats", () => {
-    expect(parseNotificationForm("charset=gbk&subject=%D6")).toBeUndefined(); // half a character
+  it("is malformed when it is not percent-encoded or a field repeats; bytes that are not GBK fail the signature", () => {
     expect(parseNotificationForm("charset=gbk&subject=中")).toBeUndefined();
+    expect(parseNotificationForm("charset=gbk&subject=%G1")).toBeUndefined();
     expect(parseNotificationForm("charset=gbk&a=1&a=2")).toBeUndefined();
+    const halfCharacter = parseNotificationForm(gbkBody(fields).replace("subject=", "subject=%D6"))!;
+    expect(gateway.verifyNotification(halfCharacter.params, halfCharacter.gbkSignedContent)).toBe(false);
   });
 });
 
