@@ -1,6 +1,8 @@
 // Alipay's stricter edges (issue 10): order strings the simulator refuses as Alipay would (each case
-// correctly signed by the app, so only the rule under test can refuse it), and apps in OpenID mode.
-import { createSign } from "node:crypto";
+// correctly signed by the app, so only the rule under test can refuse it), apps in OpenID mode, and apps
+// whose notifications are in GBK.
+import { createSign, createVerify } from "node:crypto";
+import iconv from "iconv-lite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signContent, type AlipaySimulator } from "../../simulator/index.js";
 import {
@@ -131,6 +133,42 @@ describe("an app in OpenID mode", () => {
       sim.pay(orderString(sdk, again, { notifyUrl: receiver.url }), { buyerId: paid.buyerId });
       await sim.whenIdle();
       expect(receiver.received.find((r) => r.params.out_trade_no === again)!.params.buyer_open_id).toBe(note!.params.buyer_open_id);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe("an app whose notifications are in GBK", () => {
+  const GBK_APP = "2021000100000043";
+
+  it("gets charset=gbk notifications, percent-encoded in GBK and signed over their GBK bytes", async () => {
+    sim.addApp({ appId: GBK_APP, appPublicKey: keys().app.publicKey, sellerId: SELLER_ID, notifyCharset: "gbk" });
+    const receiver = await startReceiver();
+    try {
+      const sdk = merchantSdk(sim.gatewayUrl, { appId: GBK_APP });
+      const outTradeNo = newOutTradeNo();
+      sim.pay(orderString(sdk, outTradeNo, { notifyUrl: receiver.url, subject: "会员年费 €5" }));
+      await sim.whenIdle();
+      const [note] = receiver.received.filter((r) => r.raw.includes(outTradeNo));
+      // 会 is BB E1 in GBK, € is 80 (E4 BC 9A and E2 82 AC in UTF-8).
+      expect(note!.raw).toContain("subject=%BB%E1%D4%B1%C4%EA%B7%D1+%805");
+      const params = Object.fromEntries(
+        note!.raw.split("&").map((pair) => {
+          const [key, value] = pair.split("=") as [string, string];
+          const bytes = Buffer.from(
+            value.replace(/\+/g, " ").replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+            "latin1",
+          );
+          return [key, iconv.decode(bytes, "gbk")];
+        }),
+      );
+      expect(params.charset).toBe("gbk");
+      expect(params.subject).toBe("会员年费 €5");
+      const content = iconv.encode(signContent(params, { excludeSignType: true }), "gbk");
+      expect(createVerify("RSA-SHA256").update(content).verify(keys().alipay.publicKey, params.sign!, "base64")).toBe(true);
+      // Read as UTF-8 (what alipay-sdk does), it verifies no more.
+      expect(verifyNotification(sdk, note!.params)).toBe(false);
     } finally {
       await receiver.close();
     }
