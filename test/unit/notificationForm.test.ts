@@ -100,3 +100,21 @@ describe("a UTF-8 notification", () => {
     expect(parseNotificationForm("")).toBeUndefined();
   });
 });
+
+describe("the gateway verifies RSA2 notifications only", () => {
+  const utf8 = { ...fields, charset: "utf-8" };
+  const signed = (algorithm: "RSA-SHA256" | "RSA-SHA1", signType: string) => {
+    const params = { ...utf8, sign_type: signType };
+    const content = Object.keys(params)
+      .filter((k) => k !== "sign_type" && params[k as keyof typeof params] !== "")
+      .sort()
+      .map((k) => `${k}=${params[k as keyof typeof params]}`)
+      .join("&");
+    return { ...params, sign: createSign(algorithm).update(content, "utf8").sign(alipayPair.privateKey, "base64") };
+  };
+
+  it("accepts sign_type=RSA2, refuses a correctly signed sign_type=RSA (SHA1withRSA) one, which alipay-sdk alone would accept", () => {
+    expect(gateway.verifyNotification(signed("RSA-SHA256", "RSA2"))).toBe(true);
+    expect(gateway.verifyNotification(signed("RSA-SHA1", "RSA"))).toBe(false);
+  });
+});
