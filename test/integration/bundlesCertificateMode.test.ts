@@ -1,0 +1,150 @@
+// Certificate mode (公钥证书) in the deployable bundles, where alipay-sdk's own certificate code is
+// stubbed out (esbuild.config.cjs): the bundled functions sign app_cert_sn and alipay_root_cert_sn
+// (computed with node:crypto), the simulator in certificate mode accepts them, and answers and
+// notifications verify with the key of Alipay's certificate. Also GBK notifications in the bundle.
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { build } from "esbuild";
+import iconv from "iconv-lite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getPayment } from "../../lib/payments/repository.js";
+import { projectRoot } from "../../local/serverlessConfig.js";
+import { useStack, waitFor } from "./harness.js";
+
+const require = createRequire(import.meta.url);
+const { options } = require("../../esbuild.config.cjs") as { options: Record<string, unknown> };
+const outDir = join(projectRoot, ".esbuild", "bundles-cert-test");
+const t = useStack({ alipayCertificateMode: true });
+type Handler = (event: unknown, context: unknown) => Promise<any>;
+const handlers: Record<string, Handler> = {};
+const context = { awsRequestId: "bundle-cert-test", getRemainingTimeInMillis: () => 30_000 };
+
+beforeAll(async () => {
+  mkdirSync(outDir, { recursive: true });
+  for (const name of ["getOrderString", "checkPayment", "alipayNotify"]) {
+    const outfile = join(outDir, `${name}.cjs`);
+    await build({ ...options, entryPoints: [join(projectRoot, "functions", `${name}.ts`)], outfile, logLevel: "silent" });
+    handlers[name] = (require(outfile) as { handler: Handler }).handler;
+  }
+});
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+const orderStringEvent = (user: string, paymentId: string) => ({
+  version: "2.0",
+  routeKey: "POST /v1/app/payments/{paymentId}/order-string",
+  rawPath: `/v1/app/payments/${paymentId}/order-string`,
+  headers: {},
+  pathParameters: { paymentId },
+  isBase64Encoded: false,
+  requestContext: {
+    http: { method: "POST", path: `/v1/app/payments/${paymentId}/order-string` },
+    authorizer: { jwt: { claims: { sub: user }, scopes: [] } },
+  },
+});
+const checkEvent = (paymentId: string) => ({
+  Records: [
+    {
+      messageId: `m-${Date.now()}`,
+      receiptHandle: "r",
+      body: JSON.stringify({ paymentId }),
+      attributes: { ApproximateReceiveCount: "1" },
+      messageAttributes: {},
+      eventSource: "aws:sqs",
+    },
+  ],
+});
+const notifyEvent = (body: string) => ({
+  version: "2.0",
+  rawPath: "/alipay/notify",
+  headers: {},
+  body,
+  isBase64Encoded: false,
+  requestContext: {},
+});
+
+/** A created payment and, from the bundled getOrderString, its order string. */
+async function bundledOrderString(user: string, amount: number, subject = "Bundled certificate mode") {
+  const created = await t.createPayment({ userId: user, amount, subject });
+  expect(created.status).toBe(201);
+  const answer = await handlers.getOrderString!(orderStringEvent(user, created.body.paymentId), context);
+  expect(answer.statusCode, answer.body).toBe(201);
+  return { paymentId: created.body.paymentId as string, ...(JSON.parse(answer.body) as { outTradeNo: string; orderString: string }) };
+}
+
+/** The simulator's first notification of a trade, held back from the stack (dropped) so the bundle gets it. */
+async function heldNotification(outTradeNo: string): Promise<{ params: Record<string, string> }> {
+  const [sent] = await waitFor(
+    async () => {
+      const all = (await t.sim(`/sim/notifications?outTradeNo=${outTradeNo}`)).body as Array<{ params: Record<string, string> }>;
+      return all.length > 0 && all;
+    },
+    { what: "a notification" },
+  );
+  return sent!;
+}
+
+describe("Lambda bundles in certificate mode", () => {
+  it("sign both SNs into the order string, settle by query and by notification with the key of Alipay's certificate", async () => {
+    expect(t.stack.functionEnv.ALIPAY_APP_CERT).toMatch(/^file:/);
+    const byQuery = await bundledOrderString("bundle-cert", 321);
+    const signed = new URLSearchParams(byQuery.orderString);
+    expect(signed.get("app_cert_sn")).toMatch(/^[0-9a-f]{32}$/);
+    expect(signed.get("alipay_root_cert_sn")).toMatch(/^[0-9a-f]{32}(_[0-9a-f]{32})*$/);
+    await t.sim("/sim/scenario", { outTradeNo: byQuery.outTradeNo, dropFirst: 100 });
+    // The simulator's certificate-mode app refuses an order string without the right SNs.
+    expect((await t.sim("/sim/pay", { orderString: byQuery.orderString })).status).toBe(200);
+    const checked = await handlers.checkPayment!(checkEvent(byQuery.paymentId), context);
+    expect(checked.batchItemFailures).toEqual([]);
+    expect(await getPayment(byQuery.paymentId)).toMatchObject({ status: "PAID", paidVia: "query" });
+
+    const byNotify = await bundledOrderString("bundle-cert", 654);
+    await t.sim("/sim/scenario", { outTradeNo: byNotify.outTradeNo, dropFirst: 100 });
+    await t.sim("/sim/pay", { orderString: byNotify.orderString });
+    const sent = await heldNotification(byNotify.outTradeNo);
+    const notify = (params: Record<string, string>) => handlers.alipayNotify!(notifyEvent(new URLSearchParams(params).toString()), context);
+    expect((await notify({ ...sent.params, total_amount: "99.00" })).body).toBe("failure");
+    expect((await notify(sent.params)).body).toBe("success");
+    expect(await getPayment(byNotify.paymentId)).toMatchObject({ status: "PAID", paidVia: "notify" });
+  });
+
+  it("accept a GBK-encoded notification (charset=gbk), verified over its GBK bytes", async () => {
+    const env = t.stack.functionEnv;
+    const app = {
+      appId: env.ALIPAY_APP_ID!,
+      appPublicKey: readFileSync(join(t.stack.keysDir, "app-public.pem"), "utf8"),
+      appCert: readFileSync(join(t.stack.keysDir, "app-cert.crt"), "utf8"),
+      sellerId: env.ALIPAY_SELLER_ID!,
+    };
+    t.stack.simulator.addApp({ ...app, notifyCharset: "gbk" });
+    try {
+      const gbk = await bundledOrderString("bundle-cert", 987, "会员年费 中文订单");
+      await t.sim("/sim/scenario", { outTradeNo: gbk.outTradeNo, dropFirst: 100 });
+      await t.sim("/sim/pay", { orderString: gbk.orderString });
+      // The body as the simulator sent it: GBK percent-encoded (recorded params are decoded).
+      const sent = await heldNotification(gbk.outTradeNo);
+      expect(sent.params.charset).toBe("gbk");
+      const body = gbkFormBody(sent.params);
+      expect(body).toContain("subject=%BB%E1%D4%B1%C4%EA%B7%D1+");
+      expect((await handlers.alipayNotify!(notifyEvent(body), context)).body).toBe("success");
+      expect(await getPayment(gbk.paymentId)).toMatchObject({ status: "PAID", paidVia: "notify" });
+    } finally {
+      t.stack.simulator.addApp(app);
+    }
+  });
+});
+
+/** The form body of a GBK notification, as the simulator writes it (Java's URLEncoder with GBK). */
+function gbkFormBody(params: Record<string, string>): string {
+  const encode = (text: string) =>
+    [...iconv.encode(text, "gbk")]
+      .map((b) => {
+        const char = String.fromCharCode(b);
+        if (/[A-Za-z0-9*._-]/.test(char)) return char;
+        return b === 0x20 ? "+" : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+      })
+      .join("");
+  return Object.entries(params)
+    .map(([key, value]) => `${encode(key)}=${encode(value)}`)
+    .join("&");
+}
