@@ -140,15 +140,7 @@ describe("subject length: one rule (UTF-16 code units, at most 256) in the backe
 
 describe("an app in OpenID mode (buyer_open_id instead of buyer_id)", () => {
   it("gets paid through a notification that names the buyer by buyer_open_id", async () => {
-    const env = t.stack.functionEnv;
-    const app = {
-      appId: env.ALIPAY_APP_ID!,
-      appPublicKey: readFileSync(join(t.stack.keysDir, "app-public.pem"), "utf8"),
-      appCert: readFileSync(join(t.stack.keysDir, "app-cert.crt"), "utf8"),
-      sellerId: env.ALIPAY_SELLER_ID!,
-    };
-    t.stack.simulator.addApp({ ...app, buyerIdType: "open_id" });
-    try {
+    await t.withAppMode({ buyerIdType: "open_id" }, async () => {
       const { payment, attempt } = await t.openPayment("openid", 450);
       const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
       expect(paid.status).toBe(200);
@@ -163,23 +155,13 @@ describe("an app in OpenID mode (buyer_open_id instead of buyer_id)", () => {
       expect(note!.params.buyer_id).toBeUndefined();
       expect(note!.params.buyer_open_id).toBeDefined();
       expect(settled).toMatchObject({ buyerId: note!.params.buyer_open_id, attempts: [{ status: "PAID" }] });
-    } finally {
-      t.stack.simulator.addApp(app);
-    }
+    });
   });
 });
 
 describe("an app whose notifications come in GBK (charset=gbk)", () => {
   it("gets paid through a GBK-encoded notification, its Chinese subject decoded and its signature checked over GBK bytes", async () => {
-    const env = t.stack.functionEnv;
-    const app = {
-      appId: env.ALIPAY_APP_ID!,
-      appPublicKey: readFileSync(join(t.stack.keysDir, "app-public.pem"), "utf8"),
-      appCert: readFileSync(join(t.stack.keysDir, "app-cert.crt"), "utf8"),
-      sellerId: env.ALIPAY_SELLER_ID!,
-    };
-    t.stack.simulator.addApp({ ...app, notifyCharset: "gbk" });
-    try {
+    await t.withAppMode({ notifyCharset: "gbk" }, async () => {
       const rejectedBefore = metric("NotificationsRejected.bad_signature") + metric("NotificationsRejected.malformed");
       const { payment, attempt } = await t.openPayment("gbk", 660, { subject: "会员年费 中文订单" });
       const paid = await t.sim("/sim/pay", { orderString: attempt.orderString });
@@ -190,9 +172,7 @@ describe("an app whose notifications come in GBK (charset=gbk)", () => {
       expect(note!.params.subject).toBe("会员年费 中文订单");
       expect(t.stack.simulator.notifications({ outTradeNo: attempt.outTradeNo }).some((n) => n.acknowledged)).toBe(true);
       expect(metric("NotificationsRejected.bad_signature") + metric("NotificationsRejected.malformed")).toBe(rejectedBefore);
-    } finally {
-      t.stack.simulator.addApp(app);
-    }
+    });
   });
 });
 

@@ -2,33 +2,32 @@
 // (where alipay-sdk's HTTP client is swapped for lib/alipay/bundled/urllib.ts), loaded as Lambda
 // loads it, and driven against the local stack and the Alipay simulator: the business system
 // creates a payment, the app gets its order string, the check worker and the notify URL settle it.
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPayment } from "../../lib/payments/repository.js";
 import { identityOf } from "../../local/httpApi.js";
 import { projectRoot } from "../../local/serverlessConfig.js";
+import {
+  esbuildOptions as options,
+  type Handler,
+  lambdaContext,
+  loadBundles,
+  notifyEvent,
+  orderStringEvent,
+  removeBundles,
+  sqsEvent,
+} from "./bundled.js";
 import { businessOrderId, useStack, waitFor } from "./harness.js";
 
-const require = createRequire(import.meta.url);
-const { options } = require("../../esbuild.config.cjs") as { options: Record<string, unknown> };
 const outDir = join(projectRoot, ".esbuild", "bundles-test");
 const t = useStack();
-type Handler = (event: unknown, context: unknown) => Promise<any>;
 const handlers: Record<string, Handler> = {};
-const context = { awsRequestId: "bundle-test", getRemainingTimeInMillis: () => 30_000 };
+const context = lambdaContext("bundle-test");
 
-beforeAll(async () => {
-  mkdirSync(outDir, { recursive: true });
-  for (const name of ["createPayment", "getOrderString", "checkPayment", "alipayNotify"]) {
-    const outfile = join(outDir, `${name}.cjs`);
-    await build({ ...options, entryPoints: [join(projectRoot, "functions", `${name}.ts`)], outfile, logLevel: "silent" });
-    handlers[name] = (require(outfile) as { handler: Handler }).handler;
-  }
-});
-afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+beforeAll(() => loadBundles(outDir, ["createPayment", "getOrderString", "checkPayment", "alipayNotify"], handlers));
+afterAll(() => removeBundles(outDir));
 
 /** POST /v1/payments as API Gateway hands it over once its IAM authorizer has verified `system`'s signature. */
 const createPaymentEvent = (system: string, body: unknown, key: string) => {
@@ -52,32 +51,6 @@ const createPaymentEvent = (system: string, body: unknown, key: string) => {
     },
   };
 };
-/** POST /v1/app/payments/{paymentId}/order-string as API Gateway hands it over once its JWT authorizer has verified `user`'s token. */
-const orderStringEvent = (user: string, paymentId: string) => ({
-  version: "2.0",
-  routeKey: "POST /v1/app/payments/{paymentId}/order-string",
-  rawPath: `/v1/app/payments/${paymentId}/order-string`,
-  headers: {},
-  pathParameters: { paymentId },
-  isBase64Encoded: false,
-  requestContext: {
-    http: { method: "POST", path: `/v1/app/payments/${paymentId}/order-string` },
-    authorizer: { jwt: { claims: { sub: user }, scopes: [] } },
-  },
-});
-const sqsEvent = (body: unknown) => ({
-  Records: [
-    {
-      messageId: `m-${Date.now()}`,
-      receiptHandle: "r",
-      body: JSON.stringify(body),
-      attributes: { ApproximateReceiveCount: "1" },
-      messageAttributes: {},
-      eventSource: "aws:sqs",
-    },
-  ],
-});
-
 describe("Lambda bundles", () => {
   it("stay small: no undici, no file-upload, AES or certificate code", () => {
     for (const name of Object.keys(handlers)) {
@@ -167,18 +140,7 @@ describe("Lambda bundles", () => {
       },
       { what: "a notification" },
     );
-    const notify = (params: Record<string, string>) =>
-      handlers.alipayNotify!(
-        {
-          version: "2.0",
-          rawPath: "/alipay/notify",
-          headers: {},
-          body: new URLSearchParams(params).toString(),
-          isBase64Encoded: false,
-          requestContext: {},
-        },
-        context,
-      );
+    const notify = (params: Record<string, string>) => handlers.alipayNotify!(notifyEvent(new URLSearchParams(params).toString()), context);
     expect((await notify({ ...sent!.params, total_amount: "99.00" })).body).toBe("failure");
     expect((await getPayment(payment.paymentId))?.status).toBe("OPEN");
     expect((await notify(sent!.params)).body).toBe("success");

@@ -2,66 +2,21 @@
 // stubbed out (esbuild.config.cjs): the bundled functions sign app_cert_sn and alipay_root_cert_sn
 // (computed with node:crypto), the simulator in certificate mode accepts them, and answers and
 // notifications verify with the key of Alipay's certificate. Also GBK notifications in the bundle.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { build } from "esbuild";
 import iconv from "iconv-lite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPayment } from "../../lib/payments/repository.js";
 import { projectRoot } from "../../local/serverlessConfig.js";
+import { type Handler, lambdaContext, loadBundles, notifyEvent, orderStringEvent, removeBundles, sqsEvent } from "./bundled.js";
 import { useStack, waitFor } from "./harness.js";
 
-const require = createRequire(import.meta.url);
-const { options } = require("../../esbuild.config.cjs") as { options: Record<string, unknown> };
 const outDir = join(projectRoot, ".esbuild", "bundles-cert-test");
 const t = useStack({ alipayCertificateMode: true });
-type Handler = (event: unknown, context: unknown) => Promise<any>;
 const handlers: Record<string, Handler> = {};
-const context = { awsRequestId: "bundle-cert-test", getRemainingTimeInMillis: () => 30_000 };
+const context = lambdaContext("bundle-cert-test");
 
-beforeAll(async () => {
-  mkdirSync(outDir, { recursive: true });
-  for (const name of ["getOrderString", "checkPayment", "alipayNotify"]) {
-    const outfile = join(outDir, `${name}.cjs`);
-    await build({ ...options, entryPoints: [join(projectRoot, "functions", `${name}.ts`)], outfile, logLevel: "silent" });
-    handlers[name] = (require(outfile) as { handler: Handler }).handler;
-  }
-});
-afterAll(() => rmSync(outDir, { recursive: true, force: true }));
-
-const orderStringEvent = (user: string, paymentId: string) => ({
-  version: "2.0",
-  routeKey: "POST /v1/app/payments/{paymentId}/order-string",
-  rawPath: `/v1/app/payments/${paymentId}/order-string`,
-  headers: {},
-  pathParameters: { paymentId },
-  isBase64Encoded: false,
-  requestContext: {
-    http: { method: "POST", path: `/v1/app/payments/${paymentId}/order-string` },
-    authorizer: { jwt: { claims: { sub: user }, scopes: [] } },
-  },
-});
-const checkEvent = (paymentId: string) => ({
-  Records: [
-    {
-      messageId: `m-${Date.now()}`,
-      receiptHandle: "r",
-      body: JSON.stringify({ paymentId }),
-      attributes: { ApproximateReceiveCount: "1" },
-      messageAttributes: {},
-      eventSource: "aws:sqs",
-    },
-  ],
-});
-const notifyEvent = (body: string) => ({
-  version: "2.0",
-  rawPath: "/alipay/notify",
-  headers: {},
-  body,
-  isBase64Encoded: false,
-  requestContext: {},
-});
+beforeAll(() => loadBundles(outDir, ["getOrderString", "checkPayment", "alipayNotify"], handlers));
+afterAll(() => removeBundles(outDir));
 
 /** A created payment and, from the bundled getOrderString, its order string. */
 async function bundledOrderString(user: string, amount: number, subject = "Bundled certificate mode") {
@@ -94,7 +49,7 @@ describe("Lambda bundles in certificate mode", () => {
     await t.sim("/sim/scenario", { outTradeNo: byQuery.outTradeNo, dropFirst: 100 });
     // The simulator's certificate-mode app refuses an order string without the right SNs.
     expect((await t.sim("/sim/pay", { orderString: byQuery.orderString })).status).toBe(200);
-    const checked = await handlers.checkPayment!(checkEvent(byQuery.paymentId), context);
+    const checked = await handlers.checkPayment!(sqsEvent({ paymentId: byQuery.paymentId }), context);
     expect(checked.batchItemFailures).toEqual([]);
     expect(await getPayment(byQuery.paymentId)).toMatchObject({ status: "PAID", paidVia: "query" });
 
@@ -109,15 +64,7 @@ describe("Lambda bundles in certificate mode", () => {
   });
 
   it("accept a GBK-encoded notification (charset=gbk), verified over its GBK bytes", async () => {
-    const env = t.stack.functionEnv;
-    const app = {
-      appId: env.ALIPAY_APP_ID!,
-      appPublicKey: readFileSync(join(t.stack.keysDir, "app-public.pem"), "utf8"),
-      appCert: readFileSync(join(t.stack.keysDir, "app-cert.crt"), "utf8"),
-      sellerId: env.ALIPAY_SELLER_ID!,
-    };
-    t.stack.simulator.addApp({ ...app, notifyCharset: "gbk" });
-    try {
+    await t.withAppMode({ notifyCharset: "gbk" }, async () => {
       const gbk = await bundledOrderString("bundle-cert", 987, "会员年费 中文订单");
       await t.sim("/sim/scenario", { outTradeNo: gbk.outTradeNo, dropFirst: 100 });
       await t.sim("/sim/pay", { orderString: gbk.orderString });
@@ -128,9 +75,7 @@ describe("Lambda bundles in certificate mode", () => {
       expect(body).toContain("subject=%BB%E1%D4%B1%C4%EA%B7%D1+");
       expect((await handlers.alipayNotify!(notifyEvent(body), context)).body).toBe("success");
       expect(await getPayment(gbk.paymentId)).toMatchObject({ status: "PAID", paidVia: "notify" });
-    } finally {
-      t.stack.simulator.addApp(app);
-    }
+    });
   });
 });
 

@@ -1,11 +1,12 @@
 // Starts a whole local stack for one test file (real DynamoDB Local, fauxqs, the Alipay simulator,
 // the Lambdas behind the emulated API Gateway) with compressed times, and talks to it over HTTP.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { type BusinessClient, type CreatePaymentInput as PaymentInput, createBusinessClient } from "../../client/businessClient.js";
 import { startStack, type LocalStack, type StackOptions } from "../../local/stack.js";
+import type { SimulatorApp } from "../../simulator/types.js";
 import { checkResponse } from "./openapiCheck.js";
 
 export interface TestStack {
@@ -22,6 +23,8 @@ export interface TestStack {
   orderString(user: string, paymentId: string): Promise<ApiResponse>;
   /** A new payment and its first order string: the two-sided start of every payment. */
   openPayment(user: string, amount?: number, options?: { system?: string; subject?: string }): Promise<{ payment: any; attempt: any }>;
+  /** Runs `body` while the simulator treats the stack's own app with `mode` (OpenID, GBK notifications, ...), then restores it. */
+  withAppMode<T>(mode: Partial<SimulatorApp>, body: () => Promise<T>): Promise<T>;
 }
 
 export type { PaymentInput };
@@ -166,6 +169,21 @@ export function useStack(options: StackOptions = {}): TestStack {
     const attempt = await harness.orderString(user, created.body.paymentId);
     if (attempt.status !== 201) throw new Error(`order string answered ${attempt.status}: ${JSON.stringify(attempt.body)}`);
     return { payment: created.body, attempt: attempt.body };
+  };
+  harness.withAppMode = async (mode, body) => {
+    const env = harness.stack.functionEnv;
+    const app: SimulatorApp = {
+      appId: env.ALIPAY_APP_ID!,
+      appPublicKey: readFileSync(join(harness.stack.keysDir, "app-public.pem"), "utf8"),
+      appCert: readFileSync(join(harness.stack.keysDir, "app-cert.crt"), "utf8"),
+      sellerId: env.ALIPAY_SELLER_ID!,
+    };
+    harness.stack.simulator.addApp({ ...app, ...mode });
+    try {
+      return await body();
+    } finally {
+      harness.stack.simulator.addApp(app);
+    }
   };
   return harness;
 }
