@@ -472,7 +472,7 @@ function signNotification(params: Params, privateKey: KeyObject): string {
 }
 
 /** A form body percent-encoded in GBK, as Java's URLEncoder.encode(value, "GBK") writes it. */
-function gbkFormBody(params: Params): string {
+export function gbkFormBody(params: Params): string {
   const encode = (text: string) =>
     [...iconv.encode(text, "gbk")]
       .map((byte) => {

@@ -3,10 +3,10 @@
 // (computed with node:crypto), the simulator in certificate mode accepts them, and answers and
 // notifications verify with the key of Alipay's certificate. Also GBK notifications in the bundle.
 import { join } from "node:path";
-import iconv from "iconv-lite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPayment } from "../../lib/payments/repository.js";
 import { projectRoot } from "../../local/serverlessConfig.js";
+import { gbkFormBody } from "../../simulator/notifier.js";
 import { type Handler, lambdaContext, loadBundles, notifyEvent, orderStringEvent, removeBundles, sqsEvent } from "./bundled.js";
 import { useStack, waitFor } from "./harness.js";
 
@@ -78,18 +78,3 @@ describe("Lambda bundles in certificate mode", () => {
     });
   });
 });
-
-/** The form body of a GBK notification, as the simulator writes it (Java's URLEncoder with GBK). */
-function gbkFormBody(params: Record<string, string>): string {
-  const encode = (text: string) =>
-    [...iconv.encode(text, "gbk")]
-      .map((b) => {
-        const char = String.fromCharCode(b);
-        if (/[A-Za-z0-9*._-]/.test(char)) return char;
-        return b === 0x20 ? "+" : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
-      })
-      .join("");
-  return Object.entries(params)
-    .map(([key, value]) => `${encode(key)}=${encode(value)}`)
-    .join("&");
-}
