@@ -2,22 +2,14 @@
 // one object per run, and the day's summary in the table (pk RECONCILIATION, sk the day): counts
 // and sums per class and the open differences, so `reconcile differences` and the alarm's
 // runbook need one Query, not the reports. The latest run of a day wins (a conditional put).
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo, isConditionFailure } from "../aws.js";
 import { config } from "../config.js";
 import type { Difference } from "./match.js";
 import type { ClassTotals, ReconciliationReport } from "./report.js";
 
-// The S3 client lives with its only user: in lib/aws.ts every function would load
-// @aws-sdk/client-s3 at cold start.
-let s3Client: S3Client | undefined;
-
-function s3(): S3Client {
-  // A custom endpoint (the local engine, fauxqs) serves buckets by path, not by host name.
-  s3Client ??= new S3Client({ maxAttempts: 3, forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) });
-  return s3Client;
-}
+// Loaded on first use (see reportObjects.ts): no S3 client in any cold start.
+const reportObjects = () => import("./reportObjects.js");
 
 export const reconciliationPk = "RECONCILIATION";
 /** Open differences kept on the summary item (the report has them all). */
@@ -53,9 +45,7 @@ export const reportKeyOf = (day: string, runId: string) => `reconciliation/${day
 export async function storeReconciliation(report: ReconciliationReport): Promise<ReconciliationSummary> {
   const bucket = reportBucket();
   const key = reportKeyOf(report.day, report.runId);
-  await s3().send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(report, null, 1), ContentType: "application/json" }),
-  );
+  await (await reportObjects()).putJson(bucket, key, report);
   const summary: ReconciliationSummary = {
     pk: reconciliationPk,
     sk: report.day,
@@ -110,6 +100,5 @@ export async function listSummaries(limit = 60): Promise<ReconciliationSummary[]
 }
 
 export async function getReport(bucket: string, key: string): Promise<ReconciliationReport> {
-  const { Body } = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return JSON.parse(await Body!.transformToString()) as ReconciliationReport;
+  return (await reportObjects()).getJson<ReconciliationReport>(bucket, key);
 }
