@@ -58,4 +58,9 @@ export class HttpError extends Error {
     super(message);
     this.statusCode = errorCatalogue[code].status;
   }
+
+  /** What the client reads: `{ code, message }`. */
+  get body(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
 }

@@ -17,7 +17,7 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 }
 
 export function errorResponse(error: HttpError): APIGatewayProxyStructuredResultV2 {
-  return json(error.statusCode, { code: error.code, message: error.message });
+  return json(error.statusCode, error.body);
 }
 
 interface Issue {

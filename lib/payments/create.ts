@@ -69,11 +69,14 @@ export async function createPayment(
   const existing = outcome.existing ?? (await getPayment(payment.paymentId));
   if (!existing) throw new HttpError("concurrent_update");
   const conflict = existing.amountFen !== input.amount || existing.subject !== input.subject || existing.userId !== input.userId;
+  const refused = (error: HttpError) => answer(error.statusCode, error.body);
   const first = conflict
-    ? answer(409, {
-        code: "payment_conflict",
-        message: `Business order ${input.businessOrderId} already has payment ${existing.paymentId} with a different amount, subject or user.`,
-      })
+    ? refused(
+        new HttpError(
+          "payment_conflict",
+          `Business order ${input.businessOrderId} already has payment ${existing.paymentId} with a different amount, subject or user.`,
+        ),
+      )
     : answer(200, businessPaymentView(existing));
   const remembered = await rememberAnswer(first);
   if (!remembered.stored) return replay(remembered.record ?? (await getIdempotencyRecord(business.businessId, key)), hash);
