@@ -3,6 +3,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy from "@middy/core";
 import * as z from "zod/mini";
+import { alipayKeysChecked } from "../lib/alipay/client.js";
 import { httpApi, json } from "../lib/api/http.js";
 import { PaymentPath } from "../lib/api/requests.js";
 import { type BusinessContext, businessCaller } from "../lib/business/caller.js";
@@ -21,6 +22,7 @@ async function cancelPaymentHandler(event: z.infer<typeof CancelPaymentEvent>, {
 export const handler = middy(cancelPaymentHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
+  .use(alipayKeysChecked())
   .use(httpApi())
   .use(businessCaller())
   .use(parser({ schema: CancelPaymentEvent }));

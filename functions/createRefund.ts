@@ -9,7 +9,6 @@ import { apiEvent, JsonBody } from "../lib/api/schemas.js";
 import { type BusinessContext, businessCaller } from "../lib/business/caller.js";
 import { logger, metrics } from "../lib/observability.js";
 import { createRefund } from "../lib/refunds/create.js";
-import { alipayKeysChecked } from "../lib/alipay/client.js";
 
 const CreateRefundEvent = apiEvent(
   z.object({
@@ -27,7 +26,6 @@ async function createRefundHandler(event: z.infer<typeof CreateRefundEvent>, { b
 export const handler = middy(createRefundHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
-  .use(alipayKeysChecked())
   .use(httpApi())
   .use(businessCaller())
   .use(parser({ schema: CreateRefundEvent }));
