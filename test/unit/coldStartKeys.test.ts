@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler } from "../../functions/alipayNotify.js";
+import { handler as orderStringHandler } from "../../functions/getOrderString.js";
 import { resetConfig } from "../../lib/config.js";
 import { logger } from "../../lib/observability.js";
 
@@ -48,6 +49,29 @@ afterAll(() => {
 
 const garbage = { body: "hello", isBase64Encoded: false, headers: {} } as unknown as APIGatewayProxyEventV2;
 const context = { functionName: "alipayNotify", awsRequestId: "r1" } as Context;
+
+describe("an API function on a cold start with an unusable key", () => {
+  it("answers the stable 500 internal_error, never the key, and logs the AlipayKeyError", async () => {
+    const errors = vi.spyOn(logger, "error");
+    const event = {
+      version: "2.0",
+      routeKey: "POST /v1/app/payments/{paymentId}/order-string",
+      rawPath: "/v1/app/payments/pay_1/order-string",
+      headers: {},
+      pathParameters: { paymentId: "pay_1" },
+      isBase64Encoded: false,
+      requestContext: { http: { method: "POST" }, authorizer: { jwt: { claims: { sub: "user-1" }, scopes: [] } } },
+    } as unknown as APIGatewayProxyEventV2;
+    const response = await orderStringHandler(event, { functionName: "getOrderString", awsRequestId: "r0" } as Context);
+    expect(response).toMatchObject({ statusCode: 500, headers: { "content-type": "application/json" } });
+    expect(JSON.parse((response as { body: string }).body)).toEqual({ code: "internal_error", message: expect.any(String) });
+    expect(JSON.stringify(response)).not.toMatch(/ALIPAY_APP_PRIVATE_KEY|BEGIN/);
+    const logged = errors.mock.calls.map((call) => call[1] as { error?: Error } | undefined).find((extra) => extra?.error);
+    expect(logged?.error?.name).toBe("AlipayKeyError");
+    expect(JSON.stringify(errors.mock.calls)).not.toContain(appPublicPem.split("\n")[1]!.slice(0, 16));
+    errors.mockRestore();
+  });
+});
 
 describe("alipayNotify on a cold start with an unusable key", () => {
   it("fails its first invocation with the AlipayKeyError, though the request itself (garbage) needs no key", async () => {
