@@ -114,8 +114,10 @@ class CommentSplitter extends Transform {
 }
 
 /**
- * Rows by header name; a free-text field could in principle hold a newline inside quotes, so rows
- * keep count rather than lines. Not strict: a row with a column more or less is still read.
+ * Rows by header name. Not strict: a row with a column more or less is still read. csv-parser opens
+ * a quoted value at any `"`, even mid-field, and a quote left open swallows the lines after it into
+ * one value; no value of a bill holds a line break (subjects carry no control characters), so a
+ * value that spans lines is refused (readEntryRecords) rather than read as one row.
  */
 function csvParser() {
   return csvParse({ mapHeaders: ({ header }) => clean(header), strict: false });
@@ -137,6 +139,10 @@ async function readEntryRecords(
       objectMode: true,
       write(record: Record<string, string>, _encoding, done) {
         row += 1;
+        if (Object.values(record).some((value) => /[\r\n]/.test(value))) {
+          done(new BillFormatError(`bill row ${row}: a value spans lines (a quote left open?)`));
+          return;
+        }
         Promise.resolve(onRecord(record, row)).then(() => done(), done);
       },
     }),
