@@ -134,10 +134,12 @@ describe("the bill parser", () => {
     await expect(read(await writeZip("none.zip", { "x_20190916_业务明细(汇总).csv": summary }))).rejects.toThrow(/no 业务明细 file/);
   });
 
-  it("refuses a quote left open (a stray \" in the last column) rather than reading the rows after it into that value", async () => {
+  it('refuses a quote left open (a stray " in the last column) rather than reading the rows after it into that value', async () => {
     // csv-parser opens a quoted value at any quote: without the check the next rows vanish into 备注.
-    const strayQuote = `${sampleRefund.replace(/下单测试$/, '27" 显示器')}`;
-    const path = await writeZip("stray-quote.zip", { "x_20190916_业务明细.csv": detail([strayQuote, samplePayment, samplePayment], trailer) });
+    const strayQuote = sampleRefund.replace(/下单测试$/, '27" 显示器');
+    const path = await writeZip("stray-quote.zip", {
+      "x_20190916_业务明细.csv": detail([strayQuote, samplePayment, samplePayment], trailer),
+    });
     await expect(read(path)).rejects.toThrow(/bill row 1: a value spans lines/);
   });
 
