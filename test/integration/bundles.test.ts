@@ -80,7 +80,10 @@ describe("Lambda bundles", () => {
       // Cold start as Lambda does it: a fresh process loads the bundle; which @aws-sdk packages did it load?
       const loaded = execFileSync(
         process.execPath,
-        ["-e", `require(${JSON.stringify(outfile)}); console.log(Object.keys(require.cache).filter((f) => f.includes("client-s3")).length)`],
+        [
+          "-e",
+          `require(${JSON.stringify(outfile)}); console.log(Object.keys(require.cache).filter((f) => f.includes("client-s3")).length)`,
+        ],
         { env: { ...process.env, NODE_PATH: join(projectRoot, "node_modules") }, encoding: "utf8" },
       );
       expect(loaded.trim(), `${name} loads @aws-sdk/client-s3 at cold start`).toBe("0");

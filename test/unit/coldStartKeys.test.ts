@@ -61,7 +61,7 @@ describe("an API function on a cold start with an unusable key", () => {
       pathParameters: { paymentId: "pay_1" },
       isBase64Encoded: false,
       requestContext: { http: { method: "POST" }, authorizer: { jwt: { claims: { sub: "user-1" }, scopes: [] } } },
-    } as unknown as APIGatewayProxyEventV2;
+    } as unknown as Parameters<typeof orderStringHandler>[0];
     const response = await orderStringHandler(event, { functionName: "getOrderString", awsRequestId: "r0" } as Context);
     expect(response).toMatchObject({ statusCode: 500, headers: { "content-type": "application/json" } });
     expect(JSON.parse((response as { body: string }).body)).toEqual({ code: "internal_error", message: expect.any(String) });
