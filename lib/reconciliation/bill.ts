@@ -82,6 +82,8 @@ const accountLine = /^#账号：\[(\d+)\]/;
 /** Splits decoded text into lines: `#` lines go to `onComment`, the table's lines go on. */
 class CommentSplitter extends Transform {
   private rest = "";
+  /** Lines of the table passed on, its header included. */
+  tableLines = 0;
 
   constructor(private readonly onComment: (line: string) => void) {
     super({ decodeStrings: false, encoding: "utf8" });
@@ -107,6 +109,7 @@ class CommentSplitter extends Transform {
       if (line.startsWith("#")) this.onComment(line);
       else if (line.trim() !== "") {
         table += `${line}\n`;
+        this.tableLines += 1;
       }
     }
     if (table) this.push(table);
@@ -117,7 +120,7 @@ class CommentSplitter extends Transform {
  * Rows by header name. Not strict: a row with a column more or less is still read. csv-parser opens
  * a quoted value at any `"`, even mid-field, and a quote left open swallows the lines after it into
  * one value; no value of a bill holds a line break (subjects carry no control characters), so a
- * value that spans lines is refused (readEntryRecords) rather than read as one row.
+ * row that spans lines is refused (readEntryRecords counts lines against rows) rather than read.
  */
 function csvParser() {
   return csvParse({ mapHeaders: ({ header }) => clean(header), strict: false });
@@ -130,23 +133,26 @@ async function readEntryRecords(
   onRecord: (record: Record<string, string>, row: number) => void | Promise<void>,
 ): Promise<void> {
   let row = 0;
+  const splitter = new CommentSplitter(onComment);
   await pipeline(
     stream,
     gbkDecodeStream(),
-    new CommentSplitter(onComment),
+    splitter,
     csvParser(),
     new Writable({
       objectMode: true,
       write(record: Record<string, string>, _encoding, done) {
         row += 1;
-        if (Object.values(record).some((value) => /[\r\n]/.test(value))) {
-          done(new BillFormatError(`bill row ${row}: a value spans lines (a quote left open?)`));
-          return;
-        }
         Promise.resolve(onRecord(record, row)).then(() => done(), done);
       },
     }),
   );
+  // One row per line: fewer rows than lines means a value ran over lines (see csvParser).
+  if (splitter.tableLines > row + 1) {
+    throw new BillFormatError(
+      `${splitter.tableLines - 1} lines under the header but ${row} rows: a value spans lines (a quote left open?)`,
+    );
+  }
 }
 
 function rowOf(record: Record<string, string>, row: number): BillRow | "other" {

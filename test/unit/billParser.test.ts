@@ -140,7 +140,7 @@ describe("the bill parser", () => {
     const path = await writeZip("stray-quote.zip", {
       "x_20190916_业务明细.csv": detail([strayQuote, samplePayment, samplePayment], trailer),
     });
-    await expect(read(path)).rejects.toThrow(/bill row 1: a value spans lines/);
+    await expect(read(path)).rejects.toThrow(/3 lines under the header but 1 rows: a value spans lines/);
   });
 
   it("parses signed yuan exactly, without floating point", () => {
