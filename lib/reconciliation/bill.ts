@@ -117,13 +117,19 @@ class CommentSplitter extends Transform {
 }
 
 /**
+ * A bill row is well under 2 KB. The bound stops a quote left open early in a long bill at once:
+ * csv-parser would otherwise gather the rest of the file into one growing buffer, copied per chunk.
+ */
+const maxRowBytes = 64 * 1024;
+
+/**
  * Rows by header name. Not strict: a row with a column more or less is still read. csv-parser opens
  * a quoted value at any `"`, even mid-field, and a quote left open swallows the lines after it into
  * one value; no value of a bill holds a line break (subjects carry no control characters), so a
  * row that spans lines is refused (readEntryRecords counts lines against rows) rather than read.
  */
 function csvParser() {
-  return csvParse({ mapHeaders: ({ header }) => clean(header), strict: false });
+  return csvParse({ mapHeaders: ({ header }) => clean(header), strict: false, maxRowBytes });
 }
 
 /** Streams one entry through GBK decoding, the comment splitter and csv-parser to `onRecord`. */
@@ -134,19 +140,27 @@ async function readEntryRecords(
 ): Promise<void> {
   let row = 0;
   const splitter = new CommentSplitter(onComment);
-  await pipeline(
-    stream,
-    gbkDecodeStream(),
-    splitter,
-    csvParser(),
-    new Writable({
-      objectMode: true,
-      write(record: Record<string, string>, _encoding, done) {
-        row += 1;
-        Promise.resolve(onRecord(record, row)).then(() => done(), done);
-      },
-    }),
-  );
+  try {
+    await pipeline(
+      stream,
+      gbkDecodeStream(),
+      splitter,
+      csvParser(),
+      new Writable({
+        objectMode: true,
+        write(record: Record<string, string>, _encoding, done) {
+          row += 1;
+          Promise.resolve(onRecord(record, row)).then(() => done(), done);
+        },
+      }),
+    );
+  } catch (error) {
+    // csv-parser's own words for a row over maxRowBytes; the row is counted as written, buffers ahead.
+    if (error instanceof Error && error.message === "Row exceeds the maximum size") {
+      throw new BillFormatError(`the row near row ${row + 1} runs over ${maxRowBytes} bytes: a value spans lines (a quote left open?)`);
+    }
+    throw error;
+  }
   // One row per line: fewer rows than lines means a value ran over lines (see csvParser).
   if (splitter.tableLines > row + 1) {
     throw new BillFormatError(

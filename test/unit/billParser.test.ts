@@ -143,6 +143,13 @@ describe("the bill parser", () => {
     await expect(read(path)).rejects.toThrow(/3 lines under the header but 1 rows: a value spans lines/);
   });
 
+  it("refuses a quote left open early in a long bill at once, not after buffering the rest of the bill into one value", async () => {
+    const strayQuote = sampleRefund.replace(/下单测试$/, '27" 显示器');
+    const rest = Array.from({ length: 400 }, () => samplePayment);
+    const path = await writeZip("stray-quote-long.zip", { "x_20190916_业务明细.csv": detail([strayQuote, ...rest], trailer) });
+    await expect(read(path)).rejects.toThrow(/the row near row 1 runs over 65536 bytes: a value spans lines/);
+  });
+
   it("parses signed yuan exactly, without floating point", () => {
     expect(signedYuanToFen("-0.01")).toBe(-1);
     expect(signedYuanToFen("100000000.00")).toBe(10_000_000_000);
