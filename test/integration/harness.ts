@@ -175,7 +175,8 @@ export function useStack(options: StackOptions = {}): TestStack {
     const app: SimulatorApp = {
       appId: env.ALIPAY_APP_ID!,
       appPublicKey: readFileSync(join(harness.stack.keysDir, "app-public.pem"), "utf8"),
-      appCert: readFileSync(join(harness.stack.keysDir, "app-cert.crt"), "utf8"),
+      // The app's certificate only on a stack in certificate mode (keysDir holds one then).
+      ...(options.alipayCertificateMode ? { appCert: readFileSync(join(harness.stack.keysDir, "app-cert.crt"), "utf8") } : {}),
       sellerId: env.ALIPAY_SELLER_ID!,
     };
     harness.stack.simulator.addApp({ ...app, ...mode });
