@@ -1,6 +1,7 @@
 // GBK (Alipay's bills, and notifications sent with charset=gbk) decoded by the runtime's own ICU
 // through TextDecoder: Node's official builds carry full ICU, and so do Lambda's Node.js runtimes
-// (observed, not documented by AWS). A bundled decoder (iconv-lite) would add its ~500 KB of code-page tables to the bundle.
+// (observed, not documented by AWS). A bundled decoder (iconv-lite) would add its ~500 KB of
+// code-page tables to the bundle.
 // The decoder is GB18030's, a superset of GBK: ICU's "gbk" is the older Windows 936 table, which
 // puts 83 characters (€ among them) in the private use area.
 // A runtime without it (a small-ICU build) fails on first use with a message that says so.
@@ -21,8 +22,13 @@ function gbkDecoder(): TextDecoder {
   }
 }
 
+// Whole-buffer decodes keep no state between calls, so one decoder serves them all (a GBK
+// notification decodes each of its names and values).
+let wholeDecoder: TextDecoder | undefined;
+
 export function decodeGbk(bytes: Uint8Array): string {
-  return gbkDecoder().decode(bytes);
+  wholeDecoder ??= gbkDecoder();
+  return wholeDecoder.decode(bytes);
 }
 
 /** A stream of GBK bytes in, text out; a character split across chunks is decoded whole. */
