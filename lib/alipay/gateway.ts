@@ -2,7 +2,7 @@
 // close, notification signatures. Business answers become typed results; anything that means
 // "ask again later" (network, HTTP 5xx, timeouts, 20000, 40005, ACQ.SYSTEM_ERROR) is thrown as
 // AlipayUnavailableError so the caller's retry machinery takes over.
-import { createVerify } from "node:crypto";
+import { createPublicKey, createVerify, type KeyObject } from "node:crypto";
 import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
 import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
@@ -99,12 +99,13 @@ class VerifyingSdk extends AlipaySdk {
 
 export class AlipayGateway {
   private readonly sdk: AlipaySdk;
-  private readonly alipayPublicKey: string;
+  /** Parsed once: verifying with the PEM text would parse it on every notification. */
+  private readonly alipayPublicKey: KeyObject;
 
   /** Throws AlipayKeyError, naming the key and the problem, when a key cannot be used (checked once, here). */
   constructor(private readonly settings: AlipayGatewaySettings) {
     const keys = normaliseAlipayCredentials(settings);
-    this.alipayPublicKey = keys.alipayPublicKey;
+    this.alipayPublicKey = createPublicKey(keys.alipayPublicKey);
     this.sdk = new VerifyingSdk({
       appId: settings.appId,
       privateKey: keys.appPrivateKey,
