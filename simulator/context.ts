@@ -84,6 +84,9 @@ export function armExpiry(ctx: SimulatorContext, trade: Trade): void {
     () => {
       ctx.expiryTimers.delete(trade);
       expireIfDue(ctx, trade);
+      // Timers run on a monotonic clock and can fire a millisecond before Date.now() reaches the
+      // deadline: a trade still waiting then is armed again rather than left open for good.
+      if (trade.status === "WAIT_BUYER_PAY") armExpiry(ctx, trade);
     },
     Math.max(0, delay),
   );
