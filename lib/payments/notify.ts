@@ -1,6 +1,9 @@
 // Alipay's asynchronous notification: verify, match to our payment's attempt, apply at most once.
 // Only a durable outcome is acknowledged with `success`; a forged or mismatched notification
-// changes nothing, is logged with its reason and counted.
+// changes nothing, is logged with its reason and counted: NotificationsRejected per reason (the
+// dashboard), and apart by who can have sent it (the alarms): NotificationsUnverified for what anyone
+// on the internet can POST to the public URL (never pages), NotificationsMismatched for what passed
+// Alipay's signature and still does not match (pages: only Alipay, or a holder of its key, sends it).
 import { alipay } from "../alipay/client.js";
 import { parseNotificationForm } from "../alipay/notificationForm.js";
 import { fromAlipayTime } from "../alipay/time.js";
@@ -18,16 +21,21 @@ export type NotifyOutcome =
   | { kind: "applied" | "duplicate" | "refund_needed" | "closed" | "ignored"; detail?: string }
   | { kind: "rejected"; reason: RejectReason };
 
-export type RejectReason =
-  | "malformed"
-  | "missing_signature"
-  | "unsupported_sign_type"
-  | "bad_signature"
-  | "app_id_mismatch"
-  | "seller_id_mismatch"
-  | "unknown_order"
-  | "amount_mismatch"
-  | "unknown_status";
+/** Reasons for a notification nobody has vouched for: anyone can send these. */
+export const unverifiedReasons = ["malformed", "missing_signature", "unsupported_sign_type", "bad_signature"] as const;
+/** Reasons for a notification that passed Alipay's signature and still does not match our payment. */
+export const mismatchReasons = [
+  "app_id_mismatch",
+  "seller_id_mismatch",
+  "unknown_order",
+  "amount_mismatch",
+  "unknown_status",
+  "missing_trade_no",
+] as const;
+
+export type RejectReason = (typeof unverifiedReasons)[number] | (typeof mismatchReasons)[number];
+
+const isUnverified = (reason: RejectReason): boolean => (unverifiedReasons as readonly string[]).includes(reason);
 
 export async function handleNotification(raw: string, now = Date.now()): Promise<NotifyOutcome> {
   // Parsed exactly once, in its own charset (Alipay's content type is malformed, so never trusted).
@@ -70,8 +78,8 @@ export async function handleNotification(raw: string, now = Date.now()): Promise
   switch (params.trade_status) {
     case "TRADE_SUCCESS":
     case "TRADE_FINISHED":
-      // Without trade_no (isPaymentNotification took the rest): never Alipay's.
-      return reject("malformed", params);
+      // Without trade_no (isPaymentNotification took the rest): signed, yet not what Alipay sends.
+      return reject("missing_trade_no", params);
     case "TRADE_CLOSED": {
       // For App Pay: unpaid and timed out, or fully refunded (a paid attempt, which stays PAID).
       if (attempt.status !== "PENDING") return { kind: "duplicate" };
@@ -160,6 +168,8 @@ async function applyRefundNotification(
 
 function reject(reason: RejectReason, params: Record<string, string>): NotifyOutcome {
   count("NotificationsRejected", { name: "reason", value: reason });
+  if (isUnverified(reason)) count("NotificationsUnverified");
+  else count("NotificationsMismatched");
   // Never the buyer's identifiers; enough to find the notification at Alipay.
   logger.warn("notification rejected", {
     reason,
