@@ -521,6 +521,46 @@ describe("CloudFormation template", () => {
     expect(alarms.some(([, a]) => JSON.stringify(a.Properties.Metrics ?? []).includes('"5xx"'))).toBe(true);
   });
 
+  it("watches AWS metrics only as their services publish them, for resources of this template", () => {
+    // What each AWS namespace publishes that the alarms use: the resource type its dimension names.
+    const published: Record<string, { type: string; dimension: string; metrics: string[] }> = {
+      "AWS/SQS": {
+        type: "AWS::SQS::Queue",
+        dimension: "QueueName",
+        metrics: ["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"],
+      },
+      "AWS/Lambda": { type: "AWS::Lambda::Function", dimension: "FunctionName", metrics: ["Errors", "Throttles", "IteratorAge"] },
+      "AWS/DynamoDB": { type: "AWS::DynamoDB::Table", dimension: "TableName", metrics: ["ReadThrottleEvents", "WriteThrottleEvents"] },
+      "AWS/ApiGateway": { type: "AWS::ApiGatewayV2::Api", dimension: "ApiId", metrics: ["5xx", "Count"] },
+    };
+    const streamConsumers = byType("AWS::Lambda::EventSourceMapping")
+      .filter(([, m]) => JSON.stringify(m.Properties.EventSourceArn).includes("StreamArn"))
+      .map(([, m]) => JSON.stringify(m.Properties.FunctionName));
+    let checked = 0;
+    for (const [id, a] of byType("AWS::CloudWatch::Alarm")) {
+      const p = a.Properties;
+      const stats = p.MetricName
+        ? [{ Namespace: p.Namespace, MetricName: p.MetricName, Dimensions: p.Dimensions }]
+        : (p.Metrics as Json[]).filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric as Json);
+      for (const metric of stats.filter((m) => (m.Namespace as string).startsWith("AWS/"))) {
+        const source = published[metric.Namespace as string];
+        expect(source, `${id}: ${metric.Namespace}`).toBeDefined();
+        expect(source!.metrics, `${id}: ${metric.Namespace} ${metric.MetricName}`).toContain(metric.MetricName);
+        const dimensions = Object.fromEntries((metric.Dimensions as Json[]).map((d) => [d.Name, d.Value]));
+        const target = dimensions[source!.dimension] as Json;
+        const targetId = (target.Ref ?? target["Fn::GetAtt"]?.[0]) as string;
+        expect(resources[targetId]?.Type, `${id}: ${source!.dimension} names ${JSON.stringify(target)}`).toBe(source!.type);
+        if (metric.MetricName === "IteratorAge") expect(streamConsumers, id).toContain(JSON.stringify({ "Fn::GetAtt": [targetId, "Arn"] }));
+        if (dimensions.GlobalSecondaryIndexName !== undefined) {
+          const indexes = (resources[targetId]!.Properties.GlobalSecondaryIndexes as Json[]).map((i) => i.IndexName);
+          expect(indexes, id).toContain(dimensions.GlobalSecondaryIndexName);
+        }
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
+  });
+
   it("links every alarm to its RUNBOOK.md section, named as the alarm", () => {
     const anchors = runbookAnchors();
     for (const [id, alarm] of byType("AWS::CloudWatch::Alarm")) {
