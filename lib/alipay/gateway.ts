@@ -6,6 +6,7 @@ import { createPublicKey, createVerify, type KeyObject } from "node:crypto";
 import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
 import { count } from "../observability.js";
+import { alipayCallTimeoutMs } from "./deadline.js";
 import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
 import { isGbkCharset } from "./notificationForm.js";
 import { toAlipayTime } from "./time.js";
@@ -247,15 +248,24 @@ export class AlipayGateway {
   }
 
   /**
-   * Every gateway call goes through here. Counted for the Alipay-unavailable alarm: AlipayCalls for
-   * each call made, AlipayCallsFailed for each that failed as "Alipay unavailable" (timeout, network,
-   * HTTP 5xx, an answer we cannot parse or verify, a system error or rate limit); a business answer
-   * (TRADE_NOT_EXIST...) is not a failure.
+   * Every gateway call goes through here. Its timeout fits the invocation's deadline
+   * (lib/alipay/deadline.ts); too little time left and it is not made. Counted for the
+   * Alipay-unavailable alarm: AlipayCalls for each call made, AlipayCallsFailed for each that
+   * failed as "Alipay unavailable" (timeout, network, HTTP 5xx, an answer we cannot parse or verify,
+   * a system error or rate limit); a business answer (TRADE_NOT_EXIST...) is not a failure.
    */
   private async call(method: string, bizContent: Record<string, string>): Promise<AlipayAnswer> {
+    const timeoutMs = alipayCallTimeoutMs(this.settings.timeoutMs);
+    if (timeoutMs === undefined) {
+      throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no ?? ""}: not called, too little of the invocation left`);
+    }
     count("AlipayCalls");
     let answer: AlipayAnswer;
     try {
+      // alipay-sdk reads its configured timeout synchronously when exec starts the request (before
+      // its first await), so setting it just before is this call's timeout even with calls of
+      // other invocations in flight (test/simulator/gatewayCalls.test.ts holds it to that).
+      this.sdk.config.timeout = timeoutMs;
       answer = await this.sdk.exec(method, { timestamp: toAlipayTime(Date.now()), bizContent }, { validateSign: true });
     } catch (error) {
       count("AlipayCallsFailed");
