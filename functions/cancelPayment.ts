@@ -4,6 +4,7 @@ import { parser } from "@aws-lambda-powertools/parser/middleware";
 import middy from "@middy/core";
 import * as z from "zod/mini";
 import { alipayKeysChecked } from "../lib/alipay/client.js";
+import { withAlipayDeadline } from "../lib/alipay/deadline.js";
 import { httpApi, json } from "../lib/api/http.js";
 import { PaymentPath } from "../lib/api/requests.js";
 import { type BusinessContext, businessCaller } from "../lib/business/caller.js";
@@ -19,7 +20,8 @@ async function cancelPaymentHandler(event: z.infer<typeof CancelPaymentEvent>, {
   return json(200, businessPaymentView(await cancelPayment(business.businessId, event.pathParameters.paymentId)));
 }
 
-export const handler = middy(cancelPaymentHandler)
+// Its Alipay calls share the invocation's time (lib/alipay/deadline.ts; budget in serverless.yml).
+export const handler = middy(withAlipayDeadline(cancelPaymentHandler))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(alipayKeysChecked())

@@ -9,6 +9,7 @@ import { type CheckMessage, checkPayment } from "../lib/payments/check.js";
 import { oneAtATime, withRetryBackoff } from "../lib/queue.js";
 import { checkRefund } from "../lib/refunds/check.js";
 import { alipayKeysChecked } from "../lib/alipay/client.js";
+import { withAlipayDeadline } from "../lib/alipay/deadline.js";
 
 async function checkRecord(record: SQSRecord): Promise<void> {
   const { paymentId, refundId } = JSON.parse(record.body) as CheckMessage;
@@ -34,7 +35,8 @@ async function checkPaymentHandler(event: SQSEvent, context: Context): Promise<S
   });
 }
 
-export const handler = middy(checkPaymentHandler)
+// Its Alipay calls share the invocation's time (lib/alipay/deadline.ts; budget in serverless.yml).
+export const handler = middy(withAlipayDeadline(checkPaymentHandler))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(alipayKeysChecked());

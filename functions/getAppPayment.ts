@@ -10,6 +10,7 @@ import { logger, metrics } from "../lib/observability.js";
 import { appPaymentView } from "../lib/payments/model.js";
 import { readPaymentForApp } from "../lib/payments/read.js";
 import { alipayKeysChecked } from "../lib/alipay/client.js";
+import { withAlipayDeadline } from "../lib/alipay/deadline.js";
 
 const GetAppPaymentEvent = z.object({
   pathParameters: PaymentPath,
@@ -20,7 +21,8 @@ async function getAppPaymentHandler(event: z.infer<typeof GetAppPaymentEvent>) {
   return json(200, appPaymentView(await readPaymentForApp(event.requestContext.authorizer.jwt.claims.sub, event.pathParameters.paymentId)));
 }
 
-export const handler = middy(getAppPaymentHandler)
+// Its Alipay calls share the invocation's time (lib/alipay/deadline.ts; budget in serverless.yml).
+export const handler = middy(withAlipayDeadline(getAppPaymentHandler))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(alipayKeysChecked())

@@ -9,6 +9,7 @@ import { JwtAuthorized } from "../lib/api/schemas.js";
 import { logger, metrics } from "../lib/observability.js";
 import { orderStringFor } from "../lib/payments/attempts.js";
 import { alipayKeysChecked } from "../lib/alipay/client.js";
+import { withAlipayDeadline } from "../lib/alipay/deadline.js";
 
 const GetOrderStringEvent = z.object({
   pathParameters: PaymentPath,
@@ -20,7 +21,8 @@ async function getOrderStringHandler(event: z.infer<typeof GetOrderStringEvent>)
   return json(statusCode, view);
 }
 
-export const handler = middy(getOrderStringHandler)
+// Its Alipay calls share the invocation's time (lib/alipay/deadline.ts; budget in serverless.yml).
+export const handler = middy(withAlipayDeadline(getOrderStringHandler))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(alipayKeysChecked())

@@ -7,17 +7,20 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 
 // Without timeouts a request to a stalled connection waits for the function's own timeout, and the
 // SDK's retries never get their turn. These bound each try (the SDK retries up to maxAttempts, so a
-// call takes at most ~3 x 3 s, inside the 10 s API function timeout); both calls are millisecond
-// calls when healthy. Options, not a NodeHttpHandler instance: the SDK builds its own handler from
+// call takes at most ~3 x 3 s, inside the 10 s API function timeout); all are millisecond calls
+// when healthy. SSM (lib/config.ts, through Powertools Parameters) gets the same options. Options, not a NodeHttpHandler instance: the SDK builds its own handler from
 // them, so @smithy/node-http-handler is not bundled (the runtime's SDK brings it). Recent handlers
 // only warn when requestTimeout passes unless told to throw.
 const requestHandler = { connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true };
+
+/** What every AWS client here is built with: bounded attempts, each bounded in time. */
+export const awsClientOptions = { maxAttempts: 3, requestHandler };
 
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqsClient: SQSClient | undefined;
 
 export function dynamo(): DynamoDBDocumentClient {
-  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 3, requestHandler }), {
+  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient(awsClientOptions), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return documentClient;
@@ -25,7 +28,7 @@ export function dynamo(): DynamoDBDocumentClient {
 
 export function sqs(): SQSClient {
   // Queue URLs name their own host; the configured endpoint (AWS's, or the local one) is used instead.
-  sqsClient ??= new SQSClient({ maxAttempts: 3, useQueueUrlAsEndpoint: false, requestHandler });
+  sqsClient ??= new SQSClient({ ...awsClientOptions, useQueueUrlAsEndpoint: false });
   return sqsClient;
 }
 

@@ -52,6 +52,7 @@ export function config(): Promise<Config> {
 /** For tests that change the environment between cases: configuration and cached secrets are read again. */
 export function resetConfig(): void {
   loaded = undefined;
+  inFlight.clear();
   files.clearCache();
   ssmProvider?.clearCache();
 }
@@ -92,7 +93,21 @@ export async function alipayKeys(): Promise<AlipayKeys> {
  * SECRETS_CACHE_SECONDS (default 300) and then read again; a failed read is not cached, so the next
  * call retries. Errors name the reference, never the value.
  */
-export async function secret(reference: string): Promise<string> {
+export function secret(reference: string): Promise<string> {
+  // Concurrent reads of one reference (a cold start's keys, a burst of deliveries for one business
+  // system) share one request; once it settles the provider's cache answers, and a failure is not
+  // kept, so the next call asks again.
+  let read = inFlight.get(reference);
+  if (!read) {
+    read = readSecret(reference).finally(() => inFlight.delete(reference));
+    inFlight.set(reference, read);
+  }
+  return read;
+}
+
+const inFlight = new Map<string, Promise<string>>();
+
+async function readSecret(reference: string): Promise<string> {
   const maxAge = secretsCacheSeconds();
   let value: unknown;
   if (reference.startsWith("ssm:")) {
@@ -135,8 +150,13 @@ const files = new FileProvider();
 let ssmProvider: SSMProvider | undefined;
 async function ssm(): Promise<SSMProvider> {
   if (!ssmProvider) {
-    const { SSMProvider } = await import("@aws-lambda-powertools/parameters/ssm");
-    ssmProvider ??= new SSMProvider();
+    const [{ SSMProvider }, { awsClientOptions }] = await Promise.all([
+      import("@aws-lambda-powertools/parameters/ssm"),
+      import("./aws.js"),
+    ]);
+    // The request timeouts of every AWS client here: an SSM that never answers fails the read
+    // within its attempts instead of holding the function to its own timeout.
+    ssmProvider ??= new SSMProvider({ clientConfig: awsClientOptions });
   }
   return ssmProvider;
 }

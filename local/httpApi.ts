@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { APIGatewayEventRequestContextIAMAuthorizer, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { HttpError } from "../lib/api/errors.js";
 import type { DevAuth } from "./devAuth.js";
 import { projectRoot, type HttpRoute, type RouteAuth } from "./serverlessConfig.js";
 
@@ -96,6 +97,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, { routes, auth,
   const body = await readBody(req);
   if (body === undefined) return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
 
+  // API Gateway decodes the path before routing and answers 400 itself, without calling a
+  // function, when it cannot (a % not followed by two hex digits; bytes that are not UTF-8).
+  if (!decodablePath(url.pathname)) {
+    return send(res, { statusCode: 400, body: JSON.stringify(new HttpError("path_invalid").body) });
+  }
   if (url.pathname.startsWith("/_dev/")) return devRoutes(req.method ?? "GET", url, body, res, auth);
   const method = req.method ?? "GET";
   if (url.pathname === "/openapi.json" && method === "GET") return openApi(res, openApiFile ?? join(projectRoot, "docs", "openapi.json"));
@@ -157,6 +163,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, { routes, auth,
     return send(res, { statusCode: 500, body: JSON.stringify({ message: "Internal Server Error" }) });
   }
   send(res, normalize(result));
+}
+
+function decodablePath(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function normalize(result: unknown): APIGatewayProxyStructuredResultV2 {

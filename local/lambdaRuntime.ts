@@ -1,5 +1,9 @@
 // Invokes a handler the way the Lambda runtime does: one module instance per function (so cold
 // start state is kept between invocations), a context with a deadline, and the function's timeout.
+// The deadline starts once the module is loaded (Lambda's init phase has its own limit), so
+// getRemainingTimeInMillis() is what the handler really has left (lib/alipay/deadline.ts budgets
+// Alipay calls with it). Unlike Lambda, which stops a timed-out sandbox, a handler that times out
+// here runs on in the background after its 500: a test that ends in a timeout may see its late writes.
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import type { Context } from "aws-lambda";

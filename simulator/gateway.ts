@@ -8,7 +8,8 @@ import { alipayJson, htmlEscape, rsa2Sign, rsa2Verify, signContent, type Params 
 import { buyerField, formatFen, formatGmt8, parseGmt8, parseYuan } from "./values.js";
 import type { FaultInput, FaultMode } from "./types.js";
 
-export type GatewayOutcome = { kind: "answer"; body: string } | { kind: "5xx" } | { kind: "timeout" };
+/** `delayMs`: hold the answer back this long (a slow gateway). */
+export type GatewayOutcome = ({ kind: "answer"; body: string } | { kind: "5xx" } | { kind: "timeout" }) & { delayMs?: number };
 
 type Inner = Record<string, unknown> & { code: string; msg: string };
 type Biz = Record<string, unknown>;
@@ -35,7 +36,7 @@ const missingArguments = (subCode: string, subMsg: string): Inner => ({
   sub_msg: subMsg,
 });
 
-const faultAnswers: Record<Exclude<FaultMode, "5xx" | "timeout">, Inner> = {
+const faultAnswers: Record<Exclude<FaultMode, "5xx" | "timeout" | "slow">, Inner> = {
   "rate-limit": { code: "40005", msg: "Call Limited", sub_code: "isv.app-call-limited", sub_msg: "调用频次超限" },
   "unknown-error": { code: "20000", msg: "Service Currently Unavailable", sub_code: "isp.unknow-error", sub_msg: "系统繁忙" },
   "system-error": business("ACQ.SYSTEM_ERROR", "系统错误"),
@@ -265,14 +266,21 @@ function bizOutTradeNo(params: Params): string | undefined {
 
 function faultOutcome(ctx: SimulatorContext, key: string, fault: FaultInput, certSn?: string): GatewayOutcome {
   if (fault.mode === "5xx" || fault.mode === "timeout") return { kind: fault.mode };
+  if (fault.mode === "slow") throw new Error("a slow fault is carried out, not answered as a fault");
   const signed = fault.mode !== "unsigned-system-error";
   return answer(ctx, key, faultAnswers[fault.mode], signed, signed ? certSn : undefined);
 }
 
 /** One gateway request, given its merged query + form parameters. */
 export function handleGateway(ctx: SimulatorContext, params: Params): GatewayOutcome {
+  const fault = ctx.faults.take(params.method, bizOutTradeNo(params));
+  // Slow: carried out now, as usual; the server holds the answer back.
+  if (fault?.mode === "slow") return { ...outcomeOf(ctx, params, undefined), delayMs: fault.delayMs };
+  return outcomeOf(ctx, params, fault);
+}
+
+function outcomeOf(ctx: SimulatorContext, params: Params, fault: FaultInput | undefined): GatewayOutcome {
   const method = params.method;
-  const fault = ctx.faults.take(method, bizOutTradeNo(params));
   if (fault && !fault.afterProcessing && (fault.mode === "5xx" || fault.mode === "timeout")) return { kind: fault.mode };
 
   const key = method ? responseKeyOf(method) : "error_response";

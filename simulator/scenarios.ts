@@ -68,7 +68,7 @@ export class ScenarioStore {
   }
 }
 
-const modes: readonly FaultMode[] = ["5xx", "timeout", "rate-limit", "unknown-error", "system-error", "unsigned-system-error"];
+const modes: readonly FaultMode[] = ["5xx", "timeout", "slow", "rate-limit", "unknown-error", "system-error", "unsigned-system-error"];
 
 interface ArmedFault extends FaultInput {
   remaining: number;
@@ -87,6 +87,9 @@ export class FaultStore {
       if (input[field] !== undefined && typeof input[field] !== "string") {
         throw new SimulatorError(400, "INVALID_FAULT", `${field} must be a string`);
       }
+    }
+    if (input.mode === "slow" && !(Number.isInteger(input.delayMs) && input.delayMs! >= 1 && input.delayMs! <= 120_000)) {
+      throw new SimulatorError(400, "INVALID_FAULT", "slow needs delayMs, an integer from 1 to 120000");
     }
     this.faults.push({ ...input, afterProcessing: input.afterProcessing === true, remaining: n });
   }

@@ -238,6 +238,13 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
     for (const [k, v] of new URLSearchParams(body)) params[k] = v;
     const outcome = handleGateway(ctx, params);
     log(`gateway ${params.method ?? "(no method)"} -> ${outcome.kind === "answer" ? outcome.body.slice(0, 160) : outcome.kind}`);
+    if (outcome.delayMs) {
+      // A slow gateway: the answer is held back (dropped if the client gives up or the simulator stops).
+      hanging.add(res);
+      res.on("close", () => hanging.delete(res));
+      await new Promise((resolve) => setTimeout(resolve, outcome.delayMs).unref());
+      if (res.destroyed || !hanging.has(res)) return;
+    }
     if (outcome.kind === "5xx") {
       const html = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
       res.writeHead(502, { "content-type": "text/html", "content-length": Buffer.byteLength(html) });

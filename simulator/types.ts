@@ -198,9 +198,11 @@ export interface Scenario {
 
 /**
  * `unsigned-system-error`: 20000 aop.ACQ.SYSTEM_ERROR without a signature, as Alipay answers when
- * something fails before its signing step (the others are signed).
+ * something fails before its signing step (the others are signed). `slow`: carried out and answered
+ * as usual, `delayMs` late (a gateway slower than the client's timeout looks like `timeout` after
+ * processing).
  */
-export type FaultMode = "5xx" | "timeout" | "rate-limit" | "unknown-error" | "system-error" | "unsigned-system-error";
+export type FaultMode = "5xx" | "timeout" | "slow" | "rate-limit" | "unknown-error" | "system-error" | "unsigned-system-error";
 
 export interface FaultInput {
   /** Gateway method to match (any when omitted). */
@@ -212,6 +214,8 @@ export interface FaultInput {
   count: number;
   /** Carry the request out first, then fail the answer (the "result unknown" case). Default false. */
   afterProcessing?: boolean;
+  /** `slow`: the request is carried out when it arrives and answered as usual, delayMs (1..120000) later. */
+  delayMs?: number;
 }
 
 /** `valid-rsa1`: correctly signed with Alipay's key, but `sign_type=RSA` (SHA1withRSA), which merchants must refuse. */

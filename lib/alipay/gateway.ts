@@ -5,6 +5,8 @@
 import { createPublicKey, createVerify, type KeyObject } from "node:crypto";
 import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
+import { count } from "../observability.js";
+import { alipayCallTimeoutMs } from "./deadline.js";
 import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
 import { isGbkCharset } from "./notificationForm.js";
 import { toAlipayTime } from "./time.js";
@@ -73,6 +75,11 @@ export interface AlipayGatewaySettings extends AlipayCredentials {
 
 const retryableCodes = new Set(["20000", "40005"]);
 const retryableSubCodes = new Set(["ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR"]);
+
+/** Alipay's "ask again later" answers: 20000 (isp.unknow-error...), 40005 call limited, ACQ.SYSTEM_ERROR. */
+function isSystemError(answer: AlipayAnswer): boolean {
+  return retryableCodes.has(answer.code ?? "") || retryableSubCodes.has(answer.sub_code ?? "");
+}
 
 /** A gateway method's answer: Alipay's envelope fields and the method's own, all strings. */
 type AlipayAnswer = Record<string, string | undefined>;
@@ -240,21 +247,41 @@ export class AlipayGateway {
     }
   }
 
+  /**
+   * Every gateway call goes through here. Its timeout fits the invocation's deadline
+   * (lib/alipay/deadline.ts); too little time left and it is not made. Counted for the
+   * Alipay-unavailable alarm: AlipayCalls for each call made, AlipayCallsFailed for each that
+   * failed as "Alipay unavailable" (timeout, network, HTTP 5xx, an answer we cannot parse or verify,
+   * a system error or rate limit); a business answer (TRADE_NOT_EXIST...) is not a failure.
+   */
   private async call(method: string, bizContent: Record<string, string>): Promise<AlipayAnswer> {
+    const timeoutMs = alipayCallTimeoutMs(this.settings.timeoutMs);
+    if (timeoutMs === undefined) {
+      throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no ?? ""}: not called, too little of the invocation left`);
+    }
+    count("AlipayCalls");
+    let answer: AlipayAnswer;
     try {
-      return await this.sdk.exec(method, { timestamp: toAlipayTime(Date.now()), bizContent }, { validateSign: true });
+      // alipay-sdk reads its configured timeout synchronously when exec starts the request (before
+      // its first await), so setting it just before is this call's timeout even with calls of
+      // other invocations in flight (test/simulator/gatewayCalls.test.ts holds it to that).
+      this.sdk.config.timeout = timeoutMs;
+      answer = await this.sdk.exec(method, { timestamp: toAlipayTime(Date.now()), bizContent }, { validateSign: true });
     } catch (error) {
+      count("AlipayCallsFailed");
       // Not the SDK's message, nor the SDK's error as `cause` (loggers print causes): its signature
       // and format errors quote the whole response, buyer ids included. Codes and our ids only.
       throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no ?? ""}: ${describeSdkFailure(method, error)}`);
     }
+    if (isSystemError(answer)) count("AlipayCallsFailed");
+    return answer;
   }
 
   private expectSuccess(method: string, outTradeNo: string, result: AlipayAnswer): void {
     if (result.code === "10000") return;
     // Codes only: msg / sub_msg are free text from Alipay (the gateway quotes request data in some).
     const detail = `${method} ${outTradeNo}: ${result.code} ${result.sub_code ?? ""}`.trim();
-    if (retryableCodes.has(result.code ?? "") || retryableSubCodes.has(result.sub_code ?? "")) throw new AlipayUnavailableError(detail);
+    if (isSystemError(result)) throw new AlipayUnavailableError(detail);
     // Anything else is a bug or misconfiguration on our side: also retried, then dead-lettered and alarmed.
     throw new AlipayUnavailableError(`unexpected answer ${detail}`);
   }

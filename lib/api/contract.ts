@@ -212,7 +212,7 @@ export const operations = {
     security: "businessIam",
     request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The payment.", body: BusinessPayment } },
-    errors: ["forbidden", "payment_not_found", "internal_error"],
+    errors: ["path_invalid", "forbidden", "payment_not_found", "internal_error"],
   },
   cancelPayment: {
     operationId: "cancelPayment",
@@ -226,6 +226,7 @@ export const operations = {
     request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The canceled payment.", body: BusinessPayment } },
     errors: [
+      "path_invalid",
       "forbidden",
       "payment_not_found",
       "already_paid",
@@ -249,6 +250,7 @@ export const operations = {
       201: { description: "The new refund, PENDING (or a replay of the request that created it).", body: Refund, headers: replayedHeader },
     },
     errors: [
+      "path_invalid",
       ...requestShapeErrors,
       "idempotency_key_missing",
       "idempotency_key_invalid",
@@ -272,7 +274,7 @@ export const operations = {
     security: "businessIam",
     request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The payment's refunds.", body: RefundList } },
-    errors: ["forbidden", "payment_not_found", "internal_error"],
+    errors: ["path_invalid", "forbidden", "payment_not_found", "internal_error"],
   },
   getRefund: {
     operationId: "getRefund",
@@ -283,7 +285,7 @@ export const operations = {
     security: "businessIam",
     request: { pathParameters: RefundPath },
     responses: { 200: { description: "The refund.", body: Refund } },
-    errors: ["forbidden", "payment_not_found", "refund_not_found", "internal_error"],
+    errors: ["path_invalid", "forbidden", "payment_not_found", "refund_not_found", "internal_error"],
   },
   getOrderString: {
     operationId: "getOrderString",
@@ -300,6 +302,7 @@ export const operations = {
       200: { description: "The payable attempt's order string.", body: OrderString },
     },
     errors: [
+      "path_invalid",
       "unauthorized",
       "payment_not_found",
       "already_paid",
@@ -321,7 +324,7 @@ export const operations = {
     security: "appJwt",
     request: { pathParameters: PaymentPath },
     responses: { 200: { description: "The payment.", body: AppPayment } },
-    errors: ["unauthorized", "payment_not_found", "internal_error"],
+    errors: ["path_invalid", "unauthorized", "payment_not_found", "internal_error"],
   },
   alipayNotify: {
     operationId: "alipayNotify",

@@ -1,7 +1,11 @@
 // Every error code the HTTP APIs answer, with its status and what it means: the one list the
 // handlers throw from, the OpenAPI document publishes and clients can switch on.
 export const errorCatalogue = {
-  // Request shape (any route with a body or headers).
+  // Request shape (any route with a path parameter, a body or headers).
+  path_invalid: {
+    status: 400,
+    description: "The path is not valid percent-encoded UTF-8 (e.g. %ZZ, %C0%AF or a lone %), or a path parameter is missing.",
+  },
   body_missing: { status: 400, description: "The request body must be a JSON object." },
   body_too_large: { status: 413, description: "The request body is larger than the route accepts." },
   body_not_json: { status: 400, description: "The request body is not valid JSON." },

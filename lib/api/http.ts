@@ -40,6 +40,10 @@ export function requestError(issues: readonly Issue[]): HttpError {
   const [part, field] = (issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p));
   // The authorizer already refused requests without valid credentials; this guards misconfiguration.
   if (part === "requestContext") return new HttpError("unauthorized");
+  // API Gateway decodes the path before it calls us and refuses malformed encodings itself; path
+  // parameters that still arrive wrong (none, not text) are the caller's 400. Any text is parsed
+  // and answered by the handler: ids we never issued are 404.
+  if (part === "pathParameters") return new HttpError("path_invalid");
   if (part === "body" && field === undefined) {
     // Before JSON parsing the body is a string: expecting one means there was none.
     if (issue.code === "invalid_type" && issue.expected === "string") return new HttpError("body_missing");

@@ -162,6 +162,30 @@ describe("ssm: secrets", () => {
   });
 });
 
+describe("concurrent reads of one secret", () => {
+  it("share one SSM request; other parameters get their own", async () => {
+    parameters.set("/alipay-pay/test/app-private-key", "private-key");
+    parameters.set("/alipay-pay/test/other", "other");
+    const reads = await Promise.all([
+      ...Array.from({ length: 10 }, () => secret("ssm:/alipay-pay/test/app-private-key")),
+      secret("ssm:/alipay-pay/test/other"),
+    ]);
+    expect(reads).toEqual([...Array.from({ length: 10 }, () => "private-key"), "other"]);
+    expect(ssmRequests.map((r) => r.body.Name).sort()).toEqual(["/alipay-pay/test/app-private-key", "/alipay-pay/test/other"]);
+  });
+
+  it("that fail together are not kept: the next call makes a new request", async () => {
+    parameters.set("/alipay-pay/test/alipay-public-key", "public-key");
+    ssmFailsWith = "AccessDeniedException";
+    const failed = await Promise.allSettled(Array.from({ length: 5 }, () => secret("ssm:/alipay-pay/test/alipay-public-key")));
+    expect(failed.map((r) => r.status)).toEqual(Array.from({ length: 5 }, () => "rejected"));
+    expect(ssmRequests).toHaveLength(1);
+    ssmFailsWith = undefined;
+    expect(await secret("ssm:/alipay-pay/test/alipay-public-key")).toBe("public-key");
+    expect(ssmRequests).toHaveLength(2);
+  });
+});
+
 describe("the Alipay gateway (lib/alipay/client.ts)", () => {
   const keyPair = () =>
     generateKeyPairSync("rsa", {
