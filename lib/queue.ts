@@ -68,6 +68,14 @@ export function retryWindowSeconds(
 export const oneAtATime = { processInParallel: false, throwOnFullBatchFailure: false } as const;
 
 /**
+ * Options of the in-order stream processor (below): one record at a time, and a batch whose first
+ * record failed (so all of it is reported) throws instead. On a stream a partial response only
+ * checkpoints before the failed record; a function error is what makes Lambda bisect the batch
+ * (bisectBatchOnFunctionError) until the failing record is alone and can be parked by itself.
+ */
+export const inOrderStream = { processInParallel: false, throwOnFullBatchFailure: true } as const;
+
+/**
  * Wraps an SQS record handler: every log line about the message carries its id (and the keys the
  * handler appends: paymentId, eventId); on a failure the message's visibility is extended to
  * `backoffSeconds(receive count)` (capped at `maxRetryDelaySeconds`) before the error goes back to the batch processor, which reports
