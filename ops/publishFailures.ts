@@ -10,7 +10,7 @@ import {
   GetShardIteratorCommand,
   type _Record as StreamRecord,
 } from "@aws-sdk/client-dynamodb-streams";
-import { DeleteMessageCommand, GetQueueUrlCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, GetQueueUrlCommand, type Message } from "@aws-sdk/client-sqs";
 import type { DynamoDBRecord } from "aws-lambda";
 import { sqs } from "../lib/aws.js";
 import { config } from "../lib/config.js";
@@ -18,6 +18,7 @@ import { type BusinessEvent, paymentEvent, paymentEventOf, refundEvent } from ".
 import { getPayment } from "../lib/payments/repository.js";
 import { sendMessage } from "../lib/queue.js";
 import { getRefund } from "../lib/refunds/repository.js";
+import { makeVisible, receive } from "./dlq.js";
 import { OpsError } from "./errors.js";
 
 /** Where Lambda's on-failure record says the parked records are. */
@@ -92,31 +93,25 @@ function describeFailure(message: Message): PublishFailure {
   };
 }
 
+/** Up to `limit` messages, each once, hidden for `visibilitySeconds` meanwhile. */
 async function receiveAll(queueUrl: string, limit: number): Promise<Message[]> {
   const seen = new Map<string, Message>();
   while (seen.size < limit) {
-    const { Messages = [] } = await sqs().send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.max(1, Math.min(10, limit - seen.size)),
-        VisibilityTimeout: visibilitySeconds,
-        WaitTimeSeconds: 1,
-      }),
-    );
-    const fresh = Messages.filter((m) => m.MessageId && !seen.has(m.MessageId));
+    const fresh = (await receive(queueUrl, limit - seen.size, visibilitySeconds)).filter((m) => m.MessageId && !seen.has(m.MessageId));
     if (fresh.length === 0) break;
     for (const message of fresh) seen.set(message.MessageId!, message);
   }
   return [...seen.values()];
 }
 
-/**
- * Lists the parked batches (where in the stream, why, when). Listing hides them from other readers
- * for two minutes; nothing is removed.
- */
+/** Lists the parked batches (where in the stream, why, when); nothing is removed, all visible again after. */
 export async function listPublishFailures({ limit = 100 }: { limit?: number } = {}): Promise<PublishFailureListing> {
   const queueUrl = await publishFailuresQueueUrl();
   const messages = await receiveAll(queueUrl, limit);
+  await makeVisible(
+    queueUrl,
+    messages.map((m) => m.ReceiptHandle).filter((h): h is string => Boolean(h)),
+  );
   return { queueUrl, failures: messages.map(describeFailure), truncated: messages.length >= limit };
 }
 
@@ -191,15 +186,13 @@ export async function replayPublishFailures({ limit = 100 }: { limit?: number } 
   const eventsQueueUrl = (await config()).eventsQueueUrl;
   const client = streams();
   const replayed: ReplayedFailure[] = [];
+  const left: string[] = [];
   try {
     for (const message of await receiveAll(queueUrl, limit)) {
       const failure: ReplayedFailure = { ...describeFailure(message), events: [], deleted: false };
       replayed.push(failure);
-      if (!failure.batch) {
-        failure.error = "not a stream on-failure record (no DDBStreamBatchInfo): left in the queue";
-        continue;
-      }
       try {
+        if (!failure.batch) throw new Error("not a stream on-failure record (no DDBStreamBatchInfo)");
         const records = await streamRecords(failure.batch, client);
         if (records.length === 0) throw new Error("no records at these sequence numbers (past the stream's 24 h?)");
         for (const record of records) {
@@ -213,9 +206,12 @@ export async function replayPublishFailures({ limit = 100 }: { limit?: number } 
       } catch (error) {
         failure.error = String(error);
       }
+      if (!failure.deleted && message.ReceiptHandle) left.push(message.ReceiptHandle);
     }
   } finally {
     client.destroy();
+    // What stays is visible again for the next operator (and the alarm keeps counting it).
+    await makeVisible(queueUrl, left);
   }
   return { queueUrl, eventsQueueUrl, replayed };
 }
