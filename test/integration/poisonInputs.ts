@@ -20,7 +20,14 @@ export const everyAllowedClass = [
 export const longestSubject = "🍰".repeat(64) + "咖".repeat(maxSubjectUnits - 128);
 
 /** Subjects (and a body, metadata) that must all reach the business system's webhook unchanged. */
-export const poisonPayments: Array<{ name: string; subject: string; body?: string; metadata?: Record<string, string> }> = [
+export interface PoisonPayment {
+  name: string;
+  subject: string;
+  body?: string;
+  metadata?: Record<string, string>;
+}
+
+export const poisonPayments: PoisonPayment[] = [
   { name: "emoji", subject: "Coffee ☕ and cake 🍰", body: "🎁", metadata: { "note🍰": "gift 🎁", plain: "x" } },
   { name: "longest subject", subject: longestSubject },
   { name: "every allowed character class", subject: everyAllowedClass, metadata: { [everyAllowedClass.slice(0, 40)]: everyAllowedClass } },

@@ -550,9 +550,9 @@ describe("CloudFormation template", () => {
     // Lambda sends the failure record with the function's own role.
     const role = resources.PublishEventsLambdaFunction!.Properties.Role;
     const statements = (resources[role["Fn::GetAtt"][0]]!.Properties.Policies as Json[]).flatMap((p) => p.PolicyDocument.Statement);
-    expect(
-      statements.some((st) => [st.Action].flat().includes("sqs:SendMessage") && refersTo(st.Resource, "PublishFailuresQueue")),
-    ).toBe(true);
+    expect(statements.some((st) => [st.Action].flat().includes("sqs:SendMessage") && refersTo(st.Resource, "PublishFailuresQueue"))).toBe(
+      true,
+    );
     expect(JSON.parse(mapping.Properties.FilterCriteria.Filters[0].Pattern)).toEqual({
       dynamodb: {
         OldImage: { sk: { S: ["PAYMENT"] }, status: { S: ["OPEN"] } },
