@@ -96,7 +96,7 @@ export async function publishPaymentEvent(record: DynamoDBRecord): Promise<void>
     const event = paymentEventOf(record);
     if (!event) return;
     const queueUrl = (await config()).eventsQueueUrl;
-    faultPoint("publish.beforeSend");
+    faultPoint("publish.beforeSend", event.id);
     await sendMessage(queueUrl, event);
     count("EventsPublished");
     logger.info("event published", { eventId: event.id, ...eventIds(event), businessId: event.businessId });

@@ -8,7 +8,25 @@ import { sqs } from "./aws.js";
 import { logger } from "./observability.js";
 
 export async function sendMessage(queueUrl: string, body: unknown, delaySeconds = 0): Promise<void> {
-  await sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: delaySeconds }));
+  await sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: sqsSafeJson(body), DelaySeconds: delaySeconds }));
+}
+
+/**
+ * What JSON.stringify leaves that a message body must not carry: SQS accepts only #x9 #xA #xD
+ * #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF, and the local SQS (fauxqs) nothing above U+FFFF.
+ * JSON.stringify already escapes the control characters and lone surrogates; what remains is
+ * U+FFFE, U+FFFF and the surrogate pairs of astral characters (emoji). Matched per UTF-16 unit (no
+ * `u` flag), so a pair becomes two escapes.
+ */
+const unsafeForSqs = /[\uD800-\uDFFF\uFFFE\uFFFF]/g;
+
+/**
+ * JSON for an SQS message body whatever the value holds: every character SQS (real or local) could
+ * refuse is written as a JSON \uXXXX escape, so JSON.parse on the receiving side gives back the
+ * same value. Outside JSON strings the text is ASCII, so only string contents are ever escaped.
+ */
+export function sqsSafeJson(body: unknown): string {
+  return JSON.stringify(body).replace(unsafeForSqs, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** 12 hours is the most SQS allows for a message's visibility. */
@@ -48,6 +66,14 @@ export function retryWindowSeconds(
  * retries exactly the reported records either way, and the invocation is not counted as an error).
  */
 export const oneAtATime = { processInParallel: false, throwOnFullBatchFailure: false } as const;
+
+/**
+ * Options of the in-order stream processor (below): one record at a time, and a batch whose first
+ * record failed (so all of it is reported) throws instead. On a stream a partial response only
+ * checkpoints before the failed record; a function error is what makes Lambda bisect the batch
+ * (bisectBatchOnFunctionError) until the failing record is alone and can be parked by itself.
+ */
+export const inOrderStream = { processInParallel: false, throwOnFullBatchFailure: true } as const;
 
 /**
  * Wraps an SQS record handler: every log line about the message carries its id (and the keys the

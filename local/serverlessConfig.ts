@@ -35,7 +35,11 @@ export interface SqsSource {
 export interface StreamSource {
   tableLogicalId: string;
   batchSize: number;
+  /** -1: until the record leaves the stream. */
   maximumRetryAttempts: number;
+  /** -1: no limit (the stream's 24 h retention). */
+  maximumRecordAgeInSeconds: number;
+  bisectBatchOnFunctionError: boolean;
   reportBatchItemFailures: boolean;
   filterPatterns: unknown[];
   onFailureQueueLogicalId?: string;
@@ -98,7 +102,10 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
         .map((e) => ({
           tableLogicalId: e.stream.arn["Fn::GetAtt"][0],
           batchSize: Number(e.stream.batchSize ?? 100),
-          maximumRetryAttempts: Number(e.stream.maximumRetryAttempts ?? 10),
+          // Lambda's defaults: retry until the record expires, no age limit, no bisecting.
+          maximumRetryAttempts: Number(e.stream.maximumRetryAttempts ?? -1),
+          maximumRecordAgeInSeconds: Number(e.stream.maximumRecordAgeInSeconds ?? -1),
+          bisectBatchOnFunctionError: e.stream.bisectBatchOnFunctionError === true,
           reportBatchItemFailures: e.stream.functionResponseType === "ReportBatchItemFailures",
           filterPatterns: e.stream.filterPatterns ?? [],
           onFailureQueueLogicalId: e.stream.destinations?.onFailure?.arn?.["Fn::GetAtt"]?.[0],

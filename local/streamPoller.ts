@@ -1,7 +1,9 @@
 // The Lambda DynamoDB Streams event source mapping: reads every shard of the table's stream in
 // order, drops records that the mapping's filter patterns exclude, invokes the function with a
-// batch, and on failure retries (from the first failed record, with ReportBatchItemFailures) up to
-// maximumRetryAttempts before sending a failure record to the on-failure queue and moving on.
+// batch, and on failure retries (from the first failed record, with ReportBatchItemFailures),
+// bisecting a batch on a function error, up to maximumRetryAttempts and maximumRecordAgeInSeconds,
+// before sending a failure record shaped like Lambda's to the on-failure queue and moving on.
+import { randomUUID } from "node:crypto";
 import {
   DescribeStreamCommand,
   type DynamoDBStreamsClient,
@@ -76,47 +78,35 @@ export function startStreamPoller(options: {
       if (records.length === 0) await sleep(pollIntervalMs);
     }
   };
-  const deliver = async (records: DynamoDBRecord[], shardId: string) => {
-    let pending = records;
-    for (let attempt = 0; running && pending.length > 0; attempt += 1) {
-      // Where the retry starts: the whole batch after an error, else the lowest failed record.
-      let retryFrom = 0;
-      try {
-        const response = await options.lambda.invoke({ Records: pending } satisfies DynamoDBStreamEvent);
-        const failedFrom = options.source.reportBatchItemFailures ? firstFailed(response, pending) : undefined;
-        if (failedFrom === undefined) return;
-        retryFrom = failedFrom;
-      } catch (error) {
-        options.log(`${options.lambda.definition.name} failed on ${pending.length} stream records: ${String(error)}`);
-      }
-      pending = pending.slice(retryFrom);
-      // -1: retry until the record leaves the stream, as Lambda does.
-      if (options.source.maximumRetryAttempts >= 0 && attempt >= options.source.maximumRetryAttempts) {
-        await sendToFailureDestination(pending, shardId);
-        return;
-      }
-      await sleep(Math.min(5000, 100 * 2 ** attempt));
-    }
-  };
-  const sendToFailureDestination = async (records: DynamoDBRecord[], shardId: string) => {
-    options.log(`${options.lambda.definition.name}: giving up on ${records.length} stream records`);
+  const deliver = (records: DynamoDBRecord[], shardId: string) =>
+    deliverBatch(records, {
+      source: options.source,
+      running: () => running,
+      invoke: (batch) => options.lambda.invoke({ Records: batch } satisfies DynamoDBStreamEvent),
+      park: (parked, condition, invokeCount) => sendToFailureDestination(parked, shardId, condition, invokeCount),
+      log: (line) => options.log(`${options.lambda.definition.name}: ${line}`),
+    });
+  const sendToFailureDestination = async (records: DynamoDBRecord[], shardId: string, condition: ParkCondition, invokeCount: number) => {
+    options.log(`${options.lambda.definition.name}: giving up on ${records.length} stream records (${condition})`);
     if (!options.onFailureQueueUrl) return;
-    // The shape Lambda sends to an on-failure destination: where in the stream, not the records.
-    await options.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: options.onFailureQueueUrl,
-        MessageBody: JSON.stringify({
-          requestContext: { condition: "RetryAttemptsExhausted", functionArn: options.lambda.definition.name },
-          DDBStreamBatchInfo: {
-            shardId,
-            startSequenceNumber: records[0]!.dynamodb!.SequenceNumber,
-            endSequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber,
-            batchSize: records.length,
-            streamArn: options.streamArn,
-          },
-        }),
-      }),
-    );
+    const body = failureRecord(records, {
+      shardId,
+      streamArn: options.streamArn,
+      functionArn: `arn:aws:lambda:${options.region}:000000000000:function:${options.lambda.definition.name}`,
+      condition,
+      invokeCount,
+    });
+    // The poller does not move past the records before the failure record is out: never dropped unseen.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await options.sqs.send(new SendMessageCommand({ QueueUrl: options.onFailureQueueUrl, MessageBody: JSON.stringify(body) }));
+        return;
+      } catch (error) {
+        if (!running) return;
+        options.log(`${options.lambda.definition.name}: on-failure destination refused the record: ${String(error)}`);
+        await sleep(Math.min(5000, 100 * 2 ** attempt));
+      }
+    }
   };
 
   const discovery = (async () => {
@@ -134,6 +124,121 @@ export function startStreamPoller(options: {
       running = false;
       await discovery;
       await Promise.all(shards.values());
+    },
+  };
+}
+
+/** Why Lambda gave up on stream records (the on-failure record's requestContext.condition). */
+export type ParkCondition = "RetryAttemptsExhausted" | "RecordAgeExceeded";
+
+/**
+ * How Lambda works through one batch of a shard with these settings, in stream order:
+ * - records older than maximumRecordAgeInSeconds are not sent to the function: they are parked
+ *   (RecordAgeExceeded);
+ * - a partial batch response (ReportBatchItemFailures) checkpoints before the lowest failed record:
+ *   the records before it are done, the rest is retried;
+ * - a function error (the function threw, or the whole batch failed) splits a batch of more than
+ *   one record in two (bisectBatchOnFunctionError), the first half first; splitting does not use up
+ *   retries;
+ * - a batch that fails otherwise (one record, or no bisecting) is retried up to
+ *   maximumRetryAttempts times, then parked (RetryAttemptsExhausted) and the shard moves on.
+ * Retries back off from 100 ms doubling to 5 s (Lambda's pace is its own; tests only count).
+ */
+export async function deliverBatch(
+  records: DynamoDBRecord[],
+  options: {
+    source: Pick<
+      StreamSource,
+      "maximumRetryAttempts" | "maximumRecordAgeInSeconds" | "bisectBatchOnFunctionError" | "reportBatchItemFailures"
+    >;
+    invoke: (batch: DynamoDBRecord[]) => Promise<unknown>;
+    park: (records: DynamoDBRecord[], condition: ParkCondition, invokeCount: number) => Promise<void>;
+    running?: () => boolean;
+    now?: () => number;
+    pause?: (ms: number) => Promise<void>;
+    log?: (line: string) => void;
+  },
+): Promise<void> {
+  const { source, running = () => true, now = Date.now, pause = sleep, log = () => undefined } = options;
+  const batches: DynamoDBRecord[][] = records.length > 0 ? [records] : [];
+  while (running() && batches.length > 0) {
+    let batch = batches.shift()!;
+    let retries = 0;
+    let invokes = 0;
+    while (running() && batch.length > 0) {
+      if (source.maximumRecordAgeInSeconds >= 0) {
+        const oldest = now() / 1000 - source.maximumRecordAgeInSeconds;
+        const firstFresh = batch.findIndex((r) => (r.dynamodb?.ApproximateCreationDateTime ?? Number.POSITIVE_INFINITY) >= oldest);
+        const count = firstFresh < 0 ? batch.length : firstFresh;
+        if (count > 0) {
+          await options.park(batch.slice(0, count), "RecordAgeExceeded", invokes);
+          batch = batch.slice(count);
+          continue;
+        }
+      }
+      let failedFrom: number | undefined;
+      let functionError = false;
+      invokes += 1;
+      try {
+        const response = await options.invoke(batch);
+        failedFrom = source.reportBatchItemFailures ? firstFailed(response, batch) : undefined;
+      } catch (error) {
+        functionError = true;
+        failedFrom = 0;
+        log(`failed on ${batch.length} stream records: ${String(error)}`);
+      }
+      if (failedFrom === undefined) break;
+      if (failedFrom > 0) {
+        // Checkpointed before the failed record: the rest is a new, shorter batch.
+        batch = batch.slice(failedFrom);
+        continue;
+      }
+      if (functionError && source.bisectBatchOnFunctionError && batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        batches.unshift(batch.slice(0, half), batch.slice(half));
+        break;
+      }
+      if (source.maximumRetryAttempts >= 0 && retries >= source.maximumRetryAttempts) {
+        await options.park(batch, "RetryAttemptsExhausted", invokes);
+        break;
+      }
+      retries += 1;
+      await pause(Math.min(5000, 100 * 2 ** (retries - 1)));
+    }
+  }
+}
+
+/**
+ * The JSON Lambda sends to a stream mapping's on-failure destination: where in the stream, not the
+ * records themselves (AWS Lambda developer guide, "Retaining discarded records for a DynamoDB
+ * event source").
+ */
+export function failureRecord(
+  records: DynamoDBRecord[],
+  where: { shardId: string; streamArn: string; functionArn: string; condition: ParkCondition; invokeCount: number },
+) {
+  const arrival = (record: DynamoDBRecord | undefined) => {
+    const seconds = record?.dynamodb?.ApproximateCreationDateTime;
+    return seconds === undefined ? undefined : new Date(seconds * 1000).toISOString();
+  };
+  return {
+    requestContext: {
+      requestId: randomUUID(),
+      functionArn: where.functionArn,
+      condition: where.condition,
+      approximateInvokeCount: where.invokeCount,
+    },
+    responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+    version: "1.0",
+    timestamp: new Date().toISOString(),
+    DDBStreamBatchInfo: {
+      shardId: where.shardId,
+      startSequenceNumber: records[0]!.dynamodb!.SequenceNumber!,
+      endSequenceNumber: records.at(-1)!.dynamodb!.SequenceNumber!,
+      approximateArrivalOfFirstRecord: arrival(records[0]),
+      approximateArrivalOfLastRecord: arrival(records.at(-1)),
+      batchSize: records.length,
+      streamArn: where.streamArn,
     },
   };
 }

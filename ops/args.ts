@@ -15,6 +15,8 @@ export type CommandName =
   | "reconcile differences"
   | "dlq list"
   | "dlq redrive"
+  | "publish-failures list"
+  | "publish-failures replay"
   | "business add"
   | "business list"
   | "business show"
@@ -241,6 +243,37 @@ Fix the cause first, or the messages come back to the DLQ after their retries.
 
 Exit status: 0 all moved; 1 a send or delete failed (the report says which), or the queue cannot be read.`,
   },
+  "publish-failures list": {
+    usage: "publish-failures list [--limit N] [--json]",
+    summary: "stream records publishEvents gave up on (where in the stream)",
+    arity: 0,
+    options: { limit: {} },
+    help: `Lists up to N (default 100) messages of the publish-failures queue: each is Lambda's on-failure
+record of a batch of table stream records whose events publishEvents could not put on the events
+queue (after its retries, or an hour after the write): why (RetryAttemptsExhausted,
+RecordAgeExceeded), when, and where in the stream (shard, first and last sequence number, the
+records' approximate arrival). Listing hides them from other readers for two minutes; nothing is
+removed. The queue is the events queue's sibling (or PUBLISH_FAILURES_QUEUE_URL if set).
+
+Exit status: 0 listed (even if empty); 1 the queue cannot be read.`,
+  },
+  "publish-failures replay": {
+    usage: "publish-failures replay [--limit N] [--json]",
+    summary: "publish the events of parked stream records, then delete their messages",
+    arity: 0,
+    options: { limit: {} },
+    help: `For up to N (default 100) messages of the publish-failures queue: reads the stream records it names
+back from the table's stream (GetShardIterator AT_SEQUENCE_NUMBER, GetRecords; the stream keeps
+them 24 hours), rebuilds each record's event from the payment or refund as it is now (the same id
+and content as \`event replay\`), puts it on the events queue (deliverEvent delivers it to the
+owning system's webhook, with retries; the system dedupes by event id), and deletes the message
+only once every event of it is out. A message whose records are past the stream's 24 hours stays
+in the queue with the error: find its payments from the table (RUNBOOK.md#publish-failures).
+The events are sent from here, not through publishEvents: a fault of publishEvents does not stop
+them, a fault of the events queue (or its permissions) does; fix that first.
+
+Exit status: 0 every message replayed; 1 some left in the queue (the report says why).`,
+  },
   "business add": {
     usage:
       "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json]",
@@ -371,6 +404,7 @@ const groups: Record<string, string> = {
   payment: "Payments: look at one, find one by business order, or run the check worker on it now.",
   refund: "Refunds of a payment: list them, look at one, or run the refund worker on a PENDING one now.",
   dlq: "Dead-letter queues of the check and events work queues.",
+  "publish-failures": "Table stream records whose events publishEvents could not publish: list them, replay their events.",
   event: "Payment events for the business systems.",
   reconcile: "Reconciliation against Alipay's daily bill: run a day, show its report, list open differences.",
   business:

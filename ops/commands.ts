@@ -13,12 +13,15 @@ import {
 import { tryBusiness, tryTarget } from "./businessTry.js";
 import { checkQueueName, listDlq, redriveDlq } from "./dlq.js";
 import { replayEvent } from "./events.js";
+import { listPublishFailures, replayPublishFailures } from "./publishFailures.js";
 import {
   formatAdded,
   formatBusiness,
   formatBusinessList,
   formatListing,
   formatPayment,
+  formatPublishFailures,
+  formatPublishReplay,
   formatRecheck,
   formatRedrive,
   formatRefund,
@@ -39,6 +42,7 @@ export { findPayment, recheckPayment, showPayment } from "./payments.js";
 export { listRefunds, retryRefund, showRefund } from "./refunds.js";
 export { listDlq, redriveDlq, resolveQueues } from "./dlq.js";
 export { replayEvent } from "./events.js";
+export { listPublishFailures, replayPublishFailures } from "./publishFailures.js";
 export { openDifferences, runReconciliation, showReconciliation } from "./reconcile.js";
 export { addBusiness, listBusinesses, rotateWebhookSecret, setBusinessStatus, showBusiness, updateBusiness } from "./business.js";
 export { tryBusiness } from "./businessTry.js";
@@ -110,6 +114,14 @@ export async function runCommand(invocation: Invocation, context: CommandContext
     case "dlq redrive": {
       const data = await redriveDlq(checkQueueName(first), limit);
       return { data, text: formatRedrive(data), ok: data.failed.length === 0 && data.notDeleted.length === 0 };
+    }
+    case "publish-failures list": {
+      const data = await listPublishFailures(limit);
+      return { data, text: formatPublishFailures(data), ok: true };
+    }
+    case "publish-failures replay": {
+      const data = await replayPublishFailures(limit);
+      return { data, text: formatPublishReplay(data), ok: data.replayed.every((r) => r.deleted) };
     }
     case "business add": {
       const data = await addBusiness(

@@ -68,7 +68,7 @@ async function approximateCount(queueUrl: string): Promise<{ visible: number; in
   };
 }
 
-async function receive(queueUrl: string, max: number, visibilityTimeout: number): Promise<Message[]> {
+export async function receive(queueUrl: string, max: number, visibilityTimeout: number): Promise<Message[]> {
   const { Messages = [] } = await sqs().send(
     new ReceiveMessageCommand({
       QueueUrl: queueUrl,
@@ -147,7 +147,7 @@ export async function listDlq(queue: QueueName, { limit = 100 }: { limit?: numbe
   return { ...pair, approximateCount: before.visible + before.inFlight, messages, truncated: messages.length >= limit };
 }
 
-async function makeVisible(queueUrl: string, receiptHandles: string[]): Promise<void> {
+export async function makeVisible(queueUrl: string, receiptHandles: string[]): Promise<void> {
   for (let i = 0; i < receiptHandles.length; i += 10) {
     const batch = receiptHandles.slice(i, i + 10);
     try {

@@ -4,6 +4,7 @@ import type { BusinessReport, RotationReport, SecretReport, StatusReport, Update
 import type { TryReport } from "./businessTry.js";
 import type { ReplayReport } from "./events.js";
 import type { PaymentReport, RecheckReport } from "./payments.js";
+import type { PublishFailure, PublishFailureListing, PublishFailureReplay } from "./publishFailures.js";
 import type { RefundListing, RefundReport, RefundTotals, RetryReport } from "./refunds.js";
 
 const rows = (pairs: Array<[string, string | undefined | false]>) => {
@@ -88,6 +89,36 @@ export function formatRedrive(report: RedriveReport): string {
     ...report.failed.map((f) => `  NOT moved ${f.messageId}: ${f.error}`),
     ...report.notDeleted.map((f) => `  moved but not deleted from the DLQ ${f.messageId}: ${f.error}`),
     `About ${report.remaining} message(s) left in the dead-letter queue.`,
+  ].join("\n");
+}
+
+const streamPlace = (failure: PublishFailure) =>
+  failure.batch
+    ? `${failure.batch.batchSize} record(s) of ${failure.batch.shardId}, ${failure.batch.startSequenceNumber}..${failure.batch.endSequenceNumber}` +
+      `${failure.batch.approximateArrivalOfFirstRecord ? `, written ${failure.batch.approximateArrivalOfFirstRecord}` : ""}`
+    : "not a stream on-failure record";
+
+export function formatPublishFailures(listing: PublishFailureListing): string {
+  const header =
+    `Publish failures: ${listing.queueUrl}\n  listed ${listing.failures.length}` +
+    (listing.truncated ? " (limit reached: there may be more, use --limit)" : "");
+  if (listing.failures.length === 0) return `${header}\n  (empty)`;
+  return [
+    header,
+    ...listing.failures.map((f) => `  ${f.messageId}  ${f.condition ?? "?"} at ${f.timestamp ?? "?"}\n    ${streamPlace(f)}`),
+  ].join("\n");
+}
+
+export function formatPublishReplay(report: PublishFailureReplay): string {
+  const done = report.replayed.filter((r) => r.deleted).length;
+  return [
+    `Replayed ${done} of ${report.replayed.length} publish failure(s) from ${report.queueUrl} onto ${report.eventsQueueUrl}`,
+    ...report.replayed.map((r) =>
+      [
+        `  ${r.messageId}  ${streamPlace(r)}: ${r.deleted ? "published, deleted" : `LEFT in the queue: ${r.error ?? "?"}`}`,
+        ...r.events.map((e) => `    ${e.id} (${e.type}) for ${e.businessId}`),
+      ].join("\n"),
+    ),
   ].join("\n");
 }
 

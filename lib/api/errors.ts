@@ -17,12 +17,25 @@ export const errorCatalogue = {
   business_order_id_invalid: { status: 400, description: "businessOrderId must be 1 to 64 letters, digits, '_' or '-'." },
   user_id_invalid: { status: 400, description: "userId must be 1 to 128 printable characters: the app user's id (the JWT subject)." },
   expires_in_seconds_invalid: { status: 400, description: "expiresInSeconds must be an integer from 120 to 1,296,000 (15 days)." },
-  metadata_invalid: { status: 400, description: "metadata is at most 20 string values, keys up to 40 characters, values up to 500." },
+  metadata_invalid: {
+    status: 400,
+    description:
+      "metadata is at most 20 string values, keys up to 40 characters, values up to 500, no noncharacters or unpaired surrogates.",
+  },
   business_order_id_missing: { status: 400, description: "Look a payment up with ?businessOrderId=..." },
   amount_invalid: { status: 400, description: "amount must be an integer number of fen within Alipay's bounds." },
-  subject_invalid: { status: 400, description: "subject must be non-empty text without control characters, '/', '=' or '&'." },
-  body_invalid: { status: 400, description: "body must be non-empty text without control characters, '/', '=' or '&'." },
-  reason_invalid: { status: 400, description: "reason must be non-empty text of at most 256 characters." },
+  subject_invalid: {
+    status: 400,
+    description: "subject must be non-empty text without control characters, '/', '=', '&', noncharacters or unpaired surrogates.",
+  },
+  body_invalid: {
+    status: 400,
+    description: "body must be non-empty text without control characters, '/', '=', '&', noncharacters or unpaired surrogates.",
+  },
+  reason_invalid: {
+    status: 400,
+    description: "reason must be non-empty text of at most 256 characters, without noncharacters or unpaired surrogates.",
+  },
   // Who is calling.
   unauthorized: { status: 401, description: "A valid bearer token is required." },
   forbidden: { status: 403, description: "The caller is not a registered, active business system." },

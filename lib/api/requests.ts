@@ -2,7 +2,7 @@
 // events with these, and lib/api/contract.ts declares the operations with them. Kept apart from
 // the response schemas so a handler's bundle carries only what it parses.
 import * as z from "zod/mini";
-import { AlipayText, AmountFen, doc, IdempotencyKey, Identifier } from "./schemas.js";
+import { AlipayText, AmountFen, carriableText, carriableTextRule, doc, IdempotencyKey, Identifier, isCarriableText } from "./schemas.js";
 
 export const CreatePaymentHeaders = z.object({ "idempotency-key": IdempotencyKey });
 
@@ -15,10 +15,12 @@ export const Metadata = z
     error: "metadata must be an object of string values, keys of 1 to 40 characters.",
   })
   .check(
-    z.refine((m) => Object.keys(m).length <= 20, { error: "metadata holds at most 20 keys." }),
+    z.refine((m) => Object.keys(m).length <= 20, { error: "metadata holds at most 20 keys.", abort: true }),
+    z.refine((m) => Object.entries(m).every(([key, value]) => isCarriableText(key) && isCarriableText(value)), {
+      error: `metadata keys and values must contain ${carriableTextRule}.`,
+    }),
     doc({
-      description:
-        "Up to 20 string values (keys up to 40 characters, values up to 500) for the business system's own use; returned as given.",
+      description: `Up to 20 string values (keys up to 40 characters, values up to 500) for the business system's own use; returned as given. Keys and values contain ${carriableTextRule}.`,
     }),
   );
 
@@ -56,8 +58,9 @@ export const CreateRefundBody = z
     amount: AmountFen,
     reason: z.string({ error: "reason must be a string." }).check(
       z.refine((v) => v.trim() !== "", { error: "reason must be non-empty text.", abort: true }),
-      z.refine((v) => v.length <= 256, { error: "reason must be at most 256 characters." }),
-      doc({ description: "Why the money goes back (1 to 256 characters); sent to Alipay as refund_reason." }),
+      z.refine((v) => v.length <= 256, { error: "reason must be at most 256 characters.", abort: true }),
+      carriableText("reason"),
+      doc({ description: `Why the money goes back (1 to 256 characters, ${carriableTextRule}); sent to Alipay as refund_reason.` }),
     ),
   })
   .check(doc({ id: "CreateRefundRequest" }));

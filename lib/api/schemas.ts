@@ -32,6 +32,28 @@ export const AmountFen = z
 const forbiddenTextPattern = /[\u0000-\u001f\u007f/=&]/u;
 
 /**
+ * Whether text can be carried to Alipay and through the event queue: no unpaired surrogates (not
+ * text: JSON and SQS refuse them) and no Unicode noncharacters (U+FDD0-U+FDEF and the last two code
+ * points of every plane, U+FFFE, U+FFFF, U+1FFFE, ... U+10FFFF: SQS refuses U+FFFE and U+FFFF, and
+ * none of them is meant for interchange). Emoji and every other assigned or private-use character
+ * pass.
+ */
+export function isCarriableText(text: string): boolean {
+  for (const character of text) {
+    const code = character.codePointAt(0)!;
+    if ((code >= 0xd800 && code <= 0xdfff) || (code >= 0xfdd0 && code <= 0xfdef) || (code & 0xfffe) === 0xfffe) return false;
+  }
+  return true;
+}
+
+export const carriableTextRule =
+  "no Unicode noncharacters (U+FDD0 to U+FDEF, U+FFFE, U+FFFF and the like in every plane) or unpaired surrogates";
+
+/** The check of a free-text field: refused with a message naming it. */
+export const carriableText = (name: string) =>
+  z.refine<string>((v) => isCarriableText(v), { error: `${name} must contain ${carriableTextRule}.` });
+
+/**
  * Text Alipay accepts in subject and body: non-blank, at most `maxLength` UTF-16 code units.
  * Alipay's docs give subject 256 and body 128 without a unit; its gateway is Java, whose
  * String.length() counts UTF-16 units, and that is the stricter reading (an emoji counts 2), so an
@@ -44,10 +66,14 @@ export function AlipayText(name: string, maxLength: number) {
       error: `${name} must be at most ${maxLength} UTF-16 code units (an emoji counts 2).`,
       abort: true,
     }),
-    z.refine((v) => !forbiddenTextPattern.test(v) && v.isWellFormed(), {
+    z.refine((v) => !forbiddenTextPattern.test(v), {
       error: `${name} must not contain control characters, '/', '=' or '&'.`,
+      abort: true,
     }),
-    doc({ description: `At most ${maxLength} UTF-16 code units (an emoji counts 2), no control characters, '/', '=' or '&'.` }),
+    carriableText(name),
+    doc({
+      description: `At most ${maxLength} UTF-16 code units (an emoji counts 2), no control characters, '/', '=' or '&', ${carriableTextRule}.`,
+    }),
   );
 }
 

@@ -21,6 +21,7 @@ import { eventId, eventTypeOf, type PaymentRecord } from "../../lib/payments/mod
 import { getPayment, listRefundsNeeded } from "../../lib/payments/repository.js";
 import { refundEventId, type RefundRecord } from "../../lib/refunds/model.js";
 import { listRefunds } from "../../lib/refunds/repository.js";
+import { type PoisonPayment, poisonPayments } from "../integration/poisonInputs.js";
 import { daysBetween, reconcileDays } from "../integration/reconcileDays.js";
 
 export interface ChaosOptions {
@@ -54,6 +55,10 @@ export interface ChaosReport {
   stuck: number;
   wrongState: number;
   misroutedEvents: number;
+  /** Payments created with poison text (test/integration/poisonInputs.ts). */
+  poisonPayments: number;
+  /** Events a settled payment or refund owes that never reached its business system's receiver. */
+  eventsNotDelivered: number;
   /** Payments that ended CANCELED. */
   canceled: number;
   cancelRequests: number;
@@ -119,6 +124,8 @@ interface Plan {
   buyer: Buyer;
   cancel: CancelKind;
   refund: RefundPlan;
+  /** Text that once stopped every webhook (issue 17): emoji, the longest subject, every character class, commas and quotes. */
+  poison?: PoisonPayment;
 }
 
 interface RefundAsked {
@@ -285,6 +292,9 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       buyer,
       cancel,
       refund,
+      // Every 7th payment, alternating between the systems (7 is odd), without drawing from the
+      // seed's sequence: a seed still plays the same run.
+      ...(i % 7 === 3 ? { poison: poisonPayments[Math.floor(i / 7) % poisonPayments.length]! } : {}),
     };
   });
   const tokens = new Map<string, Promise<string>>();
@@ -296,7 +306,8 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
 
   /** The business system creates the payment, retrying with the same key until it has an answer. */
   const create = async (plan: Plan) => {
-    const input = { businessOrderId: plan.businessOrderId, amount: plan.amount, subject: "Chaos payment", userId: plan.user };
+    const { name: _poison, ...text } = plan.poison ?? { name: "", subject: "Chaos payment" };
+    const input = { businessOrderId: plan.businessOrderId, amount: plan.amount, userId: plan.user, ...text };
     // Some callers send the first request twice at once.
     const doubleTap = rand() < 0.1;
     if (doubleTap) countFault("double-tapped create (2 concurrent requests)");
@@ -727,6 +738,7 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     problems.push(text);
   };
   let duplicateDeliveries = 0;
+  let eventsNotDelivered = 0;
   let canceled = 0,
     cancelRequests = 0,
     cancelAnsweredPaid = 0,
@@ -868,6 +880,18 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
       if (!paidTrades.some((t) => t.tradeNo === payment.tradeNo)) fail("wrongState", `PAID locally (${payment.tradeNo}) but not at Alipay`);
       if (!eventAt(plan.system, eventId(paymentId, "payment.succeeded"))) fail("lost", "PAID but payment.succeeded never delivered");
     }
+    const owed = [
+      ...(payment.status !== "OPEN" ? [eventId(paymentId, eventTypeOf[payment.status])] : []),
+      ...refundRecords.filter((r) => r.status !== "PENDING").map(refundEventOf),
+    ];
+    eventsNotDelivered += owed.filter((id) => !eventAt(plan.system, id)).length;
+    if (plan.poison && payment.status !== "OPEN") {
+      const delivered = eventAt(plan.system, eventId(paymentId, eventTypeOf[payment.status]))?.data as
+        | { payment?: { subject?: string; body?: string; metadata?: Record<string, string> } }
+        | undefined;
+      if (delivered?.payment && (delivered.payment.subject !== plan.poison.subject || delivered.payment.body !== plan.poison.body))
+        fail("wrongState", `the ${plan.poison.name} payment's event reached ${plan.system} with another subject or body`);
+    }
     if (payment.status !== "OPEN") {
       const type = eventTypeOf[payment.status];
       if (payment.status !== "PAID" && !eventAt(plan.system, eventId(paymentId, type)))
@@ -956,6 +980,8 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     stuck: found.stuck,
     wrongState: found.wrongState,
     misroutedEvents: found.misroutedEvents,
+    poisonPayments: outcomes.filter((o) => o.plan.poison).length,
+    eventsNotDelivered,
     canceled,
     cancelRequests,
     cancelAnsweredPaid,
@@ -990,6 +1016,7 @@ export function formatReport(report: ChaosReport): string {
         .join(", "),
     ],
     ["  Alipay attempts (order strings made)", report.attempts],
+    ["  with poison text (emoji, longest subject, every character class, commas and quotes)", report.poisonPayments],
     ...Object.entries(report.faults)
       .sort()
       .map(([k, v]) => [`fault: ${k}`, v] as [string, number]),
@@ -999,6 +1026,7 @@ export function formatReport(report: ChaosReport): string {
     ["stuck (still OPEN)", report.stuck],
     ["wrong state", report.wrongState],
     ["misrouted events", report.misroutedEvents],
+    ["events not delivered (owed by settled payments and refunds)", report.eventsNotDelivered],
     ["canceled (CANCELED at the end)", `${report.canceled} of ${report.cancelRequests} cancel requests`],
     ["  cancel lost the race: PAID, cancel answered 409", report.cancelAnsweredPaid],
     ["  canceled but paid: money recorded refund-needed", report.canceledRefundNeeded],

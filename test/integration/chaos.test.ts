@@ -31,6 +31,9 @@ describe("chaos", () => {
     expect([report.doubleRefunded, report.overRefunded, report.duplicatePaymentsNotRefunded]).toEqual([0, 0, 0]);
     expect(report.reconciliationDifferences).toBe(0);
     expect(report.reconciliationMatched).toBeGreaterThanOrEqual(report.paidAtAlipay);
+    // Issue 17: poison text in both systems' payments, and every event owed reaches its system.
+    expect(report.poisonPayments).toBeGreaterThanOrEqual(8);
+    expect(report.eventsNotDelivered).toBe(0);
     expect(report.eventsDelivered.shop).toBeGreaterThan(0);
     expect(report.eventsDelivered.membership).toBeGreaterThan(0);
     expect(Object.keys(report.faults).length).toBeGreaterThan(8);

@@ -13,6 +13,7 @@ import { ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AlipayUnavailableError } from "../../lib/alipay/gateway.js";
 import { dynamo } from "../../lib/aws.js";
+import { armFault, disarmFaults } from "../../lib/faults.js";
 import { businessSystem } from "../../lib/business/registry.js";
 import { getPayment, recordRefundNeeded } from "../../lib/payments/repository.js";
 import { getRefund } from "../../lib/refunds/repository.js";
@@ -34,12 +35,15 @@ import { listDlq, redriveDlq } from "../../ops/dlq.js";
 import { explain } from "../../ops/environment.js";
 import { OpsError } from "../../ops/errors.js";
 import { replayEvent } from "../../ops/events.js";
+import { listPublishFailures, replayPublishFailures } from "../../ops/publishFailures.js";
 import { tryBusiness, tryTarget } from "../../ops/businessTry.js";
 import {
   formatBusiness,
   formatBusinessList,
   formatListing,
   formatPayment,
+  formatPublishFailures,
+  formatPublishReplay,
   formatRefund,
   formatRefundList,
   formatRetry,
@@ -772,6 +776,55 @@ describe("dlq", () => {
   it("rejects an unknown queue and a bad limit", async () => {
     await expect(listDlq("nope" as never)).rejects.toThrow();
     await expect(redriveDlq("events", { limit: 0 })).rejects.toThrow(/--limit/);
+  });
+});
+
+describe("publish-failures", () => {
+  // Issue 17: a stream record publishEvents can never publish (here a fault of this payment's event,
+  // for good) is parked on the publish-failures queue after its bounded retries, alone, while the
+  // events written after it flow; the ops CLI then replays it from the stream.
+  it("parks a record that always fails, delivers every later event, and replays it from the CLI", async () => {
+    const poison = await t.createPayment({ userId: "ops-poison" });
+    const poisonId = poison.body.paymentId as string;
+    armFault("publish.beforeSend", Number.POSITIVE_INFINITY, poisonId);
+    try {
+      expect((await t.business("shop").cancelPayment(poisonId)).status).toBe(200);
+      // Written after it, in the same stream: a payment of each business system.
+      const later = await t.createPayment({ userId: "ops-poison" });
+      expect((await t.business("shop").cancelPayment(later.body.paymentId)).status).toBe(200);
+      const paid = (await t.openPayment("ops-poison", 1000, { system: "membership" })) as Opened;
+      await pay(paid);
+      await delivered(later.body.paymentId, { kind: "canceled" });
+      await delivered(paid.payment.paymentId, { system: "membership" });
+
+      const listing = await waitFor(
+        async () => {
+          const found = await listPublishFailures();
+          return found.failures.length > 0 && found;
+        },
+        { what: "the poison record parked" },
+      );
+      expect(listing.queueUrl).toBe(t.stack.resources.PublishFailuresQueue!.ref);
+      expect(listing.failures).toHaveLength(1);
+      const [failure] = listing.failures;
+      expect(failure!.condition).toBe("RetryAttemptsExhausted");
+      expect(failure!.batch).toMatchObject({ batchSize: 1, streamArn: t.stack.resources.OrdersTable!.attributes.StreamArn });
+      expect(failure!.batch!.startSequenceNumber).toBe(failure!.batch!.endSequenceNumber);
+      expect(formatPublishFailures(listing)).toContain(failure!.messageId);
+      expect(t.stack.receiver.events.has(`evt_${poisonId}_canceled`)).toBe(false);
+    } finally {
+      disarmFaults();
+    }
+
+    const invocation = parseArgs(["publish-failures", "replay", "--limit", "10"]);
+    expect(invocation.command).toBe("publish-failures replay");
+    const replay = await replayPublishFailures({ limit: invocation.limit! });
+    expect(replay.replayed).toMatchObject([
+      { deleted: true, events: [{ id: `evt_${poisonId}_canceled`, type: "payment.canceled", businessId: "shop" }] },
+    ]);
+    expect(formatPublishReplay(replay)).toContain(`evt_${poisonId}_canceled`);
+    await delivered(poisonId, { kind: "canceled" });
+    expect((await listPublishFailures()).failures).toEqual([]);
   });
 });
 

@@ -606,8 +606,21 @@ describe("CloudFormation template", () => {
     expect(resources.OrdersTable!.Properties.StreamSpecification).toEqual({ StreamViewType: "NEW_AND_OLD_IMAGES" });
     const [, mapping] = byType("AWS::Lambda::EventSourceMapping").find(([id]) => id.startsWith("PublishEvents"))!;
     expect(mapping.Properties.EventSourceArn).toEqual({ "Fn::GetAtt": ["OrdersTable", "StreamArn"] });
-    expect(mapping.Properties.MaximumRetryAttempts).toBe(-1);
+    // Issue 17: a record that cannot be published is parked after bounded retries (bisected down
+    // to itself first) or an hour, within the stream's 24 h, so the records after it flow.
+    expect(mapping.Properties.MaximumRetryAttempts).toBeGreaterThanOrEqual(10);
+    expect(mapping.Properties.MaximumRetryAttempts).toBeLessThanOrEqual(1000);
+    expect(mapping.Properties.BisectBatchOnFunctionError).toBe(true);
+    expect(mapping.Properties.MaximumRecordAgeInSeconds).toBeGreaterThanOrEqual(60);
+    expect(mapping.Properties.MaximumRecordAgeInSeconds).toBeLessThanOrEqual(6 * 3600);
+    expect(mapping.Properties.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
     expect(mapping.Properties.DestinationConfig.OnFailure.Destination).toEqual({ "Fn::GetAtt": ["PublishFailuresQueue", "Arn"] });
+    // Lambda sends the failure record with the function's own role.
+    const role = resources.PublishEventsLambdaFunction!.Properties.Role;
+    const statements = (resources[role["Fn::GetAtt"][0]]!.Properties.Policies as Json[]).flatMap((p) => p.PolicyDocument.Statement);
+    expect(statements.some((st) => [st.Action].flat().includes("sqs:SendMessage") && refersTo(st.Resource, "PublishFailuresQueue"))).toBe(
+      true,
+    );
     expect(JSON.parse(mapping.Properties.FilterCriteria.Filters[0].Pattern)).toEqual({
       dynamodb: {
         OldImage: { sk: { S: ["PAYMENT"] }, status: { S: ["OPEN"] } },
@@ -1000,11 +1013,13 @@ describe("alerting and survival (issue 10)", () => {
     expect(Number(env("sweep").SWEEP_LEASE_SECONDS)).toBeGreaterThan(window.deadLetterSeconds + attemptsTake);
   });
 
-  it("bounds the check worker's concurrency", () => {
-    const [, mapping] = byType("AWS::Lambda::EventSourceMapping").find(([id]) => id.startsWith("CheckPayment"))!;
-    const maximum = mapping.Properties.ScalingConfig?.MaximumConcurrency as number | undefined;
-    expect(maximum).toBeGreaterThanOrEqual(2);
-    expect(maximum).toBeLessThanOrEqual(50);
+  it("bounds the check worker's and the events worker's concurrency", () => {
+    for (const fn of ["CheckPayment", "DeliverEvent"]) {
+      const [, mapping] = byType("AWS::Lambda::EventSourceMapping").find(([id]) => id.startsWith(fn))!;
+      const maximum = mapping.Properties.ScalingConfig?.MaximumConcurrency as number | undefined;
+      expect(maximum, fn).toBeGreaterThanOrEqual(2);
+      expect(maximum, fn).toBeLessThanOrEqual(50);
+    }
   });
 });
 

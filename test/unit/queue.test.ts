@@ -1,9 +1,11 @@
 // Retry arithmetic of the work queues (issue 10): capped exponential backoff, and the events queue's
 // maxReceiveCount in serverless.yml keeps a business system's events retrying for at least 72 hours
 // before they dead-letter, within the queue's message retention.
+// And message bodies: whatever a payment holds, its event is a body SQS accepts.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readYaml } from "../../local/serverlessConfig.js";
-import { backoffSeconds, maxRetryDelaySeconds, retryWindowSeconds } from "../../lib/queue.js";
+import { backoffSeconds, maxRetryDelaySeconds, retryWindowSeconds, sqsSafeJson } from "../../lib/queue.js";
 
 const hours = (seconds: number) => seconds / 3600;
 const config = readYaml("serverless.yml") as { params: Record<string, Record<string, string | number>> };
@@ -41,5 +43,48 @@ describe("retry backoff", () => {
     const local = config.params.local!;
     const base = Number(String(local.retryBaseSeconds).match(/'([\d.]+)'/)?.[1] ?? local.retryBaseSeconds);
     expect(retryWindowSeconds(Number(local.eventsMaxReceiveCount), base).deadLetterSeconds).toBeLessThan(120);
+  });
+});
+
+// Issue 17: a payment's text must never make its event unsendable. SQS accepts only #x9 #xA #xD
+// #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in a body, and the local SQS (fauxqs) nothing above U+FFFF.
+describe("message bodies safe for SQS's character set", () => {
+  // What both accept: the allowed set without the astral planes.
+  const safe = /^[\t\n\r\x20-\uD7FF\uE000-\uFFFD]*$/;
+
+  it("escapes emoji (as two escapes), U+FFFE, U+FFFF and lone surrogates; JSON.parse gives the same value back", () => {
+    const cases: Record<string, string> = {
+      emoji: "Coffee ☕ and cake 🍰",
+      "U+FFFF": "\uFFFF",
+      "U+FFFE": "a\uFFFEb",
+      "lone high surrogate": "x\uD83Dy",
+      "lone low surrogate": "\uDC00",
+      "astral, plane 16": "\u{10FFFD}",
+      controls: "\u0000\u0001\u001f\t\n\r",
+    };
+    for (const [name, value] of Object.entries(cases)) {
+      const body = sqsSafeJson({ subject: value, metadata: { [value]: value } });
+      expect(body, name).toMatch(safe);
+      expect(JSON.parse(body), name).toEqual({ subject: value, metadata: { [value]: value } });
+    }
+    expect(sqsSafeJson("🍰")).toBe('"\\ud83c\\udf70"');
+    expect(sqsSafeJson("\uFFFF")).toBe('"\\uffff"');
+  });
+
+  it("leaves what SQS takes as it is: Chinese text, quotes, commas, the private use area", () => {
+    const value = { subject: '咖啡豆, "浓缩" 1 kg', body: "\uE000\uD7FF\uFFFD", n: 1 };
+    expect(sqsSafeJson(value)).toBe(JSON.stringify(value));
+  });
+
+  it("round-trips any value into a body SQS accepts", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.string({ unit: "binary" }), (value, text) => {
+        const input = { value, text, [text]: text };
+        const body = sqsSafeJson(input);
+        expect(body).toMatch(safe);
+        expect(JSON.parse(body)).toEqual(JSON.parse(JSON.stringify(input)));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
