@@ -217,6 +217,18 @@ const refundQuery: Handler = (ctx, app, biz) => {
   const trade = lookup(ctx, app, biz);
   if (!trade) return notExist();
   const refund = trade.refunds.find((r) => r.outRequestNo === outRequestNo);
+  if (ctx.scenarios.effective(trade.outTradeNo).refundQueryShape === "legacy") {
+    // Alipay's older answers (2016-2020, ../shared/fixtures/alipay-responses/refund-answers.json): a
+    // settled refund's fields without refund_status; nothing at all for a number it has not settled.
+    if (!refund) return success();
+    return success({
+      out_request_no: refund.outRequestNo,
+      out_trade_no: trade.outTradeNo,
+      refund_amount: formatFen(refund.refundFen),
+      total_amount: formatFen(trade.totalFen),
+      trade_no: trade.tradeNo,
+    });
+  }
   // No settled refund under that number (none, or still processing): Alipay answers Success
   // without refund_status.
   if (!refund) return success({ out_trade_no: trade.outTradeNo, trade_no: trade.tradeNo });

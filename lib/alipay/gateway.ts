@@ -7,6 +7,7 @@ import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
 import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
 import { isGbkCharset } from "./notificationForm.js";
+import { interpretRefundQuery, type RefundQueryResult } from "./refundAnswers.js";
 import { toAlipayTime } from "./time.js";
 
 export { AlipayCertificateError } from "./certificates.js";
@@ -29,8 +30,8 @@ export type TradeQueryResult =
  */
 export type RefundResult = { kind: "refunded"; fundChange: boolean } | { kind: "refused"; subCode: string };
 
-/** alipay.trade.fastpay.refund.query: "refunded" only with refund_status REFUND_SUCCESS. */
-export type RefundQueryResult = { kind: "refunded"; refundFen?: number } | { kind: "not_refunded" };
+/** alipay.trade.fastpay.refund.query, read by the rule in ./refundAnswers.ts (both answer shapes). */
+export type { RefundQueryResult } from "./refundAnswers.js";
 
 /** Refusals that mean this refund request can never succeed at Alipay. */
 const refundRefusals = new Set([
@@ -190,18 +191,19 @@ export class AlipayGateway {
     return { kind: "refunded", fundChange: result.fund_change === "Y" };
   }
 
-  /** Whether the refund `outRequestNo` of a trade is done. */
-  async refundQuery(input: { tradeNo: string; outTradeNo: string; outRequestNo: string }): Promise<RefundQueryResult> {
+  /**
+   * Whether Alipay has paid out the refund `outRequestNo` of `amountFen`: read from all the evidence
+   * of the answer (refund_status, or in older answers the refund's own fields), by the rule and its
+   * sources in ./refundAnswers.ts interpretRefundQuery.
+   */
+  async refundQuery(input: { tradeNo: string; outTradeNo: string; outRequestNo: string; amountFen: number }): Promise<RefundQueryResult> {
     const result = await this.call("alipay.trade.fastpay.refund.query", {
       trade_no: input.tradeNo,
       out_trade_no: input.outTradeNo,
       out_request_no: input.outRequestNo,
     });
     this.expectSuccess("alipay.trade.fastpay.refund.query", input.outTradeNo, result);
-    // Without refund_status the refund was not received, or failed: Alipay's own words.
-    if (result.refund_status !== "REFUND_SUCCESS") return { kind: "not_refunded" };
-    const refundFen = yuanToFen(result.refund_amount);
-    return refundFen === undefined ? { kind: "refunded" } : { kind: "refunded", refundFen };
+    return interpretRefundQuery(result, input);
   }
 
   /** The download link of the trade bill of `day` (yyyy-MM-dd, GMT+8). */

@@ -29,15 +29,19 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
   }
   const gateway = await alipay();
   const ids = { tradeNo: refund.tradeNo, outTradeNo: refund.outTradeNo, outRequestNo: refund.refundId };
+  const asked = { ...ids, amountFen: refund.amountFen };
   if (refund.sentAt !== undefined) {
-    const queried = await gateway.refundQuery(ids);
-    if (queried.kind === "refunded") return succeed(refund, now(), "query");
+    // Both shapes of the query's answer (lib/alipay/refundAnswers.ts): a refund Alipay paid out is
+    // SUCCEEDED whether or not its answer carries refund_status.
+    const queried = await gateway.refundQuery(asked);
+    if (queried.kind === "refunded") return succeed(refund, now(), "query", queried.evidence);
+    if (queried.kind === "inconsistent") return inconsistent(refund, queried.detail, now());
   } else {
     // Before the call: if its outcome is lost (or this worker dies), the next check asks first.
     await markRefundSent(refund, now());
     faultPoint("refund.afterMarkSent");
   }
-  const answer = await gateway.refund({ ...ids, amountFen: refund.amountFen, reason: refund.reason });
+  const answer = await gateway.refund({ ...asked, reason: refund.reason });
   faultPoint("refund.afterAlipay");
   if (answer.kind === "refused") {
     if (await markRefundFailed(refund, answer.subCode, now())) {
@@ -54,24 +58,47 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
   }
   if (answer.fundChange) return succeed(refund, now(), "refund");
   // A repeat of a number Alipay already holds: money moved only if the query says so.
-  const confirmed = await gateway.refundQuery(ids);
-  if (confirmed.kind === "refunded") return succeed(refund, now(), "query");
+  const confirmed = await gateway.refundQuery(asked);
+  if (confirmed.kind === "refunded") return succeed(refund, now(), "query", confirmed.evidence);
+  if (confirmed.kind === "inconsistent") return inconsistent(refund, confirmed.detail, now());
   await scheduleRefundCheck(refund, nextCheckAt(refund.createdAt, (await config()).checkScheduleSeconds, now()));
   return "waiting";
 }
 
-async function succeed(refund: RefundRecord, now: number, via: "refund" | "query"): Promise<RefundCheckOutcome> {
-  await refundSucceeded(refund, now, via);
+async function succeed(refund: RefundRecord, now: number, via: "refund" | "query", evidence?: string): Promise<RefundCheckOutcome> {
+  await refundSucceeded(refund, now, via, evidence);
   return "succeeded";
+}
+
+/**
+ * The refund query names a refund under our number that is not ours as recorded (another amount or
+ * trade): neither marked SUCCEEDED nor resent; looked at again later, and StuckRefunds pages.
+ */
+async function inconsistent(refund: RefundRecord, detail: string, now: number): Promise<RefundCheckOutcome> {
+  count("RefundQueryInconsistent");
+  logger.error("refund query answer does not match the refund", { refundId: refund.refundId, paymentId: refund.paymentId, detail });
+  await scheduleRefundCheck(refund, nextCheckAt(refund.createdAt, (await config()).checkScheduleSeconds, now));
+  return "waiting";
 }
 
 /**
  * PENDING -> SUCCEEDED once Alipay has confirmed the refund (its answer, the refund query or its
  * notification), counted and logged; false when an earlier copy settled it already.
  */
-export async function refundSucceeded(refund: RefundRecord, now: number, via: "refund" | "query" | "notify"): Promise<boolean> {
+export async function refundSucceeded(
+  refund: RefundRecord,
+  now: number,
+  via: "refund" | "query" | "notify",
+  evidence?: string,
+): Promise<boolean> {
   if (!(await markRefundSucceeded(refund, now))) return false;
   count("RefundsSucceeded");
-  logger.info("refund succeeded", { refundId: refund.refundId, paymentId: refund.paymentId, amountFen: refund.amountFen, via });
+  logger.info("refund succeeded", {
+    refundId: refund.refundId,
+    paymentId: refund.paymentId,
+    amountFen: refund.amountFen,
+    via,
+    ...(evidence ? { evidence } : {}),
+  });
   return true;
 }

@@ -149,6 +149,23 @@ describe("refunds requested by a business system", () => {
     await refundEventAt(t, "shop", requested.body.refundId, "succeeded");
   });
 
+  it("settles a timed-out refund by the refund query's older answer shape (no refund_status): SUCCEEDED, refund.succeeded", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-legacy-ivy", 650);
+    // Alipay answers this trade's refund queries as in 2016-2020 (the refund's fields, no
+    // refund_status), its refund notification is lost, and the refund's own answer times out after
+    // Alipay refunded: only the query can tell.
+    await t.sim("/sim/scenario", { outTradeNo, dropFirst: 100, refundQueryShape: "legacy" });
+    await t.sim("/sim/faults", { method: "alipay.trade.refund", outTradeNo, mode: "timeout", count: 1, afterProcessing: true });
+    const requested = await refund(paymentId, 650);
+    expect(requested.status).toBe(201);
+    const refundId = requested.body.refundId as string;
+    expect(await refundSettled(paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
+    const event = await refundEventAt(t, "shop", refundId, "succeeded");
+    expect((event.data as any).refund).toMatchObject({ refundId, amount: 650, status: "SUCCEEDED" });
+    // One refund at Alipay, under its own number.
+    expect((await simTrade(outTradeNo)).refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[refundId, 650]]);
+  });
+
   it("confirms a refund Alipay accepts but settles later by the refund query, never by a new request number", async () => {
     const { paymentId, outTradeNo } = await paidPayment("refund-gus", 700);
     // Alipay accepts (fund_change N), settles 1.5 s later; its notification is lost.
