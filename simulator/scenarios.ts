@@ -9,6 +9,7 @@ const defaults: Scenario = {
   closeBlocksPayment: false,
   refundSettleMs: 0,
   refundQueryShape: "current",
+  refundRefusal: "",
 };
 
 export class SimulatorError extends Error {
@@ -60,6 +61,9 @@ export class ScenarioStore {
     const closeBlocksPayment = flag(input.closeBlocksPayment, "closeBlocksPayment");
     const refundSettleMs = count(input.refundSettleMs, "refundSettleMs");
     const refundQueryShape = shape(input.refundQueryShape);
+    if (input.refundRefusal !== undefined && (typeof input.refundRefusal !== "string" || !/^([\w.-]{1,64})?$/.test(input.refundRefusal))) {
+      throw new SimulatorError(400, "INVALID_SCENARIO", 'refundRefusal must be a sub_code (or "" to clear it)');
+    }
     if (dropFirst !== undefined) patch.dropFirst = dropFirst;
     if (duplicate !== undefined) patch.duplicate = duplicate;
     if (delayMs !== undefined) patch.delayMs = delayMs;
@@ -67,6 +71,7 @@ export class ScenarioStore {
     if (closeBlocksPayment !== undefined) patch.closeBlocksPayment = closeBlocksPayment;
     if (refundSettleMs !== undefined) patch.refundSettleMs = refundSettleMs;
     if (refundQueryShape !== undefined) patch.refundQueryShape = refundQueryShape;
+    if (input.refundRefusal !== undefined) patch.refundRefusal = input.refundRefusal;
     if (input.outTradeNo !== undefined && typeof input.outTradeNo !== "string") {
       throw new SimulatorError(400, "INVALID_SCENARIO", "outTradeNo must be a string");
     }

@@ -193,6 +193,12 @@ export interface ScenarioInput {
    * `{"code":"10000","msg":"Success"}` alone (../shared/fixtures/alipay-responses/refund-answers.json).
    */
   refundQueryShape?: RefundQueryShape;
+  /**
+   * Refuse new refunds (40004) with this sub_code while set, e.g. "ACQ.SELLER_BALANCE_NOT_ENOUGH"
+   * (the merchant's balance is short: clearing it with "" is the top-up, after which the same
+   * request succeeds). A repeat of a number already refunded still answers fund_change N.
+   */
+  refundRefusal?: string;
 }
 
 export type RefundQueryShape = "current" | "legacy";
@@ -205,6 +211,7 @@ export interface Scenario {
   closeBlocksPayment: boolean;
   refundSettleMs: number;
   refundQueryShape: RefundQueryShape;
+  refundRefusal: string;
 }
 
 /**

@@ -5,17 +5,23 @@
 //            is the same request sent again, never a new number.
 //   Refunded -> SUCCEEDED. Refused (over-refund, trade closed or finished) -> FAILED, its amount
 //   released. Alipay being unavailable throws: the message is retried with backoff, and the next
-//   check starts with the query.
+//   check starts with the query. Every refusal is read by one table (lib/alipay/refundAnswers.ts):
+//   "retry" checks again later with the same request (paging when a person must act meanwhile:
+//   the merchant's balance); "person" (our bug, configuration, Alipay's staff, a code we do not
+//   know) holds the refund PENDING for a person: paged (RefundsNeedPerson, RUNBOOK
+//   refunds-need-person), not resent around the sweep; looked at again a day later.
 import { alipay } from "../alipay/client.js";
 import { config } from "../config.js";
 import { faultPoint } from "../faults.js";
 import { count, logger } from "../observability.js";
 import { nextCheckAt } from "../payments/schedule.js";
 import type { RefundRecord } from "./model.js";
-import { getRefund, markRefundFailed, markRefundSent, markRefundSucceeded, scheduleRefundCheck } from "./repository.js";
+import { getRefund, markRefundFailed, markRefundHeld, markRefundSent, markRefundSucceeded, scheduleRefundCheck } from "./repository.js";
 
 /** A refund Alipay has not confirmed this long after it was asked for pages someone (alarmed). */
 const stuckAfterMs = 30 * 60_000;
+/** A refund held for a person is looked at again (and pages again) this much later. */
+export const heldForMs = 24 * 3600_000;
 
 export type RefundCheckOutcome = "succeeded" | "failed" | "waiting" | "settled" | "not_found";
 
@@ -56,6 +62,13 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
     }
     return "failed";
   }
+  if (answer.kind === "retry") {
+    if (answer.page) needsPerson(refund, answer.subCode, "retry");
+    else logger.warn("refund to be retried", { refundId, paymentId, subCode: answer.subCode });
+    await scheduleRefundCheck(refund, nextCheckAt(refund.createdAt, (await config()).checkScheduleSeconds, now()));
+    return "waiting";
+  }
+  if (answer.kind === "person") return hold(refund, answer.subCode, now());
   if (answer.fundChange) return succeed(refund, now(), "refund");
   // A repeat of a number Alipay already holds: money moved only if the query says so.
   const confirmed = await gateway.refundQuery(asked);
@@ -72,12 +85,29 @@ async function succeed(refund: RefundRecord, now: number, via: "refund" | "query
 
 /**
  * The refund query names a refund under our number that is not ours as recorded (another amount or
- * trade): neither marked SUCCEEDED nor resent; looked at again later, and StuckRefunds pages.
+ * trade): neither marked SUCCEEDED nor resent; held for a person.
  */
 async function inconsistent(refund: RefundRecord, detail: string, now: number): Promise<RefundCheckOutcome> {
-  count("RefundQueryInconsistent");
   logger.error("refund query answer does not match the refund", { refundId: refund.refundId, paymentId: refund.paymentId, detail });
-  await scheduleRefundCheck(refund, nextCheckAt(refund.createdAt, (await config()).checkScheduleSeconds, now));
+  return hold(refund, "REFUND_QUERY_INCONSISTENT", now);
+}
+
+/** Pages a person (metric RefundsNeedPerson, alarm refunds-need-person) about this refund and `code`. */
+function needsPerson(refund: RefundRecord, code: string, then: "retry" | "held"): void {
+  count("RefundsNeedPerson");
+  logger.error("refund needs a person", {
+    refundId: refund.refundId,
+    paymentId: refund.paymentId,
+    kind: refund.kind ?? "requested",
+    code,
+    then,
+  });
+}
+
+/** PENDING, held for a person: not sent again until a day later (or a person's `refund retry`). */
+async function hold(refund: RefundRecord, code: string, now: number): Promise<RefundCheckOutcome> {
+  needsPerson(refund, code, "held");
+  await markRefundHeld(refund, code, now, now + heldForMs);
   return "waiting";
 }
 

@@ -196,6 +196,62 @@ describe("refunds requested by a business system", () => {
     expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 0 });
   });
 
+  it("ACQ.SELLER_BALANCE_NOT_ENOUGH: pages, retries the same request, and refunds once the merchant tops up", async () => {
+    const paged = metricCounts.get("RefundsNeedPerson") ?? 0;
+    const { paymentId, outTradeNo } = await paidPayment("refund-balance-joe", 420);
+    await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "ACQ.SELLER_BALANCE_NOT_ENOUGH" });
+    const requested = await refund(paymentId, 420);
+    expect(requested.status).toBe(201);
+    const refundId = requested.body.refundId as string;
+    await waitFor(async () => (metricCounts.get("RefundsNeedPerson") ?? 0) > paged, { what: "a page about the balance" });
+    expect(await getRefund(paymentId, refundId)).toMatchObject({ status: "PENDING" });
+    expect(await getRefund(paymentId, refundId)).not.toHaveProperty("heldCode");
+    // The merchant tops up: the same request (same out_request_no, same amount) goes through.
+    await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "" });
+    expect(await refundSettled(paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect((await simTrade(outTradeNo)).refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[refundId, 420]]);
+    await refundEventAt(t, "shop", refundId, "succeeded");
+  });
+
+  it.each(["ACQ.DISCORDANT_REPEAT_REQUEST", "ACQ.SOMETHING_ALIPAY_ADDS_TOMORROW"])(
+    "%s: held PENDING for a person (paged), not resent around the sweep",
+    async (subCode) => {
+      const paged = metricCounts.get("RefundsNeedPerson") ?? 0;
+      const { paymentId, outTradeNo } = await paidPayment(`refund-held-${subCode.length}`, 330);
+      await t.sim("/sim/scenario", { outTradeNo, refundRefusal: subCode });
+      const requested = await refund(paymentId, 330);
+      const refundId = requested.body.refundId as string;
+      const held = await waitFor(
+        async () => {
+          const found = await getRefund(paymentId, refundId);
+          return found?.heldCode !== undefined && found;
+        },
+        { what: `refund ${refundId} held` },
+      );
+      expect(held).toMatchObject({ status: "PENDING", heldCode: subCode });
+      expect(held.sweepAt).toBeGreaterThan(Date.now() + 23 * 3600_000);
+      expect(metricCounts.get("RefundsNeedPerson")).toBeGreaterThan(paged);
+      // Alipay would now take it, but nothing sends it again: the sweep's schedule (seconds here) passes.
+      await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "" });
+      await sleep(10_000);
+      expect(await getRefund(paymentId, refundId)).toMatchObject({ status: "PENDING", heldCode: subCode });
+      expect((await simTrade(outTradeNo)).refunds).toEqual([]);
+      expect(eventsAt(t, "shop").some((e) => e.id.includes(refundId))).toBe(false);
+    },
+  );
+
+  it("a refusal the table calls final (ACQ.REFUND_FEE_ERROR) fails the refund and tells the owner", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-fee-kim", 250);
+    await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "ACQ.REFUND_FEE_ERROR" });
+    const requested = await refund(paymentId, 250);
+    expect(await refundSettled(paymentId, requested.body.refundId)).toMatchObject({
+      status: "FAILED",
+      failureCode: "ACQ.REFUND_FEE_ERROR",
+    });
+    await refundEventAt(t, "shop", requested.body.refundId, "failed");
+    expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 0 });
+  });
+
   it.each(["refund.afterMarkSent", "refund.afterAlipay"])("recovers from a crash at %s with one refund at Alipay", async (point) => {
     const { paymentId, outTradeNo } = await paidPayment(`refund-crash-${point.split(".")[1]}`, 400);
     armFault(point);

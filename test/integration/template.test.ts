@@ -481,6 +481,7 @@ describe("CloudFormation template", () => {
       "OldestDueAgeSeconds",
       "ReconciliationDifferencesOpen",
       "RefundsAwaitingPerson",
+      "RefundsNeedPerson",
       "StuckPayments",
       "StuckRefunds",
     ]);

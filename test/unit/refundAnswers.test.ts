@@ -2,7 +2,7 @@
 // answers with their sources), read by lib/alipay/refundAnswers.ts.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { interpretRefundQuery } from "../../lib/alipay/refundAnswers.js";
+import { classifyRefundRefusal, interpretRefundQuery, refundRefusals } from "../../lib/alipay/refundAnswers.js";
 import { yuanToFen } from "../../lib/money.js";
 
 interface Fixture {
@@ -82,5 +82,36 @@ describe("refund query answers (genuine)", () => {
       kind: "not_refunded",
       status: "REFUND_PROCESSING",
     });
+  });
+});
+
+describe("refused refunds: one table", () => {
+  it("maps the codes of issue 19 as Alipay's remedies say", () => {
+    expect(classifyRefundRefusal("ACQ.SELLER_BALANCE_NOT_ENOUGH")).toMatchObject({ outcome: "retry", page: true, known: true });
+    expect(classifyRefundRefusal("ACQ.DISCORDANT_REPEAT_REQUEST")).toMatchObject({ outcome: "person", known: true });
+    expect(classifyRefundRefusal("ACQ.REASON_TRADE_BEEN_FREEZEN")).toMatchObject({ outcome: "person" });
+    expect(classifyRefundRefusal("ACQ.TRADE_NOT_ALLOW_REFUND")).toMatchObject({ outcome: "failed" });
+    expect(classifyRefundRefusal("ACQ.REFUND_FEE_ERROR")).toMatchObject({ outcome: "failed" });
+    expect(classifyRefundRefusal("ACQ.TRADE_HAS_FINISHED")).toMatchObject({ outcome: "failed" });
+    expect(classifyRefundRefusal("ACQ.REFUND_CHARGE_ERROR")).toMatchObject({ outcome: "retry" });
+    expect(classifyRefundRefusal("aop.ACQ.SYSTEM_ERROR")).toMatchObject({ outcome: "retry" });
+  });
+
+  it("the genuine refusal of a partial refund without out_request_no is final", () => {
+    const answer = genuine(fixtures.refund, /refused/);
+    expect(classifyRefundRefusal(answer.sub_code)).toMatchObject({ outcome: "failed", known: true });
+  });
+
+  it("sends a code it does not know, or none, to a person", () => {
+    expect(classifyRefundRefusal("ACQ.SOMETHING_NEW")).toMatchObject({ outcome: "person", known: false });
+    expect(classifyRefundRefusal(undefined)).toMatchObject({ outcome: "person", known: false });
+  });
+
+  it("gives every code its reason, and pages only with a retry", () => {
+    for (const [code, rule] of Object.entries(refundRefusals)) {
+      expect(code).toMatch(/^ACQ\.[A-Z_]+$/);
+      expect(rule.why.length).toBeGreaterThan(10);
+      if (rule.page) expect(rule.outcome).toBe("retry");
+    }
   });
 });
