@@ -208,7 +208,10 @@ class TableReader extends Transform {
       let start = 0;
       if (this.skipping) {
         const end = chunk.indexOf("\n");
-        if (end < 0) return done();
+        if (end < 0) {
+          done();
+          return;
+        }
         this.skipping = false;
         start = end + 1;
       }
@@ -247,9 +250,15 @@ class TableReader extends Transform {
 
   private line(raw: string): void {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    if (line.startsWith("#")) return this.onComment(line);
+    if (line.startsWith("#")) {
+      this.onComment(line);
+      return;
+    }
     if (line.trim() === "") return;
-    if (line.length > maxRowChars) return this.tooLong();
+    if (line.length > maxRowChars) {
+      this.tooLong();
+      return;
+    }
     if (!this.layout) {
       this.layout = layoutOf(line, this.freeText);
       return;
