@@ -18,6 +18,15 @@ const header =
 /** The real 2019 sample's refund row, verbatim (TABs included). */
 const sampleRefund =
   "2019091622001458860515315453\t,service_1568601259302\t,退款\t,下单测试,2019-09-16 10:55:16,2019-09-16 10:56:48,alipay_store\t,alipay_store\t,alipay\t,\t,*津水(602***@qq.com)\t,-0.01,-0.01,0.00,0.00,0.00,0.00,0.00,,0.00\t,0.00,re_test_1568602607356\t,0.00,0.00,下单测试";
+/** What the sample refund row reads as. */
+const realRefund = {
+  kind: "refund",
+  tradeNo: "2019091622001458860515315453",
+  outTradeNo: "service_1568601259302",
+  amountFen: 1,
+  completedAt: "2019-09-16 10:56:48",
+  outRequestNo: "re_test_1568602607356",
+} as const;
 const samplePayment =
   '2019091622001458860515315454\t,service_1568601259303\t,交易\t,"豆子, 一袋",2019-09-16 11:00:00,2019-09-16 11:00:09,\t,\t,\t,\t,*津水(602***@qq.com)\t,12.34,12.34,0.00,0.00,0.00,0.00,0.00,,0.00\t,0.00,\t,0.00,0.00,';
 
@@ -81,15 +90,7 @@ describe("the bill parser", () => {
         completedAt: "2019-09-16 11:00:09",
         row: 1,
       },
-      {
-        kind: "refund",
-        tradeNo: "2019091622001458860515315453",
-        outTradeNo: "service_1568601259302",
-        amountFen: 1,
-        completedAt: "2019-09-16 10:56:48",
-        outRequestNo: "re_test_1568602607356",
-        row: 2,
-      },
+      { ...realRefund, row: 2 },
     ]);
     expect(facts).toEqual({
       accountId: "20880211096256330156",
@@ -142,14 +143,6 @@ describe("the bill parser", () => {
   /** The 2019 sample's refund row with other free text in 商品名称 and 备注 (written verbatim, as Alipay does). */
   const withText = (subject: string, remark = subject) =>
     sampleRefund.replace(",退款\t,下单测试,", `,退款\t,${subject},`).replace(/,下单测试$/, `,${remark}`);
-  const realRefund = {
-    kind: "refund",
-    tradeNo: "2019091622001458860515315453",
-    outTradeNo: "service_1568601259302",
-    amountFen: 1,
-    completedAt: "2019-09-16 10:56:48",
-    outRequestNo: "re_test_1568602607356",
-  };
 
   it.each([
     ["an unquoted comma in 商品名称 and 备注", "豆子,一袋", "豆子,一袋"],
