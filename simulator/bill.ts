@@ -290,9 +290,13 @@ function signedYuan(fen: number): string {
   return fen < 0 ? `-${formatFen(-fen)}` : formatFen(fen);
 }
 
-/** RFC 4180 quoting for a free-text field (how Alipay quotes commas is unconfirmed). */
-function quoted(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+/**
+ * A free-text field as Alipay writes it: the business system's text verbatim, commas and double
+ * quotes unescaped (issue 19: a subject with a comma shifts naive readers' columns). Only line
+ * breaks, which no bill row holds, become spaces.
+ */
+function verbatim(value: string): string {
+  return value.replace(/[\r\n]/g, " ");
 }
 
 function chineseTime(ms: number): string {
@@ -306,7 +310,7 @@ export function detailLine(row: BillRow): string {
     支付宝交易号: row.tradeNo,
     商户订单号: row.outTradeNo,
     业务类型: row.kind,
-    商品名称: quoted(row.subject),
+    商品名称: verbatim(row.subject),
     创建时间: formatGmt8(row.createdAtMs),
     完成时间: formatGmt8(row.completedAtMs),
     门店编号: "",
@@ -327,7 +331,7 @@ export function detailLine(row: BillRow): string {
     "退款批次号/请求号": row.outRequestNo ?? "",
     "服务费（元）": "0.00",
     "分润（元）": "0.00",
-    备注: quoted(row.subject),
+    备注: verbatim(row.subject),
   };
   return detailColumns.map((column) => `${values[column]}${tabbed.has(column) ? "\t" : ""}`).join(",");
 }
@@ -370,7 +374,8 @@ export function* detailFile(
   yield "#支付宝业务明细查询\r\n";
   yield `#账号：[${accountId}]\r\n`;
   yield `#起始日期：[${chineseTime(startMs)}]   终止日期：[${chineseTime(endMs)}]\r\n`;
-  yield `#${dashes}业务明细列表${dashes}\r\n`;
+  // The markers exactly as in Alipay's 2019 bill (alipay-facts.md §6.2): 41 dashes before, 40 / 36 after.
+  yield `#${dashes}业务明细列表${dashes.slice(0, -1)}\r\n`;
   yield `${detailColumns.join(",")}\r\n`;
   const totals = { trades: 0, tradeFen: 0, refunds: 0, refundFen: 0 };
   let batch = "";
@@ -384,7 +389,7 @@ export function* detailFile(
   }
   if (batch) yield batch;
   const t = totalsOverride ?? totals;
-  yield `#${dashes}业务明细列表结束${dashes.slice(0, -6)}\r\n`;
+  yield `#${dashes}业务明细列表结束${dashes.slice(0, -5)}\r\n`;
   yield `#交易合计：${t.trades}笔，商家实收共${signedYuan(t.tradeFen)}元，商家优惠共0.00元\r\n`;
   yield `#退款合计：${t.refunds}笔，商家实收退款共${signedYuan(t.refundFen)}元，商家优惠退款共0.00元\r\n`;
   yield `#导出时间：[${chineseTime(exportedAtMs)}]\r\n`;

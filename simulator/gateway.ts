@@ -131,6 +131,15 @@ const tradeClose: Handler = (ctx, app, biz, params) => {
   return success({ trade_no: trade.tradeNo, out_trade_no: trade.outTradeNo });
 };
 
+/** sub_msg of the refusals the `refundRefusal` scenario makes (Alipay's texts). */
+const refusalMessages: Record<string, string> = {
+  "ACQ.SELLER_BALANCE_NOT_ENOUGH": "卖家余额不足",
+  "ACQ.DISCORDANT_REPEAT_REQUEST": "请求信息不一致",
+  "ACQ.REASON_TRADE_BEEN_FREEZEN": "请求退款的交易被冻结",
+  "ACQ.TRADE_NOT_ALLOW_REFUND": "当前交易不允许退款",
+  "ACQ.REFUND_FEE_ERROR": "交易退款金额有误",
+};
+
 function gmtRefund(nowMs: number): string {
   return `${formatGmt8(nowMs)}.${String(nowMs % 1000).padStart(3, "0")}`;
 }
@@ -162,6 +171,8 @@ const tradeRefund: Handler = (ctx, app, biz) => {
     if (previous.refundFen === refundFen) return answer("N", previous.atMs);
     return business("ACQ.DISCORDANT_REPEAT_REQUEST", "请求信息不一致");
   }
+  const refusal = ctx.scenarios.effective(trade.outTradeNo).refundRefusal;
+  if (refusal) return business(refusal, refusalMessages[refusal] ?? "业务处理失败");
   finishIfPastRefundWindow(ctx, trade);
   if (trade.status === "WAIT_BUYER_PAY") return business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法");
   if (trade.status === "TRADE_CLOSED") return business("ACQ.TRADE_HAS_CLOSE", "交易已经关闭");
@@ -218,6 +229,18 @@ const refundQuery: Handler = (ctx, app, biz) => {
   const trade = lookup(ctx, app, biz);
   if (!trade) return notExist();
   const refund = trade.refunds.find((r) => r.outRequestNo === outRequestNo);
+  if (ctx.scenarios.effective(trade.outTradeNo).refundQueryShape === "legacy") {
+    // Alipay's older answers (2016-2020, ../shared/fixtures/alipay-responses/refund-answers.json): a
+    // settled refund's fields without refund_status; nothing at all for a number it has not settled.
+    if (!refund) return success();
+    return success({
+      out_request_no: refund.outRequestNo,
+      out_trade_no: trade.outTradeNo,
+      refund_amount: formatFen(refund.refundFen),
+      total_amount: formatFen(trade.totalFen),
+      trade_no: trade.tradeNo,
+    });
+  }
   // No settled refund under that number (none, or still processing): Alipay answers Success
   // without refund_status.
   if (!refund) return success({ out_trade_no: trade.outTradeNo, trade_no: trade.tradeNo });

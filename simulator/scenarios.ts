@@ -1,7 +1,16 @@
 // Knobs that make the simulated Alipay misbehave: notification scenarios and gateway faults.
-import type { FaultInput, FaultMode, Scenario, ScenarioInput } from "./types.js";
+import type { FaultInput, FaultMode, RefundQueryShape, Scenario, ScenarioInput } from "./types.js";
 
-const defaults: Scenario = { dropFirst: 0, duplicate: 0, delayMs: 0, reorder: false, closeBlocksPayment: false, refundSettleMs: 0 };
+const defaults: Scenario = {
+  dropFirst: 0,
+  duplicate: 0,
+  delayMs: 0,
+  reorder: false,
+  closeBlocksPayment: false,
+  refundSettleMs: 0,
+  refundQueryShape: "current",
+  refundRefusal: "",
+};
 
 export class SimulatorError extends Error {
   override name = "SimulatorError";
@@ -28,6 +37,16 @@ function flag(value: unknown, field: string): boolean | undefined {
   return value;
 }
 
+const refundQueryShapes: readonly RefundQueryShape[] = ["current", "legacy"];
+
+function shape(value: unknown): RefundQueryShape | undefined {
+  if (value === undefined) return undefined;
+  if (!refundQueryShapes.includes(value as RefundQueryShape)) {
+    throw new SimulatorError(400, "INVALID_SCENARIO", `refundQueryShape must be one of ${refundQueryShapes.join(", ")}`);
+  }
+  return value as RefundQueryShape;
+}
+
 export class ScenarioStore {
   private global: Partial<Scenario> = {};
   private readonly perOrder = new Map<string, Partial<Scenario>>();
@@ -41,12 +60,18 @@ export class ScenarioStore {
     const reorder = flag(input.reorder, "reorder");
     const closeBlocksPayment = flag(input.closeBlocksPayment, "closeBlocksPayment");
     const refundSettleMs = count(input.refundSettleMs, "refundSettleMs");
+    const refundQueryShape = shape(input.refundQueryShape);
+    if (input.refundRefusal !== undefined && (typeof input.refundRefusal !== "string" || !/^([\w.-]{1,64})?$/.test(input.refundRefusal))) {
+      throw new SimulatorError(400, "INVALID_SCENARIO", 'refundRefusal must be a sub_code (or "" to clear it)');
+    }
     if (dropFirst !== undefined) patch.dropFirst = dropFirst;
     if (duplicate !== undefined) patch.duplicate = duplicate;
     if (delayMs !== undefined) patch.delayMs = delayMs;
     if (reorder !== undefined) patch.reorder = reorder;
     if (closeBlocksPayment !== undefined) patch.closeBlocksPayment = closeBlocksPayment;
     if (refundSettleMs !== undefined) patch.refundSettleMs = refundSettleMs;
+    if (refundQueryShape !== undefined) patch.refundQueryShape = refundQueryShape;
+    if (input.refundRefusal !== undefined) patch.refundRefusal = input.refundRefusal;
     if (input.outTradeNo !== undefined && typeof input.outTradeNo !== "string") {
       throw new SimulatorError(400, "INVALID_SCENARIO", "outTradeNo must be a string");
     }

@@ -185,7 +185,23 @@ export interface ScenarioInput {
   refundSettleMs?: number;
   /** A close of an out_trade_no with no trade yet makes that order string unpayable. Default false. */
   closeBlocksPayment?: boolean;
+  /**
+   * The shape of alipay.trade.fastpay.refund.query answers. "current" (default): a settled refund
+   * carries `refund_status: REFUND_SUCCESS`. "legacy" (Alipay's answers of 2016-2020, still met in
+   * the wild): a settled refund carries `out_request_no`, `out_trade_no`, `refund_amount`,
+   * `total_amount`, `trade_no` and no `refund_status`; an unknown (or unsettled) number answers
+   * `{"code":"10000","msg":"Success"}` alone (../shared/fixtures/alipay-responses/refund-answers.json).
+   */
+  refundQueryShape?: RefundQueryShape;
+  /**
+   * Refuse new refunds (40004) with this sub_code while set, e.g. "ACQ.SELLER_BALANCE_NOT_ENOUGH"
+   * (the merchant's balance is short: clearing it with "" is the top-up, after which the same
+   * request succeeds). A repeat of a number already refunded still answers fund_change N.
+   */
+  refundRefusal?: string;
 }
+
+export type RefundQueryShape = "current" | "legacy";
 
 export interface Scenario {
   dropFirst: number;
@@ -194,6 +210,8 @@ export interface Scenario {
   reorder: boolean;
   closeBlocksPayment: boolean;
   refundSettleMs: number;
+  refundQueryShape: RefundQueryShape;
+  refundRefusal: string;
 }
 
 /**

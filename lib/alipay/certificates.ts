@@ -37,9 +37,26 @@ export function certificateSn(certificate: X509Certificate): string {
   return createHash("md5").update(`${issuer}${serial}`, "utf8").digest("hex");
 }
 
-/** The SN of an app or Alipay public-key certificate file (the first certificate in it). */
+/**
+ * The end certificate of an app or Alipay public-key certificate setting: the only one, or, in a
+ * pasted chain (the certificate and its issuers, in either order), the one that issued none of the
+ * others. Taking the first of a chain pasted issuer-first gave the issuer's key: accepted at start,
+ * then every notification and answer failed its signature (issue 19).
+ */
+export function endCertificate(text: string, name: string): X509Certificate {
+  const certificates = parseCertificates(text, name);
+  if (certificates.length === 1) return certificates[0]!;
+  // b.checkIssued(a): b was issued by a, so a is an issuer, not the end of the chain.
+  const ends = certificates.filter((a) => !certificates.some((b) => b !== a && b.checkIssued(a)));
+  if (ends.length !== 1) {
+    throw new AlipayCertificateError(`${name} holds ${certificates.length} certificates that are not one certificate and its issuers`);
+  }
+  return ends[0]!;
+}
+
+/** The SN of an app or Alipay public-key certificate setting (its end certificate). */
 export function certificateFileSn(text: string, name: string): string {
-  return certificateSn(parseCertificates(text, name)[0]!);
+  return certificateSn(endCertificate(text, name));
 }
 
 const rsaSignatureOidPrefix = "1.2.840.113549.1.1";
@@ -56,9 +73,9 @@ export function rootCertificateSn(text: string, name = "ALIPAY_ROOT_CERT"): stri
   return sns.join("_");
 }
 
-/** The public key of Alipay's public-key certificate (alipayCertPublicKey_RSA2.crt). */
+/** The public key of Alipay's public-key certificate (alipayCertPublicKey_RSA2.crt, or a chain of it). */
 export function certificatePublicKey(text: string, name: string): KeyObject {
-  return parseCertificates(text, name)[0]!.publicKey;
+  return endCertificate(text, name).publicKey;
 }
 
 /** One DER element: where its content starts and ends. */

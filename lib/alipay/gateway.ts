@@ -9,6 +9,7 @@ import { count } from "../observability.js";
 import { alipayCallTimeoutMs } from "./deadline.js";
 import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
 import { isGbkCharset } from "./notificationForm.js";
+import { classifyRefundRefusal, interpretRefundQuery, type RefundQueryResult } from "./refundAnswers.js";
 import { toAlipayTime } from "./time.js";
 
 export { AlipayCertificateError } from "./certificates.js";
@@ -26,24 +27,19 @@ export type TradeQueryResult =
 
 /**
  * alipay.trade.refund's answer. "refunded": Alipay holds the refund under that out_request_no
- * (`fundChange` false on a repeat: confirm with the refund query). "refused": a business refusal
- * (over-refund, trade closed or finished...), `subCode` says which; the request will never succeed.
+ * (`fundChange` false on a repeat: confirm with the refund query). A refusal (40004) is read by the
+ * table of ./refundAnswers.ts: "refused" can never succeed (`subCode` says why); "retry" is the same
+ * request later (`page`: a person must act meanwhile, e.g. top up); "person": held for a person
+ * (`known` false for a code the table lacks).
  */
-export type RefundResult = { kind: "refunded"; fundChange: boolean } | { kind: "refused"; subCode: string };
+export type RefundResult =
+  | { kind: "refunded"; fundChange: boolean }
+  | { kind: "refused"; subCode: string }
+  | { kind: "retry"; subCode: string; page: boolean }
+  | { kind: "person"; subCode: string; known: boolean };
 
-/** alipay.trade.fastpay.refund.query: "refunded" only with refund_status REFUND_SUCCESS. */
-export type RefundQueryResult = { kind: "refunded"; refundFen?: number } | { kind: "not_refunded" };
-
-/** Refusals that mean this refund request can never succeed at Alipay. */
-const refundRefusals = new Set([
-  "ACQ.REASON_TRADE_REFUND_FEE_ERR",
-  "ACQ.TRADE_HAS_FINISHED",
-  "ACQ.TRADE_HAS_CLOSE",
-  "ACQ.TRADE_STATUS_ERROR",
-  "ACQ.TRADE_NOT_EXIST",
-  "ACQ.TRADE_NOT_ALLOW_REFUND",
-  "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
-]);
+/** alipay.trade.fastpay.refund.query, read by the rule in ./refundAnswers.ts (both answer shapes). */
+export type { RefundQueryResult } from "./refundAnswers.js";
 
 /**
  * alipay.data.dataservice.bill.downloadurl.query: a short-lived (30 s) link to the day's zip, or
@@ -192,23 +188,32 @@ export class AlipayGateway {
       refund_amount: fenToYuan(input.amountFen),
       ...(input.reason ? { refund_reason: input.reason } : {}),
     });
-    if (result.code === "40004" && refundRefusals.has(result.sub_code ?? "")) return { kind: "refused", subCode: result.sub_code! };
+    // A business refusal, by the table of ./refundAnswers.ts (system errors stay on the common retry path).
+    if (result.code === "40004" && !retryableSubCodes.has(result.sub_code ?? "")) {
+      // Stored as the refund's failure code and logged: Alipay's code shape only.
+      const subCode = /^[\w.-]{1,64}$/.test(result.sub_code ?? "") ? result.sub_code! : "(malformed)";
+      const rule = classifyRefundRefusal(result.sub_code);
+      if (rule.outcome === "failed") return { kind: "refused", subCode };
+      if (rule.outcome === "retry") return { kind: "retry", subCode, page: rule.page === true };
+      return { kind: "person", subCode, known: rule.known };
+    }
     this.expectSuccess("alipay.trade.refund", input.outTradeNo, result);
     return { kind: "refunded", fundChange: result.fund_change === "Y" };
   }
 
-  /** Whether the refund `outRequestNo` of a trade is done. */
-  async refundQuery(input: { tradeNo: string; outTradeNo: string; outRequestNo: string }): Promise<RefundQueryResult> {
+  /**
+   * Whether Alipay has paid out the refund `outRequestNo` of `amountFen`: read from all the evidence
+   * of the answer (refund_status, or in older answers the refund's own fields), by the rule and its
+   * sources in ./refundAnswers.ts interpretRefundQuery.
+   */
+  async refundQuery(input: { tradeNo: string; outTradeNo: string; outRequestNo: string; amountFen: number }): Promise<RefundQueryResult> {
     const result = await this.call("alipay.trade.fastpay.refund.query", {
       trade_no: input.tradeNo,
       out_trade_no: input.outTradeNo,
       out_request_no: input.outRequestNo,
     });
     this.expectSuccess("alipay.trade.fastpay.refund.query", input.outTradeNo, result);
-    // Without refund_status the refund was not received, or failed: Alipay's own words.
-    if (result.refund_status !== "REFUND_SUCCESS") return { kind: "not_refunded" };
-    const refundFen = yuanToFen(result.refund_amount);
-    return refundFen === undefined ? { kind: "refunded" } : { kind: "refunded", refundFen };
+    return interpretRefundQuery(result, input);
   }
 
   /** The download link of the trade bill of `day` (yyyy-MM-dd, GMT+8). */

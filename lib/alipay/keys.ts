@@ -5,7 +5,7 @@
 // and handed on as one canonical PEM (PKCS#8 / SPKI), so alipay-sdk never guesses its type.
 // Errors name the key and the problem, never the key's text.
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
-import { certificateFileSn, parseCertificates, rootCertificateSn } from "./certificates.js";
+import { certificateFileSn, endCertificate, rootCertificateSn } from "./certificates.js";
 
 export class AlipayKeyError extends Error {
   override name = "AlipayKeyError";
@@ -167,10 +167,11 @@ export function normaliseAlipayCredentials(credentials: AlipayCredentials): Norm
     }
     return normaliseAlipayKeys({ appPrivateKey: credentials.appPrivateKey, alipayPublicKey: credentials.alipayPublicKey });
   }
-  const alipayCert = parseCertificates(certificates.alipayPublicCert, "ALIPAY_PUBLIC_CERT")[0]!;
+  // A pasted chain, in either order: the end certificate's key signs (lib/alipay/certificates.ts).
+  const alipayCert = endCertificate(certificates.alipayPublicCert, "ALIPAY_PUBLIC_CERT");
   const alipayPublicKey = String(alipayCert.publicKey.export({ type: "spki", format: "pem" }));
   const keys = normaliseAlipayKeys({ appPrivateKey: credentials.appPrivateKey, alipayPublicKey }, "ALIPAY_PUBLIC_CERT");
-  const appCert = parseCertificates(certificates.appCert, "ALIPAY_APP_CERT")[0]!;
+  const appCert = endCertificate(certificates.appCert, "ALIPAY_APP_CERT");
   if (!appCert.checkPrivateKey(createPrivateKey(keys.appPrivateKey))) {
     throw new AlipayKeyError("ALIPAY_APP_CERT is not the certificate of ALIPAY_APP_PRIVATE_KEY (应用公钥证书 of another key)");
   }

@@ -2,17 +2,20 @@
 // `<account>_<yyyyMMdd>_业务明细.csv` (one row per payment and per refund, `#` comment lines
 // around the table, the 交易合计 / 退款合计 trailer) and `..._业务明细(汇总).csv` (the 合计 row).
 // The download is streamed to a file (Lambda's /tmp), then each entry is streamed through
-// GBK decoding (lib/gbk.ts) and csv-parser row by row: the file is never held in memory. yauzl reads the zip by
-// its central directory, so entries written with data descriptors (as Java's ZipOutputStream
-// does) are sized exactly rather than found by scanning compressed data for a signature.
+// GBK decoding (lib/gbk.ts) and read line by line (TableReader): the file is never held in memory.
+// yauzl reads the zip by its central directory, so entries written with data descriptors (as Java's
+// ZipOutputStream does) are sized exactly rather than found by scanning compressed data for a signature.
 // Columns are taken by header name (a wider layout exists); every value is stripped of the TAB
-// Alipay pads some columns with.
+// Alipay pads some columns with. Not a general CSV reader: Alipay writes the business system's
+// free text (商品名称, 备注) unescaped, commas and lone quotes included, so one row is one line, the
+// header fixes the column count, the free-text columns absorb the fields that do not fit (readLine),
+// and a row that still cannot be read is reported alone (BillFacts.unreadable), never shifted and
+// never failing the day (issue 19).
 import { createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable, Transform, type TransformCallback, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import csvParse from "csv-parser";
 import yauzl from "yauzl";
 import { decodeGbk, gbkDecodeStream } from "../gbk.js";
 import { yuanToFen } from "../money.js";
@@ -53,7 +56,23 @@ export interface BillFacts {
   trailer?: { payments: BillCount; refunds: BillCount };
   /** The summary file's 合计 row. */
   summary?: { payments: number; refunds: number; netFen: number };
+  /**
+   * Rows of the detail file that could not be read, each alone (the rest of the day is read): how
+   * many, and the first maxUnreadableListed with their row number, why, and the ids they show.
+   */
+  unreadable?: { count: number; rows: UnreadableRow[] };
 }
+
+export interface UnreadableRow {
+  /** 1-based position among the detail file's rows. */
+  row: number;
+  reason: UnreadableReason;
+  tradeNo?: string;
+  outTradeNo?: string;
+}
+
+/** Unreadable rows listed by row (all are counted). */
+export const maxUnreadableListed = 100;
 
 const column = {
   tradeNo: "支付宝交易号",
@@ -79,113 +98,228 @@ const tradeTotals = /^#交易合计：(\d+)笔，商家实收共(-?\d+\.\d{2})�
 const refundTotals = /^#退款合计：(\d+)笔，商家实收退款共(-?\d+\.\d{2})元/;
 const accountLine = /^#账号：\[(\d+)\]/;
 
-/** Splits decoded text into lines: `#` lines go to `onComment`, the table's lines go on. */
-class CommentSplitter extends Transform {
-  private rest = "";
-  /** Lines of the table passed on, its header included. */
-  tableLines = 0;
+/**
+ * A bill row is well under 2 KB. A longer line (a file cut or joined wrongly) is one unreadable row,
+ * dropped as it streams by: it is never gathered into a growing buffer (that made a 1M-row bill with
+ * an early stray quote superlinear under csv-parser).
+ */
+const maxRowChars = 64 * 1024;
 
-  constructor(private readonly onComment: (line: string) => void) {
-    super({ decodeStrings: false, encoding: "utf8" });
+/**
+ * The business system's free text: 商品名称 (the subject) and 备注 (the body), written by Alipay as
+ * given, unescaped: commas and lone `"` included (issue 19; how Alipay quotes, if ever, is
+ * unconfirmed: ../shared/alipay-facts.md §6.2). In the summary file, 门店名称 (a store's name).
+ */
+const detailFreeText = ["商品名称", "备注"];
+const summaryFreeText = ["门店名称"];
+
+/** 创建时间 / 完成时间: GMT+8 `yyyy-MM-dd HH:mm:ss`, or empty. */
+const timeValue = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})?$/;
+/** Every `（元）` column: signed yuan with two decimals, or empty. */
+const amountValue = /^(-?\d+\.\d{2})?$/;
+/** The columns before the free text that name the row in a report (no buyer data). */
+const tradeNoValue = /^\d{1,64}$/;
+const outTradeNoValue = /^[\w.-]{1,64}$/;
+
+/** A value wrapped whole in double quotes (RFC 4180, should Alipay quote one) is unwrapped; any other `"` is text. */
+function unquote(value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1).replace(/""/g, '"') : value;
+}
+
+/** How to read the rows under one header: the column count is the header's; free-text columns absorb what does not fit. */
+interface TableLayout {
+  names: string[];
+  /** Indexes of the free-text columns, in order (at most two are searched: the detail file's). */
+  free: number[];
+  /** Per column, what its value must look like (free text and plain text: anything). */
+  checks: Array<RegExp | undefined>;
+}
+
+function layoutOf(headerLine: string, freeText: readonly string[]): TableLayout {
+  const names = headerLine.split(",").map(clean);
+  const free = names.flatMap((name, i) => (freeText.includes(name) ? [i] : [])).slice(0, 2);
+  const checks = names.map((name) =>
+    name === "创建时间" || name === "完成时间" ? timeValue : name.endsWith("（元）") ? amountValue : undefined,
+  );
+  return { names, free, checks };
+}
+
+/** Why a row could not be read (no values: a row holds buyer data). */
+export type UnreadableReason = "too_few_columns" | "too_many_columns" | "values_do_not_fit" | "ambiguous" | "row_too_long" | "no_trade_no";
+
+type RowReading = { values: string[] } | { problem: UnreadableReason };
+
+/**
+ * One line of the table, by its layout. Split at every comma; with more fields than the header has
+ * columns, the extra fields belong to the free-text columns: every way of giving them to those
+ * columns is tried (one way when there is one free column, extra + 1 ways for two) and the row is
+ * read only if exactly one way makes every time and amount column a time and an amount. Rows
+ * without extra fields are checked the same way. Linear in the line's length for a bounded number
+ * of extra commas (the search is at most 65 ways: more extra fields than that is unreadable).
+ */
+function readLine(line: string, layout: TableLayout): RowReading {
+  const fields = line.split(",");
+  const extra = fields.length - layout.names.length;
+  if (extra < 0) return { problem: "too_few_columns" };
+  if (extra > 0 && layout.free.length === 0) return { problem: "too_many_columns" };
+  if (extra > 64) return { problem: "too_many_columns" };
+  const [first, second] = layout.free;
+  const ways = extra === 0 || second === undefined ? [extra] : Array.from({ length: extra + 1 }, (_, i) => i);
+  let found: string[] | undefined;
+  for (const toFirst of ways) {
+    const values: string[] = [];
+    let at = 0;
+    for (let column = 0; column < layout.names.length; column++) {
+      const width = 1 + (column === first ? toFirst : column === second ? extra - toFirst : 0);
+      values.push(width === 1 ? fields[at]! : fields.slice(at, at + width).join(","));
+      at += width;
+    }
+    const cleaned = values.map((v) => unquote(clean(v)));
+    if (!cleaned.every((v, i) => layout.checks[i]?.test(v) ?? true)) continue;
+    if (found) return { problem: "ambiguous" };
+    found = cleaned;
+  }
+  return found ? { values: found } : { problem: "values_do_not_fit" };
+}
+
+/** A table line, read (`record` by header name) or not (`problem`), with its 1-based row number. */
+type TableItem = { row: number; record: Record<string, string> } | { row: number; problem: UnreadableReason; ids: Record<string, string> };
+
+/**
+ * Decoded text in, the table's rows out (object mode): `#` lines go to `onComment`, the first other
+ * line is the header, every later non-blank line is one row. Lines are bounded (maxRowChars).
+ */
+class TableReader extends Transform {
+  private rest = "";
+  /** Dropping the rest of a line over maxRowChars, up to its end. */
+  private skipping = false;
+  private layout: TableLayout | undefined;
+  private row = 0;
+
+  constructor(
+    private readonly onComment: (line: string) => void,
+    private readonly freeText: readonly string[],
+  ) {
+    super({ readableObjectMode: true, decodeStrings: false });
   }
 
   override _transform(chunk: string, _encoding: BufferEncoding, done: TransformCallback): void {
-    const text = this.rest + chunk;
-    const lines = text.split("\n");
-    this.rest = lines.pop() ?? "";
-    this.emitLines(lines);
-    done();
+    try {
+      let start = 0;
+      if (this.skipping) {
+        const end = chunk.indexOf("\n");
+        if (end < 0) {
+          done();
+          return;
+        }
+        this.skipping = false;
+        start = end + 1;
+      }
+      const text = start === 0 ? this.rest + chunk : chunk.slice(start);
+      let from = 0;
+      for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", from)) {
+        this.line(text.slice(from, end));
+        from = end + 1;
+      }
+      this.rest = text.slice(from);
+      if (this.rest.length > maxRowChars) {
+        this.rest = "";
+        this.skipping = true;
+        this.tooLong();
+      }
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.rest) this.emitLines([this.rest]);
-    done();
-  }
-
-  private emitLines(lines: string[]): void {
-    let table = "";
-    for (const raw of lines) {
-      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-      if (line.startsWith("#")) this.onComment(line);
-      else if (line.trim() !== "") {
-        table += `${line}\n`;
-        this.tableLines += 1;
-      }
+    try {
+      if (this.rest && !this.skipping) this.line(this.rest);
+      done();
+    } catch (error) {
+      done(error as Error);
     }
-    if (table) this.push(table);
+  }
+
+  private tooLong(): void {
+    if (!this.layout) throw new BillFormatError(`a line over ${maxRowChars} characters before the table's header: not a bill`);
+    this.row += 1;
+    this.push({ row: this.row, problem: "row_too_long", ids: {} } satisfies TableItem);
+  }
+
+  private line(raw: string): void {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (line.startsWith("#")) {
+      this.onComment(line);
+      return;
+    }
+    if (line.trim() === "") return;
+    if (line.length > maxRowChars) {
+      this.tooLong();
+      return;
+    }
+    if (!this.layout) {
+      this.layout = layoutOf(line, this.freeText);
+      return;
+    }
+    this.row += 1;
+    const reading = readLine(line, this.layout);
+    if ("values" in reading) {
+      const record: Record<string, string> = {};
+      this.layout.names.forEach((name, i) => {
+        record[name] = reading.values[i]!;
+      });
+      this.push({ row: this.row, record } satisfies TableItem);
+      return;
+    }
+    // The columns before the first free-text one sit where the header says: they name the row.
+    const fields = line.split(",");
+    const ids: Record<string, string> = {};
+    const tradeNo = clean(fields[this.layout.names.indexOf(column.tradeNo)]);
+    const outTradeNo = clean(fields[this.layout.names.indexOf(column.outTradeNo)]);
+    const beforeFree = (name: string) => this.layout!.names.indexOf(name) < (this.layout!.free[0] ?? Number.POSITIVE_INFINITY);
+    if (beforeFree(column.tradeNo) && tradeNoValue.test(tradeNo)) ids.tradeNo = tradeNo;
+    if (beforeFree(column.outTradeNo) && outTradeNoValue.test(outTradeNo)) ids.outTradeNo = outTradeNo;
+    this.push({ row: this.row, problem: reading.problem, ids } satisfies TableItem);
   }
 }
 
-/**
- * A bill row is well under 2 KB. The bound stops a quote left open early in a long bill at once:
- * csv-parser would otherwise gather the rest of the file into one growing buffer, copied per chunk.
- */
-const maxRowBytes = 64 * 1024;
-
-/**
- * Rows by header name. Not strict: a row with a column more or less is still read. csv-parser opens
- * a quoted value at any `"`, even mid-field, and a quote left open swallows the lines after it into
- * one value; no value of a bill holds a line break (subjects carry no control characters), so a
- * row that spans lines is refused (readEntryRecords counts lines against rows) rather than read.
- */
-function csvParser() {
-  return csvParse({ mapHeaders: ({ header }) => clean(header), strict: false, maxRowBytes });
-}
-
-/** Streams one entry through GBK decoding, the comment splitter and csv-parser to `onRecord`. */
+/** Streams one entry through GBK decoding and the table reader to `onItem`. */
 async function readEntryRecords(
   stream: Readable,
   onComment: (line: string) => void,
-  onRecord: (record: Record<string, string>, row: number) => void | Promise<void>,
+  freeText: readonly string[],
+  onItem: (item: TableItem) => void | Promise<void>,
 ): Promise<void> {
-  let row = 0;
-  const splitter = new CommentSplitter(onComment);
-  try {
-    await pipeline(
-      stream,
-      gbkDecodeStream(),
-      splitter,
-      csvParser(),
-      new Writable({
-        objectMode: true,
-        write(record: Record<string, string>, _encoding, done) {
-          row += 1;
-          Promise.resolve(onRecord(record, row)).then(() => done(), done);
-        },
-      }),
-    );
-  } catch (error) {
-    // csv-parser's own words for a row over maxRowBytes; the row is counted as written, buffers ahead.
-    if (error instanceof Error && error.message === "Row exceeds the maximum size") {
-      throw new BillFormatError(`the row near row ${row + 1} runs over ${maxRowBytes} bytes: a value spans lines (a quote left open?)`);
-    }
-    throw error;
-  }
-  // One row per line: fewer rows than lines means a value ran over lines (see csvParser).
-  if (splitter.tableLines > row + 1) {
-    throw new BillFormatError(
-      `${splitter.tableLines - 1} lines under the header but ${row} rows: a value spans lines (a quote left open?)`,
-    );
-  }
+  await pipeline(
+    stream,
+    gbkDecodeStream(),
+    new TableReader(onComment, freeText),
+    new Writable({
+      objectMode: true,
+      write(item: TableItem, _encoding, done) {
+        Promise.resolve(onItem(item)).then(() => done(), done);
+      },
+    }),
+  );
 }
 
-function rowOf(record: Record<string, string>, row: number): BillRow | "other" {
-  const kind = clean(record[column.kind]);
+function rowOf(record: Record<string, string>, row: number): BillRow | "other" | UnreadableReason {
+  const kind = record[column.kind] ?? "";
   if (kind !== "交易" && kind !== "退款") return "other";
-  const tradeNo = clean(record[column.tradeNo]);
-  const outTradeNo = clean(record[column.outTradeNo]);
-  const received = clean(record[column.received]);
-  const fen = signedYuanToFen(received);
-  if (!tradeNo || fen === undefined) {
-    throw new BillFormatError(`bill row ${row}: ${!tradeNo ? `no ${column.tradeNo}` : `bad ${column.received} "${received}"`}`);
-  }
-  const outRequestNo = clean(record[column.outRequestNo] ?? record[column.outRequestNoWide]);
+  const tradeNo = record[column.tradeNo] ?? "";
+  // 商家实收 is an amount or empty (checked by the layout): empty is no amount.
+  const fen = signedYuanToFen(record[column.received] ?? "");
+  if (!tradeNo) return "no_trade_no";
+  if (fen === undefined) return "values_do_not_fit";
+  const outRequestNo = record[column.outRequestNo] ?? record[column.outRequestNoWide] ?? "";
   return {
     kind: kind === "交易" ? "payment" : "refund",
     tradeNo,
-    outTradeNo,
+    outTradeNo: record[column.outTradeNo] ?? "",
     amountFen: Math.abs(fen),
-    completedAt: clean(record[column.completedAt]),
+    completedAt: record[column.completedAt] ?? "",
     ...(outRequestNo ? { outRequestNo } : {}),
     row,
   };
@@ -214,6 +348,11 @@ export async function readBillZip(path: string, onRow: (row: BillRow) => void | 
   const zip = await openZip(path);
   const facts: BillFacts = { rows: { payments: { count: 0, fen: 0 }, refunds: { count: 0, fen: 0 } }, otherRows: 0 };
   let sawDetail = false;
+  const unreadable = (row: number, reason: UnreadableReason, ids: Record<string, string>) => {
+    facts.unreadable ??= { count: 0, rows: [] };
+    facts.unreadable.count += 1;
+    if (facts.unreadable.rows.length < maxUnreadableListed) facts.unreadable.rows.push({ row, reason, ...ids });
+  };
   const onComment = (line: string) => {
     const account = accountLine.exec(line);
     if (account) facts.accountId = account[1]!;
@@ -233,10 +372,11 @@ export async function readBillZip(path: string, onRow: (row: BillRow) => void | 
       const read = async () => {
         if (isDetail(name)) {
           sawDetail = true;
-          await readEntryRecords(await entryStream(zip, entry), onComment, async (record, position) => {
-            const row = rowOf(record, position);
-            if (row === "other") {
-              facts.otherRows += 1;
+          await readEntryRecords(await entryStream(zip, entry), onComment, detailFreeText, async (item) => {
+            const row = "record" in item ? rowOf(item.record, item.row) : item.problem;
+            if (typeof row === "string") {
+              if (row === "other") facts.otherRows += 1;
+              else unreadable(item.row, row, "ids" in item ? item.ids : {});
               return;
             }
             const count = row.kind === "payment" ? facts.rows.payments : facts.rows.refunds;
@@ -248,12 +388,15 @@ export async function readBillZip(path: string, onRow: (row: BillRow) => void | 
           await readEntryRecords(
             await entryStream(zip, entry),
             () => undefined,
-            (record) => {
-              if (clean(record.门店编号) !== "合计") return;
-              const net = signedYuanToFen(clean(record["商家实收（元）"]));
+            summaryFreeText,
+            (item) => {
+              if (!("record" in item)) return;
+              const record = item.record;
+              if (record.门店编号 !== "合计") return;
+              const net = signedYuanToFen(record["商家实收（元）"] ?? "");
               facts.summary = {
-                payments: Number(clean(record.交易订单总笔数)),
-                refunds: Number(clean(record.退款订单总笔数)),
+                payments: Number(record.交易订单总笔数),
+                refunds: Number(record.退款订单总笔数),
                 netFen: net ?? Number.NaN,
               };
             },

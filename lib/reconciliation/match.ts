@@ -48,6 +48,8 @@ export interface Difference {
   billFen?: number;
   /** What we hold (fen, positive). */
   ourFen?: number;
+  /** The detail file's row (1-based) of an unreadable row. */
+  billRow?: number;
 }
 
 /** Bounds what is kept of the unmatched rows of one kind: a day where everything differs is a misconfiguration, not a list to resolve. */
@@ -182,6 +184,20 @@ export class DayMatcher {
       check("summary_refund_count", facts.summary.refunds, facts.rows.refunds.count);
       check("summary_net_fen", facts.summary.netFen, facts.rows.payments.fen - facts.rows.refunds.fen);
     }
+    // Each row the parser could not read, alone: the rest of the day was read and matched (its
+    // money is missing from the rows' totals, so the trailer checks above differ too).
+    for (const row of facts.unreadable?.rows ?? []) {
+      found.push({
+        class: "day_totals",
+        healed: false,
+        outcome: `unreadable_bill_row_${row.reason}`,
+        billRow: row.row,
+        ...(row.tradeNo ? { tradeNo: row.tradeNo } : {}),
+        ...(row.outTradeNo ? { outTradeNo: row.outTradeNo } : {}),
+      });
+    }
+    const unlisted = (facts.unreadable?.count ?? 0) - (facts.unreadable?.rows.length ?? 0);
+    if (unlisted > 0) found.push({ class: "day_totals", healed: false, outcome: "unreadable_bill_rows_unlisted", billFen: unlisted });
     if (facts.otherRows > 0) found.push({ class: "day_totals", healed: false, outcome: "unknown_business_type", billFen: facts.otherRows });
     if (this.overflow > 0) found.push({ class: "day_totals", healed: false, outcome: "too_many_differences", billFen: this.overflow });
     return found;

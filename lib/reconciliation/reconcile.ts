@@ -250,6 +250,7 @@ async function resolveOurRefund(refund: OurRefund, graceUntilMs: number, note: (
     tradeNo: refund.tradeNo,
     outTradeNo: refund.outTradeNo,
     outRequestNo: refund.refundId,
+    amountFen: refund.amountFen,
   });
   if (queried.kind !== "refunded") return { ...base, healed: false, outcome: "alipay_has_no_such_refund" };
   if (refund.succeededAt < graceUntilMs) {

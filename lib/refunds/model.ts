@@ -4,6 +4,7 @@
 //
 //   refund  PENDING --Alipay refunded it (answer or refund query)--> SUCCEEDED
 //           PENDING --Alipay refused it (business answer)--> FAILED (its amount released)
+//           PENDING --an answer a person must look at--> PENDING, held (heldCode), checked again a day later
 //
 // The refund id derives from the payment and the Idempotency-Key, and it is Alipay's
 // out_request_no: fixed when the refund is recorded, so every retry is the same request and
@@ -45,6 +46,13 @@ export interface RefundRecord {
   failedAt?: number;
   /** Alipay's sub_code of a refused refund. */
   failureCode?: string;
+  /**
+   * Held for a person (lib/refunds/check.ts): Alipay's sub_code that needs one (or the refund query's
+   * inconsistency), and when. Still PENDING; not sent again until `sweepAt` (a day later) or a
+   * person's `refund retry`. Cleared by the next ordinary check.
+   */
+  heldCode?: string;
+  heldAt?: number;
   /** Present only while PENDING (sparse `sweep` index). */
   sweepShard?: string;
   sweepAt?: number;

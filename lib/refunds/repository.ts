@@ -195,15 +195,33 @@ export async function markRefundFailed(refund: RefundRecord, failureCode: string
   });
 }
 
-/** When the sweep next looks at a PENDING refund. */
+/** When the sweep next looks at a PENDING refund (a hold for a person, if any, is over). */
 export async function scheduleRefundCheck(refund: RefundRecord, at: number): Promise<void> {
   await conditional(
     new UpdateCommand({
       TableName: await table(),
       Key: refundRequestKey(refund.paymentId, refund.refundId),
-      UpdateExpression: "SET sweepAt = :at",
+      UpdateExpression: "SET sweepAt = :at REMOVE heldCode, heldAt",
       ConditionExpression: "attribute_exists(sweepShard)",
       ExpressionAttributeValues: { ":at": at },
+    }),
+  );
+}
+
+/**
+ * Holds a PENDING refund for a person: `code` says why (Alipay's sub_code), and the sweep leaves it
+ * alone until `until` (it stays in the sweep index, so it is never forgotten). False when it was
+ * settled meanwhile.
+ */
+export async function markRefundHeld(refund: RefundRecord, code: string, now: number, until: number): Promise<boolean> {
+  return conditional(
+    new UpdateCommand({
+      TableName: await table(),
+      Key: refundRequestKey(refund.paymentId, refund.refundId),
+      UpdateExpression: "SET heldCode = :code, heldAt = :now, sweepAt = :until",
+      ConditionExpression: "#status = :pending AND attribute_exists(sweepShard)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":code": code, ":now": now, ":until": until, ":pending": "PENDING" },
     }),
   );
 }

@@ -41,8 +41,8 @@ beforeEach(async () => {
 
 let keyCounter = 0;
 
-async function paidPayment(user: string, amount: number) {
-  const { payment, attempt } = await t.openPayment(user, amount);
+async function paidPayment(user: string, amount: number, subject?: string) {
+  const { payment, attempt } = await t.openPayment(user, amount, subject ? { subject } : {});
   expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(200);
   await waitFor(async () => (await getPayment(payment.paymentId))?.status === "PAID", { what: `payment ${payment.paymentId} PAID` });
   return { paymentId: payment.paymentId as string, outTradeNo: attempt.outTradeNo as string };
@@ -71,8 +71,10 @@ const findings = (differences: Difference[], ids: { outTradeNo?: string; refundI
 
 describe("daily reconciliation against Alipay's bill", () => {
   it("reports zero differences for a day where both sides agree, and stores the report and the summary", async () => {
-    const first = await paidPayment("recon-alice", 1234);
-    await paidPayment("recon-bob", 99);
+    // Subjects as the chaos run sends them, written into the bill verbatim as Alipay does: commas
+    // and lone quotes in 商品名称 and 备注 shift no column (a refund's out_request_no stays its own).
+    const first = await paidPayment("recon-alice", 1234, 'Beans, "dark roast", 1kg');
+    await paidPayment("recon-bob", 99, '27" 显示器,特价');
     await succeededRefund(first.paymentId, 234);
 
     const report = await reconcile();
@@ -260,7 +262,7 @@ describe("daily reconciliation against Alipay's bill", () => {
     expect(given).toMatchObject({ day: today(), runId: (await getSummary(today()))!.runId });
   });
 
-  it("works as the deployable bundle (esbuild.config.cjs): yauzl and csv-parser bundled, GBK from the runtime's ICU", async () => {
+  it("works as the deployable bundle (esbuild.config.cjs): yauzl bundled, GBK from the runtime's ICU", async () => {
     const require = createRequire(import.meta.url);
     const { options } = require("../../esbuild.config.cjs") as { options: Record<string, unknown> };
     const outDir = join(projectRoot, ".esbuild", "reconcile-test");

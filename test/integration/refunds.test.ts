@@ -149,6 +149,23 @@ describe("refunds requested by a business system", () => {
     await refundEventAt(t, "shop", requested.body.refundId, "succeeded");
   });
 
+  it("settles a timed-out refund by the refund query's older answer shape (no refund_status): SUCCEEDED, refund.succeeded", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-legacy-ivy", 650);
+    // Alipay answers this trade's refund queries as in 2016-2020 (the refund's fields, no
+    // refund_status), its refund notification is lost, and the refund's own answer times out after
+    // Alipay refunded: only the query can tell.
+    await t.sim("/sim/scenario", { outTradeNo, dropFirst: 100, refundQueryShape: "legacy" });
+    await t.sim("/sim/faults", { method: "alipay.trade.refund", outTradeNo, mode: "timeout", count: 1, afterProcessing: true });
+    const requested = await refund(paymentId, 650);
+    expect(requested.status).toBe(201);
+    const refundId = requested.body.refundId as string;
+    expect(await refundSettled(paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
+    const event = await refundEventAt(t, "shop", refundId, "succeeded");
+    expect((event.data as any).refund).toMatchObject({ refundId, amount: 650, status: "SUCCEEDED" });
+    // One refund at Alipay, under its own number.
+    expect((await simTrade(outTradeNo)).refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[refundId, 650]]);
+  });
+
   it("confirms a refund Alipay accepts but settles later by the refund query, never by a new request number", async () => {
     const { paymentId, outTradeNo } = await paidPayment("refund-gus", 700);
     // Alipay accepts (fund_change N), settles 1.5 s later; its notification is lost.
@@ -176,6 +193,62 @@ describe("refunds requested by a business system", () => {
     const event = await refundEventAt(t, "membership", requested.body.refundId, "failed");
     expect((event.data as any).refund).toMatchObject({ status: "FAILED", amount: 600 });
     expect(eventsAt(t, "shop").some((e) => e.id.includes(requested.body.refundId))).toBe(false);
+    expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 0 });
+  });
+
+  it("ACQ.SELLER_BALANCE_NOT_ENOUGH: pages, retries the same request, and refunds once the merchant tops up", async () => {
+    const paged = metricCounts.get("RefundsNeedPerson") ?? 0;
+    const { paymentId, outTradeNo } = await paidPayment("refund-balance-joe", 420);
+    await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "ACQ.SELLER_BALANCE_NOT_ENOUGH" });
+    const requested = await refund(paymentId, 420);
+    expect(requested.status).toBe(201);
+    const refundId = requested.body.refundId as string;
+    await waitFor(async () => (metricCounts.get("RefundsNeedPerson") ?? 0) > paged, { what: "a page about the balance" });
+    expect(await getRefund(paymentId, refundId)).toMatchObject({ status: "PENDING" });
+    expect(await getRefund(paymentId, refundId)).not.toHaveProperty("heldCode");
+    // The merchant tops up: the same request (same out_request_no, same amount) goes through.
+    await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "" });
+    expect(await refundSettled(paymentId, refundId)).toMatchObject({ status: "SUCCEEDED" });
+    expect((await simTrade(outTradeNo)).refunds.map((r: any) => [r.outRequestNo, r.refundFen])).toEqual([[refundId, 420]]);
+    await refundEventAt(t, "shop", refundId, "succeeded");
+  });
+
+  it.each(["ACQ.DISCORDANT_REPEAT_REQUEST", "ACQ.SOMETHING_ALIPAY_ADDS_TOMORROW"])(
+    "%s: held PENDING for a person (paged), not resent around the sweep",
+    async (subCode) => {
+      const paged = metricCounts.get("RefundsNeedPerson") ?? 0;
+      const { paymentId, outTradeNo } = await paidPayment(`refund-held-${subCode.length}`, 330);
+      await t.sim("/sim/scenario", { outTradeNo, refundRefusal: subCode });
+      const requested = await refund(paymentId, 330);
+      const refundId = requested.body.refundId as string;
+      const held = await waitFor(
+        async () => {
+          const found = await getRefund(paymentId, refundId);
+          return found?.heldCode !== undefined && found;
+        },
+        { what: `refund ${refundId} held` },
+      );
+      expect(held).toMatchObject({ status: "PENDING", heldCode: subCode });
+      expect(held.sweepAt).toBeGreaterThan(Date.now() + 23 * 3600_000);
+      expect(metricCounts.get("RefundsNeedPerson")).toBeGreaterThan(paged);
+      // Alipay would now take it, but nothing sends it again: the sweep's schedule (seconds here) passes.
+      await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "" });
+      await sleep(10_000);
+      expect(await getRefund(paymentId, refundId)).toMatchObject({ status: "PENDING", heldCode: subCode });
+      expect((await simTrade(outTradeNo)).refunds).toEqual([]);
+      expect(eventsAt(t, "shop").some((e) => e.id.includes(refundId))).toBe(false);
+    },
+  );
+
+  it("a refusal the table calls final (ACQ.REFUND_FEE_ERROR) fails the refund and tells the owner", async () => {
+    const { paymentId, outTradeNo } = await paidPayment("refund-fee-kim", 250);
+    await t.sim("/sim/scenario", { outTradeNo, refundRefusal: "ACQ.REFUND_FEE_ERROR" });
+    const requested = await refund(paymentId, 250);
+    expect(await refundSettled(paymentId, requested.body.refundId)).toMatchObject({
+      status: "FAILED",
+      failureCode: "ACQ.REFUND_FEE_ERROR",
+    });
+    await refundEventAt(t, "shop", requested.body.refundId, "failed");
     expect((await getPayment(paymentId)) as any).toMatchObject({ refundedFen: 0 });
   });
 

@@ -505,6 +505,7 @@ describe("CloudFormation template", () => {
       "OldestDueAgeSeconds",
       "ReconciliationDifferencesOpen",
       "RefundsAwaitingPerson",
+      "RefundsNeedPerson",
       "StuckPayments",
       "StuckRefunds",
     ]);

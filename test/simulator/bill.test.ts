@@ -79,9 +79,9 @@ function entries(path: string): Promise<Array<{ rawName: Buffer; flags: number; 
   });
 }
 
-async function paidTrade(totalAmount: string) {
+async function paidTrade(totalAmount: string, subject = "豆子, 一袋") {
   const outTradeNo = newOutTradeNo("B");
-  const paid = sim.pay(orderString(sdk, outTradeNo, { totalAmount, subject: "豆子, 一袋" }));
+  const paid = sim.pay(orderString(sdk, outTradeNo, { totalAmount, subject }));
   return { outTradeNo, tradeNo: paid.tradeNo };
 }
 
@@ -119,7 +119,8 @@ describe("alipay.data.dataservice.bill.downloadurl.query", () => {
 describe("the bill file", () => {
   it("is a zip in Alipay's layout: GBK names and text, header, TABs, refunds as negative rows, trailer, summary", async () => {
     const first = await paidTrade("12.34");
-    const second = await paidTrade("0.99");
+    // Subjects as the chaos run sends them: commas and lone double quotes, written verbatim as Alipay does.
+    const second = await paidTrade("0.99", '27" 显示器, "限量",特价');
     expect(await refund(first.outTradeNo, "2.34", "re_part_1")).toMatchObject({ code: "10000" });
     sim.bills.readyThrough = today();
 
@@ -143,14 +144,18 @@ describe("the bill file", () => {
       `#账号：[${SELLER_ID}0156]`,
       `#起始日期：[${today().slice(0, 4)}年${today().slice(5, 7)}月${today().slice(8)}日 00:00:00]   终止日期：[${gmt8(parseGmt8(`${today()} 00:00:00`)! + 86_400_000).replace(/^(\d{4})-(\d{2})-(\d{2})/, "$1年$2月$3日")}]`,
     ]);
-    expect(lines[3]).toMatch(/^#-+业务明细列表-+$/);
+    // The markers exactly as in Alipay's 2019 bill (../shared/alipay-facts.md §6.2).
+    expect(lines[3]).toBe("#-----------------------------------------业务明细列表----------------------------------------");
+    expect(lines).toContain("#-----------------------------------------业务明细列表结束------------------------------------");
     expect(lines[4]).toBe(detailColumns.join(","));
     const refundLine = lines.find((l) => l.includes("re_part_1"))!;
     expect(refundLine.split(",").slice(0, 3)).toEqual([`${first.tradeNo}\t`, `${first.outTradeNo}\t`, "退款\t"]);
     expect(refundLine).toContain(",-2.34,-2.34,");
     expect(refundLine).toContain(",re_part_1\t,");
     const paymentLine = lines.find((l) => l.startsWith(`${second.tradeNo}\t,`))!;
-    expect(paymentLine).toContain(',交易\t,"豆子, 一袋",');
+    expect(paymentLine).toContain(',交易\t,27" 显示器, "限量",特价,');
+    expect(paymentLine.endsWith(',27" 显示器, "限量",特价')).toBe(true);
+    expect(lines.find((l) => l.startsWith(`${first.tradeNo}\t,`))).toContain(",交易\t,豆子, 一袋,");
     expect(lines).toContain("#交易合计：2笔，商家实收共13.33元，商家优惠共0.00元");
     expect(lines).toContain("#退款合计：1笔，商家实收退款共-2.34元，商家优惠退款共0.00元");
     expect(files[1]!.text).toContain("合计,,2,1,10.99,10.99,");
@@ -165,6 +170,8 @@ describe("the bill file", () => {
       ["refund", first.tradeNo, first.outTradeNo, 234, "re_part_1"],
     ]);
     expect(facts.summary).toEqual({ payments: 2, refunds: 1, netFen: 1099 });
+    expect(facts.unreadable).toBeUndefined();
+    expect(facts.trailer).toEqual(facts.rows);
   });
 
   it("plants differences: a payment we never heard of, a dropped trade, a changed amount", async () => {

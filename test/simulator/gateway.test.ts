@@ -323,6 +323,42 @@ describe("refunds", () => {
     );
   });
 
+  it("answers the refund query in the legacy shape when asked: the refund's fields without refund_status, {code, msg} alone for an unknown number", async () => {
+    const { outTradeNo, tradeNo } = await paidTrade("6.00");
+    const shape = await postJson(`${sim.url}/sim/scenario`, { outTradeNo, refundQueryShape: "legacy" });
+    expect(shape.body).toMatchObject({ refundQueryShape: "legacy" });
+    expect((await postJson(`${sim.url}/sim/scenario`, { outTradeNo, refundQueryShape: "1999" })).status).toBe(400);
+    expect(await refund(outTradeNo, "2.50", "L1")).toMatchObject({ code: "10000", fund_change: "Y" });
+    const refundQuery = (outRequestNo: string) =>
+      sdk.exec(
+        "alipay.trade.fastpay.refund.query",
+        { bizContent: { out_trade_no: outTradeNo, out_request_no: outRequestNo } },
+        { validateSign: true },
+      );
+    // Exactly the keys of Alipay's genuine old answers (test/fixtures/alipay-responses/refund-answers.json).
+    const settled = await refundQuery("L1");
+    expect(settled).toEqual({
+      code: "10000",
+      msg: "Success",
+      out_request_no: "L1",
+      out_trade_no: outTradeNo,
+      refund_amount: "2.50",
+      total_amount: "6.00",
+      trade_no: tradeNo,
+    });
+    const unknown = await refundQuery("L9");
+    expect(unknown).toEqual({ code: "10000", msg: "Success" });
+    // The shape is a knob of this order only: others answer in today's shape.
+    const other = await paidTrade("1.00");
+    expect(await refund(other.outTradeNo, "1.00", "C1")).toMatchObject({ code: "10000" });
+    const current = await sdk.exec(
+      "alipay.trade.fastpay.refund.query",
+      { bizContent: { out_trade_no: other.outTradeNo, out_request_no: "C1" } },
+      { validateSign: true },
+    );
+    expect(current).toMatchObject({ refund_status: "REFUND_SUCCESS", refund_amount: "1.00" });
+  });
+
   it("a refund that settles later: fund_change N and no refund_status until it settles, then REFUND_SUCCESS and a notification", async () => {
     const { outTradeNo } = await paidTrade("8.00");
     await postJson(`${sim.url}/sim/scenario`, { outTradeNo, refundSettleMs: 300 });

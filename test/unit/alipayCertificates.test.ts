@@ -1,6 +1,7 @@
 // Certificate mode (公钥证书): the SN digests alipay-sdk computes, reproduced with node:crypto alone,
 // against real certificates from Alipay. The certificates are alipay/alipay-sdk-nodejs-all's test
 // fixtures (MIT), release 4.14.0; they expired in 2022, which the SN computation must not care about.
+import { createSign, X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,10 @@ import {
   rootCertificateSn,
   signatureAlgorithmOid,
 } from "../../lib/alipay/certificates.js";
+import { AlipayGateway } from "../../lib/alipay/gateway.js";
 import { alipayKeys, resetConfig } from "../../lib/config.js";
+import { issueCertificates } from "../../simulator/certificates.js";
+import { generateRsaKeyPair } from "../../simulator/keys.js";
 
 /** appCertPublicKey_2021001161683774.crt: an app's public-key certificate. */
 const appCert = `-----BEGIN CERTIFICATE-----
@@ -233,5 +237,59 @@ describe("configuration: certificate mode when ALIPAY_APP_CERT is set", () => {
     process.env.ALIPAY_APP_CERT = "";
     process.env.ALIPAY_PUBLIC_KEY = write("alipay.pem", "alipay-key");
     expect(await alipayKeys()).toEqual({ appPrivateKey: "app-key", alipayPublicKey: "alipay-key" });
+  });
+});
+
+describe("a certificate pasted with its chain, in either order", () => {
+  const app = generateRsaKeyPair();
+  const alipay = generateRsaKeyPair();
+  // A throwaway CA (the simulator's, openssl): Alipay's certificate and the RSA root that issued it.
+  const issued = issueCertificates({
+    appId: "2021000000000001",
+    appPrivateKey: app.privateKeyPkcs8,
+    alipayPrivateKey: alipay.privateKeyPkcs8,
+  });
+  const alipayLeaf = new X509Certificate(issued.alipayCert);
+  const rsaRoot = parseCertificates(issued.rootCert, "root").find((c) => alipayLeaf.checkIssued(c))!;
+  const gatewayWith = (alipayPublicCert: string) =>
+    new AlipayGateway({
+      appId: "2021000000000001",
+      gatewayUrl: "http://127.0.0.1:9/gateway.do",
+      notifyUrl: "http://127.0.0.1:9/alipay/notify",
+      timeoutMs: 1000,
+      appPrivateKey: app.privateKeyPkcs8,
+      certificates: { appCert: `${rsaRoot.toString()}\n${issued.appCert}`, alipayPublicCert, alipayRootCert: issued.rootCert },
+    });
+  /** A notification as Alipay signs it (sorted k=v without sign and sign_type), with Alipay's key. */
+  const notification = () => {
+    const params: Record<string, string> = {
+      app_id: "2021000000000001",
+      out_trade_no: "pay1_1",
+      total_amount: "1.00",
+      trade_status: "TRADE_SUCCESS",
+    };
+    const content = Object.keys(params)
+      .sort()
+      .map((k) => `${k}=${params[k]}`)
+      .join("&");
+    return { ...params, sign_type: "RSA2", sign: createSign("RSA-SHA256").update(content).sign(alipay.privateKeyPkcs8, "base64") };
+  };
+
+  it.each([
+    ["the certificate first", () => `${issued.alipayCert}\n${rsaRoot.toString()}`],
+    ["its issuer first", () => `${rsaRoot.toString()}\n${issued.alipayCert}`],
+    ["alone", () => issued.alipayCert],
+  ])("verifies Alipay's notifications with the certificate's own key: %s", (_order, chain) => {
+    expect(certificatePublicKey(chain(), "ALIPAY_PUBLIC_CERT").export({ type: "spki", format: "pem" }).toString().trim()).toBe(
+      alipay.publicKey,
+    );
+    expect(certificateFileSn(chain(), "ALIPAY_PUBLIC_CERT")).toBe(certificateFileSn(issued.alipayCert, "x"));
+    expect(gatewayWith(chain()).verifyNotification(notification())).toBe(true);
+  });
+
+  it("refuses certificates that are not one certificate and its issuers", () => {
+    expect(() => certificateFileSn(`${issued.alipayCert}\n${issued.appCert}`, "ALIPAY_PUBLIC_CERT")).toThrow(
+      /ALIPAY_PUBLIC_CERT holds 2 certificates that are not one certificate and its issuers/,
+    );
   });
 });

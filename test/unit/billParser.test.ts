@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import iconv from "iconv-lite";
 import { afterAll, describe, expect, it } from "vitest";
-import { BillFormatError, type BillRow, readBillZip, signedYuanToFen } from "../../lib/reconciliation/bill.js";
+import { type BillRow, readBillZip, signedYuanToFen } from "../../lib/reconciliation/bill.js";
 import { zipStream } from "../../simulator/zip.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bill-parser-"));
@@ -18,6 +18,15 @@ const header =
 /** The real 2019 sample's refund row, verbatim (TABs included). */
 const sampleRefund =
   "2019091622001458860515315453\t,service_1568601259302\t,退款\t,下单测试,2019-09-16 10:55:16,2019-09-16 10:56:48,alipay_store\t,alipay_store\t,alipay\t,\t,*津水(602***@qq.com)\t,-0.01,-0.01,0.00,0.00,0.00,0.00,0.00,,0.00\t,0.00,re_test_1568602607356\t,0.00,0.00,下单测试";
+/** What the sample refund row reads as. */
+const realRefund = {
+  kind: "refund",
+  tradeNo: "2019091622001458860515315453",
+  outTradeNo: "service_1568601259302",
+  amountFen: 1,
+  completedAt: "2019-09-16 10:56:48",
+  outRequestNo: "re_test_1568602607356",
+} as const;
 const samplePayment =
   '2019091622001458860515315454\t,service_1568601259303\t,交易\t,"豆子, 一袋",2019-09-16 11:00:00,2019-09-16 11:00:09,\t,\t,\t,\t,*津水(602***@qq.com)\t,12.34,12.34,0.00,0.00,0.00,0.00,0.00,,0.00\t,0.00,\t,0.00,0.00,';
 
@@ -81,15 +90,7 @@ describe("the bill parser", () => {
         completedAt: "2019-09-16 11:00:09",
         row: 1,
       },
-      {
-        kind: "refund",
-        tradeNo: "2019091622001458860515315453",
-        outTradeNo: "service_1568601259302",
-        amountFen: 1,
-        completedAt: "2019-09-16 10:56:48",
-        outRequestNo: "re_test_1568602607356",
-        row: 2,
-      },
+      { ...realRefund, row: 2 },
     ]);
     expect(facts).toEqual({
       accountId: "20880211096256330156",
@@ -128,26 +129,88 @@ describe("the bill parser", () => {
     expect(facts.trailer).toEqual({ payments: { count: 0, fen: 0 }, refunds: { count: 0, fen: 0 } });
   });
 
-  it("refuses an amount that is not yuan with two decimals, and a zip without the detail file", async () => {
+  it("reports a row whose amount is not yuan with two decimals alone, and refuses a zip without the detail file", async () => {
     const bad = samplePayment.replace(",12.34,12.34,", ",12.34,12.3,");
-    await expect(read(await writeZip("bad.zip", { "x_20190916_业务明细.csv": detail([bad], trailer) }))).rejects.toThrow(BillFormatError);
+    const { rows, facts } = await read(await writeZip("bad.zip", { "x_20190916_业务明细.csv": detail([bad, sampleRefund], trailer) }));
+    expect(rows.map((r) => r.row)).toEqual([2]);
+    expect(facts.unreadable).toEqual({
+      count: 1,
+      rows: [{ row: 1, reason: "values_do_not_fit", tradeNo: "2019091622001458860515315454", outTradeNo: "service_1568601259303" }],
+    });
     await expect(read(await writeZip("none.zip", { "x_20190916_业务明细(汇总).csv": summary }))).rejects.toThrow(/no 业务明细 file/);
   });
 
-  it('refuses a quote left open (a stray " in the last column) rather than reading the rows after it into that value', async () => {
-    // csv-parser opens a quoted value at any quote: without the check the next rows vanish into 备注.
-    const strayQuote = sampleRefund.replace(/下单测试$/, '27" 显示器');
-    const path = await writeZip("stray-quote.zip", {
-      "x_20190916_业务明细.csv": detail([strayQuote, samplePayment, samplePayment], trailer),
+  /** The 2019 sample's refund row with other free text in 商品名称 and 备注 (written verbatim, as Alipay does). */
+  const withText = (subject: string, remark = subject) =>
+    sampleRefund.replace(",退款\t,下单测试,", `,退款\t,${subject},`).replace(/,下单测试$/, `,${remark}`);
+
+  it.each([
+    ["an unquoted comma in 商品名称 and 备注", "豆子,一袋", "豆子,一袋"],
+    ["several commas, one side only", "a,b,c,d", "plain"],
+    ["commas in 备注 only", "plain", "x,y"],
+    ["a lone double quote", '27" 显示器', '27" 显示器'],
+    ["quotes and commas", 'the "best", large', '"a, b'],
+    ["a field wholly in quotes", '"豆子, 一袋"', '"豆子, 一袋"'],
+    ["text that looks like the columns after it", "x,2019-09-16 10:55:16", "-0.01,0.00"],
+    ["an empty subject", "", ""],
+  ])("reads a row whose free text holds %s right: never shifted", async (_what, subject, remark) => {
+    const path = await writeZip(`free-${subject.length}-${remark.length}.zip`, {
+      "x_20190916_业务明细.csv": detail([withText(subject, remark), samplePayment], trailer),
     });
-    await expect(read(path)).rejects.toThrow(/3 lines under the header but 1 rows: a value spans lines/);
+    const { rows, facts } = await read(path);
+    expect(rows).toEqual([{ ...realRefund, row: 1 }, expect.objectContaining({ kind: "payment", amountFen: 1234, row: 2 })]);
+    expect(facts.unreadable).toBeUndefined();
+    expect(facts.rows).toEqual({ payments: { count: 1, fen: 1234 }, refunds: { count: 1, fen: 1 } });
   });
 
-  it("refuses a quote left open early in a long bill at once, not after buffering the rest of the bill into one value", async () => {
-    const strayQuote = sampleRefund.replace(/下单测试$/, '27" 显示器');
+  it("reports alone a row that cannot be read one way only, or has too few columns, and reads the rest of the day", async () => {
+    // Commas in both free-text columns that line up with the columns between them: two readings.
+    const ambiguous = withText(
+      "a,2019-09-16 10:55:16,2019-09-16 10:56:48,alipay_store\t,alipay_store\t,alipay\t,\t,x\t,-0.01,-0.01,0.00,0.00,0.00,0.00,0.00,,0.00\t,0.00,r\t,0.00,0.00,b",
+      "c",
+    );
+    const cut = sampleRefund.split(",").slice(0, 12).join(",");
+    const path = await writeZip("unreadable.zip", {
+      "x_20190916_业务明细.csv": detail([samplePayment, ambiguous, cut, sampleRefund], trailer),
+    });
+    const { rows, facts } = await read(path);
+    expect(rows.map((r) => [r.kind, r.row])).toEqual([
+      ["payment", 1],
+      ["refund", 4],
+    ]);
+    expect(facts.unreadable).toEqual({
+      count: 2,
+      rows: [
+        { row: 2, reason: "ambiguous", tradeNo: "2019091622001458860515315453", outTradeNo: "service_1568601259302" },
+        { row: 3, reason: "too_few_columns", tradeNo: "2019091622001458860515315453", outTradeNo: "service_1568601259302" },
+      ],
+    });
+  });
+
+  it('reads every row after a stray " in a long bill (csv-parser read them all into one value)', async () => {
+    const strayQuote = withText('27" 显示器');
     const rest = Array.from({ length: 400 }, () => samplePayment);
     const path = await writeZip("stray-quote-long.zip", { "x_20190916_业务明细.csv": detail([strayQuote, ...rest], trailer) });
-    await expect(read(path)).rejects.toThrow(/the row near row 1 runs over 65536 bytes: a value spans lines/);
+    const { rows, facts } = await read(path);
+    expect(rows).toHaveLength(401);
+    expect(rows[0]).toEqual({ ...realRefund, row: 1 });
+    expect(facts.rows.payments).toEqual({ count: 400, fen: 400 * 1234 });
+  });
+
+  it("reports a row over 64 KiB alone, without gathering it, and a value broken over lines as two unreadable rows", async () => {
+    const huge = withText("x".repeat(70 * 1024));
+    const broken = withText("line one\r\nline two", "plain");
+    const path = await writeZip("huge.zip", { "x_20190916_业务明细.csv": detail([samplePayment, huge, broken, sampleRefund], trailer) });
+    const { rows, facts } = await read(path);
+    expect(rows.map((r) => [r.kind, r.row])).toEqual([
+      ["payment", 1],
+      ["refund", 5],
+    ]);
+    expect(facts.unreadable?.rows.map((r) => [r.row, r.reason])).toEqual([
+      [2, "row_too_long"],
+      [3, "too_few_columns"],
+      [4, "too_few_columns"],
+    ]);
   });
 
   it("parses signed yuan exactly, without floating point", () => {

@@ -51,6 +51,32 @@ describe("DayMatcher", () => {
     expect(matcher.billTotals(untrailed).map((d) => d.outcome)).toEqual(["no_trailer"]);
   });
 
+  it("reports each unreadable bill row alone, with the ids it shows, and how many more were not listed", () => {
+    const matcher = new DayMatcher();
+    const withUnreadable: BillFacts = {
+      ...facts(1, 100),
+      unreadable: {
+        count: 3,
+        rows: [
+          { row: 7, reason: "too_few_columns", tradeNo: tradeNo(7), outTradeNo: `${paymentId(7)}_1` },
+          { row: 9, reason: "row_too_long" },
+        ],
+      },
+    };
+    expect(matcher.billTotals(withUnreadable)).toEqual([
+      {
+        class: "day_totals",
+        healed: false,
+        outcome: "unreadable_bill_row_too_few_columns",
+        billRow: 7,
+        tradeNo: tradeNo(7),
+        outTradeNo: `${paymentId(7)}_1`,
+      },
+      { class: "day_totals", healed: false, outcome: "unreadable_bill_row_row_too_long", billRow: 9 },
+      { class: "day_totals", healed: false, outcome: "unreadable_bill_rows_unlisted", billFen: 1 },
+    ]);
+  });
+
   it("holds and resolves at most maxUnmatched of each kind: the rest is one day_totals difference", () => {
     const matcher = new DayMatcher();
     const extra = 5;
