@@ -25,14 +25,22 @@ async function checkRecord(record: SQSRecord): Promise<void> {
 }
 
 async function checkPaymentHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  const { checkQueueUrl, retryBaseSeconds } = await config();
+  const { checkQueueUrl, retryBaseSeconds, maxReceiveCount } = await config();
   // A processor per invocation: it holds the batch's state, and the local stack runs several
   // invocations of one module at once.
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, withRetryBackoff({ queueUrl: checkQueueUrl, retryBaseSeconds }, checkRecord), processor, {
-    context,
-    ...oneAtATime,
-  });
+  return processPartialResponse(
+    event,
+    withRetryBackoff(
+      { queueUrl: checkQueueUrl, queueName: "check", maxReceiveCount: maxReceiveCount.check, retryBaseSeconds },
+      checkRecord,
+    ),
+    processor,
+    {
+      context,
+      ...oneAtATime,
+    },
+  );
 }
 
 // Its Alipay calls share the invocation's time (lib/alipay/deadline.ts; budget in serverless.yml).

@@ -14,7 +14,7 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
 }
 
 async function deliverEventHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  const { eventsQueueUrl, retryBaseSeconds } = await config();
+  const { eventsQueueUrl, retryBaseSeconds, maxReceiveCount } = await config();
   // A processor per invocation: it holds the batch's state, and the local stack runs several
   // invocations of one module at once.
   const processor = new BatchProcessor(EventType.SQS);
@@ -22,7 +22,10 @@ async function deliverEventHandler(event: SQSEvent, context: Context): Promise<S
   // in the same batch (each log line names its own event instead of shared logger keys).
   return processPartialResponse(
     event,
-    withRetryBackoff({ queueUrl: eventsQueueUrl, retryBaseSeconds, sharedLogKeys: false }, deliverRecord),
+    withRetryBackoff(
+      { queueUrl: eventsQueueUrl, queueName: "events", maxReceiveCount: maxReceiveCount.events, retryBaseSeconds, sharedLogKeys: false },
+      deliverRecord,
+    ),
     processor,
     { context, processInParallel: true, throwOnFullBatchFailure: false },
   );

@@ -23,6 +23,8 @@ export interface Config {
   checkScheduleSeconds: number[];
   /** Base of the exponential backoff of SQS retries. */
   retryBaseSeconds: number;
+  /** Attempts at a message before SQS dead-letters it (the queues' RedrivePolicy maxReceiveCount). */
+  maxReceiveCount: { check: number; events: number };
   /** Money of a second trade, or paid on an attempt already closed, is refunded on its own (off: recorded and alarmed only). */
   autoRefunds: boolean;
   /** Margin for clock skew with Alipay before an expired order is closed. */
@@ -183,6 +185,10 @@ async function load(): Promise<Config> {
         return seconds;
       }),
     retryBaseSeconds: positiveNumber("RETRY_BASE_SECONDS", 10),
+    maxReceiveCount: {
+      check: positiveInteger("CHECK_MAX_RECEIVE_COUNT", 6),
+      events: positiveInteger("EVENTS_MAX_RECEIVE_COUNT", 81),
+    },
     closeMarginSeconds: positiveNumber("CLOSE_MARGIN_SECONDS", 60, true),
     autoRefunds: flag("AUTO_REFUNDS", true),
     sweepLeaseSeconds: positiveNumber("SWEEP_LEASE_SECONDS", 300),

@@ -5,7 +5,10 @@ import { BatchProcessor, EventType } from "@aws-lambda-powertools/batch";
 import { ChangeMessageVisibilityCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import { sqs } from "./aws.js";
-import { logger } from "./observability.js";
+import { count, logger } from "./observability.js";
+
+/** The work queues whose consumers retry with backoff (infra/queues.yml), as named in metrics. */
+export type WorkQueueName = "check" | "events";
 
 export async function sendMessage(queueUrl: string, body: unknown, delaySeconds = 0): Promise<void> {
   await sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: sqsSafeJson(body), DelaySeconds: delaySeconds }));
@@ -82,7 +85,13 @@ export const inOrderStream = { processInParallel: false, throwOnFullBatchFailure
  * the message in `batchItemFailures`.
  */
 export function withRetryBackoff(
-  { queueUrl, retryBaseSeconds, sharedLogKeys = true }: { queueUrl: string; retryBaseSeconds: number; sharedLogKeys?: boolean },
+  {
+    queueUrl,
+    queueName,
+    maxReceiveCount,
+    retryBaseSeconds,
+    sharedLogKeys = true,
+  }: { queueUrl: string; queueName: WorkQueueName; maxReceiveCount: number; retryBaseSeconds: number; sharedLogKeys?: boolean },
   handle: (record: SQSRecord) => Promise<void>,
 ): (record: SQSRecord) => Promise<void> {
   return async (record) => {
@@ -92,7 +101,20 @@ export function withRetryBackoff(
     } catch (error) {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? 1);
       const delay = backoffSeconds(receiveCount, retryBaseSeconds, maxRetryDelaySeconds);
-      logger.warn("message failed, will retry", { messageId: record.messageId, receiveCount, retryInSeconds: delay, error: String(error) });
+      if (receiveCount >= maxReceiveCount) {
+        // Its last attempt: SQS moves it to the dead-letter queue at the next receive. Counted now,
+        // in our own metric (a minute late), because SQS's metrics of a dead-letter queue that slept
+        // (no messages for 6 hours) can take up to 15 minutes to show its first message.
+        count("MessagesDeadLettered", { name: "queue", value: queueName });
+        logger.error("message failed its last attempt, dead-lettered", { messageId: record.messageId, queue: queueName, receiveCount });
+      } else {
+        logger.warn("message failed, will retry", {
+          messageId: record.messageId,
+          receiveCount,
+          retryInSeconds: delay,
+          error: String(error),
+        });
+      }
       try {
         await sqs().send(
           new ChangeMessageVisibilityCommand({

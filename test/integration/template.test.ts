@@ -206,6 +206,7 @@ async function emittedDimensions(plainMetrics: string[]): Promise<Map<string, Se
     count("EventDeliveryFailures", { name: "businessId", value: "shop" });
     gauge("EventDeliveryFailingSeconds", 301, undefined, { name: "businessId", value: "shop" });
     count("NotificationsRejected", { name: "reason", value: "amount_mismatch" });
+    count("MessagesDeadLettered", { name: "queue", value: "check" });
     for (const name of plainMetrics) count(name);
     metrics().publishStoredMetrics();
   } finally {
@@ -444,11 +445,29 @@ describe("CloudFormation template", () => {
       expect(Number(queue.Properties.RedrivePolicy.maxReceiveCount)).toBeGreaterThan(1);
     }
     const alarms = byType("AWS::CloudWatch::Alarm");
+    const watches = (a: Resource, metricName: string, dimension: string) =>
+      [a.Properties, ...((a.Properties.Metrics ?? []) as Json[]).map((m) => m.MetricStat?.Metric ?? {})].some(
+        (m: Json) => m.MetricName === metricName && refersTo(m.Dimensions, dimension),
+      );
     for (const dlq of deadLetterIds) {
       expect(
-        alarms.some(([, a]) => a.Properties.MetricName === "ApproximateNumberOfMessagesVisible" && refersTo(a.Properties.Dimensions, dlq)),
+        alarms.some(([, a]) => watches(a, "ApproximateNumberOfMessagesVisible", dlq)),
         dlq,
       ).toBe(true);
+    }
+    // SQS's metrics of an idle dead-letter queue can lag up to 15 minutes: the same alarm watches the
+    // worker's own count of a failed last attempt, which needs the queue's maxReceiveCount.
+    const environment = (resources.CheckPaymentLambdaFunction!.Properties.Environment as Json).Variables as Json;
+    for (const [id, queueName, variable] of [
+      ["CheckQueue", "check", "CHECK_MAX_RECEIVE_COUNT"],
+      ["EventsQueue", "events", "EVENTS_MAX_RECEIVE_COUNT"],
+    ] as const) {
+      const queue = resources[id]!;
+      expect(String(environment[variable]), variable).toBe(String(queue.Properties.RedrivePolicy.maxReceiveCount));
+      const dlqAlarm = alarms.find(([, a]) =>
+        watches(a, "ApproximateNumberOfMessagesVisible", `${id.replace("Queue", "")}DeadLetterQueue`),
+      );
+      expect(dlqAlarm && watches(dlqAlarm[1], "MessagesDeadLettered", queueName), `${id}: MessagesDeadLettered ${queueName}`).toBe(true);
     }
     for (const [id] of workQueues) {
       expect(
@@ -499,6 +518,7 @@ describe("CloudFormation template", () => {
       "BusinessCallsRefused",
       "EventDeliveryFailingSeconds",
       "EventDeliveryFailures",
+      "MessagesDeadLettered",
       "NotificationsMismatched",
       "NotificationsUnverified",
       "NotifyRequestsThrottled",

@@ -5,7 +5,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readYaml } from "../../local/serverlessConfig.js";
-import { backoffSeconds, maxRetryDelaySeconds, retryWindowSeconds, sqsSafeJson } from "../../lib/queue.js";
+import type { SQSRecord } from "aws-lambda";
+import { metricCounts } from "../../lib/observability.js";
+import { backoffSeconds, maxRetryDelaySeconds, retryWindowSeconds, sqsSafeJson, withRetryBackoff } from "../../lib/queue.js";
 
 const hours = (seconds: number) => seconds / 3600;
 const config = readYaml("serverless.yml") as { params: Record<string, Record<string, string | number>> };
@@ -86,5 +88,41 @@ describe("message bodies safe for SQS's character set", () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+// Issue 17: a dead-letter queue's first message must page within minutes, and SQS's own metrics of
+// an idle (sleeping) dead-letter queue can take up to 15: the worker counts a failed last attempt.
+describe("a message's failed last attempt", () => {
+  const record = (receiveCount: number): SQSRecord => ({
+    messageId: `m-${receiveCount}`,
+    receiptHandle: "not-a-real-handle",
+    body: "{}",
+    attributes: { ApproximateReceiveCount: String(receiveCount) } as SQSRecord["attributes"],
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:ap-southeast-1:000000000000:check",
+    awsRegion: "ap-southeast-1",
+  });
+  const deadLettered = () => metricCounts.get("MessagesDeadLettered.check") ?? 0;
+
+  it("is counted as MessagesDeadLettered (per queue) on the queue's maxReceiveCount-th attempt only", async () => {
+    // Nothing listens there: extending the visibility fails at once, which the worker only logs.
+    process.env.AWS_ENDPOINT_URL_SQS = "http://127.0.0.1:9";
+    process.env.AWS_REGION ??= "ap-southeast-1";
+    process.env.AWS_ACCESS_KEY_ID ??= "test";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "test";
+    const failing = withRetryBackoff(
+      { queueUrl: "http://127.0.0.1:9/000000000000/check", queueName: "check", maxReceiveCount: 3, retryBaseSeconds: 1 },
+      async () => {
+        throw new Error("always fails");
+      },
+    );
+    const before = deadLettered();
+    for (const receiveCount of [1, 2]) await expect(failing(record(receiveCount))).rejects.toThrow("always fails");
+    expect(deadLettered()).toBe(before);
+    await expect(failing(record(3))).rejects.toThrow("always fails");
+    expect(deadLettered()).toBe(before + 1);
   });
 });
