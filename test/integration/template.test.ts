@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { retryWindowSeconds } from "../../lib/queue.js";
 import { projectRoot } from "../../local/serverlessConfig.js";
+import { paramOptions } from "./stageParams.js";
 
 type Json = Record<string, any>;
 type Resource = { Type: string; Properties: Json; DependsOn?: string[] };
@@ -19,7 +20,7 @@ const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.T
 const refersTo = (value: unknown, id: string) => JSON.stringify(value).includes(`"${id}"`);
 const readText = (path: string) => readFileSync(join(projectRoot, path), "utf8");
 
-// `npm run package` packages the dev stage.
+// `npm run package` packages the dev stage (given every parameter it has no default for).
 const prefix = "alipay-pay-dev";
 
 const functionNames = [
@@ -40,7 +41,7 @@ const functionNames = [
 const logicalId = (fn: string) => `${fn[0]!.toUpperCase()}${fn.slice(1)}`;
 
 beforeAll(() => {
-  execFileSync("npm", ["run", "--silent", "package"], { cwd: projectRoot, stdio: "pipe", timeout: 180_000 });
+  execFileSync("npm", ["run", "--silent", "package", "--", ...paramOptions()], { cwd: projectRoot, stdio: "pipe", timeout: 180_000 });
   const template = JSON.parse(readText(join(".serverless", "cloudformation-template-update-stack.json")));
   resources = template.Resources;
   conditions = template.Conditions ?? {};
@@ -749,7 +750,7 @@ describe("data: retention, deletion, exposure", () => {
     // A customer-managed key: every role that reads a secret may decrypt with that key, through SSM only.
     const key = "arn:aws:kms:ap-southeast-1:111122223333:key/0b6e5c2a-1111-2222-3333-444455556666";
     const out = join(tmpdir(), `alipay-pay-cmk-${process.pid}`);
-    execFileSync("npx", ["serverless", "package", "--stage", "dev", `--param=secretsKmsKeyArn=${key}`, "--package", out], {
+    execFileSync("npx", ["serverless", "package", "--stage", "dev", ...paramOptions({ secretsKmsKeyArn: key }), "--package", out], {
       cwd: projectRoot,
       stdio: "pipe",
       timeout: 180_000,
