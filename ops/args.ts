@@ -3,6 +3,7 @@
 import { UsageError } from "./errors.js";
 
 export type CommandName =
+  | "preflight"
   | "payment show"
   | "payment find"
   | "payment recheck"
@@ -26,6 +27,8 @@ export type CommandName =
 
 /** Options that belong to some commands (the global ones are fields of Invocation). */
 export type OptionName =
+  | "stage"
+  | "param"
   | "principal"
   | "webhook-url"
   | "payment-expiry-seconds"
@@ -76,6 +79,29 @@ const exitStatusWrite = `Exit status: 0 done; 1 failed (no such system, a confli
 line (bad id, ARN, URL or number).`;
 
 export const commands: Record<CommandName, CommandSpec> = {
+  preflight: {
+    usage: 'preflight --stage <stage> [--param "name=value" ...] [--region <region>] [--json]',
+    summary: "check an AWS account and a stage's parameters before deploying (read-only)",
+    arity: 0,
+    options: { stage: { required: true }, param: { repeatable: true }, region: {} },
+    help: `Checks what a first deploy of the stage needs, read-only, and prints each finding with the command
+that fixes it. Give the same --param values as to \`serverless deploy\` (serverless.yml params of the
+stage and the defaults apply as osls applies them; \${ssm:...} values are read from SSM).
+  parameters    every parameter serverless.yml uses has a value and none is a placeholder
+                (2021000000000000, *.example.com): what \`serverless deploy\` would refuse
+  secrets       the Alipay keys (and certificates in certificate mode) the stage names exist in SSM,
+                parse, and match: the app certificate is the app private key's, Alipay's public key
+                is not the app's own. Never printed.
+  notify URL    https, not a placeholder, not a private address
+  concurrency   the account's Lambda concurrency quota (GetAccountSettings) covers the reserved
+                concurrency of the stage's functions plus the 100 AWS keeps unreserved
+  alarm topics  every SNS topic of the stack has subscriptions, none PendingConfirmation (after the
+                first deploy; before it, a note)
+Region: --region, else AWS_REGION. Needs ssm:GetParameter (with decryption), lambda:GetAccountSettings,
+lambda:GetFunctionConcurrency, sns:ListTopics, sns:ListSubscriptionsByTopic.
+
+Exit status: 0 no findings; 1 findings (or AWS could not be asked); 2 wrong command line.`,
+  },
   "payment show": {
     usage: "payment show <paymentId> [--json]",
     summary: "the payment, its attempts, history, refunds and any refunds needed",
@@ -414,6 +440,8 @@ Runbook: RUNBOOK.md.`;
 }
 
 const commandOptions: OptionName[] = [
+  "stage",
+  "param",
   "principal",
   "webhook-url",
   "payment-expiry-seconds",

@@ -1,6 +1,7 @@
 // Runs one parsed command and says what to print. Imports lib/ (through the command modules), so
 // the CLI entry loads it only after configuring the environment.
 import type { Invocation } from "./args.js";
+import { UsageError } from "./errors.js";
 import {
   addBusiness,
   listBusinesses,
@@ -31,6 +32,7 @@ import {
   formatUpdated,
 } from "./format.js";
 import { findPayment, recheckPayment, showPayment } from "./payments.js";
+import { formatPreflight, preflight } from "./preflight.js";
 import { listRefunds, retryRefund, showRefund } from "./refunds.js";
 import { formatOpenDifferences, formatReconciliation } from "./reconcileFormat.js";
 import { openDifferences, runReconciliation, showReconciliation } from "./reconcile.js";
@@ -63,6 +65,17 @@ export async function runCommand(invocation: Invocation, context: CommandContext
   const limit = invocation.limit === undefined ? {} : { limit: invocation.limit };
   const expiry = invocation.paymentExpirySeconds === undefined ? {} : { paymentExpirySeconds: invocation.paymentExpirySeconds };
   switch (invocation.command) {
+    case "preflight": {
+      const params = Object.fromEntries(
+        (invocation.options.param ?? []).map((item) => {
+          const at = item.indexOf("=");
+          if (at < 1) throw new UsageError(`--param must be name=value, not "${item}"`);
+          return [item.slice(0, at), item.slice(at + 1)];
+        }),
+      );
+      const data = await preflight({ stage: option("stage")!, params, ...(option("region") ? { region: option("region")! } : {}) });
+      return { data, text: formatPreflight(data), ok: data.findings.length === 0 };
+    }
     case "payment show": {
       const data = await showPayment(first!);
       return { data, text: formatPayment(data), ok: true };
