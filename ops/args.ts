@@ -92,6 +92,7 @@ stage and the defaults apply as osls applies them; \${ssm:...} values are read f
   secrets       the Alipay keys (and certificates in certificate mode) the stage names exist in SSM,
                 parse, and match: the app certificate is the app private key's, Alipay's public key
                 is not the app's own. Never printed.
+  prefix        deploymentPrefix (starts every out_trade_no) is 1-8 letters or digits
   notify URL    https, not a placeholder, not a private address
   concurrency   the account's Lambda concurrency quota (GetAccountSettings) covers the reserved
                 concurrency of the stage's functions plus the 100 AWS keeps unreserved

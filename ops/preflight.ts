@@ -5,6 +5,7 @@
 //   secrets        the Alipay keys / certificates the stage's references name exist in SSM, parse,
 //                  and belong together (lib/alipay/keys.ts: the app key vs the app certificate,
 //                  Alipay's key is not the app's own); never printed
+//   prefix         the deployment prefix of out_trade_no: set, 1-8 letters or digits
 //   notify URL     https, public, not a placeholder
 //   concurrency    the account's Lambda concurrency quota covers the stage's reserved concurrency
 //                  plus the 100 unreserved AWS keeps (GetAccountSettings)
@@ -118,6 +119,19 @@ export async function preflight(input: PreflightInput): Promise<PreflightReport>
     }
     return text;
   };
+
+  // The deployment prefix of every out_trade_no (lib/config.ts deploymentPrefix checks it again at cold start).
+  const prefix = problems.some((p) => p.name === "deploymentPrefix") ? undefined : await resolve("deploymentPrefix");
+  if (prefix !== undefined) {
+    if (/^[A-Za-z0-9]{1,8}$/.test(prefix)) report.passed.push(`deployment prefix: out_trade_no ${prefix}_<paymentId>_<n>`);
+    else {
+      find(
+        "parameters",
+        `deploymentPrefix "${prefix}" must be 1-8 letters or digits (it starts every out_trade_no; Alipay allows letters, digits and _)`,
+        paramFix("deploymentPrefix").replace("<value>", stage.replace(/[^A-Za-z0-9]/g, "").slice(0, 8) || "<prefix>"),
+      );
+    }
+  }
 
   await checkSecrets(report, find, resolve, ssmParameter, region);
 

@@ -11,7 +11,7 @@ import { deployableParams, paramOptions } from "./stageParams.js";
 
 const configText = readFileSync(join(projectRoot, "serverless.yml"), "utf8");
 const config = readYaml("serverless.yml") as { params: Record<string, Record<string, unknown>> };
-const required = ["alipayAppId", "alipaySellerId", "alipayNotifyUrl", "jwtIssuerUrl", "jwtAudience"];
+const required = ["alipayAppId", "alipaySellerId", "alipayNotifyUrl", "jwtIssuerUrl", "jwtAudience", "deploymentPrefix"];
 
 /** osls with no AWS credentials that work: nothing here may get as far as calling AWS. */
 function serverless(args: string[]) {

@@ -138,6 +138,7 @@ describe("preflight", () => {
     const report = await preflight({ stage, params: deployableParams });
     expect(report.findings).toEqual([]);
     expect(report.passed.join("\n")).toMatch(/secrets: the Alipay keys parse and match/);
+    expect(report.passed.join("\n")).toMatch(/deployment prefix: out_trade_no ci_<paymentId>_<n>/);
     expect(report.passed.join("\n")).toMatch(/concurrency: limit 1000, 1000 unreserved; reserving alipayNotify 50 leaves 950/);
     expect(report.passed.join("\n")).toMatch(/alarm topic AlarmTopic: 1 confirmed/);
     expect(
@@ -183,12 +184,17 @@ describe("preflight", () => {
     fake.unreserved = 110; // 40 of the 890 reserved are this stage's alipayNotify's own, replaced by 50
     fake.reserved[`alipay-pay-${stage}-alipayNotify`] = 40;
     fake.topics = {};
-    const report = await preflight({ stage, params: { ...deployableParams, alipayNotifyUrl: "http://pay.ci.test/alipay/notify" } });
+    const report = await preflight({
+      stage,
+      params: { ...deployableParams, alipayNotifyUrl: "http://pay.ci.test/alipay/notify", deploymentPrefix: "stg-eu" },
+    });
     expect(report.findings.map((f) => `${f.check}: ${f.problem}`)).toEqual([
+      'parameters: deploymentPrefix "stg-eu" must be 1-8 letters or digits (it starts every out_trade_no; Alipay allows letters, digits and _)',
       `secrets: alipayAppPrivateKey: the SSM parameter ${ssmName("alipay-app-private-key")} does not exist`,
       "notify-url: alipayNotifyUrl is http: Alipay must reach it over https",
     ]);
-    expect(report.findings[0]!.fix).toBe(
+    expect(report.findings[0]!.fix).toContain(`--param="deploymentPrefix=${stage.slice(0, 8)}"`);
+    expect(report.findings[1]!.fix).toBe(
       `aws ssm put-parameter --region ${region} --type SecureString --name ${ssmName("alipay-app-private-key")} --value file://app-private-key.pem`,
     );
     expect(report.passed.join("\n")).toMatch(/110 unreserved; reserving alipayNotify 50 leaves 100 /);
@@ -240,6 +246,7 @@ describe("preflight", () => {
         LOCAL_KEYS_DIR: dir,
         LOCAL_API_URL: "http://127.0.0.1:3000",
         LOCAL_ALIPAY_URL: "http://127.0.0.1:3100",
+        LOCAL_DEPLOYMENT_PREFIX: "dev1",
       });
       const report = await preflight({ stage: "local" });
       expect(report.passed.join("\n")).toMatch(/secrets: the Alipay keys parse and match/);

@@ -9,6 +9,7 @@ export const deployableParams: Record<string, string> = {
   alipayNotifyUrl: "https://pay.ci.test/alipay/notify",
   jwtIssuerUrl: "https://auth.ci.test/",
   jwtAudience: "alipay-pay",
+  deploymentPrefix: "ci",
   alarmEmail: "payments-oncall@ci.test",
   pageEmail: "payments-oncall@ci.test",
   ticketEmail: "payments-tickets@ci.test",
