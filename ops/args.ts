@@ -29,6 +29,7 @@ export type CommandName =
 export type OptionName =
   | "stage"
   | "param"
+  | "account"
   | "principal"
   | "webhook-url"
   | "payment-expiry-seconds"
@@ -62,6 +63,8 @@ export interface Invocation {
 interface OptionSpec {
   repeatable?: boolean;
   required?: boolean;
+  /** Required unless this other option is given. */
+  requiredUnless?: OptionName;
 }
 
 interface CommandSpec {
@@ -270,10 +273,15 @@ Exit status: 0 all moved; 1 a send or delete failed (the report says which), or 
   },
   "business add": {
     usage:
-      "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json]",
+      "business add <businessId> (--principal <roleArn> [--principal <roleArn> ...] | --account <accountId>) --webhook-url <url> [--payment-expiry-seconds N] [--json]",
     summary: "register a business system; prints its webhook secret once",
     arity: 1,
-    options: { principal: { repeatable: true, required: true }, "webhook-url": { required: true }, "payment-expiry-seconds": {} },
+    options: {
+      principal: { repeatable: true, requiredUnless: "account" },
+      account: {},
+      "webhook-url": { required: true },
+      "payment-expiry-seconds": {},
+    },
     help: `Registers a business system: the IAM roles (or users) whose SigV4-signed calls act for it, the
 webhook its events go to, and how long its payments stay payable unless the create request says
 (default 1800 s; 120 to 1296000). The id is 2-32 of a-z 0-9 -, starting with a letter. A role may
@@ -285,6 +293,14 @@ webhook-<businessId>-1.txt in its keys dir. The registry item is created only if
 The secret is printed once, here, for the business team (hand it over through your secret channel);
 it is never logged and no other command shows it. The webhook URL must be https (http only for a
 loopback host, i.e. a local stack).
+
+A business system in another AWS account: --account <its 12-digit account id>. HTTP APIs have no
+resource policy, so API Gateway lets in only principals of the payment center's own account: the
+system calls through a role here, alipay-pay-<stage>-biz-<businessId>, that its account may assume.
+That role is registered as its principal (API Gateway reports its callers as
+arn:aws:sts::<our account>:assumed-role/<role>/<session>), and the output prints the two commands
+that create it (trust policy: that account; permissions: execute-api:Invoke on the business routes)
+and what the business team configures. Against a local stack the role is created in its keys dir.
 ${takeEffect}
 
 ${exitStatusWrite}`,
@@ -443,6 +459,7 @@ Runbook: RUNBOOK.md.`;
 const commandOptions: OptionName[] = [
   "stage",
   "param",
+  "account",
   "principal",
   "webhook-url",
   "payment-expiry-seconds",
@@ -536,6 +553,9 @@ export function parseArgs(argv: string[]): Invocation {
   }
   for (const [option, rule] of Object.entries(allowed) as Array<[OptionName, OptionSpec]>) {
     if (rule.required && !invocation.options[option]) throw new UsageError(`${name}: --${option} is required`, usage);
+    if (rule.requiredUnless && !invocation.options[option] && !invocation.options[rule.requiredUnless]) {
+      throw new UsageError(`${name}: --${option} is required (or --${rule.requiredUnless})`, usage);
+    }
   }
   const [limit] = invocation.options.limit ?? [];
   if (limit !== undefined) invocation.limit = integerOption("--limit", limit, 1, 10_000);

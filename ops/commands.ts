@@ -5,6 +5,7 @@ import { UsageError } from "./errors.js";
 import {
   addBusiness,
   listBusinesses,
+  paymentCenterAccount,
   rotateWebhookSecret,
   secretStoreFor,
   setBusinessStatus,
@@ -125,9 +126,19 @@ export async function runCommand(invocation: Invocation, context: CommandContext
       return { data, text: formatRedrive(data), ok: data.failed.length === 0 && data.notDeleted.length === 0 };
     }
     case "business add": {
+      const account = option("account");
       const data = await addBusiness(
-        { businessId: first!, principals: invocation.options.principal ?? [], webhookUrl: option("webhook-url")!, ...expiry },
-        { secrets: await secretStoreFor(context.keysDir) },
+        {
+          businessId: first!,
+          principals: invocation.options.principal ?? [],
+          webhookUrl: option("webhook-url")!,
+          ...expiry,
+          ...(account !== undefined ? { account } : {}),
+        },
+        {
+          secrets: await secretStoreFor(context.keysDir),
+          ...(account !== undefined ? { center: await paymentCenterAccount(context.keysDir) } : {}),
+        },
       );
       return { data, text: formatAdded(data), ok: true };
     }
