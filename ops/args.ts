@@ -112,7 +112,8 @@ Exit status: 0 no findings; 1 findings (or AWS could not be asked); 2 wrong comm
     arity: 1,
     help: `Shows one payment: status, amount in fen and yuan, business system and business order, the app
 user id (the app's account id, the JWT subject; not an Alipay identifier), times (ISO, UTC),
-every Alipay attempt (out_trade_no <paymentId>_<n>, status, trade no, close reason), how it was
+every Alipay attempt (out_trade_no <deploymentPrefix>_<paymentId>_<n>, or <paymentId>_<n> if made
+before prefixes; status, trade no, close reason), how it was
 paid (notify or query), its event id once settled, whether the sweep will look at it again and
 when, its history, its refunds (as \`refund list\` shows them) with the refunded total, and the money
 recorded as needing a refund by hand. An out_trade_no is accepted
@@ -273,7 +274,7 @@ Exit status: 0 all moved; 1 a send or delete failed (the report says which), or 
   },
   "business add": {
     usage:
-      "business add <businessId> (--principal <roleArn> [--principal <roleArn> ...] | --account <accountId>) --webhook-url <url> [--payment-expiry-seconds N] [--json]",
+      "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json] (or --account <accountId> instead of --principal)",
     summary: "register a business system; prints its webhook secret once",
     arity: 1,
     options: {
