@@ -19,7 +19,7 @@ import { ListSubscriptionsByTopicCommand, ListTopicsCommand, SNSClient } from "@
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { normaliseAlipayCredentials } from "../lib/alipay/keys.js";
 import { projectRoot, readYaml } from "../local/serverlessConfig.js";
-import { isPlaceholder, stageParams, stageProblems } from "../scripts/stageParams.cjs";
+import { isPlaceholder, referencedParams, stageParams, stageProblems } from "../scripts/stageParams.cjs";
 import { UsageError } from "./errors.js";
 
 /** AWS keeps this much of an account's concurrency unreserved; reservations may not eat into it. */
@@ -95,8 +95,12 @@ export async function preflight(input: PreflightInput): Promise<PreflightReport>
       throw error;
     }
   };
-  const missingSsm = new Set<string>();
-  const resolve = async (name: string): Promise<string | undefined> => {
+  const resolved = new Map<string, Promise<string | undefined>>();
+  const resolve = (name: string): Promise<string | undefined> => {
+    if (!resolved.has(name)) resolved.set(name, resolveOnce(name));
+    return resolved.get(name)!;
+  };
+  const resolveOnce = async (name: string): Promise<string | undefined> => {
     const given = values[name];
     if (given === undefined) return undefined;
     let text = stageNames(String(given.value), service, stage).replace(
@@ -107,7 +111,6 @@ export async function preflight(input: PreflightInput): Promise<PreflightReport>
       const path = match[1]!.trim();
       const value = await ssmParameter(path);
       if (value === undefined) {
-        missingSsm.add(path);
         find(
           "parameters",
           `${name} names the SSM parameter ${path}, which does not exist`,
@@ -119,6 +122,11 @@ export async function preflight(input: PreflightInput): Promise<PreflightReport>
     }
     return text;
   };
+
+  // Every value the stage keeps in SSM (\${ssm:/...} in params.<stage>) exists.
+  for (const name of referencedParams(projectRoot, configText)) {
+    if (String(values[name]?.value ?? "").includes("${ssm:")) await resolve(name);
+  }
 
   // The deployment prefix of every out_trade_no (lib/config.ts deploymentPrefix checks it again at cold start).
   const prefix = problems.some((p) => p.name === "deploymentPrefix") ? undefined : await resolve("deploymentPrefix");

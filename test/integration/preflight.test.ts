@@ -135,8 +135,11 @@ beforeEach(() => {
 
 describe("preflight", () => {
   it("passes a ready account, and only reads", async () => {
-    const report = await preflight({ stage, params: deployableParams });
+    // A value kept in SSM (as params.<stage> may name it: \${ssm:/...}) is read from there.
+    fake.parameters[ssmName("notify-url")] = "https://pay.ci.test/alipay/notify";
+    const report = await preflight({ stage, params: { ...deployableParams, alipayNotifyUrl: `\${ssm:${ssmName("notify-url")}}` } });
     expect(report.findings).toEqual([]);
+    expect(report.passed).toContain("notify URL: https://pay.ci.test/alipay/notify");
     expect(report.passed.join("\n")).toMatch(/secrets: the Alipay keys parse and match/);
     expect(report.passed.join("\n")).toMatch(/deployment prefix: out_trade_no ci_<paymentId>_<n>/);
     expect(report.passed.join("\n")).toMatch(/concurrency: limit 1000, 1000 unreserved; reserving alipayNotify 50 leaves 950/);
@@ -186,15 +189,24 @@ describe("preflight", () => {
     fake.topics = {};
     const report = await preflight({
       stage,
-      params: { ...deployableParams, alipayNotifyUrl: "http://pay.ci.test/alipay/notify", deploymentPrefix: "stg-eu" },
+      params: {
+        ...deployableParams,
+        alipayNotifyUrl: "http://pay.ci.test/alipay/notify",
+        deploymentPrefix: "stg-eu",
+        alipaySellerId: `\${ssm:${ssmName("seller-id")}}`,
+      },
     });
     expect(report.findings.map((f) => `${f.check}: ${f.problem}`)).toEqual([
+      `parameters: alipaySellerId names the SSM parameter ${ssmName("seller-id")}, which does not exist`,
       'parameters: deploymentPrefix "stg-eu" must be 1-8 letters or digits (it starts every out_trade_no; Alipay allows letters, digits and _)',
       `secrets: alipayAppPrivateKey: the SSM parameter ${ssmName("alipay-app-private-key")} does not exist`,
       "notify-url: alipayNotifyUrl is http: Alipay must reach it over https",
     ]);
-    expect(report.findings[0]!.fix).toContain(`--param="deploymentPrefix=${stage.slice(0, 8)}"`);
-    expect(report.findings[1]!.fix).toBe(
+    expect(report.findings[0]!.fix).toBe(
+      `aws ssm put-parameter --region ${region} --type String --name ${ssmName("seller-id")} --value '<alipaySellerId>'`,
+    );
+    expect(report.findings[1]!.fix).toContain(`--param="deploymentPrefix=${stage.slice(0, 8)}"`);
+    expect(report.findings[2]!.fix).toBe(
       `aws ssm put-parameter --region ${region} --type SecureString --name ${ssmName("alipay-app-private-key")} --value file://app-private-key.pem`,
     );
     expect(report.passed.join("\n")).toMatch(/110 unreserved; reserving alipayNotify 50 leaves 100 /);
