@@ -8,6 +8,11 @@ import type { SSMProvider } from "@aws-lambda-powertools/parameters/ssm";
 
 export interface Config {
   stage: string;
+  /**
+   * This deployment's prefix of every new out_trade_no (`<prefix>_<paymentId>_<attemptNo>`), so two
+   * stacks on one Alipay app never send the same one; empty: the unprefixed form of earlier versions.
+   */
+  deploymentPrefix: string;
   tableName: string;
   checkQueueUrl: string;
   eventsQueueUrl: string;
@@ -166,6 +171,7 @@ async function ssm(): Promise<SSMProvider> {
 async function load(): Promise<Config> {
   return {
     stage: required("STAGE"),
+    deploymentPrefix: deploymentPrefix(),
     tableName: required("TABLE_NAME"),
     checkQueueUrl: required("CHECK_QUEUE_URL"),
     eventsQueueUrl: required("EVENTS_QUEUE_URL"),
@@ -197,6 +203,14 @@ async function load(): Promise<Config> {
     businessCacheSeconds: positiveNumber("BUSINESS_CACHE_SECONDS", 60, true),
     unpaidPaymentRetentionDays: positiveNumber("UNPAID_PAYMENT_RETENTION_DAYS", 400),
   };
+}
+
+/** DEPLOYMENT_PREFIX: 1-8 letters or digits (out_trade_no allows 64 of letters, digits and _), or empty. */
+export function deploymentPrefix(): string {
+  const name = "DEPLOYMENT_PREFIX";
+  const value = process.env[name] ?? "";
+  if (value !== "" && !/^[A-Za-z0-9]{1,8}$/.test(value)) throw new Error(`Bad configuration: ${name} (1-8 letters or digits)`);
+  return value;
 }
 
 function required(name: string): string {

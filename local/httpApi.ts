@@ -40,8 +40,8 @@ export interface IamPrincipal {
 export interface IamOptions {
   /** The API's region: the credential scope must name it. */
   region: string;
-  /** By access key id. */
-  principals: ReadonlyMap<string, IamPrincipal>;
+  /** By access key id (a Map, or a lookup that also finds sessions started after the API: local/businessCredentials.ts). */
+  principals: { get(accessKeyId: string): IamPrincipal | undefined };
 }
 
 /** What API Gateway puts in requestContext.authorizer.iam (payload format 2.0). */

@@ -19,7 +19,12 @@ import {
 } from "../simulator/index.js";
 import { startBusinessReceiver, type BusinessReceiver } from "./businessReceiver.js";
 import { ensureWebhookSecret, registeredWebhookSecretFile, registerLocalBusinessSystems } from "./businessSystems.js";
-import { ensureBusinessCredentials, principalsByAccessKey, type BusinessCredentials } from "./businessCredentials.js";
+import {
+  ensureBusinessCredentials,
+  principalsByAccessKey,
+  principalsWithSessions,
+  type BusinessCredentials,
+} from "./businessCredentials.js";
 import { createDevAuth } from "./devAuth.js";
 import { freePort, localCredentials, startDynamoDb, startSqs, type Engine } from "./engines.js";
 import { routesOf, startHttpApi } from "./httpApi.js";
@@ -231,7 +236,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const lambdas = service.functions.map((definition) => new LocalLambda(definition));
     const authorizer = Object.values(service.jwtAuthorizers)[0];
     const auth = await createDevAuth(authorizer?.issuerUrl ?? `${urls.api}/_dev`, authorizer?.audience ?? ["local"]);
-    const iam = { region: service.region, principals: principalsByAccessKey(businessCredentials) };
+    const iam = { region: service.region, principals: principalsWithSessions(keysDir, principalsByAccessKey(businessCredentials)) };
     const api = await startHttpApi({ port: apiPort, routes: routesOf(lambdas), auth, iam, log });
     stopping.push(() => closeServer(api));
 

@@ -3,6 +3,7 @@
 import { UsageError } from "./errors.js";
 
 export type CommandName =
+  | "preflight"
   | "payment show"
   | "payment find"
   | "payment recheck"
@@ -28,6 +29,9 @@ export type CommandName =
 
 /** Options that belong to some commands (the global ones are fields of Invocation). */
 export type OptionName =
+  | "stage"
+  | "param"
+  | "account"
   | "principal"
   | "webhook-url"
   | "payment-expiry-seconds"
@@ -61,6 +65,8 @@ export interface Invocation {
 interface OptionSpec {
   repeatable?: boolean;
   required?: boolean;
+  /** Required unless this other option is given. */
+  requiredUnless?: OptionName;
 }
 
 interface CommandSpec {
@@ -78,13 +84,38 @@ const exitStatusWrite = `Exit status: 0 done; 1 failed (no such system, a confli
 line (bad id, ARN, URL or number).`;
 
 export const commands: Record<CommandName, CommandSpec> = {
+  preflight: {
+    usage: 'preflight --stage <stage> [--param "name=value" ...] [--region <region>] [--json]',
+    summary: "check an AWS account and a stage's parameters before deploying (read-only)",
+    arity: 0,
+    options: { stage: { required: true }, param: { repeatable: true }, region: {} },
+    help: `Checks what a first deploy of the stage needs, read-only, and prints each finding with the command
+that fixes it. Give the same --param values as to \`serverless deploy\` (serverless.yml params of the
+stage and the defaults apply as osls applies them; \${ssm:...} values are read from SSM).
+  parameters    every parameter serverless.yml uses has a value and none is a placeholder
+                (2021000000000000, *.example.com): what \`serverless deploy\` would refuse
+  secrets       the Alipay keys (and certificates in certificate mode) the stage names exist in SSM,
+                parse, and match: the app certificate is the app private key's, Alipay's public key
+                is not the app's own. Never printed.
+  prefix        deploymentPrefix (starts every out_trade_no) is 1-8 letters or digits
+  notify URL    https, not a placeholder, not a private address
+  concurrency   the account's Lambda concurrency quota (GetAccountSettings) covers the reserved
+                concurrency of the stage's functions plus the 100 AWS keeps unreserved
+  alarm topics  every SNS topic of the stack has subscriptions, none PendingConfirmation (after the
+                first deploy; before it, a note)
+Region: --region, else AWS_REGION. Needs ssm:GetParameter (with decryption), lambda:GetAccountSettings,
+lambda:GetFunctionConcurrency, sns:ListTopics, sns:ListSubscriptionsByTopic.
+
+Exit status: 0 no findings; 1 findings (or AWS could not be asked); 2 wrong command line.`,
+  },
   "payment show": {
     usage: "payment show <paymentId> [--json]",
     summary: "the payment, its attempts, history, refunds and any refunds needed",
     arity: 1,
     help: `Shows one payment: status, amount in fen and yuan, business system and business order, the app
 user id (the app's account id, the JWT subject; not an Alipay identifier), times (ISO, UTC),
-every Alipay attempt (out_trade_no <paymentId>_<n>, status, trade no, close reason), how it was
+every Alipay attempt (out_trade_no <deploymentPrefix>_<paymentId>_<n>, or <paymentId>_<n> if made
+before prefixes; status, trade no, close reason), how it was
 paid (notify or query), its event id once settled, whether the sweep will look at it again and
 when, its history, its refunds (as \`refund list\` shows them) with the refunded total, and the money
 recorded as needing a refund by hand. An out_trade_no is accepted
@@ -276,10 +307,15 @@ Exit status: 0 every message replayed; 1 some left in the queue (the report says
   },
   "business add": {
     usage:
-      "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json]",
+      "business add <businessId> --principal <roleArn> [--principal <roleArn> ...] --webhook-url <url> [--payment-expiry-seconds N] [--json] (or --account <accountId> instead of --principal)",
     summary: "register a business system; prints its webhook secret once",
     arity: 1,
-    options: { principal: { repeatable: true, required: true }, "webhook-url": { required: true }, "payment-expiry-seconds": {} },
+    options: {
+      principal: { repeatable: true, requiredUnless: "account" },
+      account: {},
+      "webhook-url": { required: true },
+      "payment-expiry-seconds": {},
+    },
     help: `Registers a business system: the IAM roles (or users) whose SigV4-signed calls act for it, the
 webhook its events go to, and how long its payments stay payable unless the create request says
 (default 1800 s; 120 to 1296000). The id is 2-32 of a-z 0-9 -, starting with a letter. A role may
@@ -291,6 +327,14 @@ webhook-<businessId>-1.txt in its keys dir. The registry item is created only if
 The secret is printed once, here, for the business team (hand it over through your secret channel);
 it is never logged and no other command shows it. The webhook URL must be https (http only for a
 loopback host, i.e. a local stack).
+
+A business system in another AWS account: --account <its 12-digit account id>. HTTP APIs have no
+resource policy, so API Gateway lets in only principals of the payment center's own account: the
+system calls through a role here, alipay-pay-<stage>-biz-<businessId>, that its account may assume.
+That role is registered as its principal (API Gateway reports its callers as
+arn:aws:sts::<our account>:assumed-role/<role>/<session>), and the output prints the two commands
+that create it (trust policy: that account; permissions: execute-api:Invoke on the business routes)
+and what the business team configures. Against a local stack the role is created in its keys dir.
 ${takeEffect}
 
 ${exitStatusWrite}`,
@@ -448,6 +492,9 @@ Runbook: RUNBOOK.md.`;
 }
 
 const commandOptions: OptionName[] = [
+  "stage",
+  "param",
+  "account",
   "principal",
   "webhook-url",
   "payment-expiry-seconds",
@@ -541,6 +588,9 @@ export function parseArgs(argv: string[]): Invocation {
   }
   for (const [option, rule] of Object.entries(allowed) as Array<[OptionName, OptionSpec]>) {
     if (rule.required && !invocation.options[option]) throw new UsageError(`${name}: --${option} is required`, usage);
+    if (rule.requiredUnless && !invocation.options[option] && !invocation.options[rule.requiredUnless]) {
+      throw new UsageError(`${name}: --${option} is required (or --${rule.requiredUnless})`, usage);
+    }
   }
   const [limit] = invocation.options.limit ?? [];
   if (limit !== undefined) invocation.limit = integerOption("--limit", limit, 1, 10_000);

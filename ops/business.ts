@@ -258,20 +258,101 @@ export interface AddInput {
   principals: string[];
   webhookUrl: string;
   paymentExpirySeconds?: number;
+  /** A business system in another AWS account: it calls through a role here that this account may assume. */
+  account?: string;
 }
 
 export interface SecretReport extends ChangeReport {
   /** The new webhook secret: shown once, for the business team. */
   webhookSecret: string;
+  /** With --account: the role the system calls through, and how to set it up. */
+  crossAccount?: CrossAccountRole;
+}
+
+/** Where the payment center runs: the account its roles live in, its region and stage. */
+export interface PaymentCenterAccount {
+  accountId: string;
+  region: string;
+  stage: string;
+}
+
+export interface CrossAccountRole {
+  callerAccount: string;
+  roleName: string;
+  roleArn: string;
+  /** The ARN API Gateway reports for its callers (<session>: the name they give the session). */
+  callerArn: string;
+  /** The commands (an administrator of the payment center's account) that create the role. */
+  setup: string[];
+  /** What the business team configures in their account and SDK. */
+  businessTeam: string[];
+}
+
+const accountPattern = /^\d{12}$/;
+/** IAM role names: 64 characters at most. */
+const maxRoleName = 64;
+
+/**
+ * The role a business system of another account calls through. HTTP APIs have no resource policy,
+ * so API Gateway's IAM authorizer admits principals of the API's own account only: a role here,
+ * assumable by the business's account, allowed to invoke the business routes.
+ */
+export function crossAccountRole(businessId: string, callerAccount: string, center: PaymentCenterAccount): CrossAccountRole {
+  if (!accountPattern.test(callerAccount)) throw new UsageError(`--account must be a 12-digit AWS account id, not "${callerAccount}"`);
+  if (callerAccount === center.accountId) {
+    throw new UsageError(
+      `--account ${callerAccount} is the payment center's own account`,
+      "Register the caller's role directly: --principal arn:aws:iam::<account>:role/<name>.",
+    );
+  }
+  const roleName = `${service}-${center.stage}-biz-${businessId}`;
+  if (roleName.length > maxRoleName) throw new UsageError(`the role name ${roleName} is longer than IAM's ${maxRoleName} characters`);
+  const roleArn = `arn:aws:iam::${center.accountId}:role/${roleName}`;
+  const trust = {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${callerAccount}:root` }, Action: "sts:AssumeRole" }],
+  };
+  const routes = `arn:aws:execute-api:${center.region}:${center.accountId}:*/*/*/v1/payments`;
+  const invoke = {
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: "execute-api:Invoke", Resource: [routes, `${routes}/*`] }],
+  };
+  return {
+    callerAccount,
+    roleName,
+    roleArn,
+    callerArn: `arn:aws:sts::${center.accountId}:assumed-role/${roleName}/<session>`,
+    setup: [
+      `aws iam create-role --role-name ${roleName} --description "Business system ${businessId} (account ${callerAccount}) calls the payment API" --assume-role-policy-document '${JSON.stringify(trust)}'`,
+      `aws iam put-role-policy --role-name ${roleName} --policy-name business-api --policy-document '${JSON.stringify(invoke)}'`,
+    ],
+    businessTeam: [
+      `allow their service's role sts:AssumeRole on ${roleArn} (an IAM policy in account ${callerAccount})`,
+      `sign with that role's session: AWS SDK fromTemporaryCredentials({ params: { RoleArn: "${roleArn}", RoleSessionName: "<their service>" } }), or a profile with role_arn = ${roleArn}`,
+    ],
+  };
 }
 
 export async function addBusiness(
   input: AddInput,
-  { secrets, now = Date.now() }: { secrets: SecretStore; now?: number },
+  {
+    secrets,
+    now = Date.now(),
+    center,
+  }: {
+    secrets: SecretStore;
+    now?: number;
+    /** Needed with input.account (where the role goes); `createRole` makes it there (a local stack), else it is printed. */
+    center?: PaymentCenterAccount & { createRole?: (roleArn: string, trustedAccount: string) => void };
+  },
 ): Promise<SecretReport> {
   const businessId = checkBusinessId(input.businessId);
-  if (input.principals.length === 0) throw new UsageError("business add: at least one --principal is required");
-  const principals = [...new Set(input.principals.map(checkPrincipal))];
+  if (input.principals.length === 0 && input.account === undefined) {
+    throw new UsageError("business add: --principal is required (or --account <id> for a system in another AWS account)");
+  }
+  if (input.account !== undefined && !center) throw new Error("business add --account: the payment center's account is not known");
+  const role = input.account !== undefined && center ? crossAccountRole(businessId, input.account, center) : undefined;
+  const principals = [...new Set([...input.principals, ...(role ? [role.roleArn] : [])].map(checkPrincipal))];
   const webhookUrl = checkWebhookUrl(input.webhookUrl);
   const paymentExpirySeconds = checkExpiry(input.paymentExpirySeconds) ?? defaultPaymentExpirySeconds;
   if (await readSystem(businessId)) throw alreadyRegistered(businessId);
@@ -297,7 +378,37 @@ export async function addBusiness(
     if (isConditionFailure(error)) throw alreadyRegistered(businessId, stored.reference);
     throw error;
   }
-  return { system: businessReport(system, now), webhookSecret: stored.secret, takesEffectWithinSeconds: await cacheSeconds() };
+  if (role) center?.createRole?.(role.roleArn, role.callerAccount);
+  return {
+    system: businessReport(system, now),
+    webhookSecret: stored.secret,
+    takesEffectWithinSeconds: await cacheSeconds(),
+    ...(role ? { crossAccount: role } : {}),
+  };
+}
+
+/**
+ * The account, region and stage of the payment center the CLI works on: a local stack's (its roles
+ * are files in its keys dir), or on AWS the caller's account (sts:GetCallerIdentity) and AWS_REGION.
+ */
+export async function paymentCenterAccount(
+  keysDir: string | undefined,
+): Promise<PaymentCenterAccount & { createRole?: (roleArn: string, trustedAccount: string) => void }> {
+  const { stage } = await config();
+  if (keysDir) {
+    const { createLocalRole, localAccountId } = await import("../local/businessCredentials.js");
+    return {
+      accountId: localAccountId,
+      region: process.env.AWS_REGION ?? "ap-southeast-1",
+      stage,
+      createRole: (roleArn, trustedAccount) => createLocalRole(keysDir, roleArn, trustedAccount),
+    };
+  }
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!region) throw new UsageError("no region", "Set AWS_REGION to the payment center's region.");
+  const { STSClient, GetCallerIdentityCommand } = await import("@aws-sdk/client-sts");
+  const identity = await new STSClient({ region, maxAttempts: 3 }).send(new GetCallerIdentityCommand({}));
+  return { accountId: identity.Account!, region, stage };
 }
 
 const alreadyRegistered = (businessId: string, orphan?: string) =>

@@ -278,7 +278,7 @@ function refused(
     hints.push(`API Gateway refused the call before it reached the business API: ${message ?? "(no message)"}.`);
     if (message && /not authorized to perform/.test(message)) {
       hints.push(
-        `The caller's role needs execute-api:Invoke on the business API's /v1/payments* routes (a policy in the business team's account).`,
+        `The caller's role needs execute-api:Invoke on the business API's /v1/payments* routes. HTTP APIs admit only roles of the payment center's own account: a system in another account calls through a role here (\`business add --account\`).`,
       );
     } else if (message && /security token|signature we calculated|Credential should be scoped|Signature expired/.test(message)) {
       hints.push(

@@ -1,9 +1,11 @@
 // Runs one parsed command and says what to print. Imports lib/ (through the command modules), so
 // the CLI entry loads it only after configuring the environment.
 import type { Invocation } from "./args.js";
+import { UsageError } from "./errors.js";
 import {
   addBusiness,
   listBusinesses,
+  paymentCenterAccount,
   rotateWebhookSecret,
   secretStoreFor,
   setBusinessStatus,
@@ -34,6 +36,7 @@ import {
   formatUpdated,
 } from "./format.js";
 import { findPayment, recheckPayment, showPayment } from "./payments.js";
+import { formatPreflight, preflight } from "./preflight.js";
 import { listRefunds, retryRefund, showRefund } from "./refunds.js";
 import { formatOpenDifferences, formatReconciliation } from "./reconcileFormat.js";
 import { openDifferences, runReconciliation, showReconciliation } from "./reconcile.js";
@@ -67,6 +70,17 @@ export async function runCommand(invocation: Invocation, context: CommandContext
   const limit = invocation.limit === undefined ? {} : { limit: invocation.limit };
   const expiry = invocation.paymentExpirySeconds === undefined ? {} : { paymentExpirySeconds: invocation.paymentExpirySeconds };
   switch (invocation.command) {
+    case "preflight": {
+      const params = Object.fromEntries(
+        (invocation.options.param ?? []).map((item) => {
+          const at = item.indexOf("=");
+          if (at < 1) throw new UsageError(`--param must be name=value, not "${item}"`);
+          return [item.slice(0, at), item.slice(at + 1)];
+        }),
+      );
+      const data = await preflight({ stage: option("stage")!, params, ...(option("region") ? { region: option("region")! } : {}) });
+      return { data, text: formatPreflight(data), ok: data.findings.length === 0 };
+    }
     case "payment show": {
       const data = await showPayment(first!);
       return { data, text: formatPayment(data), ok: true };
@@ -124,9 +138,19 @@ export async function runCommand(invocation: Invocation, context: CommandContext
       return { data, text: formatPublishReplay(data), ok: data.replayed.every((r) => r.deleted) };
     }
     case "business add": {
+      const account = option("account");
       const data = await addBusiness(
-        { businessId: first!, principals: invocation.options.principal ?? [], webhookUrl: option("webhook-url")!, ...expiry },
-        { secrets: await secretStoreFor(context.keysDir) },
+        {
+          businessId: first!,
+          principals: invocation.options.principal ?? [],
+          webhookUrl: option("webhook-url")!,
+          ...expiry,
+          ...(account !== undefined ? { account } : {}),
+        },
+        {
+          secrets: await secretStoreFor(context.keysDir),
+          ...(account !== undefined ? { center: await paymentCenterAccount(context.keysDir) } : {}),
+        },
       );
       return { data, text: formatAdded(data), ok: true };
     }

@@ -1,6 +1,6 @@
 // Human-readable output of each command (--json prints the returned data instead).
 import type { DlqListing, RedriveReport } from "./dlq.js";
-import type { BusinessReport, RotationReport, SecretReport, StatusReport, UpdateReport } from "./business.js";
+import type { BusinessReport, CrossAccountRole, RotationReport, SecretReport, StatusReport, UpdateReport } from "./business.js";
 import type { TryReport } from "./businessTry.js";
 import type { ReplayReport } from "./events.js";
 import type { PaymentReport, RecheckReport } from "./payments.js";
@@ -185,7 +185,20 @@ export function formatAdded(report: SecretReport): string {
     "",
     formatBusiness(report.system),
     ...secretBlock(report.webhookSecret, report.system.businessId),
+    ...(report.crossAccount ? crossAccountBlock(report.crossAccount) : []),
   ].join("\n");
+}
+
+function crossAccountBlock(role: CrossAccountRole): string[] {
+  return [
+    "",
+    `Account ${role.callerAccount} calls through the role ${role.roleArn} (registered as the principal above);`,
+    `API Gateway reports its callers as ${role.callerArn}.`,
+    "Create the role (an administrator of this account; skip if it exists):",
+    ...role.setup.map((command) => `  ${command}`),
+    "The business team:",
+    ...role.businessTeam.map((step) => `  - ${step}`),
+  ];
 }
 
 export function formatUpdated(report: UpdateReport): string {

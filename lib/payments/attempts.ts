@@ -36,7 +36,7 @@ export async function orderStringFor(
   // The common case in one request: the payment's first attempt, written without reading first.
   // Its conditions (this user's, open, no attempt yet, open past the attempt's time_expire) are
   // what the read would have checked; if one fails, the payment as it is comes back instead.
-  const first = firstAttempt(paymentId, now, settings.orderTtlSeconds);
+  const first = firstAttempt(paymentId, now, settings.orderTtlSeconds, settings.deploymentPrefix);
   const payableUntil = Math.max(first.expiresAt, now + minRemainingPayableMs);
   const sweepAt = nextCheckAt(first.createdAt, settings.checkScheduleSeconds, now, first.expiresAt + marginMs);
   const added = await addFirstAttempt(userId, paymentId, first, sweepAt, payableUntil, now);
@@ -76,7 +76,7 @@ export async function orderStringFor(
     if (payment.expiresAt - now < minRemainingPayableMs) throw new HttpError("payment_expired", `Payment ${paymentId} has expired.`);
     if (payment.attempts.length >= maxAttempts) throw new HttpError("too_many_attempts");
 
-    const attempt = buildAttempt(payment, now, settings.orderTtlSeconds);
+    const attempt = buildAttempt(payment, now, settings.orderTtlSeconds, settings.deploymentPrefix);
     const attemptSweepAt = nextCheckAt(attempt.createdAt, settings.checkScheduleSeconds, now, attempt.expiresAt + marginMs);
     const written = await addAttempt(payment, attempt, attemptSweepAt, now);
     if (written.ok) return attemptCreated({ ...payment, attempts: [...payment.attempts, attempt] }, attempt);
@@ -122,18 +122,19 @@ function assertPayable(payment: PaymentRecord): void {
   if (payment.status === "EXPIRED") throw new HttpError("payment_expired", `Payment ${payment.paymentId} has expired.`);
 }
 
-function buildAttempt(payment: PaymentRecord, now: number, ttlSeconds: number): Attempt {
-  const attempt = firstAttempt(payment.paymentId, now, ttlSeconds, payment.attempts.length + 1);
+function buildAttempt(payment: PaymentRecord, now: number, ttlSeconds: number, prefix: string): Attempt {
+  // A payment's earlier attempts keep the numbers they were sent with (unprefixed, if made before).
+  const attempt = firstAttempt(payment.paymentId, now, ttlSeconds, prefix, payment.attempts.length + 1);
   // Never payable beyond the payment's own expiry.
   return { ...attempt, expiresAt: Math.min(attempt.expiresAt, Math.floor(payment.expiresAt / 1000) * 1000) };
 }
 
 /** An attempt as it is made at `now`, before the payment's own expiry is taken into account. */
-function firstAttempt(paymentId: string, now: number, ttlSeconds: number, attemptNo = 1): Attempt {
+function firstAttempt(paymentId: string, now: number, ttlSeconds: number, prefix: string, attemptNo = 1): Attempt {
   const createdAt = Math.floor(now / 1000) * 1000;
   return {
     attemptNo,
-    outTradeNo: outTradeNo(paymentId, attemptNo),
+    outTradeNo: outTradeNo(paymentId, attemptNo, prefix),
     status: "PENDING",
     createdAt,
     expiresAt: createdAt + ttlSeconds * 1000,

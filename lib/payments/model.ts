@@ -14,6 +14,7 @@
 // The OPEN -> PAID / CANCELED / EXPIRED write, read from the table's stream, is what publishes the
 // business system's event (lib/events.ts).
 import { createHash } from "node:crypto";
+import { deploymentPrefix } from "../config.js";
 import { fenToYuan } from "../money.js";
 
 export type PaymentStatus = "OPEN" | "PAID" | "CANCELED" | "EXPIRED";
@@ -23,7 +24,7 @@ export type PaymentSource = "notify" | "query";
 export interface Attempt {
   /** 1, 2, ... in the order they were made. */
   attemptNo: number;
-  /** Alipay's out_trade_no: `<paymentId>_<attemptNo>`. */
+  /** Alipay's out_trade_no: `<deploymentPrefix>_<paymentId>_<attemptNo>` (`<paymentId>_<attemptNo>` before prefixes). */
   outTradeNo: string;
   status: AttemptStatus;
   createdAt: number;
@@ -126,12 +127,26 @@ export function derivePaymentId(businessId: string, businessOrderId: string): st
 const paymentIdPattern = /^pay[0-9a-f]{29}$/;
 export const isPaymentId = (value: string) => paymentIdPattern.test(value);
 
-export const outTradeNo = (paymentId: string, attemptNo: number) => `${paymentId}_${attemptNo}`;
+/**
+ * Alipay's out_trade_no of an attempt: `<deploymentPrefix>_<paymentId>_<attemptNo>`. The payment id
+ * is derived from the business order alone (the same on every stack), so the prefix is what keeps two
+ * deployments on one Alipay app (a staging and a production stack) from sending the same number.
+ * Without a prefix, the form attempts had before: `<paymentId>_<attemptNo>`.
+ */
+export const outTradeNo = (paymentId: string, attemptNo: number, prefix = "") =>
+  prefix ? `${prefix}_${paymentId}_${attemptNo}` : `${paymentId}_${attemptNo}`;
 
-/** The payment and attempt an out_trade_no names, if it is one of ours. */
-export function parseOutTradeNo(value: string | undefined): { paymentId: string; attemptNo: number } | undefined {
-  const match = value === undefined ? null : /^(pay[0-9a-f]{29})_([1-9]\d{0,3})$/.exec(value);
-  return match ? { paymentId: match[1]!, attemptNo: Number(match[2]) } : undefined;
+/**
+ * The payment and attempt an out_trade_no names, if it is one of ours: this deployment's prefix, or
+ * none (attempts made before prefixes, which keep their numbers). Another deployment's is not ours.
+ */
+export function parseOutTradeNo(
+  value: string | undefined,
+  ownPrefix = deploymentPrefix(),
+): { paymentId: string; attemptNo: number } | undefined {
+  const match = value === undefined ? null : /^(?:([A-Za-z0-9]{1,8})_)?(pay[0-9a-f]{29})_([1-9]\d{0,3})$/.exec(value);
+  if (!match || (match[1] !== undefined && match[1] !== ownPrefix)) return undefined;
+  return { paymentId: match[2]!, attemptNo: Number(match[3]) };
 }
 
 export const lastAttempt = (payment: PaymentRecord): Attempt | undefined => payment.attempts.at(-1);

@@ -22,6 +22,7 @@ import {
   startAlipaySimulator,
 } from "../../simulator/index.js";
 import { useStack, waitFor } from "./harness.js";
+import { paramOptions } from "./stageParams.js";
 
 // The whole stack runs in certificate mode (公钥证书): every payment below goes through it end to end.
 const t = useStack({ alipayCertificateMode: true });
@@ -288,7 +289,8 @@ describe("certificate mode in the deployed template", () => {
   const packageTemplate = (params: string[]): Json => {
     const out = mkdtempSync(join(tmpdir(), "alipay-pay-certs-"));
     try {
-      execFileSync("npx", ["serverless", "package", "--stage", "dev", ...params.map((p) => `--param=${p}`), "--package", out], {
+      const given = Object.fromEntries(params.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+      execFileSync("npx", ["serverless", "package", "--stage", "dev", ...paramOptions(given), "--package", out], {
         stdio: "pipe",
         timeout: 180_000,
       });

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { mismatchReasons, unverifiedReasons } from "../../lib/payments/notify.js";
 import { backoffSeconds, retryWindowSeconds } from "../../lib/queue.js";
 import { projectRoot, readYaml } from "../../local/serverlessConfig.js";
+import { paramOptions } from "./stageParams.js";
 
 type Json = Record<string, any>;
 type Resource = { Type: string; Properties: Json; DependsOn?: string[] };
@@ -20,7 +21,7 @@ const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.T
 const refersTo = (value: unknown, id: string) => JSON.stringify(value).includes(`"${id}"`);
 const readText = (path: string) => readFileSync(join(projectRoot, path), "utf8");
 
-// `npm run package` packages the dev stage.
+// `npm run package` packages the dev stage (given every parameter it has no default for).
 const prefix = "alipay-pay-dev";
 
 const functionNames = [
@@ -41,7 +42,7 @@ const functionNames = [
 const logicalId = (fn: string) => `${fn[0]!.toUpperCase()}${fn.slice(1)}`;
 
 beforeAll(() => {
-  execFileSync("npm", ["run", "--silent", "package"], { cwd: projectRoot, stdio: "pipe", timeout: 180_000 });
+  execFileSync("npm", ["run", "--silent", "package", "--", ...paramOptions()], { cwd: projectRoot, stdio: "pipe", timeout: 180_000 });
   const template = JSON.parse(readText(join(".serverless", "cloudformation-template-update-stack.json")));
   resources = template.Resources;
   conditions = template.Conditions ?? {};
@@ -977,9 +978,9 @@ describe("alerting and survival (issue 10)", () => {
         condition: "TicketEmailSet",
       }),
     });
-    // The dev stage sets them empty: no subscription is created.
+    // Packaged with the test's stage parameters (test/integration/stageParams.ts), each is created.
     for (const { condition } of Object.values(subscriptions))
-      expect(conditionHolds(conditions[condition], conditions), condition).toBe(false);
+      expect(conditionHolds(conditions[condition], conditions), condition).toBe(true);
     // Nowhere a default: a stage deployed without them fails to package instead of paging a placeholder.
     const params = (readYaml(join(projectRoot, "serverless.yml")) as Json).params as Json;
     for (const name of ["pageEmail", "pagerHttpsEndpoint", "ticketEmail"]) expect(params.default, name).not.toHaveProperty(name);
@@ -992,9 +993,11 @@ describe("alerting and survival (issue 10)", () => {
         "package",
         "--stage",
         "dev",
-        "--param=pageEmail=oncall@example.org",
-        "--param=pagerHttpsEndpoint=https://events.pagerduty.example/integration/k/enqueue",
-        "--param=ticketEmail=team@example.org",
+        ...paramOptions({
+          pageEmail: "oncall@ci.test",
+          pagerHttpsEndpoint: "https://events.pagerduty.ci.test/integration/k/enqueue",
+          ticketEmail: "team@ci.test",
+        }),
         "--package",
         out,
       ],
@@ -1008,9 +1011,9 @@ describe("alerting and survival (issue 10)", () => {
         .map(([id, r]) => [id, conditionHolds(given.Conditions[r.Condition!], given.Conditions) ? r.Properties.Endpoint : "none"]),
     );
     expect(endpoints).toEqual({
-      PageEmailSubscription: "oncall@example.org",
-      PagerSubscription: "https://events.pagerduty.example/integration/k/enqueue",
-      TicketEmailSubscription: "team@example.org",
+      PageEmailSubscription: "oncall@ci.test",
+      PagerSubscription: "https://events.pagerduty.ci.test/integration/k/enqueue",
+      TicketEmailSubscription: "team@ci.test",
     });
   }, 180_000);
 
@@ -1098,7 +1101,7 @@ describe("data: retention, deletion, exposure", () => {
     // A customer-managed key: every role that reads a secret may decrypt with that key, through SSM only.
     const key = "arn:aws:kms:ap-southeast-1:111122223333:key/0b6e5c2a-1111-2222-3333-444455556666";
     const out = join(tmpdir(), `alipay-pay-cmk-${process.pid}`);
-    execFileSync("npx", ["serverless", "package", "--stage", "dev", `--param=secretsKmsKeyArn=${key}`, "--package", out], {
+    execFileSync("npx", ["serverless", "package", "--stage", "dev", ...paramOptions({ secretsKmsKeyArn: key }), "--package", out], {
       cwd: projectRoot,
       stdio: "pipe",
       timeout: 180_000,
