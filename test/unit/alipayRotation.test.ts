@@ -37,9 +37,13 @@ const realRoots = parseCertificates(realRootBundle, "ALIPAY_ROOT_CERT");
 /** While the real certificates were valid (May 2020 – May 2022). */
 const in2021 = Date.parse("2021-06-01T00:00:00Z");
 
-describe("the real certificates' SN digests (as alipay-sdk computes them)", () => {
-  it("Alipay's certificate, the app's and the root bundle's", () => {
-    expect(certificateFileSn(realAlipayCert, "ALIPAY_PUBLIC_CERT")).toBe("7513daaaa48aa3ba2e4018d84402479c");
+describe("the real certificates' SN digests (as alipay-sdk computes them), as answers name them", () => {
+  it("alipay_cert_sn of an answer signed with Alipay's real certificate is that certificate's digest", () => {
+    const held = certificateFileSn(realAlipayCert, "ALIPAY_PUBLIC_CERT");
+    expect(held).toBe("7513daaaa48aa3ba2e4018d84402479c");
+    const answer = `{"alipay_trade_query_response":{"code":"10000","msg":"Success"},"alipay_cert_sn":"${held}","sign":"x"}`;
+    expect(answerCertSn(answer)).toBe(held);
+    // The app's certificate and the root bundle are other digests: never taken for Alipay's.
     expect(certificateFileSn(realAppCert, "ALIPAY_APP_CERT")).toBe("866efef280dec9137a87d047ac446315");
     expect(rootCertificateSn(realRootBundle)).toBe("687b59193f3f462dd5336e5abf83c5d8_02941eef3187dddf3d3b83462e1dfcf6");
   });
