@@ -420,8 +420,9 @@ export class AlipayGateway {
   /**
    * Fetches Alipay's certificate `sn` (alipay.open.app.alipaycert.download), checks it chains to
    * the configured root bundle and is the certificate `sn` names, and keeps it for this container.
-   * A certificate that does not is refused: counted (AlipayCertificatesRefused, pages), logged with
-   * its SN only, and not asked for again for a minute. One download per SN at a time.
+   * A certificate that does not is refused: counted (AlipayCertificatesRefused; the answer stays
+   * unverified, AlipayCallsFailed, which pages as alipay-unavailable), logged with its SN and our
+   * reason only, and not asked for again for a minute. One download per SN at a time.
    */
   private learnCertificate(sn: string): Promise<KeyObject> {
     const mode = this.certificateMode!;
