@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { count, logger, metrics } from "../lib/observability.js";
 import { handleNotification } from "../lib/payments/notify.js";
 import { alipayKeysChecked } from "../lib/alipay/client.js";
+import { withAlipayDeadline } from "../lib/alipay/deadline.js";
 
 const text = (statusCode: number, body: "success" | "failure"): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
@@ -24,7 +25,9 @@ async function alipayNotifyHandler(event: APIGatewayProxyEventV2) {
   return text(200, "success");
 }
 
-export const handler = middy(alipayNotifyHandler)
+// Deadline-bound: after Alipay rotates its certificate, a notification may make gateway calls
+// (lib/alipay/gateway.ts verifyNotificationAfterRotation).
+export const handler = middy(withAlipayDeadline(alipayNotifyHandler))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics()))
   .use(alipayKeysChecked())

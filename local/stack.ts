@@ -115,15 +115,25 @@ const certificateFiles = {
   ALIPAY_ROOT_CERT: "alipay-root.crt",
 } as const;
 
+/** The simulated Alipay's own CA (never given to the functions): it issues Alipay's next certificate on a rotation. */
+const caFiles = { cert: "alipay-ca.crt", key: "alipay-ca.key" } as const;
+
 /** Certificates for the local keys (issued once per keysDir and app id, by the simulator's local CA). */
 export function ensureLocalCertificates(dir: string, appId: string, keys: LocalKeys): IssuedCertificates {
   const file = (name: string) => join(dir, name);
   const appCertFile = file(certificateFiles.ALIPAY_APP_CERT);
-  // Issued again when the app key changed since (a certificate of another key would be refused).
-  if (!existsSync(appCertFile) || certPublicKey(readFileSync(appCertFile, "utf8")) !== keys.appPublicKey) {
+  // Issued again when the app key changed since (a certificate of another key would be refused),
+  // or when the simulated Alipay's CA key was not kept (issued before rotations were simulated).
+  if (
+    !existsSync(appCertFile) ||
+    !existsSync(file(caFiles.key)) ||
+    certPublicKey(readFileSync(appCertFile, "utf8")) !== keys.appPublicKey
+  ) {
     const issued = issueCertificates({ appId, appPrivateKey: keys.appPrivateKey, alipayPrivateKey: keys.alipayPrivateKey });
     writeFileSync(file(certificateFiles.ALIPAY_PUBLIC_CERT), issued.alipayCert);
     writeFileSync(file(certificateFiles.ALIPAY_ROOT_CERT), issued.rootCert);
+    writeFileSync(file(caFiles.cert), issued.ca.cert);
+    writeFileSync(file(caFiles.key), issued.ca.key, { mode: 0o600 });
     writeFileSync(appCertFile, issued.appCert);
   }
   const read = (name: string) => readFileSync(file(name), "utf8").trim();
@@ -131,6 +141,7 @@ export function ensureLocalCertificates(dir: string, appId: string, keys: LocalK
     appCert: read(certificateFiles.ALIPAY_APP_CERT),
     alipayCert: read(certificateFiles.ALIPAY_PUBLIC_CERT),
     rootCert: read(certificateFiles.ALIPAY_ROOT_CERT),
+    ca: { cert: read(caFiles.cert), key: read(caFiles.key) },
   };
 }
 
@@ -200,7 +211,9 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
     const simulator = await startAlipaySimulator({
       port: alipayPort,
       alipayPrivateKey: keys.alipayPrivateKey,
-      ...(certificates ? { certificates: { alipayCert: certificates.alipayCert, rootCert: certificates.rootCert } } : {}),
+      ...(certificates
+        ? { certificates: { alipayCert: certificates.alipayCert, rootCert: certificates.rootCert, ca: certificates.ca } }
+        : {}),
       apps: [
         {
           appId,

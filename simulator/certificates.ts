@@ -58,11 +58,133 @@ export interface IssuedCertificates {
   alipayCert: string;
   /** alipayRootCert.crt: an ECDSA root (left out of the SN, as Alipay's SM2/ECDSA roots are) and the RSA root. */
   rootCert: string;
+  /** The RSA root and its private key: what Alipay keeps to issue its next certificate (rotation). */
+  ca: CertificateAuthority;
+}
+
+/** A certificate authority the simulator can issue with (PEMs). */
+export interface CertificateAuthority {
+  cert: string;
+  key: string;
+}
+
+type Openssl = (...args: string[]) => Buffer;
+
+function withOpenssl<T>(body: (file: (name: string) => string, openssl: Openssl) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), "alipay-sim-ca-"));
+  try {
+    return body(
+      (name) => join(dir, name),
+      (...args) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Alipay's next public-key certificate after a rotation, for `alipayPrivateKey` (a new key, or the
+ * same one: Alipay re-issues with a new SN either way). As Alipay's are, it is issued by an
+ * intermediate ("Class 2") the root issued; `chain` (the certificate, then the intermediate) is
+ * what alipay.open.app.alipaycert.download hands out, so a client can walk it to its root bundle.
+ * Without `ca`, a throwaway root issues it: a certificate that chains to no root the merchant holds.
+ */
+export function issueAlipayCertificate(input: { ca?: CertificateAuthority; alipayPrivateKey: string }): {
+  alipayCert: string;
+  chain: string;
+} {
+  return withOpenssl((file, openssl) => {
+    if (input.ca) {
+      writeFileSync(file("root.crt"), input.ca.cert);
+      writeFileSync(file("root.key"), input.ca.key);
+    } else {
+      openssl(
+        "req",
+        "-x509",
+        "-nodes",
+        "-days",
+        "3650",
+        "-newkey",
+        "rsa:2048",
+        "-keyout",
+        file("root.key"),
+        "-out",
+        file("root.crt"),
+        "-subj",
+        "/C=CN/O=Not Ant Financial/OU=Certification Authority/CN=Untrusted Root CA R1",
+      );
+    }
+    writeFileSync(file("alipay.key"), input.alipayPrivateKey);
+    writeFileSync(file("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+    writeFileSync(file("end.ext"), "keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment\n");
+    openssl(
+      "req",
+      "-new",
+      "-nodes",
+      "-newkey",
+      "rsa:2048",
+      "-keyout",
+      file("class2.key"),
+      "-out",
+      file("class2.csr"),
+      "-subj",
+      "/C=CN/O=Simulated Ant Financial/OU=Certification Authority/CN=Simulated Ant Financial Certification Authority Class 2 R1",
+    );
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      file("class2.csr"),
+      "-CA",
+      file("root.crt"),
+      "-CAkey",
+      file("root.key"),
+      "-CAcreateserial",
+      "-days",
+      "3650",
+      "-sha256",
+      "-extfile",
+      file("ca.ext"),
+      "-out",
+      file("class2.crt"),
+    );
+    openssl(
+      "req",
+      "-new",
+      "-key",
+      file("alipay.key"),
+      "-subj",
+      "/C=CN/O=Simulated Alipay/OU=Alipay/CN=Alipay RSA2",
+      "-out",
+      file("alipay.csr"),
+    );
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      file("alipay.csr"),
+      "-CA",
+      file("class2.crt"),
+      "-CAkey",
+      file("class2.key"),
+      "-CAcreateserial",
+      "-days",
+      "3650",
+      "-sha256",
+      "-extfile",
+      file("end.ext"),
+      "-out",
+      file("alipay.crt"),
+    );
+    const alipayCert = readFileSync(file("alipay.crt"), "utf8").trim();
+    return { alipayCert, chain: `${alipayCert}\n${readFileSync(file("class2.crt"), "utf8").trim()}` };
+  });
 }
 
 /**
  * Issues the three files with the openssl CLI (local runs and tests only): certificates for the
- * app's and Alipay's existing key pairs, both signed by a throwaway RSA root.
+ * app's and Alipay's existing key pairs, both signed by a throwaway RSA root, whose key is kept
+ * (`ca`) so the simulator can rotate Alipay's certificate as Alipay does.
  */
 export function issueCertificates(input: { appId: string; appPrivateKey: string; alipayPrivateKey: string }): IssuedCertificates {
   const dir = mkdtempSync(join(tmpdir(), "alipay-sim-ca-"));
@@ -122,6 +244,7 @@ export function issueCertificates(input: { appId: string; appPrivateKey: string;
       appCert: issue("app.key", `/C=CN/O=Simulated merchant/OU=Alipay/CN=${input.appId}`, "app"),
       alipayCert: issue("alipay.key", "/C=CN/O=Simulated Alipay/OU=Alipay/CN=Alipay RSA2", "alipay"),
       rootCert: `${readFileSync(file("ec.crt"), "utf8").trim()}\n${readFileSync(file("root.crt"), "utf8").trim()}`,
+      ca: { cert: readFileSync(file("root.crt"), "utf8").trim(), key: readFileSync(file("root.key"), "utf8").trim() },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -15,8 +15,12 @@ export interface SimulatorContext {
   notifier: Notifier;
   maxTimestampSkewMs?: number;
   refundableForMs: number;
-  /** Certificate mode: the SNs answers carry and requests must name. */
-  certificates?: { alipayCertSn: string; rootCertSn: string };
+  /**
+   * Certificate mode: the SNs answers carry and requests must name; every Alipay certificate issued
+   * so far by SN (what alipay.open.app.alipaycert.download hands out: the certificate and its chain);
+   * the CA that issues the next one on a rotation.
+   */
+  certificates?: { alipayCertSn: string; rootCertSn: string; issued: Map<string, string>; ca?: { cert: string; key: string } };
   expiryTimers: Map<Trade, NodeJS.Timeout>;
   log: (line: string) => void;
 }

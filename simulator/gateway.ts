@@ -255,7 +255,23 @@ const refundQuery: Handler = (ctx, app, biz) => {
   });
 };
 
+/**
+ * alipay.open.app.alipaycert.download: the base64 of a certificate Alipay issued, by its SN (the
+ * certificate and the intermediate that issued it, PEM). Alipay answers it without `sign` and
+ * without `alipay_cert_sn` (the official Java SDK exempts this method from both checks): the client
+ * trusts the certificate only once it chains to its root bundle. The error code for an SN Alipay
+ * never issued is not documented: this one is the simulator's.
+ */
+const certificateDownload: Handler = (ctx, _app, biz) => {
+  const sn = str(biz.alipay_cert_sn);
+  if (!sn) return missingArguments("isv.missing-alipay-cert-sn", "缺少支付宝公钥证书序列号");
+  const content = ctx.certificates?.issued.get(sn);
+  if (!content) return business("CERT_NOT_EXIST", "证书不存在");
+  return success({ alipay_cert_content: Buffer.from(content, "utf8").toString("base64") });
+};
+
 export const gatewayMethods: Record<string, Handler> = {
+  "alipay.open.app.alipaycert.download": certificateDownload,
   "alipay.trade.query": tradeQuery,
   "alipay.trade.close": tradeClose,
   "alipay.trade.refund": tradeRefund,
@@ -357,5 +373,6 @@ function outcomeOf(ctx: SimulatorContext, params: Params, fault: FaultInput | un
     ctx.log(`${method}: processed, then failing the answer (${fault.mode})`);
     return faultOutcome(ctx, key, fault, certSn);
   }
+  if (handler === certificateDownload) return answer(ctx, key, inner, false);
   return answer(ctx, key, inner, true, certSn);
 }

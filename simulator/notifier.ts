@@ -127,6 +127,11 @@ export class Notifier {
 
   constructor(private readonly options: NotifierOptions) {}
 
+  /** Alipay rotated its key: every later attempt (retries of earlier notifications too) is signed with it. */
+  setPrivateKey(privateKey: KeyObject): void {
+    this.options.privateKey = privateKey;
+  }
+
   /** Queues a notification; returns its notify_id. */
   enqueue(request: NotificationRequest): string {
     const now = Date.now();

@@ -5,7 +5,7 @@ import type { KeyObject } from "node:crypto";
 import { cancel, expire, finish, open, pay } from "./buyer.js";
 import { attachBillDesk, BillDesk, billControl, serveBillDownload } from "./bill.js";
 import { cashierPage } from "./cashier.js";
-import { certPublicKey, firstCertSn, rootCertSn } from "./certificates.js";
+import { certPublicKey, firstCertSn, issueAlipayCertificate, rootCertSn } from "./certificates.js";
 import { clearExpiryTimers, type SimulatorContext } from "./context.js";
 import { handleGateway } from "./gateway.js";
 import { generateRsaKeyPair, loadPrivateKey, loadPublicKey, publicPemOf } from "./keys.js";
@@ -74,6 +74,15 @@ export interface AlipaySimulator {
   close(): Promise<void>;
   /** The daily bills (simulator/bill.ts): planted differences and the availability clock. */
   readonly bills: BillDesk;
+  /** Alipay rotates its certificate (POST /sim/certificates/rotate): certificate mode with the CA only. */
+  rotateCertificate(input?: { sameKey?: boolean; untrusted?: boolean }): CertificateRotation;
+}
+
+export interface CertificateRotation {
+  alipayCertSn: string;
+  previousAlipayCertSn: string;
+  /** SPKI PEM of the key answers and notifications are signed with now. */
+  alipayPublicKey: string;
 }
 
 const maxBodyBytes = 1 << 20;
@@ -147,6 +156,8 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
   const certificates = options.certificates && {
     alipayCertSn: firstCertSn(options.certificates.alipayCert),
     rootCertSn: rootCertSn(options.certificates.rootCert),
+    issued: new Map([[firstCertSn(options.certificates.alipayCert), options.certificates.alipayCert]]),
+    ...(options.certificates.ca ? { ca: options.certificates.ca } : {}),
   };
   if (certificates && certPublicKey(options.certificates!.alipayCert) !== publicPemOf(alipayKey)) {
     throw new TypeError("certificates.alipayCert is not the certificate of alipayPrivateKey");
@@ -260,8 +271,35 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
     res.end(outcome.body);
   };
 
+  /**
+   * Alipay rotates its public-key certificate: a new key (or the same one), a new certificate with a
+   * new SN, issued through an intermediate by the root (or, `untrusted`, by a root nobody holds).
+   * Answers and notifications are signed with it and name it from now on; the download serves it.
+   */
+  const rotateCertificate = (input: { sameKey?: boolean; untrusted?: boolean } = {}): CertificateRotation => {
+    const held = ctx.certificates;
+    if (!held) throw new SimulatorError(409, "NOT_CERTIFICATE_MODE", "the simulator runs without certificates");
+    if (!held.ca && !input.untrusted)
+      throw new SimulatorError(409, "NO_CA_KEY", "certificates were given without their CA (ca): cannot issue");
+    const privateKeyPem = input.sameKey
+      ? String(ctx.alipayKey.export({ type: "pkcs8", format: "pem" }))
+      : generateRsaKeyPair().privateKeyPkcs8;
+    const issued = issueAlipayCertificate({ ...(input.untrusted ? {} : { ca: held.ca! }), alipayPrivateKey: privateKeyPem });
+    const previousAlipayCertSn = held.alipayCertSn;
+    const alipayCertSn = firstCertSn(issued.alipayCert);
+    held.issued.set(alipayCertSn, issued.chain);
+    held.alipayCertSn = alipayCertSn;
+    ctx.alipayKey = loadPrivateKey(privateKeyPem);
+    ctx.notifier.setPrivateKey(ctx.alipayKey);
+    log(`Alipay certificate rotated: ${previousAlipayCertSn} -> ${alipayCertSn}${input.untrusted ? " (untrusted root)" : ""}`);
+    return { alipayCertSn, previousAlipayCertSn, alipayPublicKey: publicPemOf(ctx.alipayKey) };
+  };
+
   const simulator: Omit<AlipaySimulator, "url" | "gatewayUrl" | "cashierUrl" | "port" | "close"> = {
-    alipayPublicKey: publicPemOf(alipayKey),
+    get alipayPublicKey() {
+      return publicPemOf(ctx.alipayKey);
+    },
+    rotateCertificate,
     pay: (orderString, opts) => pay(ctx, orderString, opts?.buyerId),
     open: (orderString, opts) => open(ctx, orderString, opts?.buyerId),
     cancel: (orderString) => cancel(ctx, orderString),
@@ -360,6 +398,16 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
       return sendJson(res, 200, ctx.faults.pending());
     }
     if (method === "GET" && path === "/sim/faults") return sendJson(res, 200, ctx.faults.pending());
+    if (method === "POST" && path === "/sim/certificates/rotate") {
+      return sendJson(res, 200, simulator.rotateCertificate({ sameKey: body.sameKey === true, untrusted: body.untrusted === true }));
+    }
+    if (method === "GET" && path === "/sim/certificates") {
+      return sendJson(
+        res,
+        200,
+        ctx.certificates ? { alipayCertSn: ctx.certificates.alipayCertSn, issued: [...ctx.certificates.issued.keys()] } : {},
+      );
+    }
     if (method === "POST" && path === "/sim/reset-scenarios") {
       simulator.resetScenarios();
       return sendJson(res, 200, { ok: true });
@@ -438,7 +486,7 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
   log(`listening on ${publicUrl} (gateway ${publicUrl}/gateway.do, cashier ${publicUrl}/cashier)`);
 
   let closing: Promise<void> | undefined;
-  return {
+  const exposed: AlipaySimulator = {
     ...simulator,
     url: publicUrl,
     gatewayUrl: `${publicUrl}/gateway.do`,
@@ -454,4 +502,7 @@ export async function startAlipaySimulator(options: SimulatorOptions): Promise<A
         server.closeAllConnections();
       })),
   };
+  // The key of the moment: a spread copies a getter's value once.
+  Object.defineProperty(exposed, "alipayPublicKey", { get: () => publicPemOf(ctx.alipayKey), enumerable: true });
+  return exposed;
 }

@@ -45,7 +45,12 @@ export interface SimulatorOptions {
    * Certificate mode: Alipay's public-key certificate (of `alipayPrivateKey`; its SN goes out as
    * `alipay_cert_sn` in answers to certificate-mode apps) and the root bundle (`alipay_root_cert_sn`).
    */
-  certificates?: { alipayCert: string; rootCert: string };
+  certificates?: {
+    alipayCert: string;
+    rootCert: string;
+    /** The root's certificate and key (issueCertificates' `ca`): needed to rotate Alipay's certificate (POST /sim/certificates/rotate). */
+    ca?: { cert: string; key: string };
+  };
   /** Merchants it knows; requests from any other app_id get `isv.invalid-app-id`. */
   apps: SimulatorApp[];
   /** Delays (ms) before each send of a notification. Default Alipay's [0, 4m, 10m, 10m, 1h, 2h, 6h, 15h]. */

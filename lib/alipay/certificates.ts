@@ -112,3 +112,43 @@ export function signatureAlgorithmOid(der: Buffer): string {
   }
   return parts.join(".");
 }
+
+/** An Alipay public-key certificate fetched after a rotation, checked against the root bundle. */
+export interface TrustedCertificate {
+  certificate: X509Certificate;
+  sn: string;
+}
+
+/**
+ * Checks a certificate Alipay's gateway handed out (alipay.open.app.alipaycert.download, whose
+ * answer is not signed) as the official Java SDK does (AntCertificationUtil.isTrusted): its end
+ * certificate must lead, through the intermediates in the same text (any order), to a certificate
+ * of the configured root bundle, every signature verifying and every certificate valid at `now`.
+ * Roots of other algorithms (SM2, ECDSA) are tried like the rest; one that cannot verify is passed
+ * over. Throws AlipayCertificateError saying why; the text itself is never quoted.
+ */
+export function trustedCertificate(text: string, roots: readonly X509Certificate[], now = Date.now()): TrustedCertificate {
+  const certificates = parseCertificates(text, "the downloaded certificate");
+  const end = endCertificate(text, "the downloaded certificate");
+  const validAt = (certificate: X509Certificate) => Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
+  const issuedBy = (subject: X509Certificate, issuer: X509Certificate) => {
+    try {
+      return subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
+    } catch {
+      return false;
+    }
+  };
+  let current = end;
+  for (let depth = 0; depth <= certificates.length; depth++) {
+    if (!validAt(current)) throw new AlipayCertificateError("a certificate of the chain is expired or not yet valid");
+    const root = roots.find((candidate) => issuedBy(current, candidate));
+    if (root) {
+      if (!validAt(root)) throw new AlipayCertificateError("the root certificate is expired");
+      return { certificate: end, sn: certificateSn(end) };
+    }
+    const issuer = certificates.find((candidate) => candidate !== current && issuedBy(current, candidate));
+    if (!issuer) throw new AlipayCertificateError("the certificate does not chain to the configured root certificate");
+    current = issuer;
+  }
+  throw new AlipayCertificateError("the certificate chain loops");
+}

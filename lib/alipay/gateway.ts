@@ -2,14 +2,16 @@
 // close, notification signatures. Business answers become typed results; anything that means
 // "ask again later" (network, HTTP 5xx, timeouts, 20000, 40005, ACQ.SYSTEM_ERROR) is thrown as
 // AlipayUnavailableError so the caller's retry machinery takes over.
-import { createPublicKey, createVerify, type KeyObject } from "node:crypto";
+import { createPublicKey, createVerify, type KeyObject, type X509Certificate } from "node:crypto";
 import { AlipaySdk } from "alipay-sdk";
 import { fenToYuan, yuanToFen } from "../money.js";
-import { count } from "../observability.js";
+import { count, logger } from "../observability.js";
+import { AlipayCertificateError, parseCertificates, trustedCertificate } from "./certificates.js";
 import { alipayCallTimeoutMs } from "./deadline.js";
 import { type AlipayCredentials, normaliseAlipayCredentials } from "./keys.js";
 import { isGbkCharset } from "./notificationForm.js";
 import { classifyRefundRefusal, interpretRefundQuery, type RefundQueryResult } from "./refundAnswers.js";
+import { learn, learnedKey, learnedKeys, learnOnce, recentlyRefused, refuse, takeProbe } from "./rotation.js";
 import { toAlipayTime } from "./time.js";
 
 export { AlipayCertificateError } from "./certificates.js";
@@ -89,33 +91,102 @@ class UnsignedAnswerError extends Error {
 }
 
 /**
- * alipay-sdk, telling an unsigned answer apart. Alipay leaves some error answers unsigned (a bad app
- * id or signature, 20000 aop.ACQ.SYSTEM_ERROR); the SDK then fails inside node:crypto with a
- * TypeError that drops Alipay's code and sub_code, exactly what tells a misconfiguration apart.
+ * An answer signed with an Alipay certificate we do not hold yet (its `alipay_cert_sn` is neither
+ * ours nor one learned in this container): Alipay rotated its certificate. Carries what verifying
+ * it once the certificate is learned needs; never logged (the raw answer holds buyer ids).
  */
-class VerifyingSdk extends AlipaySdk {
-  override checkResponseSign(responseDataRaw: string, responseKey: string, serverSign: string, traceId: string): void {
-    if (!serverSign) throw new UnsignedAnswerError(responseDataRaw);
-    super.checkResponseSign(responseDataRaw, responseKey, serverSign, traceId);
+class UnknownAlipayCertificateError extends Error {
+  override name = "UnknownAlipayCertificateError";
+  constructor(
+    readonly sn: string,
+    readonly responseDataRaw: string,
+    readonly responseKey: string,
+    readonly serverSign: string,
+    readonly traceId: string,
+  ) {
+    super("answer signed with an unknown Alipay certificate");
   }
 }
 
+/** Certificate mode: the SN of Alipay's certificate we hold, and the root bundle new ones must chain to. */
+interface CertificateMode {
+  alipayCertSn: string;
+  rootSn: string;
+  roots: X509Certificate[];
+}
+
+/** `alipay_cert_sn` of a raw answer (an md5 hex digest), when it carries one. */
+export function answerCertSn(raw: string): string | undefined {
+  try {
+    const sn = (JSON.parse(raw) as { alipay_cert_sn?: unknown }).alipay_cert_sn;
+    return typeof sn === "string" && /^[0-9a-f]{32}$/i.test(sn) ? sn.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const spkiPem = (key: KeyObject) => String(key.export({ type: "spki", format: "pem" }));
+
+/**
+ * alipay-sdk, telling an unsigned answer apart, and in certificate mode reading `alipay_cert_sn`,
+ * which alipay-sdk's v2 exec ignores. Alipay leaves some error answers unsigned (a bad app id or
+ * signature, 20000 aop.ACQ.SYSTEM_ERROR); the SDK then fails inside node:crypto with a TypeError
+ * that drops Alipay's code and sub_code, exactly what tells a misconfiguration apart. An answer
+ * naming another certificate than ours is verified with that certificate's key once learned
+ * (lib/alipay/rotation.ts); unknown, it is thrown back to AlipayGateway.call to fetch it.
+ */
+class VerifyingSdk extends AlipaySdk {
+  certificateMode?: CertificateMode;
+
+  override checkResponseSign(responseDataRaw: string, responseKey: string, serverSign: string, traceId: string): void {
+    if (!serverSign) throw new UnsignedAnswerError(responseDataRaw);
+    const mode = this.certificateMode;
+    const sn = mode && answerCertSn(responseDataRaw);
+    if (!mode || !sn || sn === mode.alipayCertSn) {
+      super.checkResponseSign(responseDataRaw, responseKey, serverSign, traceId);
+      return;
+    }
+    const publicKey = learnedKey(mode.rootSn, sn);
+    if (!publicKey) throw new UnknownAlipayCertificateError(sn, responseDataRaw, responseKey, serverSign, traceId);
+    this.withAlipayKey(spkiPem(publicKey), () => super.checkResponseSign(responseDataRaw, responseKey, serverSign, traceId));
+  }
+
+  /**
+   * Runs a synchronous SDK check with another Alipay key. Synchronous, so no other call of this
+   * instance can run in between and see it.
+   */
+  withAlipayKey<T>(pem: string, check: () => T): T {
+    const held = this.config.alipayPublicKey;
+    this.config.alipayPublicKey = pem;
+    try {
+      return check();
+    } finally {
+      this.config.alipayPublicKey = held;
+    }
+  }
+}
+
+const certificateDownload = "alipay.open.app.alipaycert.download";
+
 export class AlipayGateway {
-  private readonly sdk: AlipaySdk;
+  private readonly sdk: VerifyingSdk;
   /** Parsed once: verifying with the PEM text would parse it on every notification. */
   private readonly alipayPublicKey: KeyObject;
+  private readonly alipayPublicKeyPem: string;
+  private readonly certificateMode?: CertificateMode;
 
   /** Throws AlipayKeyError, naming the key and the problem, when a key cannot be used (checked once, here). */
   constructor(private readonly settings: AlipayGatewaySettings) {
     const keys = normaliseAlipayCredentials(settings);
     this.alipayPublicKey = createPublicKey(keys.alipayPublicKey);
+    this.alipayPublicKeyPem = keys.alipayPublicKey;
     this.sdk = new VerifyingSdk({
       appId: settings.appId,
       privateKey: keys.appPrivateKey,
       alipayPublicKey: keys.alipayPublicKey,
       // Certificate mode: the SDK signs and sends both SNs when both are set. Computed here (node:crypto)
       // rather than by the SDK from the certificates (@fidm/x509, left out of the bundles). Answers'
-      // alipay_cert_sn is not compared (alipay-sdk's v2 exec does not either): their signature is.
+      // alipay_cert_sn is compared by VerifyingSdk (alipay-sdk's v2 exec does not): see call().
       ...(keys.appCertSn && keys.alipayRootCertSn ? { appCertSn: keys.appCertSn, alipayRootCertSn: keys.alipayRootCertSn } : {}),
       keyType: "PKCS8",
       signType: "RSA2",
@@ -123,6 +194,14 @@ export class AlipayGateway {
       timeout: settings.timeoutMs,
       camelcase: false,
     });
+    if (keys.alipayCertSn && keys.alipayRootCertSn && settings.certificates) {
+      this.certificateMode = {
+        alipayCertSn: keys.alipayCertSn,
+        rootSn: keys.alipayRootCertSn,
+        roots: parseCertificates(settings.certificates.alipayRootCert, "ALIPAY_ROOT_CERT"),
+      };
+      this.sdk.certificateMode = this.certificateMode;
+    }
   }
 
   /** The signed string the mobile Alipay SDK pays with. No network call. */
@@ -232,21 +311,55 @@ export class AlipayGateway {
   /**
    * Verifies an asynchronous notification, decoded once; Alipay drops empty values before signing.
    * A GBK one (charset=gbk) verifies over the GBK bytes it was signed as (lib/alipay/notificationForm.ts).
+   * In certificate mode the keys of the certificates learned in this container after a rotation
+   * (lib/alipay/rotation.ts) are tried too: a notification names no certificate.
    */
   verifyNotification(params: Record<string, string>, gbkSignedContent?: Buffer): boolean {
     // The SDK picks the algorithm from the notification's own sign_type (RSA = SHA1withRSA): RSA2 only.
     if (params.sign_type !== "RSA2") return false;
+    if (this.checkNotification(params, gbkSignedContent, this.alipayPublicKey, this.alipayPublicKeyPem)) return true;
+    if (!this.certificateMode) return false;
+    return learnedKeys(this.certificateMode.rootSn).some((key) => this.checkNotification(params, gbkSignedContent, key, spkiPem(key)));
+  }
+
+  /**
+   * verifyNotification, and when that fails in certificate mode, once a minute per container at
+   * most (a forged notification costs nothing more), a signed gateway call whose answer names the
+   * certificate Alipay signs with now: alipay.trade.query of `probeOutTradeNo` (one of ours; a
+   * trade Alipay does not have answers too). An unknown certificate is learned by call(), then the
+   * notification is verified again. Without a probe, Alipay's retry of the notification comes back
+   * after the next one, or after a query of the check worker taught this container.
+   */
+  async verifyNotificationAfterRotation(
+    params: Record<string, string>,
+    gbkSignedContent: Buffer | undefined,
+    probeOutTradeNo: string | undefined,
+  ): Promise<boolean> {
+    if (this.verifyNotification(params, gbkSignedContent)) return true;
+    if (!this.certificateMode || params.sign_type !== "RSA2" || !probeOutTradeNo || !takeProbe()) return false;
+    logger.info("notification signature not Alipay's known certificate: asking the gateway which one signs now", {
+      outTradeNo: probeOutTradeNo,
+    });
+    try {
+      await this.query(probeOutTradeNo);
+    } catch {
+      // Counted (and a rotation handled) in call(); the notification stays unverified.
+    }
+    return this.verifyNotification(params, gbkSignedContent);
+  }
+
+  private checkNotification(params: Record<string, string>, gbkSignedContent: Buffer | undefined, key: KeyObject, pem: string): boolean {
     if (isGbkCharset(params.charset)) {
       if (!gbkSignedContent || !params.sign) return false;
       try {
-        return createVerify("RSA-SHA256").update(gbkSignedContent).verify(this.alipayPublicKey, params.sign, "base64");
+        return createVerify("RSA-SHA256").update(gbkSignedContent).verify(key, params.sign, "base64");
       } catch {
         return false;
       }
     }
     const nonEmpty = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== ""));
     try {
-      return this.sdk.checkNotifySignV2(nonEmpty);
+      return this.sdk.withAlipayKey(pem, () => this.sdk.checkNotifySignV2(nonEmpty));
     } catch {
       return false;
     }
@@ -259,7 +372,7 @@ export class AlipayGateway {
    * failed as "Alipay unavailable" (timeout, network, HTTP 5xx, an answer we cannot parse or verify,
    * a system error or rate limit); a business answer (TRADE_NOT_EXIST...) is not a failure.
    */
-  private async call(method: string, bizContent: Record<string, string>): Promise<AlipayAnswer> {
+  private async call(method: string, bizContent: Record<string, string>, validateSign = true): Promise<AlipayAnswer> {
     const timeoutMs = alipayCallTimeoutMs(this.settings.timeoutMs);
     if (timeoutMs === undefined) {
       throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no ?? ""}: not called, too little of the invocation left`);
@@ -271,15 +384,88 @@ export class AlipayGateway {
       // its first await), so setting it just before is this call's timeout even with calls of
       // other invocations in flight (test/simulator/gatewayCalls.test.ts holds it to that).
       this.sdk.config.timeout = timeoutMs;
-      answer = await this.sdk.exec(method, { timestamp: toAlipayTime(Date.now()), bizContent }, { validateSign: true });
+      answer = await this.sdk.exec(method, { timestamp: toAlipayTime(Date.now()), bizContent }, { validateSign });
     } catch (error) {
-      count("AlipayCallsFailed");
-      // Not the SDK's message, nor the SDK's error as `cause` (loggers print causes): its signature
-      // and format errors quote the whole response, buyer ids included. Codes and our ids only.
-      throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no ?? ""}: ${describeSdkFailure(method, error)}`);
+      try {
+        // Alipay rotated its certificate: learned (fetched, checked against the root bundle), the
+        // answer verifies with it and the call is no failure; refused, the answer stays unverified.
+        if (!(error instanceof UnknownAlipayCertificateError)) throw error;
+        answer = await this.afterRotation(error);
+      } catch (failure) {
+        count("AlipayCallsFailed");
+        // Not the SDK's message, nor the SDK's error as `cause` (loggers print causes): its signature
+        // and format errors quote the whole response, buyer ids included. Codes and our ids only.
+        // Our own errors of the rotation path say what failed in codes and SNs: kept as they are.
+        const detail =
+          failure instanceof AlipayCertificateError || failure instanceof AlipayUnavailableError
+            ? `Alipay certificate rotation: ${failure.message}`
+            : describeSdkFailure(method, failure);
+        throw new AlipayUnavailableError(`${method} ${bizContent.out_trade_no ?? ""}: ${detail}`);
+      }
     }
     if (isSystemError(answer)) count("AlipayCallsFailed");
     return answer;
+  }
+
+  /** The answer of `unknown`, verified with its certificate once learned (throws if that fails). */
+  private async afterRotation(unknown: UnknownAlipayCertificateError): Promise<AlipayAnswer> {
+    await this.learnCertificate(unknown.sn);
+    this.sdk.checkResponseSign(unknown.responseDataRaw, unknown.responseKey, unknown.serverSign, unknown.traceId);
+    const parsed = JSON.parse(unknown.responseDataRaw) as Record<string, AlipayAnswer | undefined>;
+    const answer = parsed[unknown.responseKey] ?? parsed.error_response;
+    if (!answer) throw new AlipayCertificateError("answer without its response object");
+    return answer;
+  }
+
+  /**
+   * Fetches Alipay's certificate `sn` (alipay.open.app.alipaycert.download), checks it chains to
+   * the configured root bundle and is the certificate `sn` names, and keeps it for this container.
+   * A certificate that does not is refused: counted (AlipayCertificatesRefused; the answer stays
+   * unverified, AlipayCallsFailed, which pages as alipay-unavailable), logged with its SN and our
+   * reason only, and not asked for again for a minute. One download per SN at a time.
+   */
+  private learnCertificate(sn: string): Promise<KeyObject> {
+    const mode = this.certificateMode!;
+    if (recentlyRefused(mode.rootSn, sn)) return Promise.reject(new AlipayCertificateError(`certificate ${sn} refused recently`));
+    return learnOnce(mode.rootSn, sn, async () => {
+      let text: string;
+      try {
+        text = await this.downloadCertificate(sn);
+        const trusted = trustedCertificate(text, mode.roots);
+        if (trusted.sn !== sn) throw new AlipayCertificateError("the downloaded certificate is not the one the answer names");
+        learn(mode.rootSn, sn, trusted.certificate.publicKey);
+        count("AlipayCertificatesLearned");
+        logger.warn("Alipay rotated its certificate: learned the new one (replace ALIPAY_PUBLIC_CERT at leisure)", {
+          alipayCertSn: sn,
+          heldAlipayCertSn: mode.alipayCertSn,
+        });
+        return trusted.certificate.publicKey;
+      } catch (error) {
+        if (error instanceof AlipayCertificateError) {
+          refuse(mode.rootSn, sn);
+          count("AlipayCertificatesRefused");
+          // The SN and our own reason only: never the certificate or the answer.
+          logger.error("Alipay certificate refused", { alipayCertSn: sn, reason: error.message });
+        }
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * alipay.open.app.alipaycert.download: the PEM of certificate `sn`. Its answer carries no `sign`
+   * (nor `alipay_cert_sn`): the certificate is trusted only once it chains to the root bundle.
+   */
+  private async downloadCertificate(sn: string): Promise<string> {
+    const answer = await this.call(certificateDownload, { alipay_cert_sn: sn }, false);
+    if (isSystemError(answer)) throw new AlipayUnavailableError(`${certificateDownload}: ${answer.code} ${answer.sub_code ?? ""}`.trim());
+    const content = answer.alipay_cert_content;
+    if (answer.code !== "10000" || typeof content !== "string" || content === "") {
+      const code = /^\d{1,6}$/.test(answer.code ?? "") ? answer.code : "(none)";
+      const subCode = /^[\w.-]{1,64}$/.test(answer.sub_code ?? "") ? answer.sub_code : "";
+      throw new AlipayCertificateError(`download answered ${code} ${subCode}`.trim());
+    }
+    return Buffer.from(content, "base64").toString("utf8");
   }
 
   private expectSuccess(method: string, outTradeNo: string, result: AlipayAnswer): void {

@@ -5,7 +5,7 @@
 // and handed on as one canonical PEM (PKCS#8 / SPKI), so alipay-sdk never guesses its type.
 // Errors name the key and the problem, never the key's text.
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
-import { certificateFileSn, endCertificate, rootCertificateSn } from "./certificates.js";
+import { certificateFileSn, certificateSn, endCertificate, rootCertificateSn } from "./certificates.js";
 
 export class AlipayKeyError extends Error {
   override name = "AlipayKeyError";
@@ -150,6 +150,8 @@ export interface NormalisedCredentials extends AlipayKeyPems {
   /** Certificate mode: sent (and signed) as `app_cert_sn` and `alipay_root_cert_sn` on every request. */
   appCertSn?: string;
   alipayRootCertSn?: string;
+  /** Certificate mode: the SN of Alipay's certificate we hold; answers naming another one mean a rotation. */
+  alipayCertSn?: string;
 }
 
 /**
@@ -179,5 +181,6 @@ export function normaliseAlipayCredentials(credentials: AlipayCredentials): Norm
     ...keys,
     appCertSn: certificateFileSn(certificates.appCert, "ALIPAY_APP_CERT"),
     alipayRootCertSn: rootCertificateSn(certificates.alipayRootCert, "ALIPAY_ROOT_CERT"),
+    alipayCertSn: certificateSn(alipayCert),
   };
 }

@@ -78,3 +78,30 @@ describe("Lambda bundles in certificate mode", () => {
     });
   });
 });
+
+// Containers started after the rotation (bundles loaded again: their own module state), so the
+// notify function's probe has not been used by the forged notification above.
+describe("Lambda bundles in certificate mode, after Alipay rotates its certificate", () => {
+  const freshDir = join(projectRoot, ".esbuild", "bundles-cert-rotation-test");
+  const fresh: Record<string, Handler> = {};
+  beforeAll(() => loadBundles(freshDir, ["checkPayment", "alipayNotify"], fresh));
+  afterAll(() => removeBundles(freshDir));
+
+  it("settle by query and by notification (the download and the chain check in the bundle)", async () => {
+    const rotated = await t.sim("/sim/certificates/rotate", {});
+    expect(rotated.status).toBe(200);
+    const byQuery = await bundledOrderString("bundle-cert", 432);
+    await t.sim("/sim/scenario", { outTradeNo: byQuery.outTradeNo, dropFirst: 100 });
+    await t.sim("/sim/pay", { orderString: byQuery.orderString });
+    const checked = await fresh.checkPayment!(sqsEvent({ paymentId: byQuery.paymentId }), context);
+    expect(checked.batchItemFailures).toEqual([]);
+    expect(await getPayment(byQuery.paymentId)).toMatchObject({ status: "PAID", paidVia: "query" });
+
+    const byNotify = await bundledOrderString("bundle-cert", 765);
+    await t.sim("/sim/scenario", { outTradeNo: byNotify.outTradeNo, dropFirst: 100 });
+    await t.sim("/sim/pay", { orderString: byNotify.orderString });
+    const sent = await heldNotification(byNotify.outTradeNo);
+    expect((await fresh.alipayNotify!(notifyEvent(new URLSearchParams(sent.params).toString()), context)).body).toBe("success");
+    expect(await getPayment(byNotify.paymentId)).toMatchObject({ status: "PAID", paidVia: "notify" });
+  });
+});
