@@ -93,67 +93,88 @@ export type RefundRefusalOutcome = "failed" | "retry" | "person";
 export interface RefundRefusalRule {
   outcome: RefundRefusalOutcome;
   page?: true;
-  /** Alipay's own remedy (解决方案), shortened, and why it maps to this outcome. */
-  why: string;
 }
 
 /**
- * Every business error code of alipay.trade.refund in Alipay's published list (its documentation's
- * 业务错误码 table, codes, descriptions and 解决方案 as mirrored verbatim in public copies of the doc;
+ * Every business error code of alipay.trade.refund in Alipay's published list, each with Alipay's own
+ * remedy (解决方案), shortened, and why it maps to its outcome, in the comment above it (comments are
+ * not shipped in the bundles). Sources: its documentation's 业务错误码 table, codes, descriptions and 解决方案 as mirrored verbatim in public copies of the doc;
  * the fixtures' notes for SELLER_BALANCE_NOT_ENOUGH and DISCORDANT_REPEAT_REQUEST), plus
  * REFUND_AMT_NOT_EQUAL_TOTAL's genuine answer (test/fixtures/alipay-responses). A code not here goes
  * to a person (classifyRefundRefusal).
  */
 export const refundRefusals: Readonly<Record<string, RefundRefusalRule>> = {
   // Can never succeed as asked: the business system is told (refund.failed).
-  "ACQ.TRADE_HAS_FINISHED": { outcome: "failed", why: "交易已完结: past the refund window, 'even a retry cannot succeed', refund offline" },
-  "ACQ.TRADE_HAS_CLOSE": { outcome: "failed", why: "交易已关闭: unpaid or already fully refunded, no further refund" },
-  "ACQ.TRADE_STATUS_ERROR": { outcome: "failed", why: "交易状态非法: the trade is not in a refundable state" },
-  "ACQ.TRADE_NOT_EXIST": { outcome: "failed", why: "交易不存在: Alipay has no such trade to refund" },
-  "ACQ.TRADE_NOT_ALLOW_REFUND": { outcome: "failed", why: "当前交易不允许退款: the trade or the contract does not allow refunds" },
-  "ACQ.REASON_TRADE_REFUND_FEE_ERR": { outcome: "failed", why: "退款金额无效: the trade's refunds would exceed its total" },
-  "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL": { outcome: "failed", why: "退款金额超限: more than the trade's total (genuine answer, 2017)" },
-  "ACQ.REFUND_FEE_ERROR": { outcome: "failed", why: "交易退款金额有误: this amount cannot be refunded" },
-  "ACQ.NOT_ALLOW_PARTIAL_REFUND": { outcome: "failed", why: "不支持部分退款: refund in full or offline" },
-  "ACQ.ONLINE_TRADE_VOUCHER_NOT_ALLOW_REFUND": { outcome: "failed", why: "交易不允许退款 (voucher trade): refund offline" },
-  "ACQ.BUYER_ERROR": { outcome: "failed", why: "买家状态异常: refund offline (or ask Alipay why)" },
-  "ACQ.BUYER_ENABLE_STATUS_FORBID": { outcome: "failed", why: "买家状态异常: refund offline (or ask Alipay why)" },
-  "ACQ.BUYER_NOT_EXIST": { outcome: "failed", why: "买家不存在: the buyer closed the account, refund offline" },
-  "ACQ.CUSTOMER_VALIDATE_ERROR": { outcome: "failed", why: "账户已注销或者被冻结: refund offline" },
+  // 交易已完结: past the refund window, 'even a retry cannot succeed', refund offline
+  "ACQ.TRADE_HAS_FINISHED": { outcome: "failed" },
+  // 交易已关闭: unpaid or already fully refunded, no further refund
+  "ACQ.TRADE_HAS_CLOSE": { outcome: "failed" },
+  // 交易状态非法: the trade is not in a refundable state
+  "ACQ.TRADE_STATUS_ERROR": { outcome: "failed" },
+  // 交易不存在: Alipay has no such trade to refund
+  "ACQ.TRADE_NOT_EXIST": { outcome: "failed" },
+  // 当前交易不允许退款: the trade or the contract does not allow refunds
+  "ACQ.TRADE_NOT_ALLOW_REFUND": { outcome: "failed" },
+  // 退款金额无效: the trade's refunds would exceed its total
+  "ACQ.REASON_TRADE_REFUND_FEE_ERR": { outcome: "failed" },
+  // 退款金额超限: more than the trade's total (genuine answer, 2017)
+  "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL": { outcome: "failed" },
+  // 交易退款金额有误: this amount cannot be refunded
+  "ACQ.REFUND_FEE_ERROR": { outcome: "failed" },
+  // 不支持部分退款: refund in full or offline
+  "ACQ.NOT_ALLOW_PARTIAL_REFUND": { outcome: "failed" },
+  // 交易不允许退款 (voucher trade): refund offline
+  "ACQ.ONLINE_TRADE_VOUCHER_NOT_ALLOW_REFUND": { outcome: "failed" },
+  // 买家状态异常: refund offline (or ask Alipay why)
+  "ACQ.BUYER_ERROR": { outcome: "failed" },
+  // 买家状态异常: refund offline (or ask Alipay why)
+  "ACQ.BUYER_ENABLE_STATUS_FORBID": { outcome: "failed" },
+  // 买家不存在: the buyer closed the account, refund offline
+  "ACQ.BUYER_NOT_EXIST": { outcome: "failed" },
+  // 账户已注销或者被冻结: refund offline
+  "ACQ.CUSTOMER_VALIDATE_ERROR": { outcome: "failed" },
   // The same request later.
-  "ACQ.SYSTEM_ERROR": { outcome: "retry", why: "系统错误: may or may not have refunded, same parameters again or the query" },
-  "ACQ.REFUND_CHARGE_ERROR": { outcome: "retry", why: "退收费异常: 'retry the refund after a while'" },
-  "ACQ.SELLER_BALANCE_NOT_ENOUGH": {
-    outcome: "retry",
-    page: true,
-    why: "卖家余额不足: 'top up the merchant account, then the same refund succeeds': retried, and a person tops up",
-  },
+  // 系统错误: may or may not have refunded, same parameters again or the query
+  "ACQ.SYSTEM_ERROR": { outcome: "retry" },
+  // 退收费异常: 'retry the refund after a while'
+  "ACQ.REFUND_CHARGE_ERROR": { outcome: "retry" },
+  // 卖家余额不足: 'top up the merchant account, then the same refund succeeds': retried, and a person tops up
+  "ACQ.SELLER_BALANCE_NOT_ENOUGH": { outcome: "retry", page: true },
   // A person: our bug, our configuration, or Alipay's staff.
-  "ACQ.DISCORDANT_REPEAT_REQUEST": {
-    outcome: "person",
-    why: "请求信息不一致: our number already refunded another amount; our request never changes, so a bug: never resend with other parameters",
-  },
-  "ACQ.INVALID_PARAMETER": { outcome: "person", why: "参数无效: our request is wrong (a bug)" },
-  "ACQ.CURRENCY_NOT_SUPPORT": { outcome: "person", why: "退款币种不支持: we send no currency (a bug)" },
-  "ACQ.REASON_TRADE_BEEN_FREEZEN": {
-    outcome: "person",
-    why: "请求退款的交易被冻结: ask Alipay's staff about the trade; it may be unfrozen",
-  },
-  "ACQ.REASON_TRADE_STATUS_INVALID": { outcome: "person", why: "交易状态异常: query the trade, ask Alipay's staff" },
-  "ACQ.USER_NOT_MATCH_ERR": { outcome: "person", why: "交易用户不匹配: ask Alipay's staff" },
-  "ACQ.TRADE_SETTLE_ERROR": { outcome: "person", why: "交易结算异常: ask Alipay's staff" },
-  "ACQ.ENTERPRISE_PAY_BIZ_ERROR": { outcome: "person", why: "因公付业务异常: ask Alipay's staff" },
-  "ACQ.REFUND_ACCOUNT_NOT_EXIST": { outcome: "person", why: "退款出资账号不存在或账号异常: the merchant's refund account (configuration)" },
-  "ACQ.OVERDRAFT_AGREEMENT_NOT_MATCH": { outcome: "person", why: "垫资退款 contract mismatch (configuration)" },
-  "ACQ.OVERDRAFT_ASSIGN_ACCOUNT_INVALID": { outcome: "person", why: "垫资退款 account mismatch (configuration)" },
-  "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR": { outcome: "person", why: "退分账金额超限: we use no royalties (configuration)" },
-  "ACQ.REFUNDALLOC_UNAUTH_LIMIT": { outcome: "person", why: "分账回退 not authorised: we use no royalties (configuration)" },
-  "ACQ.REFUND_ROYALTY_PAYEE_ACCOUNT_NOT_EXIST": { outcome: "person", why: "退分账收入方账户不存在: we use no royalties (configuration)" },
+  // 请求信息不一致: our number already refunded another amount; our request never changes, so a bug: never resend with other parameters
+  "ACQ.DISCORDANT_REPEAT_REQUEST": { outcome: "person" },
+  // 参数无效: our request is wrong (a bug)
+  "ACQ.INVALID_PARAMETER": { outcome: "person" },
+  // 退款币种不支持: we send no currency (a bug)
+  "ACQ.CURRENCY_NOT_SUPPORT": { outcome: "person" },
+  // 请求退款的交易被冻结: ask Alipay's staff about the trade; it may be unfrozen
+  "ACQ.REASON_TRADE_BEEN_FREEZEN": { outcome: "person" },
+  // 交易状态异常: query the trade, ask Alipay's staff
+  "ACQ.REASON_TRADE_STATUS_INVALID": { outcome: "person" },
+  // 交易用户不匹配: ask Alipay's staff
+  "ACQ.USER_NOT_MATCH_ERR": { outcome: "person" },
+  // 交易结算异常: ask Alipay's staff
+  "ACQ.TRADE_SETTLE_ERROR": { outcome: "person" },
+  // 因公付业务异常: ask Alipay's staff
+  "ACQ.ENTERPRISE_PAY_BIZ_ERROR": { outcome: "person" },
+  // 退款出资账号不存在或账号异常: the merchant's refund account (configuration)
+  "ACQ.REFUND_ACCOUNT_NOT_EXIST": { outcome: "person" },
+  // 垫资退款 contract mismatch (configuration)
+  "ACQ.OVERDRAFT_AGREEMENT_NOT_MATCH": { outcome: "person" },
+  // 垫资退款 account mismatch (configuration)
+  "ACQ.OVERDRAFT_ASSIGN_ACCOUNT_INVALID": { outcome: "person" },
+  // 退分账金额超限: we use no royalties (configuration)
+  "ACQ.ALLOC_AMOUNT_VALIDATE_ERROR": { outcome: "person" },
+  // 分账回退 not authorised: we use no royalties (configuration)
+  "ACQ.REFUNDALLOC_UNAUTH_LIMIT": { outcome: "person" },
+  // 退分账收入方账户不存在: we use no royalties (configuration)
+  "ACQ.REFUND_ROYALTY_PAYEE_ACCOUNT_NOT_EXIST": { outcome: "person" },
 };
 
 /** The outcome of a refused refund's sub_code; `known` false for a code not in the table (a person). */
 export function classifyRefundRefusal(subCode: string | undefined): RefundRefusalRule & { known: boolean } {
   const rule = subCode === undefined ? undefined : refundRefusals[subCode.replace(/^aop\./, "")];
   if (rule) return { ...rule, known: true };
-  return { outcome: "person", why: "a code we do not know: a person decides (RUNBOOK refunds-need-person)", known: false };
+  // A code we do not know: a person decides (RUNBOOK refunds-need-person).
+  return { outcome: "person", known: false };
 }

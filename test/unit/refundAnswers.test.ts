@@ -1,9 +1,11 @@
 // Alipay's refund answers as Alipay really sends them (test/fixtures/alipay-responses, genuine
 // answers with their sources), read by lib/alipay/refundAnswers.ts.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { classifyRefundRefusal, interpretRefundQuery, refundRefusals } from "../../lib/alipay/refundAnswers.js";
 import { yuanToFen } from "../../lib/money.js";
+import { projectRoot } from "../../local/serverlessConfig.js";
 
 interface Fixture {
   what: string;
@@ -107,10 +109,12 @@ describe("refused refunds: one table", () => {
     expect(classifyRefundRefusal(undefined)).toMatchObject({ outcome: "person", known: false });
   });
 
-  it("gives every code its reason, and pages only with a retry", () => {
+  it("gives every code its reason (the comment above it), and pages only with a retry", () => {
+    const source = readFileSync(join(projectRoot, "lib", "alipay", "refundAnswers.ts"), "utf8");
     for (const [code, rule] of Object.entries(refundRefusals)) {
       expect(code).toMatch(/^ACQ\.[A-Z_]+$/);
-      expect(rule.why.length).toBeGreaterThan(10);
+      const reason = new RegExp(`^  // (.{10,})\\n  "${code.replace(".", "\\.")}":`, "m").exec(source);
+      expect(reason, code).not.toBeNull();
       if (rule.page) expect(rule.outcome).toBe("retry");
     }
   });
