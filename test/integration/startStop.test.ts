@@ -154,12 +154,16 @@ describe("npm start stops like a service", () => {
     const started = npmStart(ports);
     await started.waitFor("stops everything");
     const listening = readFileSync("/proc/net/tcp", "utf8") + readFileSync("/proc/net/tcp6", "utf8");
-    for (const port of [ports.SQS_PORT, ports.API_PORT, ports.ALIPAY_PORT, ports.RECEIVER_PORT]) {
-      const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")} `;
-      // State 0A is LISTEN; 0100007F is 127.0.0.1.
-      const lines = listening.split("\n").filter((line) => line.includes(hex) && / 0A /.test(line));
+    for (const port of allPorts(ports)) {
+      const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+      // State 0A is LISTEN; 127.0.0.1 is 0100007F, or IPv4-mapped in tcp6 (the JVM's sockets).
+      const lines = listening.split("\n").filter((line) => line.trim().split(/\s+/)[1]?.endsWith(hex) && / 0A /.test(line));
       expect(lines.length, `port ${port}`).toBeGreaterThan(0);
-      for (const line of lines) expect(line.trim().split(/\s+/)[1], `port ${port}`).toBe(`0100007F${hex.trim()}`);
+      for (const line of lines) {
+        expect(["0100007F", "0000000000000000FFFF00000100007F"], `port ${port}: ${line}`).toContain(
+          line.trim().split(/\s+/)[1]!.split(":")[0],
+        );
+      }
     }
     started.child.kill("SIGTERM");
     await started.exited;
