@@ -75,7 +75,7 @@ writeFileSync(
 console.log(`
   Alipay payment backend, local stack (stage "local"), up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s
 
-  HTTP API (API Gateway + Lambda)   ${urls.api}         (contract: ${urls.api}/openapi.json)
+  HTTP API (API Gateway + Lambda)   ${urls.api}         (contract: ${urls.api}/openapi.json, rendered: ${urls.api}/docs)
     business API (AWS IAM, SigV4; npm run business -- --help)
       POST ${urls.api}/v1/payments                          (Idempotency-Key)
       GET  ${urls.api}/v1/payments/{paymentId}   GET ${urls.api}/v1/payments?businessOrderId=...
