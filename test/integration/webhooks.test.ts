@@ -93,31 +93,24 @@ describe("docs/webhooks.md's verifiers on a real event", () => {
     }
   });
 
-  it("Python (python3)", async () => {
-    const file = join(dir, "webhook_verifier.py");
-    writeFileSync(file, snippet("python"));
-    for (const [name, args, code] of cases()) {
-      const result = await run("python3", [file, ...args]);
-      expect({ name, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
-        name,
-        code,
-        stdout: code === 0 ? "ok" : "refused",
-        stderr: "",
-      });
-    }
-  });
-
-  it("Java (java WebhookVerifier.java, Java 17 single-file source launch)", async () => {
-    const file = join(dir, "WebhookVerifier.java");
-    writeFileSync(file, snippet("java"));
-    for (const [name, args, code] of cases()) {
-      const result = await run("java", [file, ...args]);
-      expect({ name, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
-        name,
-        code,
-        stdout: code === 0 ? "ok" : "refused",
-        stderr: "",
-      });
-    }
-  });
+  // Each snippet's own main: prints ok / refused, exits 0 / 1.
+  const snippets: Array<[string, string, string, string]> = [
+    ["Python (python3)", "python", "webhook_verifier.py", "python3"],
+    ["Java (java WebhookVerifier.java, Java 17 single-file source launch)", "java", "WebhookVerifier.java", "java"],
+  ];
+  for (const [name, language, fileName, command] of snippets) {
+    it(name, async () => {
+      const file = join(dir, fileName);
+      writeFileSync(file, snippet(language));
+      for (const [what, args, code] of cases()) {
+        const result = await run(command, [file, ...args]);
+        expect({ what, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+          what,
+          code,
+          stdout: code === 0 ? "ok" : "refused",
+          stderr: "",
+        });
+      }
+    });
+  }
 });
