@@ -2,13 +2,14 @@
 // Over HTTP: the page, every asset it loads (the package's bytes), nothing from the network. In a
 // real headless browser (Debian's chromium, when installed: .ci/run installs it): the rendered
 // reference lists the API's operations, with every host but 127.0.0.1 unresolvable.
-import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { docsAssets } from "../../local/apiDocs.js";
+import { removeOnExit } from "../../local/interrupt.js";
 import { openApiDocument } from "./openapiCheck.js";
 import { useStack } from "./harness.js";
 
@@ -54,9 +55,14 @@ describe("GET /docs", () => {
 
   it.skipIf(!browser)("renders the API reference in a real headless browser, offline", { timeout: 120_000 }, async () => {
     const profile = mkdtempSync(join(tmpdir(), "alipay-pay-browser-"));
+    // Ctrl-C on the test run: the harness exits the worker, and these go with it.
+    const removeProfile = removeOnExit(profile);
+    let browserProcess: ChildProcess | undefined;
+    const killBrowser = () => browserProcess?.kill("SIGKILL");
+    process.once("exit", killBrowser);
     try {
-      const dom = await new Promise<string>((resolveDom, reject) =>
-        execFile(
+      const dom = await new Promise<string>((resolveDom, reject) => {
+        browserProcess = execFile(
           browser!,
           [
             "--headless",
@@ -72,13 +78,14 @@ describe("GET /docs", () => {
           ],
           { timeout: 100_000, maxBuffer: 64 * 1024 * 1024 },
           (error, stdout) => (error ? reject(error) : resolveDom(stdout)),
-        ),
-      );
+        );
+      });
       expect(dom).toContain(openApiDocument.info.title);
       const rendered = [...dom.matchAll(/data-path="([^"]+)"/g)].map(([, path]) => path!.replace(/&amp;/g, "&"));
       for (const path of Object.keys(openApiDocument.paths)) expect(rendered, path).toContain(path);
     } finally {
-      rmSync(profile, { recursive: true, force: true });
+      process.removeListener("exit", killBrowser);
+      removeProfile();
     }
   });
 });

@@ -78,12 +78,14 @@ async function freePorts(): Promise<Ports> {
 const allPorts = (ports: Ports) => [...Object.values(ports), ports.RECEIVER_PORT + 1];
 
 function run(command: string, args: string[], env: Record<string, string>) {
+  // Not this test run's own vitest variables (a test run is one of the commands).
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("VITEST")));
   const child = spawn(command, args, {
     cwd: projectRoot,
     // Its own process group, as a terminal gives a command.
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env, [marker.split("=")[0]!]: marker.split("=")[1]!, LOCAL_STATE_DIR: stateDir },
+    env: { ...inherited, ...env, [marker.split("=")[0]!]: marker.split("=")[1]!, LOCAL_STATE_DIR: stateDir },
   });
   children.push(child);
   let output = "";
@@ -225,3 +227,31 @@ describe("npm run chaos cleans up on Ctrl-C", () => {
     }
   });
 });
+
+describe("a test run cleans up on Ctrl-C", () => {
+  it("the worker's stack stops: its JVM killed, its temp keys removed", { timeout: 240_000 }, async () => {
+    const temp = mkdtempSync(join(tmpdir(), "alipay-pay-vitest-tmp-"));
+    try {
+      const tests = run("npx", ["vitest", "run", "test/integration/apiDocs.test.ts"], { TMPDIR: temp });
+      // Its stack is up: a keys folder and a DynamoDB Local JVM of its own.
+      while (!readdirSync(temp).some((name) => name.startsWith("alipay-pay-keys-")) || !markedProcesses().some(isDynamoDb)) {
+        if (tests.child.exitCode !== null) throw new Error(`the test run ended first:\n${tests.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      signalGroup(tests.child.pid!, "SIGINT");
+      await tests.exited;
+      await untilNoMarkedProcess();
+      expect(readdirSync(temp).filter((name) => name.startsWith("alipay-pay-"))).toEqual([]);
+    } finally {
+      rmSync(temp, { recursive: true, force: true });
+    }
+  });
+});
+
+function isDynamoDb(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes("DynamoDbLocalLoopback");
+  } catch {
+    return false;
+  }
+}
