@@ -44,7 +44,7 @@ const business = (args: string[]) =>
 const local = (args: string[]) => business(["--local", "--stack-file", stackFile, ...args]);
 
 describe("business CLI", () => {
-  it("says what an amount is for --amount -5, abc, 0 and a missing value; unknown options in our words", async () => {
+  it("says what an amount is for --amount -5, abc, 0 and a missing value; unknown options in our words", { timeout: 300_000 }, async () => {
     for (const amount of ["-5", "abc", "0", "12.5"]) {
       const run = await local(["create-refund", "pay_x", "--amount", amount, "--reason", "r"]);
       expect(run.code, amount).toBe(2);
@@ -63,7 +63,7 @@ describe("business CLI", () => {
     expect(help.stdout).toContain("list-refunds");
   });
 
-  it("gets and lists refunds, and shows a replayed answer as a replay", async () => {
+  it("gets and lists refunds, and shows a replayed answer as a replay", { timeout: 300_000 }, async () => {
     const { payment, attempt } = await t.openPayment("cli-refunder", 900);
     expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(200);
     await waitFor(async () => (await t.business().getPayment(payment.paymentId)).body.status === "PAID", { what: "PAID" });
@@ -107,7 +107,9 @@ describe("business listen and trigger", () => {
     await new Promise((r) => hooks.close(r));
   });
 
-  it("forwards the shop's events, signed as in production, to the developer's URL; restores the webhook on SIGTERM", async () => {
+  it("forwards the shop's events, signed as in production, to the developer's URL; restores the webhook on SIGTERM", {
+    timeout: 300_000,
+  }, async () => {
     const original = (await businessSystem("shop", { fresh: true }))!.webhookUrl;
     listener = spawn(
       process.execPath,
@@ -148,7 +150,7 @@ describe("business listen and trigger", () => {
     expect((await businessSystem("shop", { fresh: true }))!.webhookUrl).toBe(original);
   });
 
-  it("triggers refund.succeeded through a real refund (the shop's receiver gets it)", async () => {
+  it("triggers refund.succeeded through a real refund (the shop's receiver gets it)", { timeout: 300_000 }, async () => {
     const run = await local(["trigger", "refund.succeeded", "--as", "shop", "--json"]);
     expect(run.code, run.stderr).toBe(0);
     const { eventId, refundId } = JSON.parse(run.stdout) as { eventId: string; refundId: string };
@@ -156,7 +158,7 @@ describe("business listen and trigger", () => {
     await waitFor(async () => t.stack.receivers.shop!.events.get(eventId), { what: eventId, timeoutMs: 60_000 });
   });
 
-  it("explains what trigger and listen need", async () => {
+  it("explains what trigger and listen need", { timeout: 300_000 }, async () => {
     expect((await local(["trigger", "payment.exploded"])).stderr).toContain(
       "trigger takes one event type: payment.succeeded, payment.canceled, payment.expired, refund.succeeded, refund.failed",
     );

@@ -99,7 +99,7 @@ describe("docs/webhooks.md's verifiers on a real event", () => {
     ["Java (java WebhookVerifier.java, Java 17 single-file source launch)", "java", "WebhookVerifier.java", "java"],
   ];
   for (const [name, language, fileName, command] of snippets) {
-    it(name, async () => {
+    it(name, { timeout: 300_000 }, async () => {
       const file = join(dir, fileName);
       writeFileSync(file, snippet(language));
       for (const [what, args, code] of cases()) {
