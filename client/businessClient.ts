@@ -74,7 +74,13 @@ export interface BusinessClient {
   findPayment<T = AnyJson>(businessOrderId: string): Promise<BusinessResponse<T>>;
   cancelPayment<T = AnyJson>(paymentId: string): Promise<BusinessResponse<T>>;
   createRefund<T = AnyJson>(paymentId: string, input: CreateRefundInput, idempotencyKey: string): Promise<BusinessResponse<T>>;
+  getRefund<T = AnyJson>(paymentId: string, refundId: string): Promise<BusinessResponse<T>>;
+  /** `{ refunds: [...] }`, oldest first. */
+  listRefunds<T = AnyJson>(paymentId: string): Promise<BusinessResponse<T>>;
 }
+
+/** Whether the answer is the replay of an earlier request with the same Idempotency-Key (nothing new was done). */
+export const isReplay = (response: BusinessResponse): boolean => response.headers["idempotent-replayed"] === "true";
 
 /** Signs for API Gateway: service execute-api. */
 export function createBusinessClient(options: BusinessClientOptions): BusinessClient {
@@ -156,6 +162,8 @@ export function createBusinessClient(options: BusinessClientOptions): BusinessCl
     cancelPayment: (paymentId) => request("POST", `/v1/payments/${segment(paymentId)}/cancel`),
     createRefund: (paymentId, input, idempotencyKey) =>
       request("POST", `/v1/payments/${segment(paymentId)}/refunds`, { body: input, headers: { "idempotency-key": idempotencyKey } }),
+    getRefund: (paymentId, refundId) => request("GET", `/v1/payments/${segment(paymentId)}/refunds/${segment(refundId)}`),
+    listRefunds: (paymentId) => request("GET", `/v1/payments/${segment(paymentId)}/refunds`),
   };
 }
 

@@ -2,7 +2,7 @@
 // business system's server signs (client/businessClient.ts). See `npm run business -- --help`.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { createBusinessClient, type BusinessClient, type BusinessResponse, type CreatePaymentInput } from "./businessClient.js";
+import { createBusinessClient, isReplay, type BusinessClient, type BusinessResponse, type CreatePaymentInput } from "./businessClient.js";
 import { readLocalApi, readLocalCredentials } from "./local.js";
 
 const help = `Usage: npm run business -- <command> [arguments] [options]
@@ -15,6 +15,17 @@ Commands:
   find-payment     <businessOrderId>
   cancel-payment   <paymentId>
   create-refund    <paymentId> --amount <fen> --reason <text> [--idempotency-key <key>]
+  get-refund       <paymentId> <refundId>
+  list-refunds     <paymentId>                     (oldest first)
+
+Local development (the stack of \`npm start\`, --local implied):
+  listen           --forward-to <url>   the system's events, signed exactly as in production, are
+                   forwarded to your URL while this runs (its webhook secret is printed once, for
+                   your verifier); the system's webhook is restored on exit (Ctrl-C, SIGTERM)
+  trigger          <event type>         a real flow on the local stack that produces the event:
+                   payment.succeeded (create, order string, pay in the simulator's cashier),
+                   payment.canceled, payment.expired (about 2-3 minutes: the shortest expiry is
+                   120 s), refund.succeeded, refund.failed (the simulated Alipay refuses it)
 
 Where and as whom:
   --local [--as <system>]   the local stack started by \`npm start\` (.local/stack.json), signing with the
@@ -29,12 +40,15 @@ Output:
   --help                    this text
 
 Amounts are integer fen (1234 = 12.34 yuan). Exit code 0 for 2xx answers, 1 otherwise, 2 for usage errors.
+An answer replayed for a repeated Idempotency-Key is shown as a replay (header idempotent-replayed).
 
 Examples:
   npm run business -- --local create-payment --business-order-id order-42 --amount 1234 \\
     --subject "Coffee beans" --user-id alice
   npm run business -- --local --as membership find-payment order-42
   npm run business -- --url https://pay.example.com --region ap-southeast-1 get-payment pay_123
+  npm run business -- listen --as shop --forward-to http://localhost:8080/hooks
+  npm run business -- trigger payment.succeeded --as shop
 `;
 
 class UsageError extends Error {}
@@ -57,12 +71,63 @@ const options = {
   metadata: { type: "string", multiple: true },
   "idempotency-key": { type: "string" },
   reason: { type: "string" },
+  "forward-to": { type: "string" },
 } as const;
+
+/** What each option's value is, for the messages. */
+const optionValues: Record<string, string> = {
+  amount: "an amount in integer fen greater than 0 (1234 = 12.34 yuan)",
+  "expires-in-seconds": "a whole number of seconds (120 to 1296000)",
+  metadata: "key=value",
+  "forward-to": "the URL your webhook handler listens on, e.g. http://localhost:8080/hooks",
+};
 
 type Values = ReturnType<typeof parse>["values"];
 
 function parse(argv: string[]) {
-  return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  return parseArgs({ args: joinValues(argv), options, allowPositionals: true, strict: true });
+}
+
+/**
+ * `--amount -5` is read as the option and its value (node's parser would take -5 for an option and
+ * answer in its own words): every string option takes the next word whatever it looks like, so the
+ * value is checked, and explained, by what the option means.
+ */
+function joinValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const word = argv[i]!;
+    if (word === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = word.startsWith("--") && !word.includes("=") ? word.slice(2) : undefined;
+    const option = name !== undefined ? (options as Record<string, { type: string }>)[name] : undefined;
+    if (option?.type === "string") {
+      const value = argv[i + 1];
+      if (value === undefined) throw new UsageError(`--${name} needs a value: ${optionValues[name!] ?? "text"}`);
+      out.push(`${word}=${value}`);
+      i += 1;
+    } else {
+      out.push(word);
+    }
+  }
+  return out;
+}
+
+/** node:util parseArgs' errors, in our words. */
+function explainParseError(error: unknown): string {
+  const message = (error as Error).message;
+  const code = (error as { code?: string }).code;
+  const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option ?? message} (see --help)`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const name = option?.replace(/^-+/, "") ?? "";
+    return (options as Record<string, { type: string }>)[name]?.type === "boolean"
+      ? `--${name} takes no value`
+      : `--${name} needs a value: ${optionValues[name] ?? "text"}`;
+  }
+  return message;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -71,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parse(argv);
   } catch (error) {
-    return usage((error as Error).message, json);
+    return usage(error instanceof UsageError ? error.message : explainParseError(error), json);
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
@@ -79,14 +144,35 @@ async function main(argv: string[]): Promise<number> {
     console.log(help);
     return values.help ? 0 : 2;
   }
+  if (command === "listen" || command === "trigger") {
+    // Local development tools: they drive the local stack itself (registry, simulator).
+    try {
+      const { runDevCommand } = await import("../local/devTools.js");
+      return await runDevCommand(command, rest, {
+        as: values.as ?? "shop",
+        ...(values["stack-file"] ? { stackFile: values["stack-file"] } : {}),
+        ...(values["forward-to"] !== undefined ? { forwardTo: values["forward-to"] } : {}),
+        json,
+      });
+    } catch (error) {
+      if (error instanceof Error && error.name === "UsageError") return usage(error.message, json);
+      console.error(`error: ${(error as Error).message}`);
+      return 1;
+    }
+  }
   try {
     const client = clientFor(values);
     const { response, note } = await run(client, command, rest, values);
+    const replayed = isReplay(response);
     if (json) {
-      console.log(JSON.stringify({ status: response.status, body: response.body, ...note }, null, 2));
+      console.log(JSON.stringify({ status: response.status, ...(replayed ? { replayed } : {}), body: response.body, ...note }, null, 2));
     } else {
       if (note) for (const [k, v] of Object.entries(note)) console.error(`${k}: ${v}`);
-      console.log(`HTTP ${response.status}`);
+      console.log(
+        replayed
+          ? `HTTP ${response.status} (replayed: the answer first given to this Idempotency-Key; nothing new was done)`
+          : `HTTP ${response.status}`,
+      );
       console.log(typeof response.body === "string" ? response.body : JSON.stringify(response.body, null, 2));
     }
     return response.status >= 200 && response.status < 300 ? 0 : 1;
@@ -169,18 +255,26 @@ async function run(
       const input = { amount: fen(required("amount")), reason: required("reason") };
       return { response: await client.createRefund(paymentId, input, idempotencyKey), ...(note ? { note } : {}) };
     }
+    case "get-refund": {
+      if (args.length !== 2 || !args[0] || !args[1]) throw new UsageError("get-refund takes two arguments: <paymentId> <refundId>");
+      return { response: await client.getRefund(args[0], args[1]) };
+    }
+    case "list-refunds":
+      return { response: await client.listRefunds(one("paymentId")) };
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)} (see --help)`);
   }
 }
 
 function fen(text: string): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`--amount is integer fen (1234 = 12.34 yuan), got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`--amount is ${optionValues.amount}, got ${JSON.stringify(text)}`);
+  }
   return Number(text);
 }
 
 function integer(name: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} is ${optionValues[name] ?? "a whole number"}, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 

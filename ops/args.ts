@@ -209,8 +209,8 @@ or recorded for refund; a PENDING refund Alipay made is settled), stores the rep
 day's summary, and prints counts and amounts per class and each difference with its ids.
 Running a day again is safe: what was healed then matches.
 
-Exit status: 0 reconciled (open differences are listed, see RUNBOOK.md#reconciliation-differences);
-1 the bill is not published yet (T+1 before 09:00 GMT+8), Alipay or AWS unavailable; 2 not a day.`,
+Exit status: 0 reconciled, nothing open; 1 reconciled with open differences (listed, see
+RUNBOOK.md#reconciliation-differences), the bill is not published yet (T+1 before 09:00 GMT+8), Alipay or AWS unavailable; 2 not a day.`,
   },
   "reconcile show": {
     usage: "reconcile show <day> [--json]",

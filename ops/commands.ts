@@ -111,7 +111,7 @@ export async function runCommand(invocation: Invocation, context: CommandContext
     }
     case "reconcile run": {
       const data = await runReconciliation(first!);
-      return { data, text: formatReconciliation(data), ok: true };
+      return { data, text: formatReconciliation(data), ok: data.open === 0 };
     }
     case "reconcile show": {
       const data = await showReconciliation(first!);

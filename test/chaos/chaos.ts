@@ -36,6 +36,8 @@ export interface ChaosOptions {
   settleTimeoutMs: number;
   seed: number;
   log?: (line: string) => void;
+  /** A progress line every this many payments driven (default 50): a full run drives for minutes. */
+  progressEvery?: number;
 }
 
 export interface ChaosReport {
@@ -609,9 +611,15 @@ export async function runChaos(stack: LocalStack, options: ChaosOptions): Promis
     }
   };
 
-  await forEachLimited(plans, options.concurrency, (plan) =>
-    runOne(plan).catch((error) => problems.push(`${plan.key}: the run itself failed: ${String(error)}`)),
-  );
+  const progressEvery = Math.max(1, options.progressEvery ?? 50);
+  let driven = 0;
+  await forEachLimited(plans, options.concurrency, async (plan) => {
+    await runOne(plan).catch((error) => problems.push(`${plan.key}: the run itself failed: ${String(error)}`));
+    driven += 1;
+    if (driven % progressEvery === 0 || driven === plans.length) {
+      log(`driving: ${driven} of ${plans.length} payments done (${((Date.now() - startedAt) / 1000).toFixed(0)} s)`);
+    }
+  });
   log(`created ${outcomes.length} payments in ${((Date.now() - startedAt) / 1000).toFixed(1)} s; stopping faults`);
 
   // Faults stop; retries, the sweep and the expiries settle everything.

@@ -1,10 +1,11 @@
 // Starts a whole local stack for one test file (real DynamoDB Local, fauxqs, the Alipay simulator,
 // the Lambdas behind the emulated API Gateway) with compressed times, and talks to it over HTTP.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { type BusinessClient, type CreatePaymentInput as PaymentInput, createBusinessClient } from "../../client/businessClient.js";
+import { exitOnSignals, removeOnExit } from "../../local/interrupt.js";
 import { startStack, type LocalStack, type StackOptions } from "../../local/stack.js";
 import type { SimulatorApp } from "../../simulator/types.js";
 import { checkResponse } from "./openapiCheck.js";
@@ -81,10 +82,15 @@ function checkEveryApiAnswer(apiUrl: () => string | undefined): void {
 /** Registers beforeAll/afterAll that start and stop a stack; use the returned object inside tests. */
 export function useStack(options: StackOptions = {}): TestStack {
   const logs: string[] = [];
-  let keysDir = "";
+  let removeKeys: () => void = () => undefined;
+  let uninstall: () => void = () => undefined;
   const harness = { logs } as TestStack;
   beforeAll(async () => {
-    keysDir = mkdtempSync(join(tmpdir(), "alipay-pay-keys-"));
+    const keysDir = mkdtempSync(join(tmpdir(), "alipay-pay-keys-"));
+    // Ctrl-C on the test run (or the runner's SIGTERM to its worker): the worker exits through
+    // its 'exit' listeners, which kill the JVM and remove the keys, instead of dying with them.
+    removeKeys = removeOnExit(keysDir);
+    uninstall = exitOnSignals(async () => harness.stack?.stop());
     harness.stack = await startStack({
       keysDir,
       notifyTimeScale: 1000,
@@ -95,8 +101,9 @@ export function useStack(options: StackOptions = {}): TestStack {
     });
   });
   afterAll(async () => {
+    uninstall();
     await harness.stack?.stop();
-    rmSync(keysDir, { recursive: true, force: true });
+    removeKeys();
   });
   checkEveryApiAnswer(() => harness.stack?.urls.api);
 

@@ -10,7 +10,7 @@ type Json = Record<string, any>;
 export const openApiDocument: Json = JSON.parse(readFileSync(new URL("../../docs/openapi.json", import.meta.url), "utf8"));
 
 /** Paths that are not part of the API: the local stack's dev helpers and the document itself. */
-const notApi = (path: string) => path.startsWith("/_dev/") || path === "/openapi.json";
+const notApi = (path: string) => path.startsWith("/_dev/") || path === "/openapi.json" || path === "/docs" || path.startsWith("/docs/");
 
 // ajv-formats is CommonJS with a default export.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (
@@ -88,7 +88,7 @@ const isJson = (mediaType: string) => mediaType === "application/json" || mediaT
 
 /**
  * Throws when the answer to `method path` is not one docs/openapi.json describes. Requests to
- * paths outside the API (/_dev/*, /openapi.json) are not checked.
+ * paths outside the API (/_dev/*, /openapi.json, the /docs page) are not checked.
  */
 export function checkResponse(
   method: string,

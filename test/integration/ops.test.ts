@@ -990,7 +990,7 @@ describe("the CLI entry", () => {
   const dir = mkdtempSync(join(tmpdir(), "alipay-pay-ops-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("prints help, exits 1 or 2 with a clear message on errors, and works against a stack file", async () => {
+  it("prints help, exits 1 or 2 with a clear message on errors, and works against a stack file", { timeout: 300_000 }, async () => {
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     for (const command of [

@@ -316,6 +316,10 @@ describe("daily reconciliation against Alipay's bill", () => {
     expect(listed.text).toContain(`OPEN   amount_mismatch amounts_differ: payment ${paid.paymentId}`);
     const shownByCli = await runCommand(parseArgs(["reconcile", "show", today(), "--json"]));
     expect((shownByCli.data as { runId: string }).runId).toBe(run.runId);
+    // Open differences make `reconcile run` fail (exit 1), so a scheduled or scripted run is noticed.
+    const rerun = await runCommand(parseArgs(["reconcile", "run", today()]));
+    expect(rerun.text).toContain(`OPEN   amount_mismatch amounts_differ: payment ${paid.paymentId}`);
+    expect(rerun.ok).toBe(false);
 
     await expect(runReconciliation("2026-13-01")).rejects.toThrow(/not a day/);
     await expect(showReconciliation("2001-01-01")).rejects.toThrow(/has not been reconciled/);
