@@ -671,6 +671,12 @@ describe("CloudFormation template", () => {
         NewImage: { status: { S: ["SUCCEEDED", "FAILED"] } },
       },
     });
+    // A new PENDING refund is sent to Alipay at once (its check message on the check queue).
+    expect(JSON.parse(mapping.Properties.FilterCriteria.Filters[2].Pattern)).toEqual({
+      eventName: ["INSERT"],
+      dynamodb: { NewImage: { recordType: { S: ["REFUND_REQUEST"] }, status: { S: ["PENDING"] } } },
+    });
+    expect(mapping.Properties.FilterCriteria.Filters).toHaveLength(3);
     const alarms = byType("AWS::CloudWatch::Alarm");
     expect(
       alarms.some(
