@@ -24,7 +24,7 @@
 // `eventsSettleSeconds` after it was stored (its webhook delivery is not delayed).
 //
 // Scale: writes spread over the table by event id; the index puts one business system's events in
-// one partition (about 1,000 WCU/s, i.e. ~500 events/s per business system at 2 KB an event, see
+// one partition (about 1,000 WCU/s: ~1,000 typical events a second per business system, 1 WCU each,
 // bench/README.md). A throttled index slows only these puts (publishEvents retries, the stream
 // lags), never a payment's own write, which does not touch this index. Beyond that rate, spread
 // `eventsOf` over <businessId>#0..n-1 like the sweep index and merge the n queries per page: the
