@@ -32,9 +32,20 @@
 import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo, isConditionFailure } from "./aws.js";
 import { config } from "./config.js";
-import type { BusinessEvent } from "./events.js";
+import type { BusinessPaymentView, EventType } from "./payments/model.js";
+import type { RefundEventType, RefundView } from "./refunds/model.js";
 import { count, logger } from "./observability.js";
 import { sendMessage } from "./queue.js";
+
+/** An event as its business system receives it (webhook, events API). Built in lib/events.ts. */
+export interface BusinessEvent {
+  id: string;
+  type: EventType | RefundEventType;
+  businessId: string;
+  createdAt: string;
+  /** `payment` in payment.* events, `refund` in refund.* events. */
+  data: { payment?: BusinessPaymentView; refund?: RefundView };
+}
 
 /** Events are listed and read back this long after they were stored (DynamoDB TTL deletes them later). */
 export const eventRetentionDays = 30;
@@ -143,7 +154,9 @@ export async function listStoredEvents(
       TableName: (await config()).tableName,
       IndexName: "events",
       KeyConditionExpression:
-        options.after === undefined ? "eventsOf = :business AND eventsAt < :horizon" : "eventsOf = :business AND eventsAt BETWEEN :after AND :horizon",
+        options.after === undefined
+          ? "eventsOf = :business AND eventsAt < :horizon"
+          : "eventsOf = :business AND eventsAt BETWEEN :after AND :horizon",
       FilterExpression: filters.join(" AND "),
       ExpressionAttributeNames: { "#ttl": "ttl" },
       ExpressionAttributeValues: values,

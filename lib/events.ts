@@ -12,7 +12,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from "aws-lambda";
 import { type BusinessSystem, businessSystem } from "./business/registry.js";
 import { config, secret } from "./config.js";
-import { storeEvent } from "./eventLog.js";
+import { type BusinessEvent, storeEvent } from "./eventLog.js";
 import { faultPoint } from "./faults.js";
 import { count, gauge, logger, MetricUnit } from "./observability.js";
 import {
@@ -24,17 +24,10 @@ import {
   type PaymentRecord,
 } from "./payments/model.js";
 import { sendMessage } from "./queue.js";
-import { type RefundEventType, type RefundRecord, refundEventId, refundSkPrefix, type RefundView, refundView } from "./refunds/model.js";
+import { type RefundEventType, type RefundRecord, refundEventId, refundSkPrefix, refundView } from "./refunds/model.js";
 import { signatureHeader, signWebhook } from "./webhookSignature.js";
 
-export interface BusinessEvent {
-  id: string;
-  type: EventType | RefundEventType;
-  businessId: string;
-  createdAt: string;
-  /** `payment` in payment.* events, `refund` in refund.* events. */
-  data: { payment?: BusinessPaymentView; refund?: RefundView };
-}
+export type { BusinessEvent } from "./eventLog.js";
 
 /** The event a settled refund announces, if it is settled. */
 export function refundEvent(refund: RefundRecord): BusinessEvent | undefined {

@@ -37,7 +37,10 @@ export const errorCatalogue = {
     description: "reason must be non-empty text of at most 256 characters, without noncharacters or unpaired surrogates.",
   },
   after_invalid: { status: 400, description: "after must be the nextCursor of an earlier page of GET /v1/events." },
-  type_invalid: { status: 400, description: "type must be an event type (payment.succeeded, payment.canceled, payment.expired, refund.succeeded, refund.failed)." },
+  type_invalid: {
+    status: 400,
+    description: "type must be an event type (payment.succeeded, payment.canceled, payment.expired, refund.succeeded, refund.failed).",
+  },
   payment_id_invalid: { status: 400, description: "paymentId must be 1 to 64 letters, digits, '_' or '-'." },
   limit_invalid: { status: 400, description: "limit must be an integer from 1 to 100." },
   // Who is calling.

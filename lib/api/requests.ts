@@ -81,7 +81,7 @@ export const ListEventsQuery = z.object({
   type: z.optional(
     z.enum(eventTypes, { error: `type must be one of ${eventTypes.join(", ")}.` }).check(doc({ description: "Only events of this type." })),
   ),
-  paymentId: z.optional(Identifier("paymentId", "Only events of this payment (its own and its refunds')."),),
+  paymentId: z.optional(Identifier("paymentId", "Only events of this payment (its own and its refunds').")),
   limit: z.optional(
     z
       .string({ error: "limit must be an integer from 1 to 100." })

@@ -90,7 +90,12 @@ describe("local stream event filtering (serverless.yml's filter of publishEvents
     const inserted = record("INSERT", undefined, refund);
     expect(matchesAny(inserted, patterns)).toBe(true);
     expect(refundToSendOf(inserted)).toEqual({ paymentId: refund.paymentId, refundId: refund.refundId });
-    const event = { pk: "EVENT#evt_pay0123456789abcdef0123456789a_succeeded", sk: "EVENT", eventsOf: "shop", eventType: "payment.succeeded" };
+    const event = {
+      pk: "EVENT#evt_pay0123456789abcdef0123456789a_succeeded",
+      sk: "EVENT",
+      eventsOf: "shop",
+      eventType: "payment.succeeded",
+    };
     const dropped: Array<[string, DynamoDBRecord]> = [
       ["a PENDING refund written again (claimed, marked sent)", record("MODIFY", refund, { ...refund, sentAt: 5 })],
       ["a refund inserted settled", record("INSERT", undefined, { ...refund, status: "SUCCEEDED" })],
