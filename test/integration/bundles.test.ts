@@ -27,13 +27,7 @@ const t = useStack();
 const handlers: Record<string, Handler> = {};
 const context = lambdaContext("bundle-test");
 
-beforeAll(() =>
-  loadBundles(
-    outDir,
-    ["createPayment", "getOrderString", "checkPayment", "alipayNotify", "getEvents", "redeliverEvent", "publishEvents"],
-    handlers,
-  ),
-);
+beforeAll(() => loadBundles(outDir, ["createPayment", "getOrderString", "checkPayment", "alipayNotify"], handlers));
 afterAll(() => removeBundles(outDir));
 
 /** POST /v1/payments as API Gateway hands it over once its IAM authorizer has verified `system`'s signature. */
