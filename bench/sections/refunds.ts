@@ -4,9 +4,8 @@
 // publishEvents -> the check queue -> checkPayment -> Alipay). Before issue 20 only the
 // once-a-minute sweep sent a refund (0-60 s, ~30 s on average). The simulator records the time of
 // every refund request it receives (/sim/events, kind refund-request).
-import { createBusinessClient } from "../../client/businessClient.js";
 import { envInt, num, percentile, progress, report, table } from "../lib/format.js";
-import { startBenchStack, waitFor } from "../lib/stack.js";
+import { businessClientOf, startBenchStack, waitFor } from "../lib/stack.js";
 
 const business = "shop";
 const user = "bench-refunds";
@@ -17,12 +16,7 @@ export async function run(): Promise<void> {
   const bench = await startBenchStack();
   try {
     const { stack } = bench;
-    const credential = stack.businessCredentials[business]!;
-    const client = createBusinessClient({
-      baseUrl: stack.urls.api,
-      region: stack.service.region,
-      credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
-    });
+    const client = businessClientOf(stack, business);
     const token = await stack.issueToken(user);
     const sim = async (path: string, body?: unknown) => {
       const response = await fetch(`${stack.urls.alipay}${path}`, {
