@@ -166,6 +166,14 @@ function summary(file: string): string {
       load: Object.fromEntries(runs.map((r) => [r.name.split(" (")[0], { rps: r.rps, p50Ms: r.p50Ms, p99Ms: r.p99Ms }])),
     });
   }
+  const refunds = of("refunds");
+  if (refunds) {
+    out.push(
+      `- Refund dispatch (request -> Alipay's refund call, sweep off): p50 ${num(refunds.p50Ms, 0)} ms, p99 ${num(refunds.p99Ms, 0)} ms over ${refunds.refunds} refunds ` +
+        `(target p50 < 2,000 ms: ${refunds.p50Ms < 2000 ? "met" : "NOT met"}; before: the next sweep, 0-60 s).`,
+    );
+    Object.assign(record, { refundDispatchP50Ms: refunds.p50Ms, refundDispatchP99Ms: refunds.p99Ms });
+  }
   const bundles = of("bundles");
   if (bundles) {
     const fns = bundles.functions as Array<{ name: string; bytes: number; initMedianMs: number }>;

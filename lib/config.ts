@@ -44,6 +44,8 @@ export interface Config {
   businessCacheSeconds: number;
   /** Days a payment that ended without money is kept before DynamoDB TTL deletes it. */
   unpaidPaymentRetentionDays: number;
+  /** Stored events are listed this long after they were stored (lib/eventLog.ts: the cursor never skips). */
+  eventsSettleSeconds: number;
 }
 
 let loaded: Promise<Config> | undefined;
@@ -202,6 +204,7 @@ async function load(): Promise<Config> {
     sweepClaimConcurrency: positiveInteger("SWEEP_CLAIM_CONCURRENCY", 32),
     businessCacheSeconds: positiveNumber("BUSINESS_CACHE_SECONDS", 60, true),
     unpaidPaymentRetentionDays: positiveNumber("UNPAID_PAYMENT_RETENTION_DAYS", 400),
+    eventsSettleSeconds: positiveNumber("EVENTS_SETTLE_SECONDS", 15, true),
   };
 }
 

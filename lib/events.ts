@@ -12,6 +12,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue as StreamAttributeValue, DynamoDBRecord } from "aws-lambda";
 import { type BusinessSystem, businessSystem } from "./business/registry.js";
 import { config, secret } from "./config.js";
+import { type BusinessEvent, storeEvent } from "./eventLog.js";
 import { faultPoint } from "./faults.js";
 import { count, gauge, logger, MetricUnit } from "./observability.js";
 import {
@@ -23,17 +24,10 @@ import {
   type PaymentRecord,
 } from "./payments/model.js";
 import { sendMessage } from "./queue.js";
-import { type RefundEventType, type RefundRecord, refundEventId, refundSkPrefix, type RefundView, refundView } from "./refunds/model.js";
+import { type RefundEventType, type RefundRecord, refundEventId, refundSkPrefix, refundView } from "./refunds/model.js";
 import { signatureHeader, signWebhook } from "./webhookSignature.js";
 
-export interface BusinessEvent {
-  id: string;
-  type: EventType | RefundEventType;
-  businessId: string;
-  createdAt: string;
-  /** `payment` in payment.* events, `refund` in refund.* events. */
-  data: { payment?: BusinessPaymentView; refund?: RefundView };
-}
+export type { BusinessEvent } from "./eventLog.js";
 
 /** The event a settled refund announces, if it is settled. */
 export function refundEvent(refund: RefundRecord): BusinessEvent | undefined {
@@ -80,6 +74,18 @@ export function paymentEventOf(record: DynamoDBRecord): BusinessEvent | undefine
   return paymentEvent(after);
 }
 
+/**
+ * The refund a stream record asks to send to Alipay now: a new PENDING refund item (requested or
+ * automatic). Its check message goes on the check queue at once, as the sweep would send it a
+ * minute later (the sweep stays the safety net); two checks of one refund send it once
+ * (lib/refunds/check.ts marks it sent with a conditional write before the call).
+ */
+export function refundToSendOf(record: DynamoDBRecord): { paymentId: string; refundId: string } | undefined {
+  const after = image(record.dynamodb?.NewImage) as unknown as RefundRecord | undefined;
+  if (record.eventName !== "INSERT" || !after?.sk?.startsWith(refundSkPrefix) || after.status !== "PENDING") return undefined;
+  return { paymentId: after.paymentId, refundId: after.refundId };
+}
+
 /** The payment (and refund) an event is about, for logs. */
 const eventIds = (event: BusinessEvent) => ({
   paymentId: event.data.payment?.paymentId ?? event.data.refund?.paymentId,
@@ -87,15 +93,25 @@ const eventIds = (event: BusinessEvent) => ({
 });
 
 /**
- * Puts the event of a stream record, if the record is a payment's write out of OPEN, on the
- * events queue. Throws while it is not out: the stream retries from this record
- * (functions/publishEvents.ts processes a batch in order and stops at the first failure).
+ * Puts the event of a stream record, if the record is a payment's write out of OPEN (or a
+ * refund's out of PENDING), in the event log (lib/eventLog.ts) and on the events queue; a new
+ * PENDING refund's check message on the check queue. Throws while it is not out: the stream
+ * retries from this record (functions/publishEvents.ts processes a batch in order and stops at the
+ * first failure); the log's put is conditional, so a retry stores nothing twice.
  */
 export async function publishPaymentEvent(record: DynamoDBRecord): Promise<void> {
   try {
+    const refund = refundToSendOf(record);
+    if (refund) {
+      await sendMessage((await config()).checkQueueUrl, refund);
+      count("RefundsDispatched");
+      logger.info("refund dispatched", refund);
+      return;
+    }
     const event = paymentEventOf(record);
     if (!event) return;
     const queueUrl = (await config()).eventsQueueUrl;
+    await storeEvent(event);
     faultPoint("publish.beforeSend", event.id);
     await sendMessage(queueUrl, event);
     count("EventsPublished");

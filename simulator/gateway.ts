@@ -154,6 +154,7 @@ const tradeRefund: Handler = (ctx, app, biz) => {
   if (!trade) return notExist();
   const explicitRequestNo = str(biz.out_request_no);
   const outRequestNo = explicitRequestNo ?? trade.outTradeNo;
+  ctx.ledger.record({ kind: "refund-request", appId: app.app.appId, outTradeNo: trade.outTradeNo, atMs: Date.now(), outRequestNo });
   const answer = (fundChange: "Y" | "N", atMs: number) =>
     success({
       buyer_logon_id: trade.buyerLogonId,

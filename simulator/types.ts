@@ -121,10 +121,12 @@ export interface TradeView {
 }
 
 export interface OrderEvent {
-  kind: "cancel" | "close-request";
+  kind: "cancel" | "close-request" | "refund-request";
   appId: string;
   outTradeNo: string;
   atMs: number;
+  /** For refund requests (alipay.trade.refund, every one, repeats too): the out_request_no asked for. */
+  outRequestNo?: string;
   /** For close requests: whether a trade existed then, and what the gateway answered. */
   tradeExisted?: boolean;
   outcome?: string;

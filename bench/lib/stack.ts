@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { dynamo, sqs } from "../../lib/aws.js";
 import { resetConfig } from "../../lib/config.js";
+import { type BusinessClient, createBusinessClient } from "../../client/businessClient.js";
 import { localCredentials } from "../../local/engines.js";
 import { LocalLambda } from "../../local/lambdaRuntime.js";
 import { startStack, type LocalStack } from "../../local/stack.js";
@@ -116,4 +117,14 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** The business API client of a sample business system of the stack (SigV4 with its local credentials). */
+export function businessClientOf(stack: LocalStack, system: string): BusinessClient {
+  const credential = stack.businessCredentials[system]!;
+  return createBusinessClient({
+    baseUrl: stack.urls.api,
+    region: stack.service.region,
+    credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
+  });
 }

@@ -7,6 +7,7 @@ export const sections = {
   load: { title: "HTTP load with autocannon", run: () => import("./load.js").then((m) => m.run()) },
   crypto: { title: "RSA2 sign and verify", run: () => import("./crypto.js").then((m) => m.run()) },
   reconciliation: { title: "Reconciliation of a 1,000,000-row bill", run: () => import("./reconciliation.js").then((m) => m.run()) },
+  refunds: { title: "Refund dispatch: request -> Alipay", run: () => import("./refunds.js").then((m) => m.run()) },
   bundles: { title: "Bundle size and cold init", run: () => import("./bundles.js").then((m) => m.run()) },
 } as const;
 

@@ -6,14 +6,14 @@
 // attributed to the function that made each request.
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
-import { type BusinessClient, createBusinessClient } from "../../client/businessClient.js";
+import type { BusinessClient } from "../../client/businessClient.js";
 import { localCredentials } from "../../local/engines.js";
 import { eventId, paymentKey } from "../../lib/payments/model.js";
 import { idempotencyKey } from "../../lib/payments/repository.js";
 import { envInt, num, percentile, progress, report, table, type Cell } from "../lib/format.js";
 import { itemSizeBytes } from "../lib/itemSize.js";
 import type { Counts, Meter, Summary } from "../lib/meter.js";
-import { startBenchStack, waitFor, type BenchStack } from "../lib/stack.js";
+import { type BenchStack, businessClientOf, startBenchStack, waitFor } from "../lib/stack.js";
 
 const steps = [
   { fn: "createPayment", label: "business create (POST /v1/payments)" },
@@ -34,12 +34,7 @@ export async function run(): Promise<void> {
   const bench = await startBenchStack();
   try {
     const { stack, meter } = bench;
-    const credential = stack.businessCredentials[business]!;
-    const client = createBusinessClient({
-      baseUrl: stack.urls.api,
-      region: stack.service.region,
-      credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
-    });
+    const client = businessClientOf(stack, business);
     const token = await stack.issueToken(user);
     const raw = DynamoDBDocumentClient.from(
       new DynamoDBClient({ endpoint: stack.urls.dynamodb, region: stack.service.region, credentials: localCredentials }),

@@ -8,7 +8,10 @@ import {
   CreatePaymentHeaders,
   CreateRefundBody,
   CreateRefundHeaders,
+  EventPath,
+  eventTypes,
   FindPaymentQuery,
+  ListEventsQuery,
   PaymentPath,
   RefundPath,
 } from "./requests.js";
@@ -156,6 +159,38 @@ export const RefundList = z
   .strictObject({ refunds: z.array(Refund).check(doc({ description: "The payment's refunds, oldest first." })) })
   .check(doc({ id: "RefundList" }));
 
+export const BusinessEvent = z
+  .strictObject({
+    id: z.string().check(
+      doc({
+        description:
+          "Stable: evt_<paymentId>_<succeeded|canceled|expired> or evt_<refundId>_<succeeded|failed>. Every copy (webhook retries, redeliveries, this API) carries the same id: deduplicate by it.",
+      }),
+    ),
+    type: z.enum(eventTypes),
+    businessId: z.string(),
+    createdAt: z.iso.datetime().check(doc({ description: "When it happened (paid, canceled, expired, refunded, refused)." })),
+    data: z
+      .strictObject({ payment: z.optional(BusinessPayment), refund: z.optional(Refund) })
+      .check(doc({ description: "payment.* events carry the payment as it was then, refund.* events the refund." })),
+  })
+  .check(doc({ id: "Event" }));
+
+export const EventPage = z
+  .strictObject({
+    events: z.array(BusinessEvent).check(doc({ description: "Oldest first (by when each was stored)." })),
+    nextCursor: z.optional(
+      z.string().check(
+        doc({
+          description:
+            "Pass it as `after` for the next page, also when `events` is empty (filters may skip a whole page). Never skips or repeats an event, also while events are being written. Absent only when no event was examined and no cursor was given.",
+        }),
+      ),
+    ),
+    hasMore: z.boolean().check(doc({ description: "More events are stored already: ask again at once. False: ask later for new ones." })),
+  })
+  .check(doc({ id: "EventPage" }));
+
 export const operations = {
   createPayment: {
     operationId: "createPayment",
@@ -286,6 +321,43 @@ export const operations = {
     request: { pathParameters: RefundPath },
     responses: { 200: { description: "The refund.", body: Refund } },
     errors: ["path_invalid", "forbidden", "payment_not_found", "refund_not_found", "internal_error"],
+  },
+  listEvents: {
+    operationId: "listEvents",
+    method: "get",
+    path: "/v1/events",
+    summary: "List the caller's events, oldest first, from a cursor (kept 30 days)",
+    description:
+      "The same events the webhook is sent, kept 30 days: the way to recover from any outage of the business system, however long (webhooks are retried for ~73 hours). Start without `after`, then pass each page's nextCursor. An event is listed a few seconds (the settle horizon, 15 s) after it was stored, so a cursor never skips one that is still being written.",
+    tags: ["business"],
+    security: "businessIam",
+    request: { query: ListEventsQuery },
+    responses: { 200: { description: "A page of events.", body: EventPage } },
+    errors: ["after_invalid", "type_invalid", "payment_id_invalid", "limit_invalid", "forbidden", "internal_error"],
+  },
+  getEvent: {
+    operationId: "getEvent",
+    method: "get",
+    path: "/v1/events/{eventId}",
+    summary: "Read one of the caller's events (kept 30 days)",
+    tags: ["business"],
+    security: "businessIam",
+    request: { pathParameters: EventPath },
+    responses: { 200: { description: "The event, as its webhook is sent it.", body: BusinessEvent } },
+    errors: ["path_invalid", "forbidden", "event_not_found", "internal_error"],
+  },
+  redeliverEvent: {
+    operationId: "redeliverEvent",
+    method: "post",
+    path: "/v1/events/{eventId}/redeliver",
+    summary: "Send one of the caller's events to its webhook again",
+    description:
+      "Queued for the webhook at once and delivered like the first time (signed with the current secret, same id and body, retried with backoff). Safe to repeat: each call is one more delivery of the same event.",
+    tags: ["business"],
+    security: "businessIam",
+    request: { pathParameters: EventPath },
+    responses: { 202: { description: "The event, queued for its webhook.", body: BusinessEvent } },
+    errors: ["path_invalid", "forbidden", "event_not_found", "internal_error"],
   },
   getOrderString: {
     operationId: "getOrderString",

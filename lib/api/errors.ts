@@ -36,12 +36,20 @@ export const errorCatalogue = {
     status: 400,
     description: "reason must be non-empty text of at most 256 characters, without noncharacters or unpaired surrogates.",
   },
+  after_invalid: { status: 400, description: "after must be the nextCursor of an earlier page of GET /v1/events." },
+  type_invalid: {
+    status: 400,
+    description: "type must be an event type (payment.succeeded, payment.canceled, payment.expired, refund.succeeded, refund.failed).",
+  },
+  payment_id_invalid: { status: 400, description: "paymentId must be 1 to 64 letters, digits, '_' or '-'." },
+  limit_invalid: { status: 400, description: "limit must be an integer from 1 to 100." },
   // Who is calling.
   unauthorized: { status: 401, description: "A valid bearer token is required." },
   forbidden: { status: 403, description: "The caller is not a registered, active business system." },
   // State.
   payment_not_found: { status: 404, description: "No such payment for this caller." },
   refund_not_found: { status: 404, description: "No such refund of this payment for this caller." },
+  event_not_found: { status: 404, description: "No such event for this caller (or it is older than 30 days)." },
   already_paid: { status: 409, description: "The payment is paid." },
   payment_canceled: { status: 409, description: "The payment was canceled by its business system." },
   payment_expired: { status: 409, description: "The payment has expired (or expires within a minute)." },

@@ -64,3 +64,30 @@ export const CreateRefundBody = z
     ),
   })
   .check(doc({ id: "CreateRefundRequest" }));
+
+export const EventPath = z.object({ eventId: z.string() });
+
+export const eventTypes = ["payment.succeeded", "payment.canceled", "payment.expired", "refund.succeeded", "refund.failed"] as const;
+
+export const ListEventsQuery = z.object({
+  after: z.optional(
+    z
+      .string({ error: "after must be a cursor from an earlier page's nextCursor." })
+      .check(
+        z.regex(/^[A-Za-z0-9_-]{1,200}$/, { error: "after must be a cursor from an earlier page's nextCursor." }),
+        doc({ description: "The nextCursor of the previous page; absent: from the oldest event kept (30 days)." }),
+      ),
+  ),
+  type: z.optional(
+    z.enum(eventTypes, { error: `type must be one of ${eventTypes.join(", ")}.` }).check(doc({ description: "Only events of this type." })),
+  ),
+  paymentId: z.optional(Identifier("paymentId", "Only events of this payment (its own and its refunds').")),
+  limit: z.optional(
+    z
+      .string({ error: "limit must be an integer from 1 to 100." })
+      .check(
+        z.regex(/^(100|[1-9][0-9]?)$/, { error: "limit must be an integer from 1 to 100." }),
+        doc({ description: "Events examined per page, 1 to 100 (default 50); filters may return fewer." }),
+      ),
+  ),
+});

@@ -44,7 +44,13 @@ export async function checkRefund(paymentId: string, refundId: string, now = () 
     if (queried.kind === "inconsistent") return inconsistent(refund, queried.detail, now());
   } else {
     // Before the call: if its outcome is lost (or this worker dies), the next check asks first.
-    await markRefundSent(refund, now());
+    // Conditional: of two checks that both read it unsent, only the first to mark it sends it;
+    // the other leaves it to that one (which is retried with backoff if it fails, and the sweep
+    // finds the refund while it is PENDING).
+    if (!(await markRefundSent(refund, now()))) {
+      logger.info("refund being sent by another check", { refundId, paymentId });
+      return "waiting";
+    }
     faultPoint("refund.afterMarkSent");
   }
   const answer = await gateway.refund({ ...asked, reason: refund.reason });

@@ -117,14 +117,18 @@ export async function listRefunds(paymentId: string): Promise<RefundRecord[]> {
   return items.sort((a, b) => a.createdAt - b.createdAt || (a.refundId < b.refundId ? -1 : 1));
 }
 
-/** Marks a PENDING refund as sent to Alipay (before the call): later checks ask the refund query first. */
-export async function markRefundSent(refund: RefundRecord, now: number): Promise<void> {
-  await conditional(
+/**
+ * Marks a PENDING refund as sent to Alipay (before the call): later checks ask the refund query
+ * first. The claim of the first send: false when another check marked it first (two check
+ * messages at once, the stream's and the sweep's), or it settled meanwhile; that one sends it.
+ */
+export async function markRefundSent(refund: RefundRecord, now: number): Promise<boolean> {
+  return conditional(
     new UpdateCommand({
       TableName: await table(),
       Key: refundRequestKey(refund.paymentId, refund.refundId),
-      UpdateExpression: "SET sentAt = if_not_exists(sentAt, :now)",
-      ConditionExpression: "#status = :pending",
+      UpdateExpression: "SET sentAt = :now",
+      ConditionExpression: "#status = :pending AND attribute_not_exists(sentAt)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: { ":now": now, ":pending": "PENDING" },
     }),

@@ -8,7 +8,9 @@ import { handler as createRefund } from "../../functions/createRefund.js";
 import { handler as getAppPayment } from "../../functions/getAppPayment.js";
 import { handler as getOrderString } from "../../functions/getOrderString.js";
 import { handler as getPayment } from "../../functions/getPayment.js";
+import { handler as getEvents } from "../../functions/getEvents.js";
 import { handler as getRefund } from "../../functions/getRefund.js";
+import { handler as redeliverEvent } from "../../functions/redeliverEvent.js";
 import { errorCatalogue } from "../../lib/api/errors.js";
 import { identityOf } from "../../local/httpApi.js";
 import { useStack } from "./harness.js";
@@ -109,6 +111,8 @@ describe("handlers given any path parameters (as API Gateway might pass them)", 
       ["getPayment", getPayment as never, business("GET /v1/payments/{paymentId}")],
       ["cancelPayment", cancelPayment as never, business("POST /v1/payments/{paymentId}/cancel")],
       ["getRefund", getRefund as never, business("GET /v1/payments/{paymentId}/refunds/{refundId}")],
+      ["getEvents", getEvents as never, business("GET /v1/events/{eventId}")],
+      ["redeliverEvent", redeliverEvent as never, business("POST /v1/events/{eventId}/redeliver")],
       [
         "createRefund",
         createRefund as never,

@@ -246,6 +246,9 @@ describe("SigV4 on the business routes", () => {
       { method: "GET", path: `/v1/payments/${paymentId}` },
       { method: "GET", path: "/v1/payments", query: { businessOrderId: existing.body.businessOrderId as string } },
       { method: "POST", path: `/v1/payments/${paymentId}/cancel` },
+      { method: "GET", path: "/v1/events" },
+      { method: "GET", path: `/v1/events/evt_${paymentId}_canceled` },
+      { method: "POST", path: `/v1/events/evt_${paymentId}_canceled/redeliver` },
     ];
     const twentyMinutesAgo = new Date(Date.now() - 20 * 60_000);
     for (const route of routes) {

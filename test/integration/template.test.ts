@@ -30,6 +30,8 @@ const functionNames = [
   "cancelPayment",
   "createRefund",
   "getRefund",
+  "getEvents",
+  "redeliverEvent",
   "getOrderString",
   "getAppPayment",
   "alipayNotify",
@@ -117,6 +119,8 @@ function resourceLabel(roleId: string, resource: unknown): string {
   if (json === '{"Fn::Sub":"${OrdersTable.Arn}/index/paidAt"}') return "table/index/paidAt";
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
   if (json === '{"Fn::Sub":"${OrdersTable.Arn}/index/refundSucceededAt"}') return "table/index/refundSucceededAt";
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
+  if (json === '{"Fn::Sub":"${OrdersTable.Arn}/index/events"}') return "table/index/events";
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a template.
   if (json === '{"Fn::Sub":"${ReconciliationBucket.Arn}/reconciliation/*"}') return "ReconciliationBucket/reconciliation/*";
   const attribute = (resource as { "Fn::GetAtt"?: [string, string] })["Fn::GetAtt"];
@@ -282,6 +286,9 @@ describe("CloudFormation template", () => {
       "POST /v1/payments/{paymentId}/refunds": { auth: "AWS_IAM", fn: "CreateRefundLambdaFunction" },
       "GET /v1/payments/{paymentId}/refunds": { auth: "AWS_IAM", fn: "GetRefundLambdaFunction" },
       "GET /v1/payments/{paymentId}/refunds/{refundId}": { auth: "AWS_IAM", fn: "GetRefundLambdaFunction" },
+      "GET /v1/events": { auth: "AWS_IAM", fn: "GetEventsLambdaFunction" },
+      "GET /v1/events/{eventId}": { auth: "AWS_IAM", fn: "GetEventsLambdaFunction" },
+      "POST /v1/events/{eventId}/redeliver": { auth: "AWS_IAM", fn: "RedeliverEventLambdaFunction" },
       "POST /v1/app/payments/{paymentId}/order-string": { ...jwt, fn: "GetOrderStringLambdaFunction" },
       "GET /v1/app/payments/{paymentId}": { ...jwt, fn: "GetAppPaymentLambdaFunction" },
       "POST /alipay/notify": { auth: "NONE", fn: "AlipayNotifyLambdaFunction" },
@@ -347,6 +354,10 @@ describe("CloudFormation template", () => {
       ],
       // readBusinessPayment, getRefund, listRefunds (a Query of the payment's partition).
       getRefund: [...registry, ...payments("GetItem", "Query")],
+      // lib/eventLog.ts: a page of the caller's events (the events index), one stored event (GetItem).
+      getEvents: [...registry, "dynamodb:Query table/index/events", "dynamodb:GetItem table pk~EVENT#*"],
+      // getStoredEvent, then the events queue.
+      redeliverEvent: [...registry, "dynamodb:GetItem table pk~EVENT#*", "sqs:SendMessage EventsQueue"],
       // addAttempt, and retireAttempt for an expiring attempt.
       getOrderString: [...payments("GetItem", "PutItem", "UpdateItem"), ...alipayKeys],
       // the inline query's applyQueriedPayment.
@@ -355,10 +366,13 @@ describe("CloudFormation template", () => {
       // dueSweepItems, claimForCheck, SendMessageBatch.
       sweep: ["dynamodb:Query table/index/sweep", ...payments("UpdateItem"), "sqs:SendMessage CheckQueue"],
       checkPayment: [...payments("GetItem", "PutItem", "UpdateItem"), ...consumes("CheckQueue"), ...alipayKeys],
-      // The stream, the events queue and the stream's on-failure destination; no table item.
+      // The stream, the event log (a conditional put of EVENT# items), the events queue, the check
+      // queue (a new refund's check) and the stream's on-failure destination; reads no item.
       publishEvents: [
         ...["DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"].map((a) => `dynamodb:${a} table stream`),
+        "dynamodb:PutItem table pk~EVENT#*",
         "sqs:SendMessage EventsQueue",
+        "sqs:SendMessage CheckQueue",
         "sqs:SendMessage PublishFailuresQueue",
       ],
       // The registry names each system's secret(s); the ops CLI stores them under business/.
@@ -405,12 +419,14 @@ describe("CloudFormation template", () => {
       cancelPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       createRefund: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       getRefund: [],
+      getEvents: [],
+      redeliverEvent: [],
       getOrderString: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       getAppPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       alipayNotify: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       sweep: ["dynamodb:UpdateItem"],
       checkPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-      publishEvents: [],
+      publishEvents: ["dynamodb:PutItem"],
       deliverEvent: [],
       reconcile: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     });
@@ -656,6 +672,12 @@ describe("CloudFormation template", () => {
         NewImage: { status: { S: ["SUCCEEDED", "FAILED"] } },
       },
     });
+    // A new PENDING refund is sent to Alipay at once (its check message on the check queue).
+    expect(JSON.parse(mapping.Properties.FilterCriteria.Filters[2].Pattern)).toEqual({
+      eventName: ["INSERT"],
+      dynamodb: { NewImage: { recordType: { S: ["REFUND_REQUEST"] }, status: { S: ["PENDING"] } } },
+    });
+    expect(mapping.Properties.FilterCriteria.Filters).toHaveLength(3);
     const alarms = byType("AWS::CloudWatch::Alarm");
     expect(
       alarms.some(

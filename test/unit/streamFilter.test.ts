@@ -4,7 +4,7 @@
 import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { paymentEventOf } from "../../lib/events.js";
+import { paymentEventOf, refundToSendOf } from "../../lib/events.js";
 import type { PaymentRecord, PaymentStatus } from "../../lib/payments/model.js";
 import { readYaml } from "../../local/serverlessConfig.js";
 import { matchesAny } from "../../local/streamPoller.js";
@@ -73,6 +73,38 @@ describe("local stream event filtering (serverless.yml's filter of publishEvents
     for (const [what, r] of dropped) {
       expect(matchesAny(r, patterns), what).toBe(false);
       // What the filter lets through is what the publisher would publish, and nothing more.
+      expect(paymentEventOf(r), what).toBeUndefined();
+    }
+  });
+
+  it("passes a new PENDING refund (sent to Alipay at once), and only that refund write", () => {
+    const refund = {
+      pk: "PAYMENT#pay0123456789abcdef0123456789a",
+      sk: "REFUND_REQUEST#ref0123456789abcdef0123456789a",
+      recordType: "REFUND_REQUEST",
+      refundId: "ref0123456789abcdef0123456789a",
+      paymentId: "pay0123456789abcdef0123456789a",
+      businessId: "shop",
+      status: "PENDING",
+    };
+    const inserted = record("INSERT", undefined, refund);
+    expect(matchesAny(inserted, patterns)).toBe(true);
+    expect(refundToSendOf(inserted)).toEqual({ paymentId: refund.paymentId, refundId: refund.refundId });
+    const event = {
+      pk: "EVENT#evt_pay0123456789abcdef0123456789a_succeeded",
+      sk: "EVENT",
+      eventsOf: "shop",
+      eventType: "payment.succeeded",
+    };
+    const dropped: Array<[string, DynamoDBRecord]> = [
+      ["a PENDING refund written again (claimed, marked sent)", record("MODIFY", refund, { ...refund, sentAt: 5 })],
+      ["a refund inserted settled", record("INSERT", undefined, { ...refund, status: "SUCCEEDED" })],
+      ["a stored event", record("INSERT", undefined, event)],
+      ["a refund removed", record("REMOVE", refund, undefined)],
+    ];
+    for (const [what, r] of dropped) {
+      expect(matchesAny(r, patterns), what).toBe(false);
+      expect(refundToSendOf(r), what).toBeUndefined();
       expect(paymentEventOf(r), what).toBeUndefined();
     }
   });
