@@ -13,6 +13,8 @@ const options = {
   bundle: true,
   minify: true,
   sourcemap: false,
+  // The Lambda runtime's Node (serverless.yml provider.runtime nodejs22.x), which the scripts and
+  // tests run on too (the `node` devDependency); test/unit/runtime.test.ts keeps the three together.
   target: "node22",
   platform: "node",
   format: "cjs",

@@ -53,7 +53,7 @@ for (const name of chosen) {
     const child = spawn(process.execPath, [...loader, join(benchDir, "section.ts"), name], {
       cwd: projectRoot,
       stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, BENCH_RESULTS_FILE: resultsFile, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+      env: { ...process.env, BENCH_RESULTS_FILE: resultsFile },
     });
     child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });

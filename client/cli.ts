@@ -294,7 +294,6 @@ function usage(message: string, json: boolean): number {
   return 2;
 }
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const code = await main(process.argv.slice(2));
 // Pooled HTTP connections (fetch) would keep the process alive for a while.
 process.exit(code);

@@ -229,7 +229,6 @@ function child(env: Record<string, string>): number {
     env: {
       PATH: process.env.PATH ?? "",
       NODE_PATH: join(projectRoot, "node_modules"),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       AWS_REGION: "ap-southeast-1",
       ...env,
     },

@@ -1,7 +1,7 @@
 // The architecture rules of `npm run lint` (.dependency-cruiser.cjs), run by dependency-cruiser
 // over a small tree that breaks each of them once: every break is found, and nothing else.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,7 +41,12 @@ function violations(): string[] {
     writeFileSync(join(tree, path), text);
   }
   symlinkSync(join(repo, "node_modules"), join(tree, "node_modules"));
-  const cli = join(repo, "node_modules/dependency-cruiser/bin/dependency-cruise.mjs");
+  // The `depcruise` command as the package declares it (its file was renamed in dependency-cruiser 18).
+  const pkgDir = join(repo, "node_modules/dependency-cruiser");
+  const cli = join(
+    pkgDir,
+    (JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")) as { bin: Record<string, string> }).bin.depcruise!,
+  );
   const config = join(repo, ".dependency-cruiser.cjs");
   let output: string;
   try {
