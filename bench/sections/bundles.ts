@@ -58,7 +58,7 @@ export async function run(): Promise<void> {
     for (const name of names) {
       const outfile = join(outDir, name, `${name}.js`);
       const result = await bundle(join(functionsDir, `${name}.ts`), outfile);
-      const output = Object.values(result.metafile.outputs)[0]!;
+      const output = Object.entries(result.metafile.outputs).find(([file]) => !file.endsWith(".LEGAL.txt"))![1];
       const code = readFileSync(outfile);
       const packages = packagesOf(result.metafile);
       const usesAlipaySdk = "alipay-sdk" in packages;
@@ -264,7 +264,7 @@ function wallOf(run: () => unknown): number {
 
 /** Output bytes per npm package (the last node_modules/<pkg> of each input path), project files by top folder. */
 function packagesOf(metafile: Metafile): Record<string, number> {
-  const output = Object.values(metafile.outputs)[0]!;
+  const output = Object.entries(metafile.outputs).find(([file]) => !file.endsWith(".LEGAL.txt"))![1];
   const out: Record<string, number> = {};
   for (const [path, input] of Object.entries(output.inputs)) {
     const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(path);
