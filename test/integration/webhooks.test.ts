@@ -1,8 +1,10 @@
 // docs/webhooks.md's verification code, run on a real event: the local stack delivers a
 // payment.succeeded to a webhook of this test's, and the TypeScript verifier (client/), the Python
-// snippet (python3) and the Java snippet (java, single-file source launch) are each given its raw
-// body and signature header, then the same event tampered, late, and signed during a rotation.
-import { execFile } from "node:child_process";
+// snippet (python3), the Java snippet (java, single-file source launch) and the Go snippet (go run,
+// offline; skipped where the machine has no go: .ci/run installs Debian's golang-go) are each given
+// its raw body and signature header, then the same event tampered, late, early, and signed during a
+// rotation.
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -60,15 +62,25 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Whether the machine has a Go toolchain (without one the Go case is skipped, saying so). */
+const goInstalled = (() => {
+  try {
+    execFileSync("go", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 /** The same event as it would look signed during a rotation (the old secret's v1 first). */
 const rotatingHeader = () => {
   const [time, v1] = event.header.split(",");
   return `${time},v1=${"0".repeat(64)},${v1}`;
 };
 
-const run = (command: string, args: string[]) =>
+const run = (command: string, args: string[], env?: NodeJS.ProcessEnv) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
-    execFile(command, args, { cwd: dir, timeout: 120_000 }, (error, stdout, stderr) =>
+    execFile(command, args, { cwd: dir, timeout: 120_000, env }, (error, stdout, stderr) =>
       resolveRun({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout: stdout.trim(), stderr }),
     );
   });
@@ -93,22 +105,56 @@ describe("docs/webhooks.md's verifiers on a real event", () => {
     }
   });
 
-  // Each snippet's own main: prints ok / refused, exits 0 / 1.
-  const snippets: Array<[string, string, string, string]> = [
-    ["Python (python3)", "python", "webhook_verifier.py", "python3"],
-    ["Java (java WebhookVerifier.java, Java 17 single-file source launch)", "java", "WebhookVerifier.java", "java"],
+  // Each snippet's own main: prints ok / refused, exits 0 / 1. `go run` builds the file and runs it,
+  // offline and in this test's temp dir (standard library only: no module is fetched); when the
+  // program exits 1, go run itself exits 1 and reports it on stderr ("exit status 1"), which is the
+  // only stderr it may add.
+  const snippets: Array<{
+    name: string;
+    language: string;
+    fileName: string;
+    command: string[];
+    env?: NodeJS.ProcessEnv;
+    refusalStderr?: string;
+    skip?: string;
+  }> = [
+    { name: "Python (python3)", language: "python", fileName: "webhook_verifier.py", command: ["python3"] },
+    {
+      name: "Java (java WebhookVerifier.java, Java 17 single-file source launch)",
+      language: "java",
+      fileName: "WebhookVerifier.java",
+      command: ["java"],
+    },
+    {
+      name: "Go (go run webhook_verifier.go)",
+      language: "go",
+      fileName: "webhook_verifier.go",
+      command: ["go", "run"],
+      env: {
+        ...process.env,
+        GOCACHE: join(dir, "go-cache"),
+        GOPATH: join(dir, "go-path"),
+        GOENV: "off",
+        GOFLAGS: "",
+        GOPROXY: "off",
+        GOTOOLCHAIN: "local",
+        GOWORK: "off",
+      },
+      refusalStderr: "exit status 1\n",
+      skip: goInstalled ? undefined : "no `go` on this machine (apt-get install golang-go; .ci/run installs it)",
+    },
   ];
-  for (const [name, language, fileName, command] of snippets) {
-    it(name, { timeout: 300_000 }, async () => {
+  for (const { name, language, fileName, command, env, refusalStderr = "", skip } of snippets) {
+    it.skipIf(skip)(skip ? `${name}: skipped, ${skip}` : name, { timeout: 300_000 }, async () => {
       const file = join(dir, fileName);
       writeFileSync(file, snippet(language));
       for (const [what, args, code] of cases()) {
-        const result = await run(command, [file, ...args]);
+        const result = await run(command[0]!, [...command.slice(1), file, ...args], env);
         expect({ what, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
           what,
           code,
           stdout: code === 0 ? "ok" : "refused",
-          stderr: "",
+          stderr: code === 0 ? "" : refusalStderr,
         });
       }
     });
