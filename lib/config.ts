@@ -32,6 +32,8 @@ export interface Config {
   maxReceiveCount: { check: number; events: number };
   /** Money of a second trade, or paid on an attempt already closed, is refunded on its own (off: recorded and alarmed only). */
   autoRefunds: boolean;
+  /** A new refund is sent to Alipay from its own write (the table stream); off: by the sweep. */
+  refundsAtOnce: boolean;
   /** Margin for clock skew with Alipay before an expired order is closed. */
   closeMarginSeconds: number;
   /** How long a sweep's claim on an order lasts before another sweep may enqueue it again. */
@@ -199,6 +201,7 @@ async function load(): Promise<Config> {
     },
     closeMarginSeconds: positiveNumber("CLOSE_MARGIN_SECONDS", 60, true),
     autoRefunds: flag("AUTO_REFUNDS", true),
+    refundsAtOnce: flag("REFUNDS_AT_ONCE", true),
     sweepLeaseSeconds: positiveNumber("SWEEP_LEASE_SECONDS", 300),
     sweepShards: positiveInteger("SWEEP_SHARDS", 1),
     sweepClaimConcurrency: positiveInteger("SWEEP_CLAIM_CONCURRENCY", 32),

@@ -103,6 +103,8 @@ export async function publishPaymentEvent(record: DynamoDBRecord): Promise<void>
   try {
     const refund = refundToSendOf(record);
     if (refund) {
+      // Off: the refund waits for the sweep (within a minute), e.g. to hold refunds back during an incident.
+      if (!(await config()).refundsAtOnce) return;
       await sendMessage((await config()).checkQueueUrl, refund);
       count("RefundsDispatched");
       logger.info("refund dispatched", refund);

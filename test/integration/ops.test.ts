@@ -52,7 +52,8 @@ import { findPayment, recheckPayment, showPayment } from "../../ops/payments.js"
 import { listRefunds, retryRefund, showRefund } from "../../ops/refunds.js";
 import { useStack, waitFor } from "./harness.js";
 
-const t = useStack({ scheduleIntervalMs: 3_600_000 });
+// Refunds wait for a person's `refund retry` here (the sweep is slowed to an hour): not sent from their write.
+const t = useStack({ scheduleIntervalMs: 3_600_000, env: { LOCAL_REFUNDS_AT_ONCE: "false" } });
 const sqs = () => new SQSClient({ endpoint: t.stack.urls.sqs, region: t.stack.service.region, credentials: localCredentials });
 afterEach(() => {
   for (const receiver of Object.values(t.stack.receivers)) receiver.setMode("up");
