@@ -8,6 +8,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // The run's temp folder (the stacks' throwaway keys), removed also on Ctrl-C.
+    globalSetup: ["test/runTempDir.ts"],
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { extends: true, test: { name: "simulator", include: ["test/simulator/**/*.test.ts"] } },

@@ -94,6 +94,8 @@ export function javaRunsSource(): boolean {
 function spawnDynamoDbLocal(port: number) {
   const launcher = fileURLToPath(new URL("./java/DynamoDbLocalLoopback.java", import.meta.url));
   const args = [
+    // The launcher exits when this process is gone, however it died (its own group survives it).
+    `-Dstarter.pid=${process.pid}`,
     "-Djava.library.path=DynamoDBLocal_lib",
     "-cp",
     ["DynamoDBLocal.jar", "DynamoDBLocal_lib/*"].join(delimiter),

@@ -7,6 +7,7 @@ import java.lang.reflect.Field;
 
 public class DynamoDbLocalLoopback {
   public static void main(String[] args) throws Exception {
+    followStarter();
     Class<?> runner = Class.forName("software.amazon.dynamodb.services.local.main.ServerRunner");
     Object proxy = runner.getMethod("createServerFromCommandLineArgs", String[].class).invoke(null, (Object) args);
     Field field = proxy.getClass().getDeclaredField("server");
@@ -17,5 +18,28 @@ public class DynamoDbLocalLoopback {
     }
     proxy.getClass().getMethod("start").invoke(proxy);
     System.out.println("DynamoDB Local listening on 127.0.0.1");
+  }
+
+  /**
+   * Its own process group outlives a starter that dies without cleaning up (SIGKILL, a test runner
+   * tearing its worker down): it exits with the process named by -Dstarter.pid (local/engines.ts),
+   * checked from the first moment, so a starter gone before the server is up is seen too.
+   */
+  private static void followStarter() {
+    String pid = System.getProperty("starter.pid");
+    if (pid == null) return;
+    ProcessHandle starter = ProcessHandle.of(Long.parseLong(pid)).orElse(null);
+    Thread watchdog = new Thread(() -> {
+      while (starter != null && starter.isAlive()) {
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      Runtime.getRuntime().halt(0);
+    });
+    watchdog.setDaemon(true);
+    watchdog.start();
   }
 }

@@ -9,6 +9,7 @@ import { exitOnSignals, removeOnExit } from "../../local/interrupt.js";
 import { startStack, type LocalStack, type StackOptions } from "../../local/stack.js";
 import type { SimulatorApp } from "../../simulator/types.js";
 import { checkResponse } from "./openapiCheck.js";
+import { runTempDirVariable } from "../runTempDir.js";
 
 export interface TestStack {
   stack: LocalStack;
@@ -86,7 +87,7 @@ export function useStack(options: StackOptions = {}): TestStack {
   let uninstall: () => void = () => undefined;
   const harness = { logs } as TestStack;
   beforeAll(async () => {
-    const keysDir = mkdtempSync(join(tmpdir(), "alipay-pay-keys-"));
+    const keysDir = mkdtempSync(join(process.env[runTempDirVariable] ?? tmpdir(), "alipay-pay-keys-"));
     // Ctrl-C on the test run (or the runner's SIGTERM to its worker): the worker exits through
     // its 'exit' listeners, which kill the JVM and remove the keys, instead of dying with them.
     removeKeys = removeOnExit(keysDir);

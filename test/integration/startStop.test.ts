@@ -198,7 +198,7 @@ describe("npm start stops like a service", () => {
   it("says in one sentence what to do when Java is missing (no spawn java ENOENT)", { timeout: 120_000 }, async () => {
     const ports = await freePorts();
     // No java on the PATH (node is given by its path).
-    const started = run(process.execPath, ["--import", "tsx", "local/start.ts"], {
+    const started = run(process.execPath, ["--disable-warning=ExperimentalWarning", "--import", "tsx", "local/start.ts"], {
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       PATH: "/nonexistent",
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
@@ -236,7 +236,12 @@ describe("a test run cleans up on Ctrl-C", () => {
     try {
       const tests = run("npx", ["vitest", "run", "test/integration/apiDocs.test.ts"], { TMPDIR: temp });
       // Its stack is up: a keys folder and a DynamoDB Local JVM of its own.
-      while (!readdirSync(temp).some((name) => name.startsWith("alipay-pay-keys-")) || !markedProcesses().some(isDynamoDb)) {
+      // The keys folder sits in the run's temp folder (test/runTempDir.ts).
+      const keysFolders = () =>
+        readdirSync(temp)
+          .filter((name) => name.startsWith("alipay-pay-run-"))
+          .flatMap((run) => readdirSync(join(temp, run)).filter((name) => name.startsWith("alipay-pay-keys-")));
+      while (keysFolders().length === 0 || !markedProcesses().some(isDynamoDb)) {
         if (tests.child.exitCode !== null) throw new Error(`the test run ended first:\n${tests.output()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
