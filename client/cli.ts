@@ -1,7 +1,7 @@
 // `npm run business -- <command> ...`: the business API from a terminal, signed with SigV4 the way a
 // business system's server signs (client/businessClient.ts). See `npm run business -- --help`.
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
+import { parseCommandLine, UsageError } from "./args.js";
 import { createBusinessClient, isReplay, type BusinessClient, type BusinessResponse, type CreatePaymentInput } from "./businessClient.js";
 import { readLocalApi, readLocalCredentials } from "./local.js";
 
@@ -51,8 +51,6 @@ Examples:
   npm run business -- trigger payment.succeeded --as shop
 `;
 
-class UsageError extends Error {}
-
 const options = {
   local: { type: "boolean" },
   as: { type: "string" },
@@ -85,49 +83,7 @@ const optionValues: Record<string, string> = {
 type Values = ReturnType<typeof parse>["values"];
 
 function parse(argv: string[]) {
-  return parseArgs({ args: joinValues(argv), options, allowPositionals: true, strict: true });
-}
-
-/**
- * `--amount -5` is read as the option and its value (node's parser would take -5 for an option and
- * answer in its own words): every string option takes the next word whatever it looks like, so the
- * value is checked, and explained, by what the option means.
- */
-function joinValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    const word = argv[i]!;
-    if (word === "--") {
-      out.push(...argv.slice(i));
-      break;
-    }
-    const name = word.startsWith("--") && !word.includes("=") ? word.slice(2) : undefined;
-    const option = name !== undefined ? (options as Record<string, { type: string }>)[name] : undefined;
-    if (option?.type === "string") {
-      const value = argv[i + 1];
-      if (value === undefined) throw new UsageError(`--${name} needs a value: ${optionValues[name!] ?? "text"}`);
-      out.push(`${word}=${value}`);
-      i += 1;
-    } else {
-      out.push(word);
-    }
-  }
-  return out;
-}
-
-/** node:util parseArgs' errors, in our words. */
-function explainParseError(error: unknown): string {
-  const message = (error as Error).message;
-  const code = (error as { code?: string }).code;
-  const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1];
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option ?? message} (see --help)`;
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-    const name = option?.replace(/^-+/, "") ?? "";
-    return (options as Record<string, { type: string }>)[name]?.type === "boolean"
-      ? `--${name} takes no value`
-      : `--${name} needs a value: ${optionValues[name] ?? "text"}`;
-  }
-  return message;
+  return parseCommandLine(argv, options, { value: (name) => optionValues[name] ?? "text", unknownHint: " (see --help)" });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -136,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parse(argv);
   } catch (error) {
-    return usage(error instanceof UsageError ? error.message : explainParseError(error), json);
+    return usage((error as Error).message, json);
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
@@ -155,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
         json,
       });
     } catch (error) {
-      if (error instanceof Error && error.name === "UsageError") return usage(error.message, json);
+      if (error instanceof UsageError) return usage(error.message, json);
       console.error(`error: ${(error as Error).message}`);
       return 1;
     }

@@ -8,12 +8,9 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { dirname, join } from "node:path";
+import { UsageError } from "../client/args.js";
 import type { BusinessClient, BusinessResponse } from "../client/businessClient.js";
 import { createLocalBusinessClient, defaultStackFile } from "../client/local.js";
-
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 export interface DevOptions {
   as: string;

@@ -1,48 +1,28 @@
-// The command line: parsing and help texts. No lib/ imports here (see cli.ts): what needs lib/
-// to be checked (business ids, payment ids) is checked by the commands before they touch AWS.
+// The command line: node:util parseArgs (through client/args.ts, shared with the business CLI), the
+// checks every command's arguments get, and the help texts. No lib/ imports here (see cli.ts): what
+// needs lib/ to be checked (business ids, payment ids) is checked by the commands before they touch AWS.
+import { parseCommandLine } from "../client/args.js";
 import { UsageError } from "./errors.js";
 
-export type CommandName =
-  | "preflight"
-  | "payment show"
-  | "payment find"
-  | "payment recheck"
-  | "refund list"
-  | "refund show"
-  | "refund retry"
-  | "event replay"
-  | "reconcile run"
-  | "reconcile show"
-  | "reconcile differences"
-  | "dlq list"
-  | "dlq redrive"
-  | "publish-failures list"
-  | "publish-failures replay"
-  | "business add"
-  | "business list"
-  | "business show"
-  | "business update"
-  | "business disable"
-  | "business enable"
-  | "business rotate-secret"
-  | "business try";
-
 /** Options that belong to some commands (the global ones are fields of Invocation). */
-export type OptionName =
-  | "stage"
-  | "param"
-  | "account"
-  | "principal"
-  | "webhook-url"
-  | "payment-expiry-seconds"
-  | "add-principal"
-  | "remove-principal"
-  | "overlap-hours"
-  | "business"
-  | "business-order"
-  | "limit"
-  | "api-url"
-  | "region";
+const commandOptions = [
+  "stage",
+  "param",
+  "account",
+  "principal",
+  "webhook-url",
+  "payment-expiry-seconds",
+  "add-principal",
+  "remove-principal",
+  "overlap-hours",
+  "business",
+  "business-order",
+  "limit",
+  "api-url",
+  "region",
+] as const;
+export type OptionName = (typeof commandOptions)[number];
+export type CommandName = keyof typeof commands;
 
 export interface Invocation {
   command?: CommandName;
@@ -83,7 +63,7 @@ takes effect within that time (the output says how long).`;
 const exitStatusWrite = `Exit status: 0 done; 1 failed (no such system, a conflicting change, AWS refused); 2 wrong command
 line (bad id, ARN, URL or number).`;
 
-export const commands: Record<CommandName, CommandSpec> = {
+export const commands = {
   preflight: {
     usage: 'preflight --stage <stage> [--param "name=value" ...] [--region <region>] [--json]',
     summary: "check an AWS account and a stage's parameters before deploying (read-only)",
@@ -442,7 +422,7 @@ until then.
 Exit status: 0 authorized; 1 refused, another answer, no local credentials, the API unreachable;
 2 a bad business id, URL or region, or no --api-url against AWS.`,
   },
-};
+} satisfies Record<string, CommandSpec>;
 
 const groups: Record<string, string> = {
   payment: "Payments: look at one, find one by business order, or run the check worker on it now.",
@@ -491,65 +471,40 @@ Runbook: RUNBOOK.md.`;
   return `Usage: npm run ops -- [options] <command>\n\n${intro}\n\nCommands:\n${lines.join("\n")}\n\n${globalOptions}\n`;
 }
 
-const commandOptions: OptionName[] = [
-  "stage",
-  "param",
-  "account",
-  "principal",
-  "webhook-url",
-  "payment-expiry-seconds",
-  "add-principal",
-  "remove-principal",
-  "overlap-hours",
-  "business",
-  "business-order",
-  "limit",
-  "api-url",
-  "region",
-];
+const options = {
+  local: { type: "boolean" },
+  "stack-file": { type: "string" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  // Every command option is collected as a list: how often it may be given is the command's to say.
+  ...(Object.fromEntries(commandOptions.map((name) => [name, { type: "string", multiple: true }])) as Record<
+    OptionName,
+    { type: "string"; multiple: true }
+  >),
+} as const;
 
 export function parseArgs(argv: string[]): Invocation {
-  const words: string[] = [];
-  const invocation: Invocation = { args: [], options: {}, local: false, json: false, verbose: false, help: false, helpTopic: "" };
-  for (let i = 0; i < argv.length; i += 1) {
-    const token = argv[i]!;
-    const [flag, inline] =
-      token.startsWith("--") && token.includes("=")
-        ? [token.slice(0, token.indexOf("=")), token.slice(token.indexOf("=") + 1)]
-        : [token, undefined];
-    const value = () => {
-      const next = inline ?? argv[(i += 1)];
-      if (next === undefined || next === "") throw new UsageError(`${flag} needs a value`);
-      return next;
-    };
-    switch (flag) {
-      case "--local":
-        invocation.local = true;
-        break;
-      case "--stack-file":
-        invocation.stackFile = value();
-        break;
-      case "--json":
-        invocation.json = true;
-        break;
-      case "--verbose":
-        invocation.verbose = true;
-        break;
-      case "-h":
-      case "--help":
-        invocation.help = true;
-        break;
-      default: {
-        const option = flag.startsWith("--") ? (flag.slice(2) as OptionName) : undefined;
-        if (option && commandOptions.includes(option)) {
-          (invocation.options[option] ??= []).push(value());
-          break;
-        }
-        if (token.startsWith("-") && token !== "-") throw new UsageError(`unknown option ${flag}`);
-        words.push(token);
-      }
-    }
+  let parsed: ReturnType<typeof parseCommandLine<typeof options>>;
+  try {
+    parsed = parseCommandLine(argv, options);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
+  const { values, positionals: words } = parsed;
+  const empty = Object.entries(values).find(([, value]) => value === "" || (Array.isArray(value) && value.includes("")));
+  if (empty) throw new UsageError(`--${empty[0]} needs a value`);
+  const { local = false, json = false, verbose = false, help = false, "stack-file": stackFile } = values;
+  const invocation: Invocation = {
+    args: [],
+    options: Object.fromEntries(commandOptions.flatMap((name) => (values[name] ? [[name, values[name]]] : []))),
+    local,
+    json,
+    verbose,
+    help,
+    helpTopic: "",
+    ...(stackFile !== undefined ? { stackFile } : {}),
+  };
   if (words[0] === "help") {
     invocation.help = true;
     words.shift();
@@ -560,7 +515,7 @@ export function parseArgs(argv: string[]): Invocation {
     return invocation;
   }
   if (words.length === 0) throw new UsageError("no command given");
-  const spec = commands[name as CommandName];
+  const spec: CommandSpec | undefined = commands[name as CommandName];
   if (!spec) {
     if (replaced[name])
       throw new UsageError(
