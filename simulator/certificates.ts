@@ -82,6 +82,31 @@ function withOpenssl<T>(body: (file: (name: string) => string, openssl: Openssl)
   }
 }
 
+/** `<csr>.csr` signed by the authority `<ca>.crt` / `<ca>.key` into `<csr>.crt`: ten years, SHA-256, `extfile`'s extensions. */
+function signCsr(
+  file: (name: string) => string,
+  openssl: Openssl,
+  { csr, ca, extfile }: { csr: string; ca: string; extfile?: string },
+): void {
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    file(`${csr}.csr`),
+    "-CA",
+    file(`${ca}.crt`),
+    "-CAkey",
+    file(`${ca}.key`),
+    "-CAcreateserial",
+    "-days",
+    "3650",
+    "-sha256",
+    ...(extfile ? ["-extfile", file(extfile)] : []),
+    "-out",
+    file(`${csr}.crt`),
+  );
+}
+
 /**
  * Alipay's next public-key certificate after a rotation, for `alipayPrivateKey` (a new key, or the
  * same one: Alipay re-issues with a new SN either way). As Alipay's are, it is issued by an
@@ -130,24 +155,7 @@ export function issueAlipayCertificate(input: { ca?: CertificateAuthority; alipa
       "-subj",
       "/C=CN/O=Simulated Ant Financial/OU=Certification Authority/CN=Simulated Ant Financial Certification Authority Class 2 R1",
     );
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      file("class2.csr"),
-      "-CA",
-      file("root.crt"),
-      "-CAkey",
-      file("root.key"),
-      "-CAcreateserial",
-      "-days",
-      "3650",
-      "-sha256",
-      "-extfile",
-      file("ca.ext"),
-      "-out",
-      file("class2.crt"),
-    );
+    signCsr(file, openssl, { csr: "class2", ca: "root", extfile: "ca.ext" });
     openssl(
       "req",
       "-new",
@@ -158,24 +166,7 @@ export function issueAlipayCertificate(input: { ca?: CertificateAuthority; alipa
       "-out",
       file("alipay.csr"),
     );
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      file("alipay.csr"),
-      "-CA",
-      file("class2.crt"),
-      "-CAkey",
-      file("class2.key"),
-      "-CAcreateserial",
-      "-days",
-      "3650",
-      "-sha256",
-      "-extfile",
-      file("end.ext"),
-      "-out",
-      file("alipay.crt"),
-    );
+    signCsr(file, openssl, { csr: "alipay", ca: "class2", extfile: "end.ext" });
     const alipayCert = readFileSync(file("alipay.crt"), "utf8").trim();
     return { alipayCert, chain: `${alipayCert}\n${readFileSync(file("class2.crt"), "utf8").trim()}` };
   });
@@ -187,10 +178,7 @@ export function issueAlipayCertificate(input: { ca?: CertificateAuthority; alipa
  * (`ca`) so the simulator can rotate Alipay's certificate as Alipay does.
  */
 export function issueCertificates(input: { appId: string; appPrivateKey: string; alipayPrivateKey: string }): IssuedCertificates {
-  const dir = mkdtempSync(join(tmpdir(), "alipay-sim-ca-"));
-  const file = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
-  try {
+  return withOpenssl((file, openssl) => {
     writeFileSync(file("app.key"), input.appPrivateKey);
     writeFileSync(file("alipay.key"), input.alipayPrivateKey);
     const root = ["-x509", "-nodes", "-days", "3650"];
@@ -222,22 +210,7 @@ export function issueCertificates(input: { appId: string; appPrivateKey: string;
     );
     const issue = (key: string, subject: string, out: string) => {
       openssl("req", "-new", "-key", file(key), "-subj", subject, "-out", file(`${out}.csr`));
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        file(`${out}.csr`),
-        "-CA",
-        file("root.crt"),
-        "-CAkey",
-        file("root.key"),
-        "-CAcreateserial",
-        "-days",
-        "3650",
-        "-sha256",
-        "-out",
-        file(`${out}.crt`),
-      );
+      signCsr(file, openssl, { csr: out, ca: "root" });
       return readFileSync(file(`${out}.crt`), "utf8").trim();
     };
     return {
@@ -246,7 +219,5 @@ export function issueCertificates(input: { appId: string; appPrivateKey: string;
       rootCert: `${readFileSync(file("ec.crt"), "utf8").trim()}\n${readFileSync(file("root.crt"), "utf8").trim()}`,
       ca: { cert: readFileSync(file("root.crt"), "utf8").trim(), key: readFileSync(file("root.key"), "utf8").trim() },
     };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
