@@ -151,8 +151,11 @@ export async function startDynamoDb(port?: number): Promise<Engine> {
   return {
     endpoint,
     async stop() {
+      // Until the JVM is gone, so its port is free for whatever starts next (a second stack on it).
+      const gone = exited ? Promise.resolve() : new Promise<void>((resolve) => child.once("exit", () => resolve()));
       killGroup();
       process.removeListener("exit", killGroup);
+      await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     },
   };
 }
