@@ -5,7 +5,6 @@ import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildApp } from "fauxqs";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { createServer } from "node:net";
 
@@ -163,6 +162,7 @@ export async function startDynamoDb(port?: number): Promise<Engine> {
 export async function startSqs(port?: number): Promise<Engine> {
   // fauxqs's own startFauxqs listens on 0.0.0.0 whatever its host option (that only names the host
   // in queue URLs): its app is listened on loopback here, nothing on the network reaches the stack.
+  const { buildApp } = await loadFauxqs();
   const app = buildApp({ logger: false });
   try {
     await app.listen({ port: port ?? 0, host: "127.0.0.1" });
@@ -177,4 +177,23 @@ export async function startSqs(port?: number): Promise<Engine> {
     endpoint: `http://127.0.0.1:${listened}`,
     stop: () => app.close(),
   };
+}
+
+/**
+ * fauxqs 2 imports node:sqlite (for its optional persistence), and Node 22 warns on stderr that
+ * SQLite is experimental in every process that loads it: only that warning is dropped, while
+ * fauxqs loads (the stack's own messages stay one sentence each).
+ */
+async function loadFauxqs(): Promise<typeof import("fauxqs")> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (text.startsWith("SQLite is an experimental feature")) return;
+    return (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return await import("fauxqs");
+  } finally {
+    process.emitWarning = emitWarning;
+  }
 }
