@@ -198,7 +198,7 @@ describe("npm start stops like a service", () => {
   it("says in one sentence what to do when Java is missing (no spawn java ENOENT)", { timeout: 120_000 }, async () => {
     const ports = await freePorts();
     // No java on the PATH (node is given by its path).
-    const started = run(process.execPath, ["--disable-warning=ExperimentalWarning", "--import", "tsx", "local/start.ts"], {
+    const started = run(process.execPath, ["--import", "tsx", "local/start.ts"], {
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       PATH: "/nonexistent",
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
