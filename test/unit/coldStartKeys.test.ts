@@ -2,49 +2,21 @@
 // before its first invocation's handler runs, so a key that cannot work fails the first request with
 // an AlipayKeyError naming the setting, not whichever later request first signs or verifies.
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { handler } from "../../functions/alipayNotify.js";
 import { handler as orderStringHandler } from "../../functions/getOrderString.js";
 import { resetConfig } from "../../lib/config.js";
 import { logger } from "../../lib/observability.js";
+import { useAlipayFunctionEnv } from "./functionEnv.js";
 
-const dir = mkdtempSync(join(tmpdir(), "cold-start-keys-"));
-const saved = { ...process.env };
 const app = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const alipay = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const appPublicPem = String(app.publicKey.export({ type: "spki", format: "pem" }));
-const write = (name: string, text: string) => {
-  writeFileSync(join(dir, name), text);
-  return `file:${join(dir, name)}`;
-};
-
-beforeAll(() => {
-  Object.assign(process.env, {
-    STAGE: "test",
-    TABLE_NAME: "orders",
-    CHECK_QUEUE_URL: "http://127.0.0.1:9/000000000000/check",
-    EVENTS_QUEUE_URL: "http://127.0.0.1:9/000000000000/events",
-    ALIPAY_APP_ID: "2021000100000001",
-    ALIPAY_SELLER_ID: "2088000100000001",
-    ALIPAY_GATEWAY_URL: "http://127.0.0.1:9/gateway.do",
-    ALIPAY_NOTIFY_URL: "https://pay.example.com/alipay/notify",
-    CHECK_SCHEDULE_SECONDS: "60",
-    ALIPAY_APP_CERT: "",
-    // The app's public key where its private key belongs: the classic mix-up.
-    ALIPAY_APP_PRIVATE_KEY: write("app.pem", appPublicPem),
-    ALIPAY_PUBLIC_KEY: write("alipay.pem", String(alipay.publicKey.export({ type: "spki", format: "pem" }))),
-  });
-  resetConfig();
-});
-
-afterAll(() => {
-  process.env = saved;
-  resetConfig();
-  rmSync(dir, { recursive: true, force: true });
+const { write } = useAlipayFunctionEnv({
+  // The app's public key where its private key belongs: the classic mix-up.
+  appPrivateKeyPem: appPublicPem,
+  alipayPublicKeyPem: String(alipay.publicKey.export({ type: "spki", format: "pem" })),
 });
 
 const garbage = { body: "hello", isBase64Encoded: false, headers: {} } as unknown as APIGatewayProxyEventV2;

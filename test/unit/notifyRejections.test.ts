@@ -4,48 +4,22 @@
 // NotificationsMismatched, which pages. The real notification code, with real keys; the checks
 // exercised here all come before the table, so no database is needed.
 import { createSign, generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resetConfig } from "../../lib/config.js";
+import { describe, expect, it } from "vitest";
 import { metricCounts } from "../../lib/observability.js";
 import { handleNotification, mismatchReasons, unverifiedReasons } from "../../lib/payments/notify.js";
+import { useAlipayFunctionEnv } from "./functionEnv.js";
 
-const dir = mkdtempSync(join(tmpdir(), "notify-rejections-"));
-const saved = { ...process.env };
 const app = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const alipay = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const appId = "2021000100000001";
 const sellerId = "2088000100000001";
 
-beforeAll(() => {
-  const write = (name: string, text: string) => {
-    writeFileSync(join(dir, name), text);
-    return `file:${join(dir, name)}`;
-  };
-  Object.assign(process.env, {
-    STAGE: "test",
-    TABLE_NAME: "orders",
-    CHECK_QUEUE_URL: "http://127.0.0.1:9/000000000000/check",
-    EVENTS_QUEUE_URL: "http://127.0.0.1:9/000000000000/events",
-    ALIPAY_APP_ID: appId,
-    ALIPAY_SELLER_ID: sellerId,
-    ALIPAY_GATEWAY_URL: "http://127.0.0.1:9/gateway.do",
-    ALIPAY_NOTIFY_URL: "https://pay.example.com/alipay/notify",
-    CHECK_SCHEDULE_SECONDS: "60",
-    ALIPAY_APP_CERT: "",
-    ALIPAY_APP_PRIVATE_KEY: write("app.pem", String(app.privateKey.export({ type: "pkcs8", format: "pem" }))),
-    ALIPAY_PUBLIC_KEY: write("alipay.pem", String(alipay.publicKey.export({ type: "spki", format: "pem" }))),
-  });
-  resetConfig();
-});
-
-afterAll(() => {
-  process.env = saved;
-  resetConfig();
-  rmSync(dir, { recursive: true, force: true });
+useAlipayFunctionEnv({
+  appId,
+  sellerId,
+  appPrivateKeyPem: String(app.privateKey.export({ type: "pkcs8", format: "pem" })),
+  alipayPublicKeyPem: String(alipay.publicKey.export({ type: "spki", format: "pem" })),
 });
 
 const fields = (overrides: Record<string, string> = {}): Record<string, string> => ({
