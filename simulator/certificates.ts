@@ -82,6 +82,29 @@ function withOpenssl<T>(body: (file: (name: string) => string, openssl: Openssl)
   }
 }
 
+/** A new self-signed root, `<name>.key` and `<name>.crt`, ten years; `newkey` is openssl's key spec. */
+function selfSignedRoot(
+  file: (name: string) => string,
+  openssl: Openssl,
+  { name, newkey, subject }: { name: string; newkey: string[]; subject: string },
+): void {
+  openssl(
+    "req",
+    "-x509",
+    "-nodes",
+    "-days",
+    "3650",
+    "-newkey",
+    ...newkey,
+    "-keyout",
+    file(`${name}.key`),
+    "-out",
+    file(`${name}.crt`),
+    "-subj",
+    subject,
+  );
+}
+
 /** `<csr>.csr` signed by the authority `<ca>.crt` / `<ca>.key` into `<csr>.crt`: ten years, SHA-256, `extfile`'s extensions. */
 function signCsr(
   file: (name: string) => string,
@@ -123,21 +146,11 @@ export function issueAlipayCertificate(input: { ca?: CertificateAuthority; alipa
       writeFileSync(file("root.crt"), input.ca.cert);
       writeFileSync(file("root.key"), input.ca.key);
     } else {
-      openssl(
-        "req",
-        "-x509",
-        "-nodes",
-        "-days",
-        "3650",
-        "-newkey",
-        "rsa:2048",
-        "-keyout",
-        file("root.key"),
-        "-out",
-        file("root.crt"),
-        "-subj",
-        "/C=CN/O=Not Ant Financial/OU=Certification Authority/CN=Untrusted Root CA R1",
-      );
+      selfSignedRoot(file, openssl, {
+        name: "root",
+        newkey: ["rsa:2048"],
+        subject: "/C=CN/O=Not Ant Financial/OU=Certification Authority/CN=Untrusted Root CA R1",
+      });
     }
     writeFileSync(file("alipay.key"), input.alipayPrivateKey);
     writeFileSync(file("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
@@ -181,33 +194,16 @@ export function issueCertificates(input: { appId: string; appPrivateKey: string;
   return withOpenssl((file, openssl) => {
     writeFileSync(file("app.key"), input.appPrivateKey);
     writeFileSync(file("alipay.key"), input.alipayPrivateKey);
-    const root = ["-x509", "-nodes", "-days", "3650"];
-    openssl(
-      "req",
-      ...root,
-      "-newkey",
-      "rsa:2048",
-      "-keyout",
-      file("root.key"),
-      "-out",
-      file("root.crt"),
-      "-subj",
-      "/C=CN/O=Simulated Ant Financial/OU=Certification Authority/CN=Simulated Ant Financial Root CA R1",
-    );
-    openssl(
-      "req",
-      ...root,
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-keyout",
-      file("ec.key"),
-      "-out",
-      file("ec.crt"),
-      "-subj",
-      "/C=CN/O=Simulated Ant Financial/OU=Certification Authority/CN=Simulated Ant Financial Root CA E1",
-    );
+    selfSignedRoot(file, openssl, {
+      name: "root",
+      newkey: ["rsa:2048"],
+      subject: "/C=CN/O=Simulated Ant Financial/OU=Certification Authority/CN=Simulated Ant Financial Root CA R1",
+    });
+    selfSignedRoot(file, openssl, {
+      name: "ec",
+      newkey: ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+      subject: "/C=CN/O=Simulated Ant Financial/OU=Certification Authority/CN=Simulated Ant Financial Root CA E1",
+    });
     const issue = (key: string, subject: string, out: string) => {
       openssl("req", "-new", "-key", file(key), "-subj", subject, "-out", file(`${out}.csr`));
       signCsr(file, openssl, { csr: out, ca: "root" });
