@@ -104,7 +104,7 @@ function summary(file: string): string {
   if (lifecycle) {
     out.push(
       `- DynamoDB requests per paid payment: ${num(lifecycle.total.requests)} (target <= ${lifecycle.targetRequests}: ${lifecycle.meetsTarget ? "met" : "NOT met"}; before: 5), ` +
-        `${num(lifecycle.total.writeRequests)} writes, ${num(lifecycle.total.reads)} reads; ${num(lifecycle.total.writes)} item writes, ${num(lifecycle.total.wcu)} WCU (${num(lifecycle.total.indexWcu)} on the sweep index), ${num(lifecycle.total.rcu)} RCU per payment.`,
+        `${num(lifecycle.total.writeRequests)} writes, ${num(lifecycle.total.reads)} reads; ${num(lifecycle.total.writes)} item writes, ${num(lifecycle.total.wcu)} WCU (${num(lifecycle.total.indexWcu)} on the indexes), ${num(lifecycle.total.rcu)} RCU per payment.`,
     );
     Object.assign(record, {
       requestsPerPaidOrder: lifecycle.total.requests,
@@ -113,6 +113,9 @@ function summary(file: string): string {
       itemWritesPerPaidOrder: lifecycle.total.writes,
       wcuPerPaidOrder: lifecycle.total.wcu,
       rcuPerPaidOrder: lifecycle.total.rcu,
+      // What `npm run capacity` multiplies by the peak: the table's part and each index's.
+      tableWcuPerPaidOrder: lifecycle.total.wcu - lifecycle.total.indexWcu,
+      indexWcuPerPaidOrder: lifecycle.total.indexWcuByName,
     });
   }
   const sweep = of("sweep");
@@ -146,6 +149,11 @@ function summary(file: string): string {
     const concurrent = Object.entries(handlers.ratios).find(([k]) => k.startsWith("concurrency") && k.endsWith("paid order"))?.[1] as
       | { timeRatio: number }
       | undefined;
+    // Lambda time per function for `npm run capacity`: our handlers' mean, one at a time.
+    const oursSequential = (handlers.runs as Array<{ name: string; mode: string; meanMs: number }>).filter(
+      (r) => r.mode === "sequential" && r.name.endsWith("(ours)") && !/replay|duplicate/.test(r.name),
+    );
+    Object.assign(record, { handlerMeanMs: Object.fromEntries(oursSequential.map((r) => [r.name.replace(" (ours)", ""), r.meanMs])) });
     if (sequential) {
       Object.assign(record, {
         peerRequestRatio: sequential.requestRatio,

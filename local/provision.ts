@@ -6,6 +6,7 @@ import {
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
+  type GlobalSecondaryIndex,
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -65,7 +66,10 @@ async function createTable(resource: CfnResource, dynamo: DynamoDBClient, region
     AttributeDefinitions: p.AttributeDefinitions,
     KeySchema: p.KeySchema,
     BillingMode: p.BillingMode,
-    GlobalSecondaryIndexes: p.GlobalSecondaryIndexes,
+    // Warm throughput is an AWS capacity setting (scripts/sizing.cjs), nothing DynamoDB Local has.
+    GlobalSecondaryIndexes: (p.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined)?.map(
+      ({ WarmThroughput: _, ...index }) => index,
+    ),
     ...(p.StreamSpecification
       ? { StreamSpecification: { StreamEnabled: true, StreamViewType: p.StreamSpecification.StreamViewType } }
       : {}),

@@ -3,10 +3,12 @@
 // (${self:}, ${sls:stage}, ${opt:}, ${param:}, ${env:}, ${file()}) are resolved here; CloudFormation
 // intrinsics (!Ref, !GetAtt, !Sub, !Join) are kept as objects and resolved by the provisioner.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { parse, type Tags } from "yaml";
 
 export const projectRoot = resolve(dirname(new URL(import.meta.url).pathname), "..");
+const requireModule = createRequire(import.meta.url);
 
 const cfnTags: Tags = [
   { tag: "!Ref", resolve: (value: string) => ({ Ref: value }) },
@@ -193,10 +195,31 @@ function resolveOne(expression: string, root: Raw, stage: string, env: NodeJS.Pr
   else if (ref.startsWith("param:")) {
     const name = ref.slice(6);
     value = root.params?.[stage]?.[name] ?? root.params?.default?.[name];
-  } else if (ref.startsWith("file(")) value = readYaml(ref.slice(5, ref.indexOf(")")));
+  } else if (ref.startsWith("file(")) value = fileVariable(ref, root, stage, env);
   else throw new Error(`serverless.yml: unsupported variable \${${expression}}`);
   if (value === undefined) value = fallback;
   if (value === undefined) throw new Error(`serverless.yml: variable \${${expression}} has no value for stage ${stage}`);
+  return value;
+}
+
+/**
+ * `${file(infra/x.yml)}` is the YAML file; `${file(./scripts/x.cjs):name}` calls the module's `name`
+ * with a variable resolver, as osls does (scripts/sizing.cjs). Locally the resolver is synchronous.
+ */
+function fileVariable(ref: string, root: Raw, stage: string, env: NodeJS.ProcessEnv): unknown {
+  const path = ref.slice(5, ref.indexOf(")"));
+  const address = ref
+    .slice(ref.indexOf(")") + 1)
+    .replace(/^:/, "")
+    .trim();
+  if (!/\.c?js$/.test(path)) return readYaml(path);
+  const exported = (requireModule(resolve(projectRoot, path)) as Raw)[address];
+  if (typeof exported !== "function") throw new Error(`serverless.yml: ${path} has no function ${address}`);
+  const value = exported({
+    options: { stage },
+    resolveVariable: (variable: string) => resolveVariables(`\${${variable}}`, root, stage, env),
+  });
+  if (value instanceof Promise) throw new Error(`serverless.yml: ${path}:${address} answered asynchronously`);
   return value;
 }
 

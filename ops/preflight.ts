@@ -14,6 +14,7 @@
 // The AWS clients take the standard AWS_REGION / AWS_ENDPOINT_URL_* settings.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createRequire } from "node:module";
 import { GetAccountSettingsCommand, GetFunctionConcurrencyCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { ListSubscriptionsByTopicCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -21,6 +22,8 @@ import { normaliseAlipayCredentials } from "../lib/alipay/keys.js";
 import { projectRoot, readYaml } from "../local/serverlessConfig.js";
 import { isPlaceholder, referencedParams, stageParams, stageProblems } from "../scripts/stageParams.cjs";
 import { UsageError } from "./errors.js";
+
+const requireModule = createRequire(import.meta.url);
 
 /** AWS keeps this much of an account's concurrency unreserved; reservations may not eat into it. */
 export const unreservedMinimum = 100;
@@ -107,6 +110,16 @@ export async function preflight(input: PreflightInput): Promise<PreflightReport>
       /\$\{env:([A-Za-z0-9_]+)(?:\s*,\s*'([^']*)')?\}/g,
       (_, variable: string, fallback?: string) => process.env[variable] ?? fallback ?? "",
     );
+    // A value derived by a JS file (scripts/sizing.cjs: the peak's limits), called as osls calls it.
+    const derived = /^\$\{file\(([^)]+\.c?js)\):([A-Za-z0-9_]+)\}$/.exec(text.trim());
+    if (derived) {
+      const exported = (requireModule(join(projectRoot, derived[1]!)) as Record<string, unknown>)[derived[2]!];
+      if (typeof exported !== "function") return undefined;
+      const value: unknown = await exported({
+        resolveVariable: (ref: string) => (ref.startsWith("param:") ? resolve(ref.slice(6)) : undefined),
+      });
+      return typeof value === "object" ? JSON.stringify(value) : String(value);
+    }
     for (const match of text.matchAll(/\$\{ssm:([^}]+)\}/g)) {
       const path = match[1]!.trim();
       const value = await ssmParameter(path);

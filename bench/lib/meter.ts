@@ -21,6 +21,8 @@ export interface OpStats {
   capacity: number;
   /** Of `capacity`, what went to secondary indexes (ReturnConsumedCapacity INDEXES breaks it down). */
   indexCapacity: number;
+  /** `indexCapacity` by index name (the sweep, paidAt, events... GSIs). */
+  byIndex?: Record<string, number>;
   /** Requests that threw (e.g. a failed condition: still billed on DynamoDB, capacity not reported). */
   errors: number;
 }
@@ -40,6 +42,8 @@ export interface Summary {
   /** Of rcu / wcu, the part consumed by secondary indexes (the sparse `sweep` index). */
   indexRcu: number;
   indexWcu: number;
+  /** indexWcu by index name. */
+  indexWcuByName: Record<string, number>;
   errors: number;
   byOp: Record<string, OpStats>;
 }
@@ -55,6 +59,7 @@ export class Meter {
     stats.items += delta.items ?? 0;
     stats.capacity += delta.capacity ?? 0;
     stats.indexCapacity += delta.indexCapacity ?? 0;
+    addInto((stats.byIndex ??= {}), delta.byIndex);
     stats.errors += delta.errors ?? 0;
     ops.set(op, stats);
   }
@@ -105,6 +110,7 @@ export class Meter {
       wcu: 0,
       indexRcu: 0,
       indexWcu: 0,
+      indexWcuByName: {},
       errors: 0,
       byOp: {},
     };
@@ -130,6 +136,7 @@ export class Meter {
           sum.itemWrites += s.items;
           sum.wcu += s.capacity;
           sum.indexWcu += s.indexCapacity;
+          addInto(sum.indexWcuByName, s.byIndex);
         }
       }
     }
@@ -172,8 +179,8 @@ export function instrument(client: { middlewareStack: AnyStack }, meter: Meter, 
       try {
         const result = await next(args);
         const output = result.output as Record<string, any>;
-        const [capacity, indexCapacity] = isDynamo ? capacityOf(output.ConsumedCapacity) : [0, 0];
-        meter.record(who, op, { requests: 1, items: itemsOf(op, input, output), capacity, indexCapacity });
+        const [capacity, indexCapacity, byIndex] = isDynamo ? capacityOf(output.ConsumedCapacity) : [0, 0, {}];
+        meter.record(who, op, { requests: 1, items: itemsOf(op, input, output), capacity, indexCapacity, byIndex });
         return result;
       } catch (error) {
         meter.record(who, op, { requests: 1, items: writeOps.has(op) ? itemsOf(op, input, {}) : 0, errors: 1 });
@@ -218,16 +225,23 @@ interface Consumed {
   LocalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
 }
 
-/** [total, of which secondary indexes]. */
-function capacityOf(consumed: unknown): [number, number] {
-  if (!consumed) return [0, 0];
+/** [total, of which secondary indexes, that by index name]. */
+function capacityOf(consumed: unknown): [number, number, Record<string, number>] {
+  if (!consumed) return [0, 0, {}];
   const list = (Array.isArray(consumed) ? consumed : [consumed]) as Consumed[];
   let total = 0;
   let indexes = 0;
+  const byIndex: Record<string, number> = {};
   for (const c of list) {
     total += c.CapacityUnits ?? 0;
-    for (const i of [...Object.values(c.GlobalSecondaryIndexes ?? {}), ...Object.values(c.LocalSecondaryIndexes ?? {})])
+    for (const [name, i] of [...Object.entries(c.GlobalSecondaryIndexes ?? {}), ...Object.entries(c.LocalSecondaryIndexes ?? {})]) {
       indexes += i.CapacityUnits ?? 0;
+      byIndex[name] = (byIndex[name] ?? 0) + (i.CapacityUnits ?? 0);
+    }
   }
-  return [total, indexes];
+  return [total, indexes, byIndex];
+}
+
+function addInto(into: Record<string, number>, from: Record<string, number> | undefined): void {
+  for (const [name, units] of Object.entries(from ?? {})) into[name] = (into[name] ?? 0) + units;
 }

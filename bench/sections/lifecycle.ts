@@ -86,6 +86,7 @@ export async function run(): Promise<void> {
       rcu: s.rcu / payments,
       wcu: s.wcu / payments,
       indexWcu: s.indexWcu / payments,
+      indexWcuByName: Object.fromEntries(Object.entries(s.indexWcuByName).map(([name, units]) => [name, units / payments])),
       failedConditions: s.errors / payments,
     });
     const all = meter.summary();
@@ -111,7 +112,11 @@ export async function run(): Promise<void> {
         ["step (function)", "requests", "reads", "item writes", "RCU", "WCU", "WCU: index", "SQS msgs", "operations"],
         rows,
         [
-          `Every payment counted the same: ${identical ? "yes" : "NO (figures are means)"}. RCU/WCU as reported by DynamoDB Local (ReturnConsumedCapacity); "WCU: index" = part spent on the sparse sweep GSI.`,
+          `Every payment counted the same: ${identical ? "yes" : "NO (figures are means)"}. RCU/WCU as reported by DynamoDB Local (ReturnConsumedCapacity); "WCU: index" = part spent on the secondary indexes (${Object.entries(
+            t.indexWcuByName,
+          )
+            .map(([name, units]) => `${name} ${num(units)}`)
+            .join(", ")}).`,
           `DynamoDB requests per paid payment: ${num(t.requests)} (${num(t.writeRequests)} writes, ${num(t.reads)} reads; target <= ${targetRequests}, none a read a conditional write could do: ${meets && t.reads === 0 ? "met" : "NOT met"}). ` +
             `Item writes: ${num(t.writes)} (create ${num(writesOf("createPayment"))} in one TransactWriteItems: payment + the Idempotency-Key's answer; ` +
             `order string ${num(writesOf("getOrderString"))}: the attempt, one UpdateItem that hands the payment back (ReturnValues); PAID ${num(writesOf("alipayNotify"))}: one UpdateItem conditional on the attempt and amount; publish + delivery ${num(writesOf("publishEvents", "deliverEvent"))}; the stream reads are the platform's, not counted).`,

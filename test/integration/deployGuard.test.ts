@@ -18,6 +18,8 @@ const required = [
   "jwtIssuerUrl",
   "jwtAudience",
   "deploymentPrefix",
+  "peakPaymentsPerSecond",
+  "alipayQueryRatePerSecond",
   "pageEmail",
   "pagerHttpsEndpoint",
   "ticketEmail",

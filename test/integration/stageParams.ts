@@ -9,6 +9,8 @@ export const deployableParams: Record<string, string> = {
   jwtIssuerUrl: "https://auth.ci.test/",
   jwtAudience: "alipay-pay",
   deploymentPrefix: "ci",
+  peakPaymentsPerSecond: "50",
+  alipayQueryRatePerSecond: "100",
   pageEmail: "payments-oncall@ci.test",
   pagerHttpsEndpoint: "https://pager.ci.test/integration/enqueue",
   ticketEmail: "payments-tickets@ci.test",

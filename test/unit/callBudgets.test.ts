@@ -54,8 +54,13 @@ describe("Alipay call budgets (serverless.yml)", () => {
     expect(b.perCallSeconds).toBeLessThanOrEqual(alipayTimeoutSeconds);
     expect(b.totalSeconds).toBeCloseTo(b.calls * b.perCallSeconds, 6);
     expect(b.comparison).toBe(b.totalSeconds < b.timeoutSeconds ? "<" : ">");
-    // One message per invocation: the budget of a message is the invocation's.
-    for (const event of fn.events ?? []) if (event.sqs) expect(event.sqs.batchSize).toBe(1);
+    // The budget of a message is the invocation's: one message per invocation, or a batch checked in
+    // parallel (checkBatchSize, sized from Alipay's rate), each check against the same deadline.
+    for (const event of fn.events ?? []) {
+      if (!event.sqs || event.sqs.batchSize === 1) continue;
+      expect(event.sqs.batchSize).toBe(["${param:", "checkBatchSize}"].join(""));
+      expect(source(b.name)).toMatch(/processInParallel: inParallel/);
+    }
   });
 
   it.each(budgets.map((b) => [b.name, b] as const))("%s: calls that could outlast the timeout run against the deadline", (name, b) => {
