@@ -87,3 +87,45 @@ describe("three slow Alipay calls against a 10 s function", () => {
     expect(again.body.code).toBe("already_paid");
   });
 });
+
+describe("a batch of checks (checkBatchSize > 1, for Alipay rates past 1,000 checks at once)", () => {
+  it("checks the batch's payments in parallel against one deadline, each settled by its own answer", async () => {
+    const { handler } = await import("../../functions/checkPayment.js");
+    const payments: Array<{ paymentId: string; outTradeNo: string }> = [];
+    for (const user of ["batch-a", "batch-b", "batch-c"]) {
+      const { payment, attempt } = await t.openPayment(user);
+      // Paid, its notifications lost: only a query finds it, and Alipay answers that query 4 s late.
+      await t.sim("/sim/scenario", { outTradeNo: attempt.outTradeNo, dropFirst: 100 });
+      expect((await t.sim("/sim/pay", { orderString: attempt.orderString })).status).toBe(200);
+      await t.sim("/sim/faults", { method: "alipay.trade.query", outTradeNo: attempt.outTradeNo, mode: "slow", delayMs: 4000, count: 1 });
+      payments.push({ paymentId: payment.paymentId, outTradeNo: attempt.outTradeNo });
+    }
+    const event = {
+      Records: payments.map(({ paymentId }, i) => ({
+        messageId: `batch-${i}`,
+        receiptHandle: `batch-${i}`,
+        body: JSON.stringify({ paymentId }),
+        attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(Date.now()) },
+        messageAttributes: {},
+        md5OfBody: "",
+        eventSource: "aws:sqs",
+        eventSourceARN: "arn:aws:sqs:ap-southeast-1:000000000000:check",
+        awsRegion: "ap-southeast-1",
+      })),
+    };
+    const context = { awsRequestId: "batch", functionName: "checkPayment", getRemainingTimeInMillis: () => 30_000 };
+    const answered = (handler as (e: unknown, c: unknown) => Promise<{ batchItemFailures: unknown[] }>)(event, context);
+    // One at a time, the second query would only leave after the first (4 s late) was answered and
+    // applied: here all three are at Alipay while none of the payments is settled yet.
+    await waitFor(
+      async () => {
+        const pending = (await t.sim<Array<{ method?: string; outTradeNo?: string; remaining: number }>>("/sim/faults")).body;
+        return payments.every(({ outTradeNo }) => !pending.some((f) => f.outTradeNo === outTradeNo && f.remaining > 0));
+      },
+      { intervalMs: 50, what: "the three queries at Alipay" },
+    );
+    for (const { paymentId } of payments) expect((await getPayment(paymentId))?.status).toBe("OPEN");
+    expect((await answered).batchItemFailures).toEqual([]);
+    for (const { paymentId } of payments) expect(await getPayment(paymentId)).toMatchObject({ status: "PAID", paidVia: "query" });
+  });
+});
