@@ -326,7 +326,7 @@ async function checkConcurrency(
     "concurrency",
     `the account's Lambda concurrency limit is ${limit} with ${unreserved} unreserved: reserving ${what} would leave ${left}, and AWS keeps ${unreservedMinimum} unreserved (the deploy would fail)`,
     `aws service-quotas request-service-quota-increase --region ${region} --service-code lambda --quota-code ${concurrencyQuotaCode} --desired-value ${desired}` +
-      ` (or lower alipayNotifyReservedConcurrency and notifyBurstLimit together)`,
+      ` (or a lower peakPaymentsPerSecond, which sizes alipayNotifyReservedConcurrency: scripts/sizing.cjs)`,
   );
 }
 
