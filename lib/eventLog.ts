@@ -91,7 +91,8 @@ export function isEventsOf(eventsOf: string, businessId: string): boolean {
   return eventsOf.startsWith(`${businessId}#`) && /^\d+$/.test(eventsOf.slice(businessId.length + 1));
 }
 
-const positionOf = (storedAt: number, eventId: string) => `${String(storedAt).padStart(15, "0")}#${eventId}`;
+/** An event's place in the index and the cursor's order. */
+export const positionOf = (storedAt: number, eventId: string) => `${String(storedAt).padStart(15, "0")}#${eventId}`;
 const positionPattern = /^\d{15}#evt_[A-Za-z0-9]+_[a-z]+$/;
 
 /** Cursors are opaque to callers: the position of the last event examined. */
