@@ -48,6 +48,8 @@ export interface Config {
   unpaidPaymentRetentionDays: number;
   /** Stored events are listed this long after they were stored (lib/eventLog.ts: the cursor never skips). */
   eventsSettleSeconds: number;
+  /** Partition keys one business system's events are spread over in the `events` index (lib/eventLog.ts). */
+  eventShards: number;
 }
 
 let loaded: Promise<Config> | undefined;
@@ -208,6 +210,7 @@ async function load(): Promise<Config> {
     businessCacheSeconds: positiveNumber("BUSINESS_CACHE_SECONDS", 60, true),
     unpaidPaymentRetentionDays: positiveNumber("UNPAID_PAYMENT_RETENTION_DAYS", 400),
     eventsSettleSeconds: positiveNumber("EVENTS_SETTLE_SECONDS", 15, true),
+    eventShards: positiveInteger("EVENT_SHARDS", 1),
   };
 }
 

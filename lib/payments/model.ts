@@ -94,7 +94,8 @@ export const refundKey = (paymentId: string, tradeNo: string) => ({ pk: `PAYMENT
  */
 export const legacySweepShard = "DUE";
 
-const shardNumber = (id: string, shards: number) => createHash("sha256").update(id).digest().readUInt32BE(0) % shards;
+/** The shard (0..shards-1) an id hashes to: also spreads the `events` index (lib/eventLog.ts). */
+export const shardNumber = (id: string, shards: number) => createHash("sha256").update(id).digest().readUInt32BE(0) % shards;
 
 export function sweepShardOf(id: string, shards: number): string {
   if (shards <= 1) return legacySweepShard;

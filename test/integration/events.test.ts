@@ -1,15 +1,19 @@
 // The events API (issue 20), over HTTP against the local stack: a business system lists its own
 // events from a cursor that never skips or repeats one, also while events are being written
 // concurrently (some of them slowly); filters by type and payment; reads one; has one sent to its
-// webhook again; another system's events are 404. And refunds go out at once: a refund reaches
+// webhook again; another system's events are 404. The index is spread over shards (the local
+// stack's EVENT_SHARDS): a page merges them, and the unsharded items of before, in one order. And refunds go out at once: a refund reaches
 // Alipay from its own write's stream record, with the sweep's schedule stopped, and two checks of
 // one refund send it to Alipay once.
 //
 // The sweep's schedule is an hour here (and stopped before the refund tests): nothing in this file
 // is settled by a sweep.
+import { PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
+import { dynamo } from "../../lib/aws.js";
+import { config } from "../../lib/config.js";
 import type { BusinessEvent } from "../../lib/events.js";
-import { storeEvent } from "../../lib/eventLog.js";
+import { decodeCursor, type EventItem, eventKey, eventsShardOf, positionOf, storeEvent } from "../../lib/eventLog.js";
 import { disarmFaults } from "../../lib/faults.js";
 import { metricCounts } from "../../lib/observability.js";
 import { getPayment } from "../../lib/payments/repository.js";
@@ -176,6 +180,126 @@ describe("the events API", () => {
     expect(answer.body.id).toBe(id);
     await waitFor(async () => t.stack.receivers.shop!.events.get(id)!.deliveries > deliveries, { what: "redelivery" });
     expect(t.stack.receivers.shop!.rejected).toBe(0);
+  });
+});
+
+/**
+ * Puts an event item as storeEvent would, but under the given `eventsOf` (the unsharded key of
+ * events stored before sharding, another system's key), its JSON padded with spaces to `size`.
+ */
+async function putEventItem(event: BusinessEvent, eventsOf: string, storedAt: number, size = 0): Promise<string> {
+  const item: EventItem = {
+    ...eventKey(event.id),
+    eventType: event.type,
+    paymentId: event.data.payment!.paymentId,
+    event: JSON.stringify(event).padEnd(size, " "),
+    eventsOf,
+    eventsAt: positionOf(storedAt, event.id),
+    ttl: Math.floor(storedAt / 1000) + 86_400,
+  };
+  await dynamo().send(new PutCommand({ TableName: (await config()).tableName, Item: item }));
+  return item.eventsAt;
+}
+
+describe("the events index spread over shards", () => {
+  it("lists a system's events of every shard and of the unsharded key in one order, across pages and with filters; never another system's", async () => {
+    const shards = Number(t.stack.functionEnv.EVENT_SHARDS);
+    expect(shards).toBeGreaterThan(1);
+    const { paymentId } = await paidPayment("events-shards");
+    const template = (await events("shop").get(eventIdOf(paymentId, "succeeded"))).body as BusinessEvent;
+    await sleep(settleMs()); // the template's own event is listed by now
+    const { cursor: start } = await readAll("shop");
+    const stamp = Date.now().toString(36);
+    const eventOf = (businessId: string, i: number): BusinessEvent => {
+      const kind = i % 3 === 0 ? "expired" : "succeeded";
+      return {
+        ...template,
+        id: `evt_${businessId.replace("-", "")}${i}x${stamp}_${kind}`,
+        type: `payment.${kind}`,
+        businessId,
+        data: { payment: { ...template.data.payment!, paymentId: `shards${i % 4}x${stamp}` } },
+      };
+    };
+    // 40 shop events: every fourth under the unsharded key (stored before sharding), the others by
+    // storeEvent on their shards; then 11 of ~300 KB on one shard, so that shard's Query of a
+    // 100-event page stops at DynamoDB's 1 MB before its Limit.
+    const shop: Array<{ id: string; position: string; event: BusinessEvent }> = [];
+    for (let i = 0; i < 40; i += 1) {
+      const event = eventOf("shop", i);
+      const storedAt = Date.now();
+      if (i % 4 === 0) shop.push({ id: event.id, event, position: await putEventItem(event, "shop", storedAt) });
+      else {
+        expect(await storeEvent(event, storedAt)).toBe("stored");
+        shop.push({ id: event.id, event, position: positionOf(storedAt, event.id) });
+      }
+    }
+    const bigShard = eventsShardOf("shop", shop[1]!.id, shards);
+    for (let i = 100; shop.length < 51; i += 1) {
+      const event = eventOf("shop", i);
+      if (eventsShardOf("shop", event.id, shards) !== bigShard) continue;
+      shop.push({ id: event.id, event, position: await putEventItem(event, bigShard, Date.now(), 300_000) });
+    }
+    // Other systems' events: membership's on its shards; "shop-eu" (shop is a prefix of it) on a
+    // shard and under its unsharded key.
+    const others = [eventOf("membership", 1), eventOf("membership", 2), eventOf("shop-eu", 1), eventOf("shop-eu", 2)];
+    for (const event of others.slice(0, 2)) await storeEvent(event);
+    await putEventItem(others[2]!, "shop-eu#1", Date.now());
+    await putEventItem(others[3]!, "shop-eu", Date.now());
+    await sleep(settleMs() + 100);
+
+    const inOrder = (list: typeof shop) => [...list].sort((a, b) => (a.position < b.position ? -1 : 1)).map((e) => e.id);
+    const mine = (seen: BusinessEvent[]) =>
+      seen.map((e) => e.id).filter((id) => id.endsWith(`x${stamp}_succeeded`) || id.endsWith(`x${stamp}_expired`));
+    async function pages(query: Record<string, string>, limit: number) {
+      const seen: BusinessEvent[] = [];
+      let cursor = start;
+      for (;;) {
+        const page = await events("shop").page({ ...query, limit: String(limit), ...(cursor ? { after: cursor } : {}) });
+        expect(page.status).toBe(200);
+        expect(page.body.events.length).toBeLessThanOrEqual(limit);
+        seen.push(...page.body.events);
+        cursor = page.body.nextCursor ?? cursor;
+        if (!page.body.hasMore) break;
+      }
+      expect(new Set(seen.map((e) => e.id)).size).toBe(seen.length);
+      expect(seen.every((e) => e.businessId === "shop")).toBe(true);
+      return seen;
+    }
+
+    for (const limit of [7, 100]) expect(mine(await pages({}, limit)), `limit ${limit}`).toEqual(inOrder(shop));
+    const expired = await pages({ type: "payment.expired" }, 3);
+    expect(expired.every((e) => e.type === "payment.expired")).toBe(true);
+    expect(mine(expired)).toEqual(inOrder(shop.filter((e) => e.event.type === "payment.expired")));
+    const ofPayment = `shards1x${stamp}`;
+    expect(mine(await pages({ paymentId: ofPayment }, 2))).toEqual(
+      inOrder(shop.filter((e) => e.event.data.payment!.paymentId === ofPayment)),
+    );
+
+    // The 1 MB stop did happen: that shard's Query of the 100-event page ended before its Limit.
+    const { Items = [], LastEvaluatedKey } = await dynamo().send(
+      new QueryCommand({
+        TableName: (await config()).tableName,
+        IndexName: "events",
+        KeyConditionExpression: "eventsOf = :shard AND eventsAt > :after",
+        ExpressionAttributeValues: { ":shard": bigShard, ":after": decodeCursor(start!) },
+        Limit: 100,
+      }),
+    );
+    expect(LastEvaluatedKey).toBeDefined();
+    expect(Items.length).toBeLessThan(100);
+
+    // Read one: the caller's own in both key forms; another system's never.
+    const legacy = shop[0]!.id;
+    const sharded = shop[1]!.id;
+    for (const id of [legacy, sharded]) {
+      expect((await events("shop").get(id)).body).toMatchObject({ id, businessId: "shop" });
+      expect((await events("membership").get(id)).status).toBe(404);
+      expect((await events("membership").redeliver(id)).status).toBe(404);
+    }
+    for (const event of others) expect((await events("shop").get(event.id)).status, event.id).toBe(404);
+    const membership = (await readAll("membership", undefined, {}, "100")).seen.map((e) => e.id);
+    expect(membership).toEqual(expect.arrayContaining(others.slice(0, 2).map((e) => e.id)));
+    expect(membership.some((id) => shop.some((e) => e.id === id) || id === others[2]!.id || id === others[3]!.id)).toBe(false);
   });
 });
 
