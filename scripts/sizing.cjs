@@ -97,7 +97,7 @@ function sizing({ peakPaymentsPerSecond, alipayQueryRatePerSecond }) {
     Math.ceil((peak * weighted(mix.sweepIndexWcuPaid, mix.sweepIndexWcuUnpaid)) / (partitionWcu * targetUtilisation)),
   );
   // The events index: one business system's events (1 WCU each) over this many partition keys.
-  const eventShards = Math.max(1, Math.ceil((peak * mix.eventsPerPayment) / (partitionWcu * targetUtilisation)));
+  const eventShards = Math.max(4, Math.ceil((peak * mix.eventsPerPayment) / (partitionWcu * targetUtilisation)));
 
   // Warm throughput: what the table and its busy indexes must take at once on the sale day's first
   // second; only above a new on-demand table's own (4,000 writes, 12,000 reads), else left out.

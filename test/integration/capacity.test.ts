@@ -62,6 +62,7 @@ describe("sizing from the peak", () => {
         deliverMaxConcurrency: expected.deliverMaxConcurrency,
         publishParallelizationFactor: expected.publishParallelizationFactor,
         sweepShards: expected.sweepShards,
+        eventShards: expected.eventShards,
       });
       // Warm throughput only above what a new on-demand table has anyway.
       expect(settings.tableWarmWrites).toBe(expected.tableWarmThroughput.WriteUnitsPerSecond ?? 0);
