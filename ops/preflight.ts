@@ -15,11 +15,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
+import { DescribeLimitsCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetAccountSettingsCommand, GetFunctionConcurrencyCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { ListSubscriptionsByTopicCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { normaliseAlipayCredentials } from "../lib/alipay/keys.js";
 import { projectRoot, readYaml } from "../local/serverlessConfig.js";
+import { readCosts, referenceCosts } from "../scripts/capacity.js";
+import { defaultQuotas, quotasFor, type TemplateSettings } from "../scripts/capacityModel.js";
 import { isPlaceholder, referencedParams, stageParams, stageProblems } from "../scripts/stageParams.cjs";
 import { UsageError } from "./errors.js";
 
@@ -31,7 +34,7 @@ export const unreservedMinimum = 100;
 const concurrencyQuotaCode = "L-B99A9384";
 
 export interface PreflightFinding {
-  check: "parameters" | "secrets" | "notify-url" | "concurrency" | "alarm-topics";
+  check: "parameters" | "secrets" | "notify-url" | "concurrency" | "capacity" | "alarm-topics";
   problem: string;
   fix: string;
 }
@@ -171,6 +174,7 @@ export async function preflight(input: PreflightInput): Promise<PreflightReport>
   }
 
   await checkConcurrency(report, find, { config, service, stage, region, resolve });
+  await checkCapacity(report, find, { config, region, resolve, failed: new Set(problems.map((p) => p.name)) });
   await checkAlarmTopics(report, find, { configText, service, stage, region });
   return report;
 }
@@ -328,6 +332,91 @@ async function checkConcurrency(
     `aws service-quotas request-service-quota-increase --region ${region} --service-code lambda --quota-code ${concurrencyQuotaCode} --desired-value ${desired}` +
       ` (or a lower peakPaymentsPerSecond, which sizes alipayNotifyReservedConcurrency: scripts/sizing.cjs)`,
   );
+}
+
+/**
+ * The account quotas the stage's stated peak needs (scripts/capacityModel.ts quotasFor, with the
+ * bench's reference costs): Lambda's concurrency and DynamoDB's table-level throughput, read from the
+ * account; API Gateway's account throttle has no read API in this CLI's SDKs, so it is named.
+ */
+async function checkCapacity(
+  report: PreflightReport,
+  find: Find,
+  { config, region, resolve, failed }: { config: ServiceConfig; region: string; resolve: Resolve; failed: Set<string> },
+): Promise<void> {
+  if (failed.has("peakPaymentsPerSecond") || failed.has("alipayQueryRatePerSecond")) return;
+  const number = async (name: string) => Number(await resolve(name));
+  const peak = await number("peakPaymentsPerSecond");
+  // Warm throughput is no parameter: infra/tables.yml takes it from the sizing itself.
+  const { sizing } = requireModule("../scripts/sizing.cjs") as { sizing: (inputs: Record<string, unknown>) => Record<string, unknown> };
+  const sized = sizing({ peakPaymentsPerSecond: peak, alipayQueryRatePerSecond: await number("alipayQueryRatePerSecond") });
+  const warm = async (name: string, key: "WriteUnitsPerSecond" | "ReadUnitsPerSecond") =>
+    Number((sized[name] as Record<string, number>)[key] ?? 0);
+  const settings: TemplateSettings = {
+    sizedForPeak: peak,
+    alipayQueryRatePerSecond: await number("alipayQueryRatePerSecond"),
+    notifyRateLimit: await number("notifyRateLimit"),
+    notifyReservedConcurrency: await number("alipayNotifyReservedConcurrency"),
+    checkMaxConcurrency: await number("checkMaxConcurrency"),
+    checkBatchSize: await number("checkBatchSize"),
+    deliverMaxConcurrency: await number("deliverMaxConcurrency"),
+    deliverBatchSize: Number(
+      (config.functions?.deliverEvent as { events?: Array<{ sqs?: { batchSize?: unknown } }> } | undefined)?.events?.[0]?.sqs?.batchSize ??
+        10,
+    ),
+    publishParallelizationFactor: await number("publishParallelizationFactor"),
+    sweepShards: await number("sweepShards"),
+    eventShards: await number("eventShards"),
+    sweepClaimConcurrency: await number("sweepClaimConcurrency"),
+    tableWarmWrites: await warm("tableWarmThroughput", "WriteUnitsPerSecond"),
+    tableWarmReads: await warm("tableWarmThroughput", "ReadUnitsPerSecond"),
+    indexWarmWrites: {
+      sweep: await warm("sweepIndexWarmThroughput", "WriteUnitsPerSecond"),
+      paidAt: await warm("paidAtIndexWarmThroughput", "WriteUnitsPerSecond"),
+      events: await warm("eventsIndexWarmThroughput", "WriteUnitsPerSecond"),
+    },
+  };
+  if (!Object.values(settings).every((v) => typeof v !== "number" || Number.isFinite(v))) {
+    report.notes.push("capacity: a sizing parameter is not a number; run `npm run capacity` for the stage");
+    return;
+  }
+  const needed = quotasFor(peak, settings, readCosts(referenceCosts));
+  const sizedFor = `sized for ${peak} payments/s`;
+  const lambda = await new LambdaClient({ region, maxAttempts: 3 }).send(new GetAccountSettingsCommand({}));
+  const concurrency = lambda.AccountLimit?.ConcurrentExecutions ?? 0;
+  const reservation = report.findings.find((f) => f.check === "concurrency");
+  if (concurrency >= needed.lambdaConcurrency)
+    report.passed.push(`capacity: Lambda concurrency ${concurrency} >= ${needed.lambdaConcurrency} (${sizedFor})`);
+  else if (reservation) {
+    // One quota request for both: the reservation's floor and what the peak needs.
+    reservation.problem += `; the stage's peak (${peak} payments/s) needs ${needed.lambdaConcurrency}`;
+    reservation.fix = reservation.fix.replace(
+      /--desired-value (\d+)/,
+      (_, value: string) => `--desired-value ${Math.max(Number(value), needed.lambdaConcurrency)}`,
+    );
+  } else
+    find(
+      "capacity",
+      `the stage is ${sizedFor}, which needs a Lambda concurrency limit of ${needed.lambdaConcurrency} (its triggers' and reservations' worst case at 70 %); the account's is ${concurrency}`,
+      `aws service-quotas request-service-quota-increase --region ${region} --service-code lambda --quota-code ${concurrencyQuotaCode} --desired-value ${needed.lambdaConcurrency}`,
+    );
+  const limits = await new DynamoDBClient({ region, maxAttempts: 3 }).send(new DescribeLimitsCommand({}));
+  for (const [what, have, need] of [
+    ["write", limits.TableMaxWriteCapacityUnits ?? 0, needed.dynamodbTableWrites],
+    ["read", limits.TableMaxReadCapacityUnits ?? 0, needed.dynamodbTableReads],
+  ] as const) {
+    if (have >= need) report.passed.push(`capacity: DynamoDB table-level ${what} throughput ${have} >= ${need} (${sizedFor})`);
+    else
+      find(
+        "capacity",
+        `the stage is ${sizedFor}: its table or an index takes up to ${need} ${what} units a second (warm throughput included); the account's table-level ${what} throughput limit is ${have}`,
+        `aws service-quotas list-service-quotas --region ${region} --service-code dynamodb (the "Table-level ${what} throughput limit"), then request-service-quota-increase --desired-value ${need}`,
+      );
+  }
+  if (needed.apiGatewayAccountRps > defaultQuotas.apiGatewayAccountRps)
+    report.notes.push(
+      `capacity: the stage is ${sizedFor}; API Gateway's account throttle must allow ${needed.apiGatewayAccountRps} requests/s (default ${defaultQuotas.apiGatewayAccountRps}): check with \`aws apigateway get-account --region ${region}\` and ask for it in Service Quotas (API Gateway, "Throttle rate")`,
+    );
 }
 
 /** Every SNS topic of the stack's resources: confirmed subscriptions only. */

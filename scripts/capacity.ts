@@ -24,7 +24,7 @@ import {
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 /** The bench's last run, else the committed figures of the reference run (bench/README.md). */
 const lastRunCosts = join(projectRoot, "bench/.results/last-run.jsonl");
-const referenceCosts = join(projectRoot, "bench/reference-costs.json");
+export const referenceCosts = join(projectRoot, "bench/reference-costs.json");
 export const maxUtilisation = 0.7;
 
 // biome-ignore lint/suspicious/noExplicitAny: a CloudFormation template is whatever osls packaged; each value read is checked.

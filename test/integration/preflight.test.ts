@@ -31,6 +31,9 @@ interface FakeAccount {
   unreserved: number;
   reserved: Record<string, number>;
   topics: Record<string, Subscription[]>;
+  /** DynamoDB's table-level throughput limits (DescribeLimits). */
+  tableMaxWrites: number;
+  tableMaxReads: number;
 }
 let fake: FakeAccount;
 const calls: string[] = [];
@@ -54,6 +57,15 @@ beforeAll(async () => {
         res.end(JSON.stringify(value));
       };
       const target = req.headers["x-amz-target"];
+      if (target === "DynamoDB_20120810.DescribeLimits") {
+        calls.push("dynamodb DescribeLimits");
+        return json(200, {
+          AccountMaxReadCapacityUnits: 80_000,
+          AccountMaxWriteCapacityUnits: 80_000,
+          TableMaxReadCapacityUnits: fake.tableMaxReads,
+          TableMaxWriteCapacityUnits: fake.tableMaxWrites,
+        });
+      }
       if (target === "AmazonSSM.GetParameter") {
         const { Name } = JSON.parse(body) as { Name: string };
         calls.push(`ssm GetParameter ${Name}`);
@@ -130,6 +142,8 @@ beforeEach(() => {
     limit: 1000,
     unreserved: 1000,
     reserved: {},
+    tableMaxWrites: 40_000,
+    tableMaxReads: 40_000,
     topics: {
       [topicArn]: [{ Protocol: "email", Endpoint: "payments-oncall@ci.test", SubscriptionArn: `${topicArn}:5f1c` }],
       [ticketTopicArn]: [{ Protocol: "email", Endpoint: "payments-tickets@ci.test", SubscriptionArn: `${ticketTopicArn}:7a2d` }],
@@ -147,10 +161,15 @@ describe("preflight", () => {
     expect(report.passed.join("\n")).toMatch(/secrets: the Alipay keys parse and match/);
     expect(report.passed.join("\n")).toMatch(/deployment prefix: out_trade_no ci_<paymentId>_<n>/);
     expect(report.passed.join("\n")).toMatch(/concurrency: limit 1000, 1000 unreserved; reserving alipayNotify 50 leaves 950/);
+    expect(report.passed.join("\n")).toMatch(/capacity: Lambda concurrency 1000 >= 1000 \(sized for 50 payments\/s\)/);
+    expect(report.passed.join("\n")).toMatch(/capacity: DynamoDB table-level write throughput 40000 >= 40000/);
     expect(report.passed.join("\n")).toMatch(/alarm topic PageTopic: 1 confirmed/);
     expect(report.passed.join("\n")).toMatch(/alarm topic TicketTopic: 1 confirmed/);
     expect(
-      calls.filter((c) => !/ GetParameter | GetAccountSettings|GetFunctionConcurrency |ListTopics|ListSubscriptionsByTopic /.test(`${c} `)),
+      calls.filter(
+        (c) =>
+          !/ GetParameter | GetAccountSettings|GetFunctionConcurrency |DescribeLimits|ListTopics|ListSubscriptionsByTopic /.test(`${c} `),
+      ),
     ).toEqual([]);
   });
 
@@ -176,8 +195,10 @@ describe("preflight", () => {
     expect(byCheck.secrets!.problem).toMatch(/ALIPAY_PUBLIC_KEY holds the app's own public key/);
     expect(byCheck.secrets!.fix).toMatch(/aws ssm put-parameter .*--type SecureString --overwrite/);
     expect(byCheck.concurrency!.problem).toMatch(/limit is 100 with 100 unreserved: reserving alipayNotify 50 would leave 50/);
+    // One quota request covers the reservation's floor (200) and what the stage's peak needs (1,000).
+    expect(byCheck.concurrency!.problem).toMatch(/; the stage's peak \(50 payments\/s\) needs 1000$/);
     expect(byCheck.concurrency!.fix).toMatch(
-      /aws service-quotas request-service-quota-increase --region ap-southeast-1 --service-code lambda --quota-code L-B99A9384 --desired-value 200/,
+      /aws service-quotas request-service-quota-increase --region ap-southeast-1 --service-code lambda --quota-code L-B99A9384 --desired-value 1000/,
     );
     expect(byCheck["alarm-topics"]!.problem).toMatch(/payments-oncall@ci.test is PendingConfirmation/);
     expect(byCheck["alarm-topics"]!.fix).toContain(`aws sns subscribe --region ${region} --topic-arn ${topicArn} --protocol email`);
@@ -305,4 +326,27 @@ describe("preflight", () => {
     expect(passing.code).toBe(0);
     expect(passing.stdout).toMatch(/No findings/);
   }, 120_000);
+  it("finds the quotas a stage sized for 5,000 payments/s needs on a default account (npm run capacity's figures)", async () => {
+    const params = { ...deployableParams, peakPaymentsPerSecond: "5000", alipayQueryRatePerSecond: "20000" };
+    const report = await preflight({ stage, params });
+    // Reserving 1,000 for alipayNotify on a 1,000 account, and 5,000 for the peak: one request.
+    const concurrency = report.findings.filter((f) => f.check === "concurrency");
+    expect(concurrency.map((f) => f.problem)).toEqual([
+      expect.stringMatching(/reserving alipayNotify 1000 would leave .*; the stage's peak \(5000 payments\/s\) needs 5000$/),
+    ]);
+    expect(concurrency[0]!.fix).toMatch(/--service-code lambda --quota-code L-B99A9384 --desired-value 5000/);
+    const capacity = report.findings.filter((f) => f.check === "capacity");
+    expect(capacity.map((f) => f.problem)).toEqual([expect.stringMatching(/takes up to 114000 write units a second .*limit is 40000/)]);
+    expect(capacity[0]!.fix).toMatch(/Table-level write throughput limit.*--desired-value 114000/);
+    expect(report.notes.join("\n")).toMatch(/API Gateway's account throttle must allow 29000 requests\/s/);
+    // Raised quotas pass.
+    fake.limit = 5000;
+    fake.unreserved = 5000;
+    fake.tableMaxWrites = 114_000;
+    const raised = await preflight({
+      stage,
+      params: { ...deployableParams, peakPaymentsPerSecond: "5000", alipayQueryRatePerSecond: "20000" },
+    });
+    expect(raised.findings.filter((f) => f.check === "capacity" || f.check === "concurrency")).toEqual([]);
+  });
 });
