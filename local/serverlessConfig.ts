@@ -1,8 +1,9 @@
 // Reads serverless.yml the way the framework does for what the local stack needs: functions, their
 // events, provider environment and the CloudFormation resources pulled in from infra/. Variables
-// (${self:}, ${sls:stage}, ${opt:}, ${param:}, ${env:}, ${file()}) are resolved here; CloudFormation
-// intrinsics (!Ref, !GetAtt, !Sub, !Join) are kept as objects and resolved by the provisioner.
+// (${self:}, ${sls:stage}, ${opt:}, ${param:}, ${env:}, ${file()} of YAML or of a .cjs file's export)
+// are resolved here; CloudFormation intrinsics (!Ref, !GetAtt, !Sub, !Join) are kept as objects and resolved by the provisioner.
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { parse, type Tags } from "yaml";
 
@@ -193,10 +194,24 @@ function resolveOne(expression: string, root: Raw, stage: string, env: NodeJS.Pr
   else if (ref.startsWith("param:")) {
     const name = ref.slice(6);
     value = root.params?.[stage]?.[name] ?? root.params?.default?.[name];
-  } else if (ref.startsWith("file(")) value = readYaml(ref.slice(5, ref.indexOf(")")));
+  } else if (ref.startsWith("file(")) value = fileSource(ref, (address) => resolveOne(address, root, stage, env));
   else throw new Error(`serverless.yml: unsupported variable \${${expression}}`);
   if (value === undefined) value = fallback;
   if (value === undefined) throw new Error(`serverless.yml: variable \${${expression}} has no value for stage ${stage}`);
+  return value;
+}
+
+/**
+ * `file(x.yml)`, or `file(x.cjs):name`: the module's export, called as osls calls a function
+ * (with `resolveVariable`) when it is one. Here it must answer at once: a promise is refused.
+ */
+function fileSource(ref: string, resolveVariable: (address: string) => unknown): unknown {
+  const path = ref.slice(5, ref.indexOf(")"));
+  if (!/\.c?js$/.test(path)) return readYaml(path);
+  const name = ref.slice(ref.indexOf(")") + 1).replace(/^:/, "");
+  const exported = (createRequire(import.meta.url)(resolve(projectRoot, path)) as Record<string, unknown>)[name];
+  const value = typeof exported === "function" ? exported({ resolveVariable, options: {} }) : exported;
+  if (value instanceof Promise) throw new Error(`serverless.yml: \${${ref}} answers with a promise, which the local stack cannot wait for`);
   return value;
 }
 

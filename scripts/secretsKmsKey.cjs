@@ -24,5 +24,9 @@ function decryptResourceOf(value) {
 
 module.exports = {
   decryptResourceOf,
-  decryptResource: async ({ resolveVariable }) => decryptResourceOf(await resolveVariable("param:secretsKmsKeyArn")),
+  // osls's resolveVariable answers with a promise, the local stack's (local/serverlessConfig.ts) at once.
+  decryptResource: ({ resolveVariable }) => {
+    const value = resolveVariable("param:secretsKmsKeyArn");
+    return value instanceof Promise ? value.then(decryptResourceOf) : decryptResourceOf(value);
+  },
 };

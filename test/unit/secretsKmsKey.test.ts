@@ -20,6 +20,8 @@ describe("secretsKmsKeyArn as a policy Resource", () => {
       },
     });
     expect([resolved, asked]).toEqual([key, ["param:secretsKmsKeyArn"]]);
+    // The local stack's resolver answers at once (local/serverlessConfig.ts): so does this.
+    expect(decryptResource({ resolveVariable: () => key })).toBe(key);
   });
 
   it("refuses what IAM cannot grant decryption on: an alias ARN, a bare id, an empty value", () => {
