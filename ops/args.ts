@@ -216,7 +216,7 @@ Exit status: 0 listed (also when some are open).`,
   },
   "backfill paid-shards": {
     usage: "backfill paid-shards [--start-key <key>] [--limit N] [--json]",
-    summary: "give payments paid before the sharded paidAt index their paidShard (once, after that index is deployed)",
+    summary: "set paidShard on payments paid before the sharded paidAt index",
     arity: 0,
     options: { "start-key": {}, limit: {} },
     help: `The reconciliation's paidAt index is keyed on paidShard (PAID#<n>, spread over SWEEP_SHARDS), which
