@@ -1,7 +1,7 @@
 // Reads serverless.yml the way the framework does for what the local stack needs: functions, their
 // events, provider environment and the CloudFormation resources pulled in from infra/. Variables
-// (${self:}, ${sls:stage}, ${opt:}, ${param:}, ${env:}, ${file()}) are resolved here; CloudFormation
-// intrinsics (!Ref, !GetAtt, !Sub, !Join) are kept as objects and resolved by the provisioner.
+// (${self:}, ${sls:stage}, ${opt:}, ${param:}, ${env:}, ${file()} of YAML or of a .cjs file's export)
+// are resolved here; CloudFormation intrinsics (!Ref, !GetAtt, !Sub, !Join) are kept as objects and resolved by the provisioner.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
@@ -214,7 +214,8 @@ function fileVariable(ref: string, root: Raw, stage: string, env: NodeJS.Process
     .trim();
   if (!/\.c?js$/.test(path)) return readYaml(path);
   const exported = (requireModule(resolve(projectRoot, path)) as Raw)[address];
-  if (typeof exported !== "function") throw new Error(`serverless.yml: ${path} has no function ${address}`);
+  if (exported === undefined) throw new Error(`serverless.yml: ${path} exports no ${address}`);
+  if (typeof exported !== "function") return exported;
   const value = exported({
     options: { stage },
     resolveVariable: (variable: string) => resolveVariables(`\${${variable}}`, root, stage, env),

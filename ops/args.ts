@@ -20,6 +20,7 @@ const commandOptions = [
   "limit",
   "api-url",
   "region",
+  "start-key",
 ] as const;
 export type OptionName = (typeof commandOptions)[number];
 export type CommandName = keyof typeof commands;
@@ -212,6 +213,25 @@ summaries (the last N days reconciled, default 60; up to 100 differences a day, 
 all). What to do with each class: RUNBOOK.md#reconciliation-differences.
 
 Exit status: 0 listed (also when some are open).`,
+  },
+  "backfill paid-shards": {
+    usage: "backfill paid-shards [--start-key <key>] [--limit N] [--json]",
+    summary: "set paidShard on payments paid before the sharded paidAt index",
+    arity: 0,
+    options: { "start-key": {}, limit: {} },
+    help: `The reconciliation's paidAt index is keyed on paidShard (PAID#<n>, spread over SWEEP_SHARDS), which
+every PAID write sets. Payments paid before a stack had that index have paidAt but no paidShard: the
+index does not hold them, so a reconciliation of their days would not see them. This scans the
+table for them and gives each its paidShard as the PAID write would have (the stage's SWEEP_SHARDS:
+run it with the stage's own functions' environment): one conditional write per payment, only while
+it has paidAt and no paidShard. Nothing else changes (no event, no history entry). Safe to run
+again or twice at once (what is done is skipped); a progress line per scan page (stderr) says
+where to resume: --start-key <key> starts there, --limit N stops after N pages. Run it once the
+index with paidShard is deployed (RUNBOOK.md#upgrading-a-deployed-stack).
+Needs dynamodb:Scan and dynamodb:UpdateItem on the table.
+
+Exit status: 0 done (the whole table, or N pages: then it prints the --start-key to go on); 1 the
+table could not be read or written (resume from the last progress line); 2 a bad --start-key or limit.`,
   },
   "event replay": {
     usage: "event replay <paymentId> [--json]",
@@ -430,6 +450,7 @@ const groups: Record<string, string> = {
   dlq: "Dead-letter queues of the check and events work queues.",
   "publish-failures": "Table stream records whose events publishEvents could not publish: list them, replay their events.",
   event: "Payment events for the business systems.",
+  backfill: "One-off data migrations of a deployed stack (RUNBOOK.md#upgrading-a-deployed-stack).",
   reconcile: "Reconciliation against Alipay's daily bill: run a day, show its report, list open differences.",
   business:
     "Business systems: register, change, disable and rotate the webhook secret of the systems that create payments, and try their access.",

@@ -29,7 +29,11 @@ async function main(argv: string[]): Promise<number> {
     }
     const { runCommand } = await import("./commands.js");
     const apiUrl = typeof stack?.urls?.api === "string" ? stack.urls.api : undefined;
-    const result = await runCommand(invocation, { ...(stack?.keysDir ? { keysDir: stack.keysDir } : {}), ...(apiUrl ? { apiUrl } : {}) });
+    const result = await runCommand(invocation, {
+      ...(stack?.keysDir ? { keysDir: stack.keysDir } : {}),
+      ...(apiUrl ? { apiUrl } : {}),
+      progress: (line) => console.error(line),
+    });
     console.log(invocation.json ? JSON.stringify(result.data, null, 2) : result.text);
     return result.ok ? 0 : 1;
   } catch (error) {

@@ -12,6 +12,7 @@ import {
   showBusiness,
   updateBusiness,
 } from "./business.js";
+import { backfillPaidShards, formatBackfill } from "./backfill.js";
 import { tryBusiness, tryTarget } from "./businessTry.js";
 import { checkQueueName, listDlq, redriveDlq } from "./dlq.js";
 import { replayEvent } from "./events.js";
@@ -49,6 +50,7 @@ export { listPublishFailures, replayPublishFailures } from "./publishFailures.js
 export { openDifferences, runReconciliation, showReconciliation } from "./reconcile.js";
 export { addBusiness, listBusinesses, rotateWebhookSecret, setBusinessStatus, showBusiness, updateBusiness } from "./business.js";
 export { tryBusiness } from "./businessTry.js";
+export { backfillPaidShards } from "./backfill.js";
 
 export interface CommandResult {
   data: unknown;
@@ -62,6 +64,8 @@ export interface CommandContext {
   keysDir?: string;
   /** The stack file's urls.api: where `business try` calls unless --api-url says. */
   apiUrl?: string;
+  /** Where long commands say how far they got (the CLI: stderr). */
+  progress?: (line: string) => void;
 }
 
 export async function runCommand(invocation: Invocation, context: CommandContext = {}): Promise<CommandResult> {
@@ -120,6 +124,23 @@ export async function runCommand(invocation: Invocation, context: CommandContext
     case "reconcile differences": {
       const data = await openDifferences(limit);
       return { data, text: formatOpenDifferences(data), ok: true };
+    }
+    case "backfill paid-shards": {
+      const progress = context.progress;
+      const data = await backfillPaidShards({
+        ...(option("start-key") !== undefined ? { startKey: option("start-key")! } : {}),
+        ...(invocation.limit !== undefined ? { maxPages: invocation.limit } : {}),
+        ...(progress
+          ? {
+              onPage: (p) =>
+                progress(
+                  `page ${p.pages}: ${p.scanned} scanned, ${p.updated} updated, ${p.alreadySet} set meanwhile` +
+                    (p.nextStartKey ? `; resume with --start-key ${p.nextStartKey}` : "; end of the table"),
+                ),
+            }
+          : {}),
+      });
+      return { data, text: formatBackfill(data), ok: true };
     }
     case "dlq list": {
       const data = await listDlq(checkQueueName(first), limit);

@@ -24,8 +24,15 @@ export function formatReconciliation(report: ReconciliationReport): string {
     `  bill:    ${report.bill.rows.payments.count} payments ${money(report.bill.rows.payments.fen)}, ${report.bill.rows.refunds.count} refunds ${money(report.bill.rows.refunds.fen)}${report.bill.empty ? " (no business that day)" : ""}`,
     `  ours:    ${report.ours.payments.count} payments ${money(report.ours.payments.fen)}, ${report.ours.refunds.count} refunds ${money(report.ours.refunds.fen)}`,
     `  matched: ${report.matched.payments} payments, ${report.matched.refunds} refunds; ${report.timing.length} matched with a neighbouring day`,
-    `  differences: ${report.open} open, ${report.healed} healed`,
   ];
+  // Reports stored before other deployments' rows were told apart have no such field.
+  const other: Partial<ReconciliationReport["otherDeployments"]> = report.otherDeployments ?? {};
+  if (other.payments && other.refunds && other.payments.count + other.refunds.count > 0) {
+    lines.push(
+      `  other deployments (${(other.prefixes ?? []).join(", ")}; not reconciled here): ${other.payments.count} payments ${money(other.payments.fen)}, ${other.refunds.count} refunds ${money(other.refunds.fen)}`,
+    );
+  }
+  lines.push(`  differences: ${report.open} open, ${report.healed} healed`);
   for (const [name, totals] of Object.entries(report.classes)) {
     if (totals.count > 0) {
       lines.push(

@@ -137,6 +137,19 @@ export const isPaymentId = (value: string) => paymentIdPattern.test(value);
 export const outTradeNo = (paymentId: string, attemptNo: number, prefix = "") =>
   prefix ? `${prefix}_${paymentId}_${attemptNo}` : `${paymentId}_${attemptNo}`;
 
+/** Every out_trade_no this system sends, whichever deployment sent it: `[<prefix>_]<paymentId>_<attemptNo>`. */
+const outTradeNoPattern = /^(?:([A-Za-z0-9]{1,8})_)?(pay[0-9a-f]{29})_([1-9]\d{0,3})$/;
+
+/**
+ * The parts of an out_trade_no of this system's form, made by any deployment ("" prefix: made
+ * before prefixes); undefined for anything else. The payment id's fixed form (`pay` + 29 hex)
+ * keeps the two forms apart: a prefix has no `_`, so `x_pay..._1` is never read as unprefixed.
+ */
+export function splitOutTradeNo(value: string | undefined): { prefix: string; paymentId: string; attemptNo: number } | undefined {
+  const match = value === undefined ? null : outTradeNoPattern.exec(value);
+  return match ? { prefix: match[1] ?? "", paymentId: match[2]!, attemptNo: Number(match[3]) } : undefined;
+}
+
 /**
  * The payment and attempt an out_trade_no names, if it is one of ours: this deployment's prefix, or
  * none (attempts made before prefixes, which keep their numbers). Another deployment's is not ours.
@@ -145,9 +158,18 @@ export function parseOutTradeNo(
   value: string | undefined,
   ownPrefix = deploymentPrefix(),
 ): { paymentId: string; attemptNo: number } | undefined {
-  const match = value === undefined ? null : /^(?:([A-Za-z0-9]{1,8})_)?(pay[0-9a-f]{29})_([1-9]\d{0,3})$/.exec(value);
-  if (!match || (match[1] !== undefined && match[1] !== ownPrefix)) return undefined;
-  return { paymentId: match[2]!, attemptNo: Number(match[3]) };
+  const parts = splitOutTradeNo(value);
+  if (!parts || (parts.prefix !== "" && parts.prefix !== ownPrefix)) return undefined;
+  return { paymentId: parts.paymentId, attemptNo: parts.attemptNo };
+}
+
+/**
+ * The prefix of another deployment's out_trade_no (a stack sharing this Alipay app, e.g. staging
+ * next to production), else undefined: ours, made before prefixes, or not of this system's form.
+ */
+export function otherDeploymentPrefix(value: string | undefined, ownPrefix = deploymentPrefix()): string | undefined {
+  const parts = splitOutTradeNo(value);
+  return parts && parts.prefix !== "" && parts.prefix !== ownPrefix ? parts.prefix : undefined;
 }
 
 export const lastAttempt = (payment: PaymentRecord): Attempt | undefined => payment.attempts.at(-1);

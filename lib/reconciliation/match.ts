@@ -3,7 +3,8 @@
 // the bill then streams through row by row: a row that finds its record removes it, so what is
 // left on either side afterwards is what did not match. Pure: no I/O (lib/reconciliation/reconcile.ts
 // resolves what is left, the bench drives it with a million rows).
-import { parseOutTradeNo } from "../payments/model.js";
+import { deploymentPrefix } from "../config.js";
+import { otherDeploymentPrefix, parseOutTradeNo } from "../payments/model.js";
 import type { BillCount, BillFacts, BillRow } from "./bill.js";
 import type { OurPayment, OurRefund } from "./records.js";
 
@@ -52,6 +53,19 @@ export interface Difference {
   billRow?: number;
 }
 
+/**
+ * Bill rows of other deployments sharing the Alipay app (their prefix in the out_trade_no): their
+ * stacks reconcile them, so here they are only counted, never a difference.
+ */
+export interface OtherDeployments {
+  payments: BillCount;
+  refunds: BillCount;
+  /** The prefixes seen (at most maxPrefixesListed). */
+  prefixes: string[];
+}
+
+const maxPrefixesListed = 20;
+
 /** Bounds what is kept of the unmatched rows of one kind: a day where everything differs is a misconfiguration, not a list to resolve. */
 export const maxUnmatched = 10_000;
 
@@ -68,8 +82,12 @@ export class DayMatcher {
   readonly matched = { payments: 0, refunds: 0 };
   readonly differences: Difference[] = [];
   readonly unmatchedBill = { payments: [] as BillRow[], refunds: [] as BillRow[] };
+  readonly otherDeployments: OtherDeployments = { payments: { count: 0, fen: 0 }, refunds: { count: 0, fen: 0 }, prefixes: [] };
   /** Unmatched bill rows not kept (over maxUnmatched). */
   overflow = 0;
+
+  /** `ownPrefix`: this deployment's (DEPLOYMENT_PREFIX); rows with none are ours too (made before prefixes). */
+  constructor(private readonly ownPrefix = deploymentPrefix()) {}
 
   addPayments(payments: OurPayment[]): void {
     for (const payment of payments) {
@@ -89,10 +107,20 @@ export class DayMatcher {
 
   /** One bill row: matched (and removed from our side), a difference, or kept to be resolved. */
   row(row: BillRow): void {
+    // A refund row carries its trade's out_trade_no: the deployment that made the trade refunds it.
+    const other = otherDeploymentPrefix(row.outTradeNo, this.ownPrefix);
+    if (other !== undefined) {
+      const counted = row.kind === "payment" ? this.otherDeployments.payments : this.otherDeployments.refunds;
+      counted.count += 1;
+      counted.fen += row.amountFen;
+      const { prefixes } = this.otherDeployments;
+      if (prefixes.length < maxPrefixesListed && !prefixes.includes(other)) prefixes.push(other);
+      return;
+    }
     if (row.kind === "payment") {
       const ours = this.payments.get(row.tradeNo);
       // The trade number is Alipay's: ours only if the out_trade_no names the same payment too.
-      if (!ours || parseOutTradeNo(row.outTradeNo)?.paymentId !== ours.paymentId) {
+      if (!ours || parseOutTradeNo(row.outTradeNo, this.ownPrefix)?.paymentId !== ours.paymentId) {
         this.keep(row);
         return;
       }

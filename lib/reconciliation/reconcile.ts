@@ -68,7 +68,13 @@ export async function reconcileDay(
     for await (const page of paidPayments(window.startMs, window.endMs)) matcher.addPayments(page);
     for await (const page of succeededRefunds(window.startMs, window.endMs)) matcher.addRefunds(page);
     const facts = await readBillZip(path, (row) => matcher.row(row));
-    logger.info("bill read", { day, bytes, payments: facts.rows.payments.count, refunds: facts.rows.refunds.count });
+    logger.info("bill read", {
+      day,
+      bytes,
+      payments: facts.rows.payments.count,
+      refunds: facts.rows.refunds.count,
+      otherDeployments: matcher.otherDeployments,
+    });
     // Bounded before the bill's own totals are checked: what is not resolved one by one counts there.
     const left = matcher.leftToResolve();
     const differences = [...matcher.differences, ...matcher.billTotals(facts)];
@@ -99,6 +105,7 @@ export async function reconcileDay(
       bill: { ...facts, bytes, empty: link.empty },
       ours: matcher.ours,
       matched: matcher.matched,
+      otherDeployments: matcher.otherDeployments,
       differences,
       timing,
     });

@@ -1,7 +1,7 @@
 // A day's reconciliation report: what the bill says, what we hold, what matched, and every
 // difference with its ids, counted and summed per class.
 import type { BillCount, BillFacts } from "./bill.js";
-import { type Difference, type DifferenceClass, differenceClasses } from "./match.js";
+import { type Difference, type DifferenceClass, differenceClasses, type OtherDeployments } from "./match.js";
 
 /** A row that matched a record of ours dated another day (Alipay's clock and ours around midnight). */
 export interface TimingNote {
@@ -29,6 +29,8 @@ export interface ReconciliationReport {
   bill: BillFacts & { bytes: number; empty: boolean };
   ours: { payments: BillCount; refunds: BillCount };
   matched: { payments: number; refunds: number };
+  /** Bill rows of other deployments on the same Alipay app: counted, not reconciled here (absent in reports made before). */
+  otherDeployments: OtherDeployments;
   classes: Record<DifferenceClass, ClassTotals>;
   /** Every difference with its ids. */
   differences: Difference[];
@@ -67,6 +69,7 @@ export function buildReport(
     bill: input.bill,
     ours: input.ours,
     matched: input.matched,
+    otherDeployments: input.otherDeployments,
     classes,
     differences: input.differences,
     timing: input.timing,

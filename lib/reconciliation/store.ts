@@ -25,6 +25,8 @@ export interface ReconciliationSummary {
   reportKey: string;
   matched: ReconciliationReport["matched"];
   ours: ReconciliationReport["ours"];
+  /** Absent on summaries stored before other deployments' rows were told apart. */
+  otherDeployments?: ReconciliationReport["otherDeployments"];
   bill: { payments: ReconciliationReport["bill"]["rows"]["payments"]; refunds: ReconciliationReport["bill"]["rows"]["refunds"] };
   classes: Record<string, ClassTotals>;
   healed: number;
@@ -56,6 +58,7 @@ export async function storeReconciliation(report: ReconciliationReport): Promise
     reportKey: key,
     matched: report.matched,
     ours: report.ours,
+    otherDeployments: report.otherDeployments,
     bill: { payments: report.bill.rows.payments, refunds: report.bill.rows.refunds },
     classes: report.classes,
     healed: report.healed,

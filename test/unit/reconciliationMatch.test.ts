@@ -38,6 +38,37 @@ describe("DayMatcher", () => {
     expect(matcher.ours.payments).toEqual({ count: 4, fen: 400 });
   });
 
+  it("counts other deployments' rows (their prefix) apart, never as differences; ours and unprefixed ones are matched", () => {
+    const matcher = new DayMatcher("prod");
+    matcher.addPayments([ours(1), ours(2)]);
+    matcher.row(billPayment(1, 100, `prod_${paymentId(1)}_1`));
+    // Made before prefixes: still ours.
+    matcher.row(billPayment(2, 100, `${paymentId(2)}_1`));
+    // The staging stack's trades of the same business orders (the same payment ids), and its refund.
+    matcher.row(billPayment(11, 300, `stg_${paymentId(1)}_1`));
+    matcher.row(billPayment(12, 200, `stg_${paymentId(2)}_2`));
+    matcher.row({ ...billPayment(11, 50, `stg_${paymentId(1)}_1`), kind: "refund", outRequestNo: "rfd-stg" });
+    matcher.row(billPayment(13, 70, `stg2_${paymentId(3)}_1`));
+    // Not of this system's form: kept, to be reported as today.
+    matcher.row(billPayment(14, 90, "console_collection_1"));
+    expect(matcher.matched.payments).toBe(2);
+    expect(matcher.differences).toEqual([]);
+    expect(matcher.otherDeployments).toEqual({
+      payments: { count: 3, fen: 570 },
+      refunds: { count: 1, fen: 50 },
+      prefixes: ["stg", "stg2"],
+    });
+    expect(matcher.unmatchedBill.payments.map((r) => r.outTradeNo)).toEqual(["console_collection_1"]);
+    expect(matcher.unmatchedBill.refunds).toEqual([]);
+    expect(matcher.leftToResolve().payments).toEqual([]);
+    // On a stack without a prefix, the prod rows are another deployment's too.
+    const unprefixed = new DayMatcher("");
+    unprefixed.addPayments([ours(1)]);
+    unprefixed.row(billPayment(1, 100, `prod_${paymentId(1)}_1`));
+    expect(unprefixed.otherDeployments.payments).toEqual({ count: 1, fen: 100 });
+    expect(unprefixed.leftToResolve().payments.map((p) => p.paymentId)).toEqual([paymentId(1)]);
+  });
+
   it("checks the bill against itself: trailer and summary against its rows", () => {
     const matcher = new DayMatcher();
     expect(matcher.billTotals(facts(2, 300))).toEqual([]);
