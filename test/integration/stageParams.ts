@@ -35,6 +35,9 @@ export const productionParams: Record<string, string> = {
   jwtIssuerUrl: "https://auth.shop.test/",
   jwtAudience: "alipay-pay",
   deploymentPrefix: "prod",
+  // Sized for the sale day the capacity table of bench/README.md is about.
+  peakPaymentsPerSecond: "5000",
+  alipayQueryRatePerSecond: "20000",
   pageEmail: "payments-oncall@shop.test",
   pagerHttpsEndpoint: "https://events.pager.test/integration/0123456789abcdef/enqueue",
   ticketEmail: "payments-team@shop.test",
