@@ -12,12 +12,20 @@ export function rateToMs(expression: string): number {
 }
 
 export interface Schedule {
-  /** Runs the function now (waits for a run in progress first). */
+  /**
+   * Runs the function now (waits for a run in progress first), and then for what `settle` says the
+   * run started (the sweep: every shard's sweepShard invocation).
+   */
   fire(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export function startSchedule(lambda: LocalLambda, intervalMs: number, log: (line: string) => void): Schedule {
+export function startSchedule(
+  lambda: LocalLambda,
+  intervalMs: number,
+  log: (line: string) => void,
+  settle: (result: unknown) => Promise<void> = async () => undefined,
+): Schedule {
   let running: Promise<void> = Promise.resolve();
   const fire = () => {
     running = running.then(async () => {
@@ -33,7 +41,7 @@ export function startSchedule(lambda: LocalLambda, intervalMs: number, log: (lin
         detail: {},
       };
       try {
-        await lambda.invoke(event);
+        await settle(await lambda.invoke(event));
       } catch (error) {
         log(`${lambda.definition.name} failed: ${String(error)}`);
       }
