@@ -27,7 +27,9 @@ export function startSchedule(
   settle: (result: unknown) => Promise<void> = async () => undefined,
 ): Schedule {
   let running: Promise<void> = Promise.resolve();
+  let queued = 0;
   const fire = () => {
+    queued += 1;
     running = running.then(async () => {
       const event: ScheduledEvent = {
         version: "0",
@@ -44,11 +46,17 @@ export function startSchedule(
         await settle(await lambda.invoke(event));
       } catch (error) {
         log(`${lambda.definition.name} failed: ${String(error)}`);
+      } finally {
+        queued -= 1;
       }
     });
     return running;
   };
-  const timer = setInterval(() => void fire(), intervalMs);
+  // A tick while a run (and what it started) is still going is skipped rather than queued: a slow
+  // sweep under load must not leave a growing line of runs behind it.
+  const timer = setInterval(() => {
+    if (queued === 0) void fire();
+  }, intervalMs);
   return {
     fire,
     async stop() {
