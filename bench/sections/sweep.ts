@@ -33,8 +33,10 @@ export async function run(): Promise<void> {
   const bench = await startBenchStack();
   try {
     const { stack, meter } = bench;
-    // Before the configuration is read again: the sweep's check messages go to a dead end.
-    bench.setFunctionEnv({ CHECK_QUEUE_URL: await bench.sinkQueue("bench-sweep-checks-sink") });
+    // Before the configuration is read again: the sweep's check messages go to a dead end, and a
+    // claim lasts as on AWS (serverless.yml's 900 s, not the local 20 s), so what one measurement
+    // claimed is not due again in the next one.
+    bench.setFunctionEnv({ CHECK_QUEUE_URL: await bench.sinkQueue("bench-sweep-checks-sink"), SWEEP_LEASE_SECONDS: "900" });
     // Loaded now, as in a Lambda: the environment is there before the code (log level, metrics).
     const { config } = await import("../../lib/config.js");
     const { alipay } = await import("../../lib/alipay/client.js");
