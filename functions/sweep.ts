@@ -1,12 +1,13 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
-import type { Context, ScheduledEvent } from "aws-lambda";
+import type { ScheduledEvent } from "aws-lambda";
 import { logger, metrics } from "../lib/observability.js";
-import { sweep } from "../lib/payments/sweep.js";
+import { fanOutSweep } from "../lib/payments/sweep.js";
 
-async function sweepHandler(_event: ScheduledEvent, context: Context) {
-  return sweep({ remainingMs: () => context.getRemainingTimeInMillis() });
+// Every minute: one message per sweep-index shard on the sweep queue; sweepShard sweeps each.
+async function sweepHandler(_event: ScheduledEvent) {
+  return fanOutSweep();
 }
 
 export const handler = middy(sweepHandler)

@@ -16,6 +16,8 @@ export interface Config {
   tableName: string;
   checkQueueUrl: string;
   eventsQueueUrl: string;
+  /** The sweep's shard messages (only the scheduled fan-out has it; empty elsewhere). */
+  sweepQueueUrl: string;
   alipay: {
     appId: string;
     sellerId: string;
@@ -40,7 +42,7 @@ export interface Config {
   sweepLeaseSeconds: number;
   /** Partition keys the sweep index is spread over (lib/payments/model.ts sweepShardOf). */
   sweepShards: number;
-  /** Claims (conditional writes) one sweep keeps in flight at once, over all shards. */
+  /** Claims (conditional writes) and check-queue sends one shard's sweep keeps in flight at once. */
   sweepClaimConcurrency: number;
   /** How long a function keeps the business-system registry before reading it again. */
   businessCacheSeconds: number;
@@ -181,6 +183,7 @@ async function load(): Promise<Config> {
     tableName: required("TABLE_NAME"),
     checkQueueUrl: required("CHECK_QUEUE_URL"),
     eventsQueueUrl: required("EVENTS_QUEUE_URL"),
+    sweepQueueUrl: optional("SWEEP_QUEUE_URL"),
     alipay: {
       appId: required("ALIPAY_APP_ID"),
       sellerId: required("ALIPAY_SELLER_ID"),
@@ -220,6 +223,10 @@ export function deploymentPrefix(): string {
   const value = process.env[name] ?? "";
   if (value !== "" && !/^[A-Za-z0-9]{1,8}$/.test(value)) throw new Error(`Bad configuration: ${name} (1-8 letters or digits)`);
   return value;
+}
+
+function optional(name: string): string {
+  return process.env[name] ?? "";
 }
 
 function required(name: string): string {

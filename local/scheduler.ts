@@ -12,14 +12,24 @@ export function rateToMs(expression: string): number {
 }
 
 export interface Schedule {
-  /** Runs the function now (waits for a run in progress first). */
+  /**
+   * Runs the function now (waits for a run in progress first), and then for what `settle` says the
+   * run started (the sweep: every shard's sweepShard invocation).
+   */
   fire(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export function startSchedule(lambda: LocalLambda, intervalMs: number, log: (line: string) => void): Schedule {
+export function startSchedule(
+  lambda: LocalLambda,
+  intervalMs: number,
+  log: (line: string) => void,
+  settle: (result: unknown) => Promise<void> = async () => undefined,
+): Schedule {
   let running: Promise<void> = Promise.resolve();
+  let queued = 0;
   const fire = () => {
+    queued += 1;
     running = running.then(async () => {
       const event: ScheduledEvent = {
         version: "0",
@@ -33,14 +43,20 @@ export function startSchedule(lambda: LocalLambda, intervalMs: number, log: (lin
         detail: {},
       };
       try {
-        await lambda.invoke(event);
+        await settle(await lambda.invoke(event));
       } catch (error) {
         log(`${lambda.definition.name} failed: ${String(error)}`);
+      } finally {
+        queued -= 1;
       }
     });
     return running;
   };
-  const timer = setInterval(() => void fire(), intervalMs);
+  // A tick while a run (and what it started) is still going is skipped rather than queued: a slow
+  // sweep under load must not leave a growing line of runs behind it.
+  const timer = setInterval(() => {
+    if (queued === 0) void fire();
+  }, intervalMs);
   return {
     fire,
     async stop() {

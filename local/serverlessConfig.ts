@@ -51,6 +51,8 @@ export interface LocalFunction {
   /** e.g. functions/createOrder.handler */
   handler: string;
   timeoutSeconds: number;
+  /** The function's own variables (functions.<name>.environment), on top of the provider's. */
+  environment: Record<string, unknown>;
   http: HttpRoute[];
   sqs: SqsSource[];
   streams: StreamSource[];
@@ -85,6 +87,7 @@ export function loadService(stage: string, env: NodeJS.ProcessEnv = process.env)
       name,
       handler: fn.handler,
       timeoutSeconds: Number(fn.timeout ?? provider.timeout ?? 6),
+      environment: fn.environment ?? {},
       http: events
         .filter((e) => e.httpApi)
         .map((e) => ({

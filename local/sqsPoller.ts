@@ -19,6 +19,8 @@ export function startSqsPoller(options: {
   lambda: LocalLambda;
   log: (line: string) => void;
   concurrency?: number;
+  /** Told the ids of every batch once its invocation ended, whether it succeeded or not. */
+  onHandled?: (messageIds: string[]) => void;
 }): Poller {
   let running = true;
   // Lambda runs several batches of one queue at once (it scales with the backlog); a few loops
@@ -36,7 +38,11 @@ export function startSqsPoller(options: {
           }),
         );
         if (Messages.length === 0) continue;
-        await invokeBatch(Messages, options);
+        try {
+          await invokeBatch(Messages, options);
+        } finally {
+          options.onHandled?.(Messages.map((m) => m.MessageId!));
+        }
       } catch (error) {
         if (!running) break;
         options.log(`sqs poller ${options.lambda.definition.name}: ${String(error)}`);
@@ -126,4 +132,48 @@ export function failedMessages(response: unknown, messageIds: string[]): Set<str
     failed.add(id);
   }
   return failed;
+}
+
+/**
+ * Which messages a local poller has handed to its function (the invocation ended, however it
+ * ended), so the local stack can wait for the work a scheduled function queued: `sweep`'s fire()
+ * returns once every shard message it sent has had its sweepShard invocation.
+ */
+export class HandledMessages {
+  // Ids handled before anyone waited for them (a poller can be faster than the sender's return);
+  // only the most recent are kept.
+  private readonly handled = new Set<string>();
+  private readonly waiting = new Map<string, () => void>();
+  private closed = false;
+
+  constructor(private readonly keep = 10_000) {}
+
+  mark(messageIds: string[]): void {
+    for (const id of messageIds) {
+      const resolve = this.waiting.get(id);
+      if (resolve) {
+        this.waiting.delete(id);
+        resolve();
+        continue;
+      }
+      this.handled.add(id);
+      if (this.handled.size > this.keep) this.handled.delete(this.handled.values().next().value!);
+    }
+  }
+
+  /** The pollers have stopped: nothing more will be handled, nobody waits any longer. */
+  close(): void {
+    this.closed = true;
+    for (const resolve of this.waiting.values()) resolve();
+    this.waiting.clear();
+  }
+
+  async waitFor(messageIds: string[]): Promise<void> {
+    await Promise.all(
+      messageIds.map((id) => {
+        if (this.handled.delete(id) || this.closed) return undefined;
+        return new Promise<void>((resolve) => this.waiting.set(id, resolve));
+      }),
+    );
+  }
 }

@@ -32,7 +32,7 @@ import { LocalLambda } from "./lambdaRuntime.js";
 import { provisionResources, resolveIntrinsics, type ResourceMap } from "./provision.js";
 import { rateToMs, startSchedule, type Schedule } from "./scheduler.js";
 import { loadService, projectRoot, type LocalService } from "./serverlessConfig.js";
-import { startSqsPoller, type Poller } from "./sqsPoller.js";
+import { HandledMessages, startSqsPoller, type Poller } from "./sqsPoller.js";
 import { startStreamPoller } from "./streamPoller.js";
 
 export interface StackOptions {
@@ -255,6 +255,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
 
     const pollers: Poller[] = [];
     const schedules: Record<string, Schedule> = {};
+    const handled = new HandledMessages();
     for (const lambda of lambdas) {
       for (const source of lambda.definition.sqs) {
         const queue = resources[source.queueLogicalId]!;
@@ -267,6 +268,7 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
             source,
             lambda,
             log,
+            onHandled: (ids) => handled.mark(ids),
           }),
         );
       }
@@ -288,11 +290,19 @@ export async function startStack(options: StackOptions = {}): Promise<LocalStack
       for (const rate of lambda.definition.schedules) {
         // Calendar schedules (cron: the daily reconciliation) are run by hand locally (ops CLI).
         if (rate.trim().startsWith("cron(")) continue;
-        schedules[lambda.definition.name] = startSchedule(lambda, options.scheduleIntervalMs ?? rateToMs(rate), log);
+        // A run that answers the ids of the messages it queued (the sweep's fan-out) has fired once
+        // the local pollers have run each of them: a test's fire() sees every shard swept.
+        const settle = async (result: unknown) => {
+          const ids = (result as { messageIds?: unknown } | undefined)?.messageIds;
+          if (Array.isArray(ids)) await handled.waitFor(ids.map(String));
+        };
+        schedules[lambda.definition.name] = startSchedule(lambda, options.scheduleIntervalMs ?? rateToMs(rate), log, settle);
       }
     }
     stopping.push(async () => {
-      await Promise.all([...pollers.map((p) => p.stop()), ...Object.values(schedules).map((s) => s.stop())]);
+      // A fire() waiting for shard sweeps stops waiting once the pollers that would run them have stopped.
+      const pollersStopped = Promise.all(pollers.map((p) => p.stop())).then(() => handled.close());
+      await Promise.all([pollersStopped, ...Object.values(schedules).map((s) => s.stop())]);
     });
 
     return {
@@ -323,6 +333,19 @@ function functionEnvironment(
   sqs: Engine,
 ): Record<string, string> {
   const resolved = resolveIntrinsics(service.environment, resources, service) as Record<string, unknown>;
+  // Locally every function runs in this one process with one environment: a function's own
+  // variables join it (the sweep's SWEEP_QUEUE_URL), but NODE_OPTIONS, which is the process's own.
+  for (const fn of service.functions) {
+    const own = resolveIntrinsics(fn.environment, resources, service) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(own)) {
+      if (name === "NODE_OPTIONS") continue;
+      if (name in resolved && String(resolved[name]) !== String(value))
+        throw new Error(
+          `serverless.yml: ${fn.name} sets ${name} differently from another function; the local stack shares one environment`,
+        );
+      resolved[name] = value;
+    }
+  }
   return {
     ...Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, String(v)])),
     AWS_REGION: service.region,

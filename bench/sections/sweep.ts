@@ -1,13 +1,15 @@
-// 2. What one sweep reads with 10,000 and 100,000 settled payments in the table, 1,000 open
-// payments not due yet and 100 payments due: settled payments are not in the sparse `sweep` index
-// and open ones are keyed there by when they are due, so the sweep's reads must not grow with
+// 2. What one minute's sweep reads with 10,000 and 100,000 settled payments in the table, 1,000
+// open payments not due yet and 100 payments due: settled payments are not in the sparse `sweep`
+// index and open ones are keyed there by when they are due, so the sweep's reads must not grow with
 // either. Payments are written straight into the table with BatchWriteItem (not through the API);
-// the sweep is `sweep()` from lib/payments/sweep.ts, run in this process with the stack's
-// configuration. Its check messages go to a queue nobody consumes, so no check worker runs
-// behind the measurement.
-// Then the backlog: BENCH_SWEEP_DUE (10,000) payments due at once, spread over the configured
-// shards (a tenth still under the unsharded key `DUE`, as items written before sharding), handed
-// out by one sweep invocation within the function's 50 s timeout.
+// a minute's sweep is what the fan-out starts: `sweepShard()` from lib/payments/sweep.ts once per
+// shard (DUE#0..n-1 and DUE), all at once, run in this process with the stack's configuration. Its
+// check messages go to a queue nobody consumes, so no check worker runs behind the measurement.
+// 2b. The backlog: BENCH_SWEEP_DUE (10,000) payments due at once, spread over the configured shards
+// (a tenth still under the unsharded key `DUE`, as items written before sharding), handed out by
+// one minute's shard sweeps in parallel, each within the function's 50 s timeout.
+// 2c. One shard: BENCH_SWEEP_SHARD_DUE (10,000) payments due in a single shard, swept by one shard
+// invocation: what one shard hands out per second, the figure the sweep scales by (x shards).
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { dynamo } from "../../lib/aws.js";
@@ -23,6 +25,7 @@ export async function run(): Promise<void> {
   const pendingCount = envInt("BENCH_PENDING", 100, 100);
   const notDueCount = envInt("BENCH_OPEN", 1000, 1000);
   const backlog = envInt("BENCH_SWEEP_DUE", 10_000, 10_000);
+  const shardBacklog = envInt("BENCH_SWEEP_SHARD_DUE", 10_000, 5_000);
   // The Scan contrast: DynamoDB Local scans slowly (~3 minutes for 100,000 payments), so by default
   // only the smallest size. BENCH_SCAN=0 none, =first (default), =all.
   const scanMode = process.env.BENCH_SCAN ?? "first";
@@ -30,13 +33,29 @@ export async function run(): Promise<void> {
   const bench = await startBenchStack();
   try {
     const { stack, meter } = bench;
-    // Before the configuration is read again: the sweep's check messages go to a dead end.
-    bench.setFunctionEnv({ CHECK_QUEUE_URL: await bench.sinkQueue("bench-sweep-checks-sink") });
+    // Before the configuration is read again: the sweep's check messages go to a dead end, and a
+    // claim lasts as on AWS (serverless.yml's 900 s, not the local 20 s), so what one measurement
+    // claimed is not due again in the next one.
+    bench.setFunctionEnv({ CHECK_QUEUE_URL: await bench.sinkQueue("bench-sweep-checks-sink"), SWEEP_LEASE_SECONDS: "900" });
     // Loaded now, as in a Lambda: the environment is there before the code (log level, metrics).
     const { config } = await import("../../lib/config.js");
     const { alipay } = await import("../../lib/alipay/client.js");
-    const { sweep } = await import("../../lib/payments/sweep.js");
+    const { sweepShard } = await import("../../lib/payments/sweep.js");
+    const { sweepShardsToRead } = await import("../../lib/payments/model.js");
     const settings = await config();
+    const shards = sweepShardsToRead(settings.sweepShards);
+    // A minute's sweep: what the fan-out's messages start, one shard invocation each, all at once.
+    const sweepMinute = async (remainingMs: () => number) => {
+      const each = await Promise.all(shards.map((shard) => sweepShard({ shard, now: Date.now(), remainingMs })));
+      const sum = (key: "due" | "enqueued" | "pages") => each.reduce((total, r) => total + r[key], 0);
+      return {
+        due: sum("due"),
+        enqueued: sum("enqueued"),
+        pages: sum("pages"),
+        shards: each.length,
+        exhausted: each.every((r) => r.exhausted),
+      };
+    };
     const tableName = settings.tableName;
     const shardOf = (paymentId: string) => sweepShardOf(paymentId, settings.sweepShards);
     const loader = DynamoDBDocumentClient.from(
@@ -97,7 +116,7 @@ export async function run(): Promise<void> {
       };
     };
     // Open, its first attempt pending, due a little while ago (oldest first). `legacy`: under the unsharded key.
-    const pending = (i: number, at: number, prefix = "cart-pending", legacy = false): PaymentRecord => {
+    const pending = (i: number, at: number, prefix = "cart-pending", legacy = false, shard?: string): PaymentRecord => {
       const createdAt = at - 120_000;
       const payment = base(`${prefix}-${i}`, createdAt);
       return {
@@ -114,7 +133,7 @@ export async function run(): Promise<void> {
         ],
         // Written before order strings stopped being stored: those still carry theirs (the bigger item).
         ...(legacy ? { orderString } : {}),
-        sweepShard: legacy ? legacySweepShard : shardOf(payment.paymentId),
+        sweepShard: shard ?? (legacy ? legacySweepShard : shardOf(payment.paymentId)),
         sweepAt: at - 60_000 + (i % 50_000),
         history: [
           { at: createdAt, event: "created" },
@@ -151,7 +170,7 @@ export async function run(): Promise<void> {
 
       const before = meter.snapshot();
       const t0 = performance.now();
-      const result = await scope.run("sweep", () => sweep({ now: Date.now(), remainingMs: () => 50_000 }));
+      const result = await scope.run("sweep", () => sweepMinute(() => 50_000));
       const sweepMs = performance.now() - t0;
       const counts = meter.since(before);
       const s = meter.summary(counts, ["sweep"]);
@@ -215,17 +234,16 @@ export async function run(): Promise<void> {
       });
     }
 
-    // The backlog: `backlog` payments due at once, one sweep invocation with the function's timeout.
+    // The backlog: `backlog` payments due at once, one minute's shard sweeps with the function's timeout.
     const at = Date.now();
     const t0Load = performance.now();
     await load(loader, tableName, 0, backlog, (i) => pending(i, at, "cart-backlog", i % 10 === 0));
-    progress(`sweep: ${num(backlog)} due payments loaded in ${num((performance.now() - t0Load) / 1000)} s; one sweep`);
-    loader.destroy();
-    const timeoutMs = 50_000; // serverless.yml functions.sweep.timeout
+    progress(`sweep: ${num(backlog)} due payments loaded in ${num((performance.now() - t0Load) / 1000)} s; one minute's sweep`);
+    const timeoutMs = 50_000; // serverless.yml functions.sweepShard.timeout
     const beforeBacklog = meter.snapshot();
     const tb = performance.now();
     const deadline = Date.now() + timeoutMs;
-    const handedOut = await scope.run("sweep", () => sweep({ now: Date.now(), remainingMs: () => deadline - Date.now() }));
+    const handedOut = await scope.run("sweep", () => sweepMinute(() => deadline - Date.now()));
     const backlogSeconds = (performance.now() - tb) / 1000;
     const bs = meter.summary(meter.since(beforeBacklog), ["sweep"]);
     const backlogBatches = meter.other(meter.since(beforeBacklog), ["sweep"]).SendMessageBatch ?? { requests: 0, items: 0 };
@@ -244,6 +262,46 @@ export async function run(): Promise<void> {
       wcu: bs.wcu,
       sqsBatches: backlogBatches.requests,
       withinTimeout: backlogSeconds * 1000 < timeoutMs,
+      exhausted: handedOut.exhausted,
+    };
+
+    // One shard: `shardBacklog` payments due in DUE#0 alone, one shard invocation with the function's timeout.
+    const oneShard = shards[0]!;
+    const atShard = Date.now();
+    const t0ShardLoad = performance.now();
+    await load(loader, tableName, 0, shardBacklog, (i) => pending(i, atShard, "cart-shard", false, oneShard));
+    progress(
+      `sweep: ${num(shardBacklog)} due payments loaded into ${oneShard} in ${num((performance.now() - t0ShardLoad) / 1000)} s; one shard sweep`,
+    );
+    loader.destroy();
+    const beforeShard = meter.snapshot();
+    const ts = performance.now();
+    const shardDeadline = Date.now() + timeoutMs;
+    const swept = await scope.run("sweepShard", () =>
+      sweepShard({ shard: oneShard, now: Date.now(), remainingMs: () => shardDeadline - Date.now() }),
+    );
+    const shardSeconds = (performance.now() - ts) / 1000;
+    const ss = meter.summary(meter.since(beforeShard), ["sweepShard"]);
+    const shardBatches = meter.other(meter.since(beforeShard), ["sweepShard"]).SendMessageBatch ?? { requests: 0, items: 0 };
+    const shardResult = {
+      shard: oneShard,
+      due: shardBacklog,
+      found: swept.due,
+      enqueued: swept.enqueued,
+      exhausted: swept.exhausted,
+      pages: swept.pages,
+      claimConcurrency: settings.sweepClaimConcurrency,
+      seconds: shardSeconds,
+      itemsPerSecond: swept.enqueued / shardSeconds,
+      msPerItem: (shardSeconds * 1000) / Math.max(1, swept.enqueued),
+      queryRequests: ss.byOp.Query?.requests ?? 0,
+      claimWrites: ss.byOp.UpdateItem?.requests ?? 0,
+      dynamoRequests: ss.requests,
+      requestsPerItem: ss.requests / Math.max(1, swept.due),
+      sqsBatches: shardBatches.requests,
+      rcu: ss.rcu,
+      wcu: ss.wcu,
+      withinTimeout: shardSeconds * 1000 < timeoutMs,
     };
     const first = results[0] as { queryRequests: number; rcu: number };
     const flat = results.every((r) => (r as typeof first).queryRequests === first.queryRequests && (r as typeof first).rcu === first.rcu);
@@ -267,7 +325,7 @@ export async function run(): Promise<void> {
         ],
         rows,
         [
-          `Sweep reads independent of settled payments: ${flat ? "yes" : "NO"} (Query on the sparse KEYS_ONLY index, sweepAt <= now, pages of 100; RCU as reported by DynamoDB Local).`,
+          `Sweep reads independent of settled payments: ${flat ? "yes" : "NO"} (Query on the sparse KEYS_ONLY index, sweepAt <= now, pages of 500; RCU as reported by DynamoDB Local).`,
           `Open payments are in the index from creation (due at their expiry): the ${num(notDueCount)} not yet due are outside the Query's key range and never read.`,
           `Claims are one conditional UpdateItem per due payment (the lease moves sweepAt, an index key: table + index WCU).`,
           `* For contrast, not what the code does: a full-table Scan for due payments (Select COUNT) reads every settled payment, so its RCU grow linearly` +
@@ -278,7 +336,7 @@ export async function run(): Promise<void> {
     );
     console.log(
       table(
-        `2b. One sweep invocation with a backlog of ${num(backlog)} due payments (${settings.sweepShards} shards + the unsharded DUE, ${settings.sweepClaimConcurrency} claims in flight)`,
+        `2b. One minute's sweep with a backlog of ${num(backlog)} due payments (${settings.sweepShards} shards + the unsharded DUE, one shard invocation each, ${settings.sweepClaimConcurrency} claims in flight in each)`,
         ["due", "found", "handed out", "seconds", "orders/s", "Query reqs", "claim writes", "RCU", "WCU", "SQS batches", "within 50 s"],
         [
           [
@@ -296,12 +354,51 @@ export async function run(): Promise<void> {
           ],
         ],
         [
-          `One tenth of the backlog is under the unsharded key DUE (items written before sharding): the sweep reads it beside DUE#0..DUE#${settings.sweepShards - 1}.`,
-          `Every shard is paged at once (pages of 500); the claims of all shards and the SendMessageBatch calls share ${settings.sweepClaimConcurrency} requests in flight. Timed on DynamoDB Local and fauxqs sharing 2 cores with Node.`,
+          `One tenth of the backlog is under the unsharded key DUE (items written before sharding): its own shard invocation reads it beside DUE#0..DUE#${settings.sweepShards - 1}.`,
+          `The ${shards.length} shard sweeps run at once in this process, as the fan-out's messages start them on AWS (pages of 500; each shard's claims and SendMessageBatch calls ${settings.sweepClaimConcurrency} in flight). Timed on DynamoDB Local and fauxqs sharing 2 cores with Node: on AWS each shard has its own invocation and DynamoDB partition.`,
         ],
       ),
     );
-    report("sweep", { rows: results, flat, openNotDue: notDueCount, backlog: backlogResult });
+    console.log(
+      table(
+        `2c. One shard's sweep: ${num(shardBacklog)} due payments in ${oneShard} alone, one shard invocation (${settings.sweepClaimConcurrency} claims in flight)`,
+        [
+          "due",
+          "found",
+          "handed out",
+          "exhausted",
+          "seconds",
+          "items/s",
+          "ms/item",
+          "Query reqs",
+          "claim writes",
+          "DynamoDB reqs/item",
+          "SQS batches",
+          "within 50 s",
+        ],
+        [
+          [
+            num(shardBacklog),
+            num(swept.due),
+            num(swept.enqueued),
+            swept.exhausted ? "yes" : "no",
+            num(shardSeconds, 1),
+            num(shardResult.itemsPerSecond, 0),
+            num(shardResult.msPerItem, 2),
+            shardResult.queryRequests,
+            num(shardResult.claimWrites),
+            num(shardResult.requestsPerItem, 3),
+            num(shardBatches.requests),
+            shardResult.withinTimeout ? "yes" : "NO",
+          ],
+        ],
+        [
+          `What the sweep scales by: a minute hands out up to shards x this rate x ~40 s (each shard invocation stops reading with 10 s of its 50 s left), no other cap.`,
+          `Per due item: one conditional UpdateItem (the claim) plus a 500th of a Query; one SendMessageBatch per 10 claimed. Timed on DynamoDB Local and fauxqs sharing 2 cores with Node (and with whatever else runs on the machine): load-bound, a floor for AWS, not a forecast.`,
+        ],
+      ),
+    );
+    report("sweep", { rows: results, flat, openNotDue: notDueCount, backlog: backlogResult, shard: shardResult });
   } finally {
     await bench.stop();
   }

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { mismatchReasons, unverifiedReasons } from "../../lib/payments/notify.js";
+import { sweepPeriodMs } from "../../lib/payments/sweep.js";
 import { backoffSeconds, retryWindowSeconds } from "../../lib/queue.js";
 import { projectRoot, readYaml } from "../../local/serverlessConfig.js";
 import { paramOptions } from "./stageParams.js";
@@ -36,6 +37,7 @@ const functionNames = [
   "getAppPayment",
   "alipayNotify",
   "sweep",
+  "sweepShard",
   "checkPayment",
   "publishEvents",
   "deliverEvent",
@@ -363,8 +365,16 @@ describe("CloudFormation template", () => {
       // the inline query's applyQueriedPayment.
       getAppPayment: [...payments("GetItem", "PutItem", "UpdateItem"), ...alipayKeys],
       alipayNotify: [...payments("GetItem", "PutItem", "UpdateItem"), ...alipayKeys],
-      // dueSweepItems, claimForCheck, SendMessageBatch.
-      sweep: ["dynamodb:Query table/index/sweep", ...payments("UpdateItem"), "sqs:SendMessage CheckQueue"],
+      // The fan-out: one message per shard on the sweep queue, nothing else.
+      sweep: ["sqs:SendMessage SweepQueue"],
+      // One shard: dueSweepItems, claimForCheck, SendMessageBatch; Lambda's poller reads the sweep
+      // queue (the handler never changes a message's visibility).
+      sweepShard: [
+        "dynamodb:Query table/index/sweep",
+        ...payments("UpdateItem"),
+        "sqs:SendMessage CheckQueue",
+        ...["DeleteMessage", "GetQueueAttributes", "ReceiveMessage"].map((a) => `sqs:${a} SweepQueue`),
+      ],
       checkPayment: [...payments("GetItem", "PutItem", "UpdateItem"), ...consumes("CheckQueue"), ...alipayKeys],
       // The stream, the event log (a conditional put of EVENT# items), the events queue, the check
       // queue (a new refund's check) and the stream's on-failure destination; reads no item.
@@ -424,7 +434,8 @@ describe("CloudFormation template", () => {
       getOrderString: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       getAppPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       alipayNotify: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-      sweep: ["dynamodb:UpdateItem"],
+      sweep: [],
+      sweepShard: ["dynamodb:UpdateItem"],
       checkPayment: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
       publishEvents: ["dynamodb:PutItem"],
       deliverEvent: [],
@@ -448,9 +459,11 @@ describe("CloudFormation template", () => {
   it("gives every work queue a dead-letter queue, and every dead-letter queue an alarm", () => {
     const queues = byType("AWS::SQS::Queue");
     const deadLetterIds = queues.filter(([id]) => id.includes("DeadLetter")).map(([id]) => id);
-    // Work queues are the ones a function consumes.
+    // Work queues are the ones a function consumes; the sweep queue's messages are worth one minute
+    // (dropped when stale, expired after 60 s: "sweeps one shard per invocation" below), no dead letters.
     const consumed = byType("AWS::Lambda::EventSourceMapping").map(([, m]) => JSON.stringify(m.Properties.EventSourceArn));
-    const workQueues = queues.filter(([id]) => consumed.some((arn) => arn.includes(`"${id}"`)));
+    expect(consumed.some((arn) => arn.includes('"SweepQueue"'))).toBe(true);
+    const workQueues = queues.filter(([id]) => id !== "SweepQueue" && consumed.some((arn) => arn.includes(`"${id}"`)));
     expect(workQueues.map(([id]) => id).sort()).toEqual(["CheckQueue", "EventsQueue"]);
     for (const [id, queue] of workQueues) {
       const target = queue.Properties.RedrivePolicy?.deadLetterTargetArn;
@@ -1057,6 +1070,39 @@ describe("alerting and survival (issue 10)", () => {
     const window = retryWindowSeconds(maxReceiveCount, Number(env("checkPayment").RETRY_BASE_SECONDS));
     const attemptsTake = maxReceiveCount * Number(resources.CheckPaymentLambdaFunction!.Properties.Timeout);
     expect(Number(env("sweep").SWEEP_LEASE_SECONDS)).toBeGreaterThan(window.deadLetterSeconds + attemptsTake);
+  });
+
+  it("sweeps one shard per invocation, all shards at once, and never retries a sweep on top of a newer one", () => {
+    // The schedule's period is what makes a shard message stale (lib/payments/sweep.ts).
+    const rule = byType("AWS::Events::Rule").find(([, r]) => refersTo(r.Properties.Targets, "SweepLambdaFunction"))!;
+    expect(rule[1].Properties.ScheduleExpression).toBe("rate(1 minute)");
+    expect(sweepPeriodMs).toBe(60_000);
+    // Only the fan-out knows the sweep queue.
+    for (const fn of functionNames) {
+      const variables = resources[`${logicalId(fn)}LambdaFunction`]!.Properties.Environment.Variables as Json;
+      if (fn === "sweep") expect(variables.SWEEP_QUEUE_URL).toEqual({ Ref: "SweepQueue" });
+      else expect(variables, fn).not.toHaveProperty("SWEEP_QUEUE_URL");
+    }
+    const [, mapping] = byType("AWS::Lambda::EventSourceMapping").find(([id]) => id.startsWith("SweepShard"))!;
+    expect(mapping.Properties.EventSourceArn).toEqual({ "Fn::GetAtt": ["SweepQueue", "Arn"] });
+    expect(mapping.Properties.BatchSize).toBe(1);
+    expect(mapping.Properties.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
+    // Every shard (DUE#0..n-1 and DUE) swept at once: a capped shard would wait for another's invocation.
+    const shards = Number(env("sweepShard").SWEEP_SHARDS);
+    const maximum = mapping.Properties.ScalingConfig?.MaximumConcurrency as number;
+    expect(maximum).toBeGreaterThanOrEqual(shards + 1);
+    expect(maximum).toBeGreaterThanOrEqual(2);
+    expect(maximum).toBeLessThanOrEqual(1000);
+    // AWS requires the visibility timeout >= the function's timeout; at the schedule's period or more,
+    // a failed sweep's message is back only once stale (dropped), and it expires then anyway.
+    const queue = resources.SweepQueue!.Properties;
+    const timeout = Number(resources.SweepShardLambdaFunction!.Properties.Timeout);
+    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(timeout);
+    expect(queue.VisibilityTimeout * 1000).toBeGreaterThanOrEqual(sweepPeriodMs);
+    expect(queue.MessageRetentionPeriod * 1000).toBeLessThanOrEqual(sweepPeriodMs);
+    expect(queue.RedrivePolicy).toBeUndefined();
+    // A shard's sweep ends (10 s to spare) before the next minute's message for it.
+    expect(timeout * 1000).toBeLessThan(sweepPeriodMs);
   });
 
   it("bounds the check worker's and the events worker's concurrency", () => {
