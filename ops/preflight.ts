@@ -368,6 +368,7 @@ async function checkCapacity(
     sweepShards: await number("sweepShards"),
     eventShards: await number("eventShards"),
     sweepClaimConcurrency: await number("sweepClaimConcurrency"),
+    sweepMaxConcurrency: await number("sweepMaxConcurrency"),
     tableWarmWrites: await warm("tableWarmThroughput", "WriteUnitsPerSecond"),
     tableWarmReads: await warm("tableWarmThroughput", "ReadUnitsPerSecond"),
     indexWarmWrites: {

@@ -55,7 +55,7 @@ export function templateSettings(template: Cfn): TemplateSettings {
   const routeSettings = resources.HttpApiStage?.Properties.RouteSettings?.["POST /alipay/notify"];
   const table = resources.OrdersTable!.Properties;
   const warmWrites = (warm: unknown) => Number((warm as { WriteUnitsPerSecond?: number } | undefined)?.WriteUnitsPerSecond ?? 0);
-  const sweep = fn("sweep");
+  const sweepShard = fn("sweepShard");
   return {
     sizedForPeak: number(template.Outputs?.SizedForPeakPaymentsPerSecond?.Value, "SizedForPeakPaymentsPerSecond output"),
     alipayQueryRatePerSecond: number(template.Outputs?.SizedForAlipayQueryRatePerSecond?.Value, "SizedForAlipayQueryRatePerSecond output"),
@@ -68,7 +68,8 @@ export function templateSettings(template: Cfn): TemplateSettings {
     publishParallelizationFactor: number(mapping("publishEvents").ParallelizationFactor ?? 1, "publishEvents parallelization factor"),
     sweepShards: number(env.SWEEP_SHARDS, "SWEEP_SHARDS"),
     eventShards: number(env.EVENT_SHARDS ?? 1, "EVENT_SHARDS"),
-    sweepClaimConcurrency: number(sweep.Environment.Variables.SWEEP_CLAIM_CONCURRENCY, "SWEEP_CLAIM_CONCURRENCY"),
+    sweepClaimConcurrency: number(sweepShard.Environment.Variables.SWEEP_CLAIM_CONCURRENCY, "SWEEP_CLAIM_CONCURRENCY"),
+    sweepMaxConcurrency: number(mapping("sweepShard").ScalingConfig?.MaximumConcurrency, "sweepShard maximumConcurrency"),
     tableWarmWrites: warmWrites(table.WarmThroughput),
     tableWarmReads: Number((table.WarmThroughput as { ReadUnitsPerSecond?: number } | undefined)?.ReadUnitsPerSecond ?? 0),
     indexWarmWrites: Object.fromEntries(

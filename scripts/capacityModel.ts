@@ -82,6 +82,8 @@ export interface TemplateSettings {
   sweepShards: number;
   eventShards: number;
   sweepClaimConcurrency: number;
+  /** sweepShard's maximumConcurrency: one invocation per shard of a minute. */
+  sweepMaxConcurrency: number;
   /** Warm write throughput of the table and of each index (0: none set, a new on-demand table's 4,000). */
   tableWarmWrites: number;
   tableWarmReads: number;
@@ -148,14 +150,14 @@ export function capacityRows(peak: number, t: TemplateSettings, costs: MeasuredC
       t.notifyReservedConcurrency +
       t.checkMaxConcurrency +
       t.deliverMaxConcurrency +
-      t.sweepShards +
+      t.sweepMaxConcurrency +
       streamShards * t.publishParallelizationFactor +
       Object.values(functions).reduce((n, f) => n + f.loadPaid, 0),
     loadMix:
       t.notifyReservedConcurrency +
       t.checkMaxConcurrency +
       t.deliverMaxConcurrency +
-      t.sweepShards +
+      t.sweepMaxConcurrency +
       streamShards * t.publishParallelizationFactor +
       Object.values(functions).reduce((n, f) => n + f.loadMix, 0),
   };

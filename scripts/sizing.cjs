@@ -96,6 +96,8 @@ function sizing({ peakPaymentsPerSecond, alipayQueryRatePerSecond }) {
     8,
     Math.ceil((peak * weighted(mix.sweepIndexWcuPaid, mix.sweepIndexWcuUnpaid)) / (partitionWcu * targetUtilisation)),
   );
+  // One invocation per shard of a minute's sweep, the unsharded DUE included, all at once.
+  const sweepMaxConcurrency = clamp(sweepShards + 1, 2, maxEventSourceConcurrency);
   // The events index: one business system's events (1 WCU each) over this many partition keys.
   const eventShards = Math.max(4, Math.ceil((peak * mix.eventsPerPayment) / (partitionWcu * targetUtilisation)));
 
@@ -131,6 +133,7 @@ function sizing({ peakPaymentsPerSecond, alipayQueryRatePerSecond }) {
     deliverMaxConcurrency,
     publishParallelizationFactor,
     sweepShards,
+    sweepMaxConcurrency,
     eventShards,
     tableWarmThroughput: warm(tableWrites, tableReads),
     sweepIndexWarmThroughput: warm(sweepIndexWrites),
@@ -160,6 +163,7 @@ const derived = [
   "deliverMaxConcurrency",
   "publishParallelizationFactor",
   "sweepShards",
+  "sweepMaxConcurrency",
   "eventShards",
   "tableWarmThroughput",
   "sweepIndexWarmThroughput",

@@ -63,6 +63,7 @@ describe("sizing from the peak", () => {
         publishParallelizationFactor: expected.publishParallelizationFactor,
         sweepShards: expected.sweepShards,
         eventShards: expected.eventShards,
+        sweepMaxConcurrency: expected.sweepMaxConcurrency,
       });
       // Warm throughput only above what a new on-demand table has anyway.
       expect(settings.tableWarmWrites).toBe(expected.tableWarmThroughput.WriteUnitsPerSecond ?? 0);
