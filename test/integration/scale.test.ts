@@ -1,22 +1,16 @@
-// Issue 13's structure, behaviour only (its figures are in `npm run bench`): the sweep index is
-// sharded and still sweeps items written before sharding; the order string, signed again from its
-// attempt rather than stored, is the same string on every request.
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { describe, expect, it } from "vitest";
-import { dynamo } from "../../lib/aws.js";
 import { config } from "../../lib/config.js";
 import {
   derivePaymentId,
   legacySweepShard,
   paidShardOf,
   paidShardsToRead,
-  type PaymentRecord,
-  paymentKey,
   sweepShardOf,
   sweepShardsToRead,
 } from "../../lib/payments/model.js";
 import { getPayment } from "../../lib/payments/repository.js";
-import { businessOrderId, useStack, waitFor } from "./harness.js";
+import { putDuePayments } from "./duePayments.js";
+import { useStack, waitFor } from "./harness.js";
 import { sleep } from "./twoSided.js";
 
 const t = useStack();
@@ -48,31 +42,8 @@ describe("sharded sweep index", () => {
   it("sweeps due payments on every shard, and those still under the unsharded DUE (written before sharding)", async () => {
     const settings = await config();
     expect(settings.sweepShards).toBeGreaterThan(1);
-    const now = Date.now();
-    const ids: string[] = [];
-    for (let i = 0; i < 12; i += 1) {
-      const order = businessOrderId("shard");
-      const paymentId = derivePaymentId("shop", order);
-      // Open, never opened by the app, past its expiry: the check worker expires it.
-      const item: PaymentRecord = {
-        ...paymentKey(paymentId),
-        paymentId,
-        businessId: "shop",
-        businessOrderId: order,
-        userId: "shard-user",
-        amountFen: 100,
-        subject: "Sharded",
-        status: "OPEN",
-        createdAt: now - 3_600_000,
-        expiresAt: now - 1_800_000,
-        attempts: [],
-        sweepShard: i < 4 ? legacySweepShard : sweepShardOf(paymentId, settings.sweepShards),
-        sweepAt: now - 60_000 + i,
-        history: [{ at: now - 3_600_000, event: "created" }],
-      };
-      await dynamo().send(new PutCommand({ TableName: settings.tableName, Item: item }));
-      ids.push(paymentId);
-    }
+    // A third still under the unsharded key, as written before sharding.
+    const ids = await putDuePayments(12, (paymentId, i) => (i < 4 ? legacySweepShard : sweepShardOf(paymentId, settings.sweepShards)));
     for (const paymentId of ids) {
       const expired = await waitFor(
         async () => {

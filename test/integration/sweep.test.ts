@@ -1,19 +1,13 @@
-// Issue 18: the sweep scales with its shards. The scheduled `sweep` only fans out, one message per
-// shard of the sweep index on the sweep queue; `sweepShard` (the queue's trigger) sweeps one shard
-// per invocation until it is exhausted or its invocation's time runs short, with no cap of its own.
-// The local stack runs it as AWS does: the schedule's fire() invokes the fan-out, the SQS poller runs
-// sweepShard, and fire() returns once every shard message had its invocation.
-import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dynamo } from "../../lib/aws.js";
 import { config } from "../../lib/config.js";
 import { metricCounts } from "../../lib/observability.js";
-import { derivePaymentId, type PaymentRecord, paymentKey, sweepShardOf, sweepShardsToRead } from "../../lib/payments/model.js";
+import { sweepShardOf, sweepShardsToRead } from "../../lib/payments/model.js";
 import { getPayment } from "../../lib/payments/repository.js";
 import { sweepPeriodMs, sweepShard } from "../../lib/payments/sweep.js";
 import { LocalLambda } from "../../local/lambdaRuntime.js";
-import { businessOrderId, useStack } from "./harness.js";
+import { putDuePayments } from "./duePayments.js";
+import { useStack } from "./harness.js";
 
 // Every local Lambda invocation of this file, by function (the stack's instances share the prototype).
 const invocations: Array<{ fn: string; event: unknown }> = [];
@@ -33,36 +27,8 @@ const t = useStack({ scheduleIntervalMs: 2_000_000_000 });
 
 const enqueued = () => metricCounts.get("SweepChecksEnqueued") ?? 0;
 
-/** `count` open payments, never opened by the app, past their expiry and due in `shard` (the check worker expires them). */
-async function dueInShard(shard: string, count: number): Promise<string[]> {
-  const settings = await config();
-  const now = Date.now();
-  const ids: string[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const order = businessOrderId("sweep");
-    const paymentId = derivePaymentId("shop", order);
-    const item: PaymentRecord = {
-      ...paymentKey(paymentId),
-      paymentId,
-      businessId: "shop",
-      businessOrderId: order,
-      userId: "sweep-user",
-      amountFen: 100,
-      subject: "Swept",
-      status: "OPEN",
-      createdAt: now - 3_600_000,
-      expiresAt: now - 1_800_000,
-      attempts: [],
-      // The shard is what the index is keyed on; a payment id need not hash to it for the sweep to read it there.
-      sweepShard: shard,
-      sweepAt: now - 60_000 + i,
-      history: [{ at: now - 3_600_000, event: "created" }],
-    };
-    await dynamo().send(new PutCommand({ TableName: settings.tableName, Item: item }));
-    ids.push(paymentId);
-  }
-  return ids;
-}
+/** `count` payments due in `shard` (the check worker expires them). */
+const dueInShard = (shard: string, count: number) => putDuePayments(count, () => shard);
 
 /** Handed out: claimed by a sweep (its sweepAt moved past `since`), or already settled out of the index by its check. */
 async function handedOut(paymentId: string, since: number): Promise<boolean> {
