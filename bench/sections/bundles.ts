@@ -211,7 +211,8 @@ function bundle(entry: string, outfile: string, plugins: Plugin[] = []) {
     outfile,
     metafile: true,
     logLevel: "silent",
-    plugins,
+    // The deploy's own plugins (the fallbacks it swaps out) stay: this is the deployed bundle.
+    plugins: [...(deployOptions.plugins ?? []), ...plugins],
   });
 }
 
