@@ -139,7 +139,11 @@ describe("business listen and trigger", () => {
       expect(JSON.parse(delivered.body)).toMatchObject({ id: eventId, type, businessId: "shop" });
       // The secret printed once verifies it, with the verifier client/ exports.
       expect(verifyWebhook(secretLine, delivered.signature, delivered.body)).toEqual({ ok: true });
-      expect(output).toContain(`${type} ${eventId}  -> 200`);
+      // The listener prints the line once the developer's URL has answered: after `received` has it.
+      await waitFor(async () => output.includes(`${type} ${eventId}  -> 200`), {
+        what: `the listener's line for ${eventId}`,
+        timeoutMs: 30_000,
+      });
     }
     // None of these reached the shop's sample receiver while forwarding.
     expect([...t.stack.receivers.shop!.events.values()].filter((e) => e.type === "refund.failed")).toEqual([]);
