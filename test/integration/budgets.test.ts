@@ -6,6 +6,7 @@
 // consistent afterwards.
 import { describe, expect, it } from "vitest";
 import { getPayment } from "../../lib/payments/repository.js";
+import { lambdaContext, sqsEvent } from "./bundled.js";
 import { useStack, waitFor } from "./harness.js";
 
 // Production's Alipay timeout; attempts that are always in their last minute (so the app's next
@@ -100,20 +101,8 @@ describe("a batch of checks (checkBatchSize > 1, for Alipay rates past 1,000 che
       await t.sim("/sim/faults", { method: "alipay.trade.query", outTradeNo: attempt.outTradeNo, mode: "slow", delayMs: 4000, count: 1 });
       payments.push({ paymentId: payment.paymentId, outTradeNo: attempt.outTradeNo });
     }
-    const event = {
-      Records: payments.map(({ paymentId }, i) => ({
-        messageId: `batch-${i}`,
-        receiptHandle: `batch-${i}`,
-        body: JSON.stringify({ paymentId }),
-        attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(Date.now()) },
-        messageAttributes: {},
-        md5OfBody: "",
-        eventSource: "aws:sqs",
-        eventSourceARN: "arn:aws:sqs:ap-southeast-1:000000000000:check",
-        awsRegion: "ap-southeast-1",
-      })),
-    };
-    const context = { awsRequestId: "batch", functionName: "checkPayment", getRemainingTimeInMillis: () => 30_000 };
+    const event = sqsEvent(...payments.map(({ paymentId }) => ({ paymentId })));
+    const context = lambdaContext("batch");
     const answered = (handler as (e: unknown, c: unknown) => Promise<{ batchItemFailures: unknown[] }>)(event, context);
     // One at a time, the second query would only leave after the first (4 s late) was answered and
     // applied: here all three are at Alipay while none of the payments is settled yet.

@@ -11,7 +11,7 @@ export const esbuildOptions = (require("../../esbuild.config.cjs") as { options:
 
 export type Handler = (event: unknown, context: unknown) => Promise<any>;
 
-export const lambdaContext = (id: string) => ({ awsRequestId: id, getRemainingTimeInMillis: () => 30_000 });
+export const lambdaContext = (id: string, remainingMs = 30_000) => ({ awsRequestId: id, getRemainingTimeInMillis: () => remainingMs });
 
 /** Builds and loads each function's bundle into `handlers` (filled in place, for use in beforeAll). */
 export async function loadBundles(outDir: string, names: string[], handlers: Record<string, Handler>): Promise<void> {
@@ -39,18 +39,16 @@ export const orderStringEvent = (user: string, paymentId: string) => ({
   },
 });
 
-/** One SQS message carrying `body`, as a queue trigger delivers it. */
-export const sqsEvent = (body: unknown) => ({
-  Records: [
-    {
-      messageId: `m-${Date.now()}`,
-      receiptHandle: "r",
-      body: JSON.stringify(body),
-      attributes: { ApproximateReceiveCount: "1" },
-      messageAttributes: {},
-      eventSource: "aws:sqs",
-    },
-  ],
+/** One SQS message per body, as a queue trigger delivers a batch (first delivery each). */
+export const sqsEvent = (...bodies: unknown[]) => ({
+  Records: bodies.map((body, i) => ({
+    messageId: `m-${Date.now()}-${i}`,
+    receiptHandle: `r-${i}`,
+    body: JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: "1" },
+    messageAttributes: {},
+    eventSource: "aws:sqs",
+  })),
 });
 
 /** Alipay's POST to the public notify URL (no authorizer). */

@@ -6,6 +6,7 @@ import { sweepShardOf, sweepShardsToRead } from "../../lib/payments/model.js";
 import { getPayment } from "../../lib/payments/repository.js";
 import { sweepPeriodMs, sweepShard } from "../../lib/payments/sweep.js";
 import { LocalLambda } from "../../local/lambdaRuntime.js";
+import { lambdaContext, sqsEvent } from "./bundled.js";
 import { putDuePayments } from "./duePayments.js";
 import { useStack } from "./harness.js";
 
@@ -36,15 +37,8 @@ async function handedOut(paymentId: string, since: number): Promise<boolean> {
   return p !== undefined && (p.sweepShard === undefined || (p.sweepAt ?? 0) > since);
 }
 
-const context = (remainingMs: number) =>
-  ({
-    functionName: "sweepShard",
-    awsRequestId: "test",
-    getRemainingTimeInMillis: () => remainingMs,
-  }) as unknown as Context;
-
-const shardEvent = (body: unknown): SQSEvent =>
-  ({ Records: [{ messageId: "m-1", body: JSON.stringify(body), attributes: {}, messageAttributes: {} }] }) as unknown as SQSEvent;
+const context = (remainingMs: number) => lambdaContext("test", remainingMs) as unknown as Context;
+const shardEvent = (body: unknown) => sqsEvent(body) as unknown as SQSEvent;
 
 describe("the sweep, one invocation per shard", () => {
   it("fires one message per shard (DUE#0..n-1 and DUE), sweeps each shard in its own invocation, and hands out every due item", async () => {
