@@ -173,8 +173,8 @@ export async function preflight(input: PreflightInput): Promise<PreflightReport>
     else report.passed.push(`notify URL: ${notifyUrl}`);
   }
 
-  await checkConcurrency(report, find, { config, service, stage, region, resolve });
-  await checkCapacity(report, find, { config, region, resolve, failed: new Set(problems.map((p) => p.name)) });
+  const concurrencyLimit = await checkConcurrency(report, find, { config, service, stage, region, resolve });
+  await checkCapacity(report, find, { config, region, resolve, concurrencyLimit, failed: new Set(problems.map((p) => p.name)) });
   await checkAlarmTopics(report, find, { configText, service, stage, region });
   return report;
 }
@@ -296,7 +296,7 @@ async function checkConcurrency(
   report: PreflightReport,
   find: Find,
   { config, service, stage, region, resolve }: { config: ServiceConfig; service: string; stage: string; region: string; resolve: Resolve },
-): Promise<void> {
+): Promise<number> {
   const lambda = new LambdaClient({ region, maxAttempts: 3 });
   const reserving: Array<{ fn: string; reserved: number; now: number }> = [];
   for (const [fn, spec] of Object.entries(config.functions ?? {})) {
@@ -323,7 +323,7 @@ async function checkConcurrency(
   const what = reserving.map((r) => `${r.fn} ${r.reserved}`).join(", ") || "none";
   if (left >= unreservedMinimum) {
     report.passed.push(`concurrency: limit ${limit}, ${unreserved} unreserved; reserving ${what} leaves ${left} (>= ${unreservedMinimum})`);
-    return;
+    return limit;
   }
   const desired = Math.ceil((limit + unreservedMinimum - left) / 100) * 100;
   find(
@@ -332,6 +332,7 @@ async function checkConcurrency(
     `aws service-quotas request-service-quota-increase --region ${region} --service-code lambda --quota-code ${concurrencyQuotaCode} --desired-value ${desired}` +
       ` (or a lower peakPaymentsPerSecond, which sizes alipayNotifyReservedConcurrency: scripts/sizing.cjs)`,
   );
+  return limit;
 }
 
 /**
@@ -342,7 +343,13 @@ async function checkConcurrency(
 async function checkCapacity(
   report: PreflightReport,
   find: Find,
-  { config, region, resolve, failed }: { config: ServiceConfig; region: string; resolve: Resolve; failed: Set<string> },
+  {
+    config,
+    region,
+    resolve,
+    concurrencyLimit,
+    failed,
+  }: { config: ServiceConfig; region: string; resolve: Resolve; concurrencyLimit: number; failed: Set<string> },
 ): Promise<void> {
   if (failed.has("peakPaymentsPerSecond") || failed.has("alipayQueryRatePerSecond")) return;
   const number = async (name: string) => Number(await resolve(name));
@@ -383,11 +390,9 @@ async function checkCapacity(
   }
   const needed = quotasFor(peak, settings, readCosts(referenceCosts));
   const sizedFor = `sized for ${peak} payments/s`;
-  const lambda = await new LambdaClient({ region, maxAttempts: 3 }).send(new GetAccountSettingsCommand({}));
-  const concurrency = lambda.AccountLimit?.ConcurrentExecutions ?? 0;
   const reservation = report.findings.find((f) => f.check === "concurrency");
-  if (concurrency >= needed.lambdaConcurrency)
-    report.passed.push(`capacity: Lambda concurrency ${concurrency} >= ${needed.lambdaConcurrency} (${sizedFor})`);
+  if (concurrencyLimit >= needed.lambdaConcurrency)
+    report.passed.push(`capacity: Lambda concurrency ${concurrencyLimit} >= ${needed.lambdaConcurrency} (${sizedFor})`);
   else if (reservation) {
     // One quota request for both: the reservation's floor and what the peak needs.
     reservation.problem += `; the stage's peak (${peak} payments/s) needs ${needed.lambdaConcurrency}`;
@@ -398,7 +403,7 @@ async function checkCapacity(
   } else
     find(
       "capacity",
-      `the stage is ${sizedFor}, which needs a Lambda concurrency limit of ${needed.lambdaConcurrency} (its triggers' and reservations' worst case at 70 %); the account's is ${concurrency}`,
+      `the stage is ${sizedFor}, which needs a Lambda concurrency limit of ${needed.lambdaConcurrency} (its triggers' and reservations' worst case at 70 %); the account's is ${concurrencyLimit}`,
       `aws service-quotas request-service-quota-increase --region ${region} --service-code lambda --quota-code ${concurrencyQuotaCode} --desired-value ${needed.lambdaConcurrency}`,
     );
   const limits = await new DynamoDBClient({ region, maxAttempts: 3 }).send(new DescribeLimitsCommand({}));

@@ -81,12 +81,15 @@ export function templateSettings(template: Cfn): TemplateSettings {
   };
 }
 
-/** The `summary` record of a bench results file (JSON lines), or a JSON file holding one. */
+/** The last `summary` record of a bench results file (.jsonl), or a JSON file of the costs (bench/reference-costs.json). */
 export function readCosts(file: string): MeasuredCosts {
   const text = readFileSync(file, "utf8").trim();
-  const records = text.startsWith('{"section"') || text.includes("\n{") ? text.split("\n").map((l) => JSON.parse(l)) : [JSON.parse(text)];
-  const summary = [...records].reverse().find((r) => r.section === "summary")?.data ?? records.find((r) => !r.section);
-  const costs = summary as Partial<MeasuredCosts> | undefined;
+  const costs: Partial<MeasuredCosts> | undefined = file.endsWith(".jsonl")
+    ? text
+        .split("\n")
+        .map((line) => JSON.parse(line) as { section: string; data: Partial<MeasuredCosts> })
+        .findLast((record) => record.section === "summary")?.data
+    : JSON.parse(text);
   if (!costs?.tableWcuPerPaidOrder || !costs.indexWcuPerPaidOrder || !costs.handlerMeanMs) {
     throw new Error(`${file} has no per-payment costs (run \`npm run bench -- lifecycle handlers sweep\` first)`);
   }

@@ -143,24 +143,16 @@ export function capacityRows(peak: number, t: TemplateSettings, costs: MeasuredC
   const notifyConcurrency = both(ms("notify"), 0);
   const checkInvocations = scale(checks, checkSeconds / t.checkBatchSize);
   const deliverInvocations = scale(events, assumptions.webhookSeconds / t.deliverBatchSize);
-  const lambdaPeak = {
-    // Reserved and maximum concurrencies count in full (reserved is carved out of the account; the
-    // queues' triggers can reach theirs), the API functions at their load.
-    loadPaid:
-      t.notifyReservedConcurrency +
-      t.checkMaxConcurrency +
-      t.deliverMaxConcurrency +
-      t.sweepMaxConcurrency +
-      streamShards * t.publishParallelizationFactor +
-      Object.values(functions).reduce((n, f) => n + f.loadPaid, 0),
-    loadMix:
-      t.notifyReservedConcurrency +
-      t.checkMaxConcurrency +
-      t.deliverMaxConcurrency +
-      t.sweepMaxConcurrency +
-      streamShards * t.publishParallelizationFactor +
-      Object.values(functions).reduce((n, f) => n + f.loadMix, 0),
-  };
+  // Reserved and maximum concurrencies count in full (reserved is carved out of the account; the
+  // queues' triggers can reach theirs), the API functions at their load.
+  const reservedOrCapped =
+    t.notifyReservedConcurrency +
+    t.checkMaxConcurrency +
+    t.deliverMaxConcurrency +
+    t.sweepMaxConcurrency +
+    streamShards * t.publishParallelizationFactor;
+  const apiLoad = (of: "loadPaid" | "loadMix") => Object.values(functions).reduce((n, f) => n + f[of], 0);
+  const lambdaPeak = { loadPaid: reservedOrCapped + apiLoad("loadPaid"), loadMix: reservedOrCapped + apiLoad("loadMix") };
 
   const rows: Row[] = [
     {
